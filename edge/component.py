@@ -1,0 +1,47 @@
+"""The small interface every part of the running service implements, and what it is given."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from edge.clock import Clock
+from edge.config import AppConfig
+from edge.controller import Controller
+
+
+class Component(Protocol):
+    """A running part: a printer service, a button set, the hall page, the MQTT link.
+
+    start() must return quickly (spawn named threads); stop() must return within
+    `timeout` seconds; health() is a small JSON-able dict for `kezek status`, the health
+    snapshot and `kezek doctor`.
+    """
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class AppContext:
+    """Everything a component may use; dependencies are passed in, never looked up."""
+
+    config: AppConfig
+    controller: Controller
+    clock: Clock
+    state_dir: Path
+    db_path: Path
+    stdout: IO[str]
+    logger: logging.Logger
+    # Components registered so far, by name; later ones may look up earlier ones
+    # (e.g. the console asks the printer service to print its tickets).
+    components: dict[str, Any] = field(default_factory=dict)
+    # Set by `kezek demo`: simulated hardware everywhere.
+    demo: bool = False

@@ -1,0 +1,119 @@
+"""Configuration of the center itself: identity, time zone, services, windows, storage."""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import StrictModel
+
+Lang = Annotated[str, Field(pattern=r"^(kk|ru|en)$", description="language code: kk, ru or en")]
+
+
+class Names(StrictModel):
+    """A text in the center's languages; Kazakh and Russian are required."""
+
+    kk: str = Field(min_length=1, description="Kazakh")
+    ru: str = Field(min_length=1, description="Russian")
+    en: str | None = Field(default=None, min_length=1, description="English (optional)")
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("kk", self.kk), ("ru", self.ru), ("en", self.en)) if v}
+
+
+class CenterConfig(StrictModel):
+    site: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                      description="site id used in MQTT topics, e.g. 'ast-con-01'")
+    device: str = Field(default="edge-1", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                        description="device id within the site")
+    name: Names
+    timezone: str = Field(default="Asia/Almaty", description="IANA time zone name")
+    languages: list[Lang] = Field(default=["kk", "ru"], min_length=1,
+                                  description="languages shown and printed, in order")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r}; use a name such as 'Asia/Almaty'")
+        return v
+
+
+class ServiceConfig(StrictModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+                    description="short id, lowercase letters, digits, '-' or '_'")
+    names: Names
+    prefix: str = Field(pattern=r"^[A-Z]$", description="one capital Latin letter, e.g. 'A'")
+    range: tuple[int, int] = Field(default=(1, 999), description="[first, last] ticket number")
+    avg_minutes: float = Field(default=10.0, gt=0, le=480,
+                               description="average minutes to serve one visitor")
+
+    @field_validator("range")
+    @classmethod
+    def _range_ok(cls, v: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = v
+        if not (0 <= lo < hi <= 9999):
+            raise ValueError(f"expected [first, last] with 0 <= first < last <= 9999, got {list(v)}")
+        return v
+
+
+class WindowConfig(StrictModel):
+    number: int = Field(ge=1, le=999, description="the number shown above the window")
+    label: str = Field(default="", description="free text, e.g. 'Окно 1'")
+    services: dict[str, int] = Field(
+        min_length=1,
+        description="service id -> weight: 2 = first, 1 = normal, 0 = only if nothing else")
+    benefit: bool = Field(default=False, description="benefit window: benefit visitors first")
+    open_at_start: bool = Field(default=True, description="open when the controller starts")
+
+    @field_validator("services")
+    @classmethod
+    def _weights_ok(cls, v: dict[str, int]) -> dict[str, int]:
+        for sid, w in v.items():
+            if w not in (0, 1, 2):
+                raise ValueError(f"weight of service {sid!r} must be 0, 1 or 2, got {w!r}")
+        return v
+
+
+class StorageConfig(StrictModel):
+    state_dir: Path = Field(default=Path("/var/lib/kezek"),
+                            description="where the database lives (kezek run --state-dir overrides)")
+    outbox_cap: int = Field(default=1_000_000, ge=1000,
+                            description="most events kept while central is unreachable")
+
+
+class ConsoleConfig(StrictModel):
+    """The console simulation driver: commands on stdin, one line each; results on stdout."""
+
+    enabled: bool = Field(default=False, description="read commands from stdin")
+    printer: str | None = Field(default=None,
+                                description="printer (a [printers] name) for console tickets")
+
+
+def check_center(services: list[ServiceConfig], windows: list[WindowConfig]) -> None:
+    """Cross-field rules between services and windows; raises ValueError naming the key."""
+    ids = [s.id for s in services]
+    for i, s in enumerate(services):
+        if ids.count(s.id) > 1:
+            raise ValueError(f"services.{i}.id: service id {s.id!r} is used twice")
+    prefixes = [s.prefix for s in services]
+    for i, s in enumerate(services):
+        if prefixes.count(s.prefix) > 1:
+            raise ValueError(f"services.{i}.prefix: prefix {s.prefix!r} is used by two services")
+    numbers = [w.number for w in windows]
+    for i, w in enumerate(windows):
+        if numbers.count(w.number) > 1:
+            raise ValueError(f"windows.{i}.number: window number {w.number} is used twice")
+        for sid in w.services:
+            if sid not in ids:
+                raise ValueError(f"windows.{i}.services.{sid}: no service with id {sid!r} "
+                                 f"(known: {', '.join(ids)})")
+
+
+__all__ = ["CenterConfig", "ServiceConfig", "WindowConfig", "StorageConfig", "ConsoleConfig",
+           "Names", "check_center", "model_validator"]

@@ -1,0 +1,45 @@
+"""The root of the configuration file: one section per part of the controller."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edge.config.base import StrictModel
+from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, StorageConfig,
+                                WindowConfig, check_center)
+from edge.config.hardware import AnnounceConfig, BoardsConfig, GpioConfig, HallConfig
+from edge.config.policies import PoliciesConfig
+from edge.config.printing import PrinterConfig, TicketLayoutConfig
+from edge.config.sync import SyncConfig
+from edge.config.system import SystemConfig
+
+
+class AppConfig(StrictModel):
+    center: CenterConfig
+    services: list[ServiceConfig] = Field(min_length=1)
+    windows: list[WindowConfig] = Field(min_length=1)
+    storage: StorageConfig = StorageConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    printers: dict[str, PrinterConfig] = Field(default_factory=dict)
+    ticket: TicketLayoutConfig = TicketLayoutConfig()
+    gpio: GpioConfig = GpioConfig()
+    boards: BoardsConfig = BoardsConfig()
+    hall: HallConfig = HallConfig()
+    announce: AnnounceConfig = AnnounceConfig()
+    policies: PoliciesConfig = PoliciesConfig()
+    sync: SyncConfig = SyncConfig()
+    system: SystemConfig = SystemConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "AppConfig":
+        check_center(self.services, self.windows)
+        if self.console.printer is not None and self.console.printer not in self.printers:
+            raise ValueError(f"console.printer: no printer named {self.console.printer!r} "
+                             f"in [printers] (known: {', '.join(self.printers) or 'none'})")
+        return self
+
+    def service(self, service_id: str) -> ServiceConfig:
+        for s in self.services:
+            if s.id == service_id:
+                return s
+        raise KeyError(service_id)

@@ -1,0 +1,163 @@
+"""The one owner of queue state: a loop that takes commands, runs the engine, commits.
+
+Anyone (console, GPIO callbacks, MQTT threads, timers) calls `submit()`, which only
+enqueues. The loop applies one command at a time: engine.decide -> store.commit (one
+SQLite transaction: queue change + outbox events) -> engine.apply -> listeners. Because
+one thread applies everything, two windows can never be handed the same ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Callable
+
+from edge.clock import Clock
+from edge.errors import CommandError, KezekError
+from edge.queue.commands import Command, Tick
+from edge.queue.engine import QueueEngine, Reply
+from edge.queue.events import StoredEvent
+from edge.queue.snapshot import QueueSnapshot
+from edge.queue.store import QueueStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one command did, as listeners see it after the commit."""
+
+    command: Command
+    reply: Reply
+    events: list[StoredEvent]
+    snapshot: QueueSnapshot
+
+
+Listener = Callable[[Applied], None]
+_STOP = object()
+
+
+class Controller:
+    def __init__(self, engine: QueueEngine, store: QueueStore, clock: Clock, *,
+                 tick_interval_s: float = 1.0) -> None:
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self._inbox: "queue.Queue[tuple[Command, Future[Applied]] | object]" = queue.Queue()
+        self._listeners: list[Listener] = []
+        self._tick_interval = tick_interval_s
+        self._snapshot = engine.snapshot()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- used from any thread -------------------------------------------------------
+    def submit(self, command: Command) -> "Future[Applied]":
+        """Enqueue a command; the future resolves after its commit (or with its error)."""
+        fut: Future[Applied] = Future()
+        self._inbox.put((command, fut))
+        return fut
+
+    def call(self, command: Command, timeout: float = 10.0) -> Applied:
+        """Submit and wait: for the console, tests and request/response front ends."""
+        return self.submit(command).result(timeout)
+
+    @property
+    def snapshot(self) -> QueueSnapshot:
+        """The latest committed view of the queue (immutable; safe to read anywhere)."""
+        return self._snapshot
+
+    def subscribe(self, listener: Listener) -> None:
+        """Listeners run on the loop thread after each commit: they must only enqueue."""
+        self._listeners.append(listener)
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None,
+            heartbeat: Callable[[], None] | None = None) -> None:
+        """Apply commands until `stop` is set or stop() is called. Runs in the caller."""
+        stop = stop or self._stop
+        next_tick = time.monotonic()
+        while not stop.is_set() and not self._stop.is_set():
+            if heartbeat is not None:
+                heartbeat()
+            timeout = max(0.0, next_tick - time.monotonic())
+            try:
+                item = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            if item is not None:
+                command, fut = item  # type: ignore[misc]
+                self._apply(command, fut)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self._tick_interval
+                self._apply(Tick(), None)
+        self._drain_on_stop()
+
+    def start(self) -> None:
+        """Run the loop in a named thread (tests, and fronts that own the main thread)."""
+        self._thread = threading.Thread(target=self.run, name="kezek-controller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._inbox.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _drain_on_stop(self) -> None:
+        # Commands still queued at shutdown are refused, not silently dropped: the
+        # submitter learns it and (for hardware) the visitor gets no ghost ticket.
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if item is _STOP:
+                continue
+            _, fut = item  # type: ignore[misc]
+            if not fut.done():
+                fut.set_exception(CommandError("stopping", "the controller is shutting down"))
+
+    def _apply(self, command: Command, fut: "Future[Applied] | None") -> None:
+        if fut is not None and not fut.set_running_or_notify_cancel():
+            return
+        reading = self.clock.read()
+        try:
+            outcome = self.engine.decide(command, reading)
+        except CommandError as e:
+            if fut is not None:
+                fut.set_exception(e)
+            return
+        except Exception as e:  # a bug must not kill the loop; the state is untouched
+            logger.exception("engine failed on %s", type(command).__name__)
+            if fut is not None:
+                fut.set_exception(KezekError(f"internal error on {type(command).__name__}: {e}"))
+            return
+        if outcome.is_empty:
+            applied = Applied(command, outcome.reply, [], self._snapshot)
+            if fut is not None:
+                fut.set_result(applied)
+            return
+        try:
+            stored = self.store.commit(outcome, reading)
+        except Exception as e:
+            # Nothing was applied in memory: the engine only changes after a commit.
+            logger.error("could not save %s: %s", type(command).__name__, e)
+            if fut is not None:
+                fut.set_exception(e if isinstance(e, KezekError) else KezekError(f"storage: {e}"))
+            return
+        self.engine.apply(outcome)
+        self._snapshot = self.engine.snapshot()
+        applied = Applied(command, outcome.reply, stored, self._snapshot)
+        if fut is not None:
+            fut.set_result(applied)
+        for listener in self._listeners:
+            try:
+                listener(applied)
+            except Exception:
+                logger.exception("listener %r failed", listener)

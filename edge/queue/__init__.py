@@ -1,0 +1,1 @@
+"""The ticket queue: domain model, the pure engine, and its SQLite store."""

@@ -1,0 +1,202 @@
+"""Commands the engine accepts: everything that changes the queue is one of these.
+
+Hardware callbacks, the console, MQTT and timers build commands and enqueue them on the
+controller; only the controller's loop hands them to the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.queue.model import Category
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base class. `source` names who asked (console, gpio:17, mqtt:cmd-id, timer)."""
+
+
+@dataclass(frozen=True)
+class IssueTicket(Command):
+    service: str
+    category: Category = Category.NORMAL
+    printer: str | None = None     # the kiosk printer that will print it; None = no paper
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class CallNext(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class CallTicket(Command):
+    window: int
+    label: str                     # "A-001" (today's ticket with that number)
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Recall(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class NoShow(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class StartService(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Finish(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Transfer(Command):
+    window: int
+    service: str
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Park(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Unpark(Command):
+    label: str
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class PauseWindow(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class ResumeWindow(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class OpenWindow(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class CloseWindow(Command):
+    window: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Rate(Command):
+    window: int
+    score: int
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class Tick(Command):
+    """Time passes: timers enqueue this so time-based rules (day change, alarms) run."""
+
+    source: str = "timer"
+
+
+@dataclass(frozen=True)
+class DeviceStatus(Command):
+    """A device reports whether it works; raises or clears the alarm `device:<name>`.
+
+    `blocks_issue` marks a kiosk printer: while it is down, tickets for that printer are
+    refused (no ghost tickets).
+    """
+
+    device: str
+    ok: bool
+    detail: str = ""
+    blocks_issue: bool = False
+    source: str = "driver"
+
+
+@dataclass(frozen=True)
+class TicketPrinted(Command):
+    """The printer driver reports the outcome of printing ticket `ticket_id`."""
+
+    ticket_id: int
+    ok: bool
+    detail: str = ""
+    source: str = "printer"
+
+
+@dataclass(frozen=True)
+class VoidTicket(Command):
+    """Withdraw a waiting ticket whose paper never came out (the visitor has nothing)."""
+
+    ticket_id: int
+    reason: str
+    source: str = "printer"
+
+
+@dataclass(frozen=True)
+class RecordEvent(Command):
+    """Append an event that is not a queue change (a command result, a rejected payload).
+
+    Going through the loop keeps the outbox sequence in one owner's hands.
+    """
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    source: str = "system"
+
+
+@dataclass(frozen=True)
+class Reconfigure(Command):
+    """Apply new services / windows / policies (SIGHUP reload, or cfg from central).
+
+    `config` is a validated edge.config.AppConfig; hardware sections are not re-read.
+    """
+
+    config: Any
+    source: str = "system"
+
+
+@dataclass(frozen=True)
+class PrintJobs(Command):
+    """Query (no change): tickets that must still be printed, as ticket.issued-like dicts."""
+
+    printer: str | None = None
+    source: str = "printer"
+
+
+@dataclass(frozen=True)
+class Reprint(Command):
+    """Print a ticket again (central command, or an operator's request): emits ticket.reprint."""
+
+    label: str
+    printer: str | None = None
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class LoadBookings(Command):
+    """Replace / add bookings (from central's retained snapshot or a file); see issue 5."""
+
+    bookings: tuple[Any, ...]
+    version: int | None = None
+    source: str = "system"

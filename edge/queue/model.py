@@ -1,0 +1,121 @@
+"""Domain model of the queue: services, windows, visitor categories and tickets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Category(str, enum.Enum):
+    """Visitor categories. Every category but NORMAL is a benefit category."""
+
+    NORMAL = "normal"
+    PENSIONER = "pensioner"
+    DISABILITY = "disability"
+    LARGE_FAMILY = "large_family"
+
+    @property
+    def is_benefit(self) -> bool:
+        return self is not Category.NORMAL
+
+
+class TicketState(str, enum.Enum):
+    WAITING = "waiting"
+    CALLED = "called"          # called to a window; recalls keep it here with recalls += 1
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"  # only for the event log: a transferred ticket waits again
+    PARKED = "parked"
+    VOIDED = "voided"          # its paper never came out and it was withdrawn
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TicketState.DONE, TicketState.NO_SHOW, TicketState.VOIDED)
+
+    @property
+    def at_window(self) -> bool:
+        return self in (TicketState.CALLED, TicketState.SERVING)
+
+
+class WindowState(str, enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+class PrintState(str, enum.Enum):
+    NONE = "none"        # no paper for this ticket (console, booking shown on a screen)
+    PENDING = "pending"  # must be printed; re-sent after a restart or printer recovery
+    PRINTED = "printed"
+    FAILED = "failed"    # waiting for the printer to come back, or to be voided
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    names: dict[str, str]
+    prefix: str
+    range_start: int = 1
+    range_end: int = 999
+    avg_minutes: float = 10.0
+
+    def name(self, lang: str) -> str:
+        return self.names.get(lang) or self.names.get("ru") or self.names.get("kk") or self.id
+
+    def label(self, number: int) -> str:
+        width = len(str(self.range_end))
+        return f"{self.prefix}-{number:0{max(3, width)}d}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A service window (counter) as configured, plus its runtime state."""
+
+    number: int
+    label: str
+    weights: dict[str, int]          # service id -> 2 first, 1 normal, 0 only if nothing else
+    benefit: bool = False            # benefit visitors go first here, across its services
+    state: WindowState = WindowState.CLOSED
+    ticket_id: int | None = None     # the ticket called to or served at this window
+    last_done_ticket_id: int | None = None  # for ratings: the visit just finished here
+    last_done_mono_ms: int | None = None
+
+    def with_(self, **changes: Any) -> "Window":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One paper ticket through its life; a transfer keeps the ticket (and its number)."""
+
+    id: int
+    day: str                  # business day, ISO date in the center's time zone
+    service: str
+    number: int
+    label: str                # "A-001"
+    category: Category
+    state: TicketState
+    visit: str                # visit id, spans transfers
+    arrival: int              # place in line: grows with every issue/transfer/unpark, never time
+    tier: int = 0             # 0 normal line; lower is served first (see engine.line_key)
+    window: int | None = None
+    recalls: int = 0
+    issued_ms: int = 0        # effective wall time (see engine) of each step
+    queued_ms: int = 0        # when it (re)entered the waiting line
+    called_ms: int | None = None
+    serving_ms: int | None = None
+    finished_ms: int | None = None
+    origin_service: str | None = None   # the service it was first issued for
+    booking: str | None = None          # booking code when booked (issue 5)
+    print_state: PrintState = PrintState.NONE
+    printer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> "Ticket":
+        return replace(self, **changes)
+
+    @property
+    def booked(self) -> bool:
+        return self.booking is not None

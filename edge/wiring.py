@@ -1,0 +1,39 @@
+"""Builds the running service's components from the config, importing only what it uses.
+
+Each entry names a module with `build(ctx) -> list[Component]`; a module is imported only
+when its config section asks for it (start-up time on a Pi is counted).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from edge.component import AppContext, Component
+from edge.config import AppConfig
+
+# (module, predicate on the config). Order matters: printers before the console and
+# buttons that print; sync last so it sees every component's health.
+BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
+    ("edge.drivers.printing.service", lambda c: bool(c.printers)),
+    ("edge.drivers.console", lambda c: c.console.enabled),
+    ("edge.drivers.gpio", lambda c: bool(getattr(c.gpio, "buttons", None) or getattr(c.gpio, "leds", None))),
+    ("edge.drivers.serial_inputs", lambda c: bool(getattr(c.gpio, "serial_inputs", None))),
+    ("edge.drivers.boards.service", lambda c: bool(getattr(c.boards, "buses", None))),
+    ("edge.hall.server", lambda c: bool(getattr(c.hall, "enabled", False))),
+    ("edge.announce.service", lambda c: bool(getattr(c.announce, "enabled", False))),
+    ("edge.system.status", lambda c: bool(getattr(c.system, "status_socket", None))),
+    ("edge.sync.link", lambda c: c.sync.enabled),
+]
+
+
+def build_components(ctx: AppContext) -> list[Component]:
+    built: list[Component] = []
+    for module_name, wanted in BUILDERS:
+        if not wanted(ctx.config):
+            continue
+        module = importlib.import_module(module_name)
+        for component in module.build(ctx):
+            ctx.components[component.name] = component
+            built.append(component)
+    return built
