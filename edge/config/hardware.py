@@ -1,4 +1,4 @@
-"""Configuration of buttons, serial inputs, LED boards, the hall screen and announcements."""
+"""Configuration of buttons, status LEDs, serial inputs and LED boards."""
 
 from __future__ import annotations
 
@@ -10,12 +10,4 @@ class GpioConfig(StrictModel):
 
 
 class BoardsConfig(StrictModel):
-    pass
-
-
-class HallConfig(StrictModel):
-    pass
-
-
-class AnnounceConfig(StrictModel):
     pass

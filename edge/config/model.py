@@ -7,7 +7,9 @@ from pydantic import Field, model_validator
 from edge.config.base import StrictModel
 from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, StorageConfig,
                                 WindowConfig, check_center)
-from edge.config.hardware import AnnounceConfig, BoardsConfig, GpioConfig, HallConfig
+from edge.config.announce import AnnounceConfig
+from edge.config.hall import HallConfig
+from edge.config.hardware import BoardsConfig, GpioConfig
 from edge.config.policies import PoliciesConfig
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
