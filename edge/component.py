@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Callable, Protocol
 
 from edge.clock import Clock
 from edge.config import AppConfig
@@ -45,3 +45,6 @@ class AppContext:
     components: dict[str, Any] = field(default_factory=dict)
     # Set by `kezek demo`: simulated hardware everywhere.
     demo: bool = False
+    # Asks the service to stop (the console's `quit`, a fatal device error).
+    shutdown: Callable[[], None] = lambda: None
+    stdin: IO[str] | None = None

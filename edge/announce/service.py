@@ -1,0 +1,203 @@
+"""The announcer: turns ticket.called / ticket.recalled into queued, never-overlapping speech."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from edge.announce.clips import ClipError, ClipSet, render
+from edge.announce.outputs import SPEAKER, Output, make_output
+from edge.announce.phrase import plan, required_clips
+from edge.config.announce import AnnounceConfig
+from edge.errors import ConfigError, DeviceError
+from edge.queue.commands import DeviceStatus
+
+if TYPE_CHECKING:  # the controller imports the engine; only the type is needed here
+    from edge.component import AppContext
+    from edge.controller import Applied, Controller
+
+logger = logging.getLogger(__name__)
+
+CALL_EVENTS = ("ticket.called", "ticket.recalled")
+
+
+@dataclass(frozen=True)
+class Announcement:
+    ticket: str          # "A-042"
+    window: int
+    kind: str = "ticket.called"
+    queued_mono: float = field(default_factory=time.monotonic)
+
+
+class AnnounceService:
+    """One player thread takes announcements in order; listeners and callers only enqueue.
+
+    A failing speaker is logged and reported once as the alarm `device:speaker` (through
+    the controller); calls go on regardless, and the alarm clears on the next good play.
+    """
+
+    name = "announce"
+
+    def __init__(self, cfg: AnnounceConfig, clips: ClipSet, output: Output,
+                 controller: "Controller | None" = None) -> None:
+        self.cfg = cfg
+        self.clips = clips
+        self.output = output
+        self.controller = controller
+        self._queue: deque[Announcement] = deque()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._speaker_ok: bool | None = None
+        self._last_error: str | None = None
+        self.played = 0
+        self.failed = 0
+        self.dropped = 0
+        self.skipped = 0
+
+    # -- producers (any thread; never block) -------------------------------------------
+    def on_applied(self, applied: "Applied") -> None:
+        """Controller listener: runs on the loop thread, so it only enqueues."""
+        for ev in applied.events:
+            if ev.type not in CALL_EVENTS:
+                continue
+            if ev.type == "ticket.recalled" and not self.cfg.recalls:
+                continue
+            ticket, window = ev.data.get("ticket"), ev.data.get("window")
+            if isinstance(ticket, str) and isinstance(window, int):
+                self.enqueue(Announcement(ticket, window, ev.type))
+
+    def enqueue(self, item: Announcement) -> None:
+        with self._cond:
+            if len(self._queue) >= self.cfg.queue_max:
+                old = self._queue.popleft()
+                self.dropped += 1
+                logger.warning("announce queue full (%s): dropped %s -> window %s",
+                               self.cfg.queue_max, old.ticket, old.window)
+            self._queue.append(item)
+            self._cond.notify()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self.controller is not None:
+            self.controller.subscribe(self.on_applied)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("announce player still busy after %.1f s", timeout)
+
+    def health(self) -> dict[str, Any]:
+        with self._cond:
+            queued = len(self._queue)
+        return {"ok": self._speaker_ok is not False, "speaker_ok": self._speaker_ok,
+                "queued": queued, "played": self.played, "failed": self.failed,
+                "dropped": self.dropped, "skipped_stale": self.skipped,
+                "last_error": self._last_error, "clips_loaded": self.clips.loaded}
+
+    # -- the player thread -------------------------------------------------------------
+    def _next(self) -> Announcement | None:
+        with self._cond:
+            while not self._queue and not self._stop.is_set():
+                self._cond.wait(1.0)
+            if self._stop.is_set():
+                return None
+            return self._queue.popleft()
+
+    def _run(self) -> None:
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            if time.monotonic() - item.queued_mono > self.cfg.max_age_s:
+                self.skipped += 1
+                logger.warning("announce: %s -> window %s waited over %.0f s; skipped",
+                               item.ticket, item.window, self.cfg.max_age_s)
+                continue
+            self.play_now(item)
+
+    def render(self, item: Announcement) -> bytes:
+        segments = plan(item.ticket, item.window, self.cfg.languages,
+                        {lang: self.cfg.phrase_for(lang) for lang in self.cfg.languages},
+                        chime=self.clips.chime_path is not None,
+                        chime_gap_ms=self.cfg.chime_gap_ms, word_gap_ms=self.cfg.word_gap_ms,
+                        language_gap_ms=self.cfg.language_gap_ms)
+        return render(segments, self.clips)
+
+    def play_now(self, item: Announcement) -> None:
+        """Render and play one announcement in the calling thread; never raises."""
+        try:
+            wav = self.render(item)
+        except (ClipError, ValueError) as e:
+            # Not the speaker's fault: a label or clip problem (e.g. a service added by a
+            # reconfigure without its letter clip). Logged; the call itself is unaffected.
+            self.failed += 1
+            self._last_error = str(e)
+            logger.error("announce: cannot render %s -> window %s: %s",
+                         item.ticket, item.window, e)
+            return
+        try:
+            self.output.play(wav, item.ticket)
+        except DeviceError as e:
+            self.failed += 1
+            self._last_error = str(e)
+            logger.error("announce: %s", e)
+            self._report(False, str(e))
+            return
+        self.played += 1
+        self._report(True, "")
+
+    def _report(self, ok: bool, detail: str) -> None:
+        if self._speaker_ok is ok or (ok and self._speaker_ok is None):
+            self._speaker_ok = ok
+            return  # report changes only (and no "ok" noise at start)
+        self._speaker_ok = ok
+        if self.controller is None:
+            return
+        fut = self.controller.submit(DeviceStatus(device=SPEAKER, ok=ok, detail=detail,
+                                                  source="announce"))
+        fut.add_done_callback(_log_refusal)
+
+
+def _log_refusal(fut: Any) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        logger.warning("announce: speaker status not recorded: %s", exc)
+
+
+def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
+    """Load every clip this config can need; raises ConfigError naming files and the fix."""
+    clips = ClipSet({lang: cfg.folders[lang] for lang in cfg.languages}, cfg.chime)
+    prefixes = [s.prefix for s in config.services]
+    ranges = [tuple(s.range) for s in config.services]
+    windows = [w.number for w in config.windows]
+    needed = {lang: required_clips(cfg.phrase_for(lang), prefixes, ranges, windows)
+              for lang in cfg.languages}
+    try:
+        clips.preload(needed)
+    except ClipError as e:
+        problems = e.problems
+        if len(problems) > 12:  # a missing folder lists every clip; keep the message usable
+            problems = problems[:10] + [f"... and {len(problems) - 10} more clip problems"]
+        raise ConfigError("announce", problems) from None
+    return clips
+
+
+def build(ctx: "AppContext") -> list[AnnounceService]:
+    cfg = ctx.config.announce
+    clips = load_clips(cfg, ctx.config)
+    output = make_output(cfg.output)
+    logger.info("announce: %d clips (%s), languages %s, output %s", clips.loaded,
+                clips.format, ",".join(cfg.languages), cfg.output.type)
+    return [AnnounceService(cfg, clips, output, ctx.controller)]

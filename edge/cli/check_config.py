@@ -1,0 +1,26 @@
+"""`kezek check-config FILE`: validate a config; exit 0, or 1 listing every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-config", help="validate a config file")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from edge.errors import ConfigError
+    try:
+        config = load_config(args.file)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK — center {config.center.site}, {len(config.services)} services, "
+          f"{len(config.windows)} windows")
+    return 0

@@ -1,0 +1,36 @@
+"""`kezek demo`: the demo center with simulated hardware and a throwaway state directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the demo center (simulated hardware, console input)")
+    p.add_argument("--config", type=Path, default=None, help="another config (default: config/demo.toml)")
+    p.add_argument("--keep", type=Path, default=None, help="keep state in this directory instead")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge.cli.run import setup_logging
+    from edge.config import load_config
+    from edge.errors import ConfigError
+    from edge.service import run_service
+    setup_logging("WARNING")
+    path = args.config or DEMO_CONFIG
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if args.keep:
+        return run_service(config, args.keep, demo=True)
+    with tempfile.TemporaryDirectory(prefix="kezek-demo-") as tmp:
+        print(f"Kezek demo: {config.center.name.ru} — state in {tmp}. Type 'help'.", flush=True)
+        return run_service(config, Path(tmp), demo=True)

@@ -1,0 +1,1 @@
+"""Hardware drivers: printers, buttons, serial inputs and LED boards."""

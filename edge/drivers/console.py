@@ -1,0 +1,165 @@
+"""The console simulation driver: queue commands on stdin, one per line; results on stdout.
+
+Used by `kezek demo`, the crash tests and anyone trying the queue without hardware.
+Every line gets exactly one answer line (`status` prints several, ending with `END`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import IO, Any, Callable
+
+from edge.component import AppContext
+from edge.errors import CommandError, KezekError
+from edge.queue import commands as c
+from edge.queue.model import Category
+
+logger = logging.getLogger(__name__)
+
+HELP = ("commands: ticket SERVICE [CATEGORY] | call WINDOW | call WINDOW TICKET | recall WINDOW | "
+        "noshow WINDOW | start WINDOW | done WINDOW | transfer WINDOW SERVICE | park WINDOW | "
+        "unpark TICKET | pause WINDOW | resume WINDOW | open WINDOW | close WINDOW | "
+        "rate WINDOW N | reprint TICKET | status | help | quit")
+
+
+def _int(word: str, what: str) -> int:
+    try:
+        return int(word)
+    except ValueError:
+        raise CommandError("bad_argument", f"{what} must be a number, got {word!r}") from None
+
+
+def _category(word: str) -> Category:
+    try:
+        return Category(word.lower())
+    except ValueError:
+        names = ", ".join(cat.value for cat in Category)
+        raise CommandError("bad_argument", f"unknown category {word!r} (use one of: {names})") from None
+
+
+Parser = Callable[[list[str], "ConsoleDriver"], c.Command]
+
+# verb -> (argument count range, parser). Other parts add verbs here (e.g. check-in).
+VERBS: dict[str, tuple[int, int, Parser]] = {
+    "ticket": (1, 2, lambda a, drv: c.IssueTicket(a[0], _category(a[1]) if len(a) > 1 else Category.NORMAL,
+                                                  printer=drv.printer, source="console")),
+    "call": (1, 2, lambda a, drv: c.CallTicket(_int(a[0], "WINDOW"), a[1]) if len(a) > 1
+             else c.CallNext(_int(a[0], "WINDOW"))),
+    "recall": (1, 1, lambda a, drv: c.Recall(_int(a[0], "WINDOW"))),
+    "noshow": (1, 1, lambda a, drv: c.NoShow(_int(a[0], "WINDOW"))),
+    "start": (1, 1, lambda a, drv: c.StartService(_int(a[0], "WINDOW"))),
+    "done": (1, 1, lambda a, drv: c.Finish(_int(a[0], "WINDOW"))),
+    "transfer": (2, 2, lambda a, drv: c.Transfer(_int(a[0], "WINDOW"), a[1])),
+    "park": (1, 1, lambda a, drv: c.Park(_int(a[0], "WINDOW"))),
+    "unpark": (1, 1, lambda a, drv: c.Unpark(a[0])),
+    "pause": (1, 1, lambda a, drv: c.PauseWindow(_int(a[0], "WINDOW"))),
+    "resume": (1, 1, lambda a, drv: c.ResumeWindow(_int(a[0], "WINDOW"))),
+    "open": (1, 1, lambda a, drv: c.OpenWindow(_int(a[0], "WINDOW"))),
+    "close": (1, 1, lambda a, drv: c.CloseWindow(_int(a[0], "WINDOW"))),
+    "rate": (2, 2, lambda a, drv: c.Rate(_int(a[0], "WINDOW"), _int(a[1], "N"))),
+    "reprint": (1, 1, lambda a, drv: c.Reprint(a[0], printer=drv.printer)),
+}
+
+
+def parse(line: str, driver: "ConsoleDriver") -> c.Command:
+    words = line.split()
+    verb, args = words[0].lower(), words[1:]
+    spec = VERBS.get(verb)
+    if spec is None:
+        raise CommandError("unknown_command", f"unknown command {verb!r}; type 'help' for the list")
+    lo, hi, build = spec
+    if not lo <= len(args) <= hi:
+        raise CommandError("bad_argument", f"{verb}: expected {lo}{'-' + str(hi) if hi != lo else ''} "
+                           f"argument(s), got {len(args)}; {HELP}")
+    return build(args, driver)
+
+
+def format_status(snapshot: Any) -> list[str]:
+    lines = [f"STATUS day {snapshot.day}: {snapshot.waiting_total} waiting, "
+             f"{snapshot.serving_total} at windows"]
+    for s in snapshot.services:
+        lines.append(f"  service {s.id} ({s.prefix}): {s.waiting} waiting")
+    for w in snapshot.windows:
+        at = f" {w.ticket} {w.ticket_state}" if w.ticket else ""
+        lines.append(f"  window {w.number}: {w.state}{at}")
+    for a in snapshot.alarms.values():
+        lines.append(f"  ALARM {a['alarm']}: {a['message']}")
+    lines.append("END")
+    return lines
+
+
+class ConsoleDriver:
+    name = "console"
+
+    def __init__(self, controller: Any, stdin: IO[str], stdout: IO[str],
+                 shutdown: Callable[[], None], printer: str | None = None) -> None:
+        self.controller = controller
+        self.stdin = stdin
+        self.stdout = stdout
+        self.shutdown = shutdown
+        self.printer = printer
+        self.lines_handled = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._read_loop, name="kezek-console", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()  # the reader is blocked on stdin; it is a daemon thread
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "lines": self.lines_handled}
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def handle_line(self, line: str) -> bool:
+        """Answer one line; False when the console should stop reading."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        self.lines_handled += 1
+        verb = line.split()[0].lower()
+        if verb in ("quit", "exit"):
+            self._say("BYE")
+            return False
+        if verb == "help":
+            self._say(HELP)
+            return True
+        if verb == "status":
+            for out in format_status(self.controller.snapshot):
+                self._say(out)
+            return True
+        try:
+            applied = self.controller.call(parse(line, self))
+        except CommandError as e:
+            self._say(f"ERROR {e}")
+            return True
+        except KezekError as e:
+            self._say(f"ERROR {e}")
+            return True
+        except TimeoutError:
+            self._say("ERROR the controller did not answer in time")
+            return True
+        self._say(applied.reply.text or "OK")
+        return True
+
+    def _read_loop(self) -> None:
+        try:
+            for line in self.stdin:
+                if self._stop.is_set() or not self.handle_line(line):
+                    break
+        except Exception:
+            logger.exception("console input failed")
+        # End of input (or quit) ends a console session: the demo and tests rely on it.
+        self.shutdown()
+
+
+def build(ctx: AppContext) -> list[ConsoleDriver]:
+    import sys
+    return [ConsoleDriver(ctx.controller, ctx.stdin or sys.stdin, ctx.stdout, ctx.shutdown,
+                          printer=ctx.config.console.printer)]

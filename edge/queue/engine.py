@@ -1,0 +1,715 @@
+"""The queue engine: pure and synchronous. A command and a clock reading in; an Outcome out.
+
+`decide()` never changes the engine: it returns the tickets, windows and counters to
+write and the events to append. The controller commits the Outcome in one SQLite
+transaction and only then calls `apply()`. A crash between the two loses nothing: the
+next start loads what was committed.
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from edge.clock import ClockReading
+from edge.errors import CommandError
+from edge.queue import commands as c
+from edge.queue.events import Event
+from edge.queue.lines import TIER_BENEFIT, TIER_NORMAL, TIER_TRANSFER, Line, key_of
+from edge.queue.model import (Category, PrintState, Service, Ticket, TicketState, Window,
+                              WindowState)
+from edge.queue.snapshot import CallView, QueueSnapshot, ServiceView, WindowView
+from edge.queue.timebase import TimeBase, TimeStep, advance, local_day, local_time
+
+RECENT_CALLS = 12
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the submitter is told: a line for people, the ticket concerned, extra data."""
+
+    text: str = ""
+    ticket: Ticket | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Counter:
+    day: str
+    last: int
+
+
+@dataclass
+class Outcome:
+    """Everything one command changes; written in one transaction, then applied."""
+
+    reply: Reply
+    now_ms: int
+    events: list[Event] = field(default_factory=list)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    windows: dict[int, Window] = field(default_factory=dict)
+    counters: dict[str, Counter] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.events or self.tickets or self.windows or self.counters)
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The engine's share of the day policies (issue 5 extends this)."""
+
+    recall_limit: int = 3
+    rating_window_s: int = 120
+
+
+@dataclass
+class EngineState:
+    """Everything the engine knows; loaded from the store at start."""
+
+    day: str = ""
+    next_ticket_id: int = 1
+    next_arrival: int = 1
+    time: TimeBase | None = None
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    windows: dict[int, Window] = field(default_factory=dict)
+    counters: dict[str, Counter] = field(default_factory=dict)
+    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class _Draft:
+    """A working copy for one decide(): reads fall through to the engine, writes stay here."""
+
+    def __init__(self, engine: "QueueEngine", step: TimeStep, reading: ClockReading) -> None:
+        self.e = engine
+        self.step = step
+        self.reading = reading
+        self.out = Outcome(Reply(), step.eff_ms)
+        self.day = engine.state.day
+        self.next_ticket_id = engine.state.next_ticket_id
+        self.next_arrival = engine.state.next_arrival
+        self.alarms = dict(engine.state.alarms)
+        self.devices = dict(engine.state.devices)
+        self.meta_dirty = False
+
+    @property
+    def now(self) -> int:
+        return self.step.eff_ms
+
+    def ticket(self, tid: int) -> Ticket | None:
+        return self.out.tickets.get(tid) or self.e.state.tickets.get(tid)
+
+    def window(self, number: int) -> Window:
+        w = self.out.windows.get(number) or self.e.state.windows.get(number)
+        if w is None:
+            known = ", ".join(str(n) for n in sorted(self.e.state.windows))
+            raise CommandError("unknown_window", f"no window {number} (windows: {known})")
+        return w
+
+    def put(self, t: Ticket) -> None:
+        self.out.tickets[t.id] = t
+
+    def put_window(self, w: Window) -> None:
+        self.out.windows[w.number] = w
+
+    def emit(self, type_: str, **data: Any) -> None:
+        self.out.events.append(Event(type_, data))
+
+    def arrival(self) -> int:
+        a = self.next_arrival
+        self.next_arrival += 1
+        self.meta_dirty = True
+        return a
+
+    def raise_alarm(self, alarm: str, message: str, severity: str = "warning", **extra: Any) -> None:
+        if alarm in self.alarms:
+            return
+        info = {"alarm": alarm, "severity": severity, "message": message, "since_ms": self.now, **extra}
+        self.alarms[alarm] = info
+        self.meta_dirty = True
+        self.emit("alarm.raised", **info)
+
+    def clear_alarm(self, alarm: str, **extra: Any) -> None:
+        if alarm not in self.alarms:
+            return
+        del self.alarms[alarm]
+        self.meta_dirty = True
+        self.emit("alarm.cleared", alarm=alarm, **extra)
+
+    def finish(self) -> Outcome:
+        out = self.out
+        if out.events or out.tickets or out.windows or out.counters or self.meta_dirty:
+            out.meta = {"day": self.day, "next_ticket_id": self.next_ticket_id,
+                        "next_arrival": self.next_arrival, "time": self.step.base,
+                        "alarms": self.alarms, "devices": self.devices}
+        return out
+
+
+def ticket_view(t: Ticket) -> dict[str, Any]:
+    return {"ticket_id": t.id, "ticket": t.label, "service": t.service}
+
+
+class QueueEngine:
+    """The rules of the queue. Not thread-safe by design: only the controller calls it."""
+
+    def __init__(self, services: list[Service], windows: list[Window], tz: str,
+                 policies: Policies | None = None, state: EngineState | None = None) -> None:
+        self.tz = zoneinfo.ZoneInfo(tz)
+        self.policies = policies or Policies()
+        self.services: dict[str, Service] = {s.id: s for s in services}
+        self.state = state or EngineState()
+        self._configure_windows(windows)
+        self._lines: dict[str, Line] = {}
+        self._benefit_lines: dict[str, Line] = {}
+        self._tier_counts: dict[tuple[str, int], int] = {}
+        self._recent: deque[CallView] = deque(maxlen=RECENT_CALLS)
+        self._rebuild_indexes()
+        self._handlers: dict[type, Callable[[_Draft, Any], None]] = {
+            c.IssueTicket: self._issue, c.CallNext: self._call_next, c.CallTicket: self._call_ticket,
+            c.Recall: self._recall, c.NoShow: self._no_show, c.StartService: self._start,
+            c.Finish: self._finish, c.Transfer: self._transfer, c.Park: self._park,
+            c.Unpark: self._unpark, c.PauseWindow: self._pause, c.ResumeWindow: self._resume,
+            c.OpenWindow: self._open, c.CloseWindow: self._close, c.Rate: self._rate,
+            c.Tick: lambda d, cmd: None, c.DeviceStatus: self._device_status,
+            c.TicketPrinted: self._printed, c.VoidTicket: self._void,
+            c.RecordEvent: self._record, c.Reconfigure: self._reconfigure,
+            c.PrintJobs: self._print_jobs, c.Reprint: self._reprint,
+            c.LoadBookings: self._load_bookings,
+        }
+
+    # -- setup ----------------------------------------------------------------------
+    def _configure_windows(self, configured: list[Window]) -> None:
+        """Merge configured windows with their persisted runtime state."""
+        merged: dict[int, Window] = {}
+        for w in configured:
+            saved = self.state.windows.get(w.number)
+            if saved is not None:
+                w = w.with_(state=saved.state, ticket_id=saved.ticket_id,
+                            last_done_ticket_id=saved.last_done_ticket_id,
+                            last_done_mono_ms=saved.last_done_mono_ms)
+            merged[w.number] = w
+        # A window removed from the config keeps existing while it holds a ticket.
+        for n, saved in self.state.windows.items():
+            if n not in merged and saved.ticket_id is not None:
+                merged[n] = saved
+        self.state.windows = merged
+
+    def _rebuild_indexes(self) -> None:
+        self._lines = {sid: Line() for sid in self.services}
+        self._benefit_lines = {sid: Line() for sid in self.services}
+        self._tier_counts = {}
+        for t in sorted(self.state.tickets.values(), key=key_of):
+            if t.state is TicketState.WAITING:
+                self._index_waiting(t)
+        calls = sorted((t for t in self.state.tickets.values() if t.called_ms and t.window),
+                       key=lambda t: t.called_ms or 0)
+        self._recent.clear()
+        for t in calls[-RECENT_CALLS:]:
+            self._recent.appendleft(CallView(t.label, t.window or 0, t.service, t.called_ms or 0,
+                                             t.recalls + 1))
+
+    def _index_waiting(self, t: Ticket) -> None:
+        self._lines.setdefault(t.service, Line()).push(t)
+        if t.category.is_benefit:
+            self._benefit_lines.setdefault(t.service, Line()).push(t)
+        k = (t.service, t.tier)
+        self._tier_counts[k] = self._tier_counts.get(k, 0) + 1
+
+    def _unindex_waiting(self, t: Ticket) -> None:
+        k = (t.service, t.tier)
+        self._tier_counts[k] = self._tier_counts.get(k, 1) - 1
+
+    # -- the two entry points ---------------------------------------------------------
+    def decide(self, command: c.Command, reading: ClockReading) -> Outcome:
+        """What `command` would change, now; raises CommandError (and changes nothing)."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise CommandError("unknown_command", f"unknown command {type(command).__name__}")
+        draft = _Draft(self, advance(self.state.time, reading), reading)
+        if draft.step.jump_ms:
+            draft.emit("clock.jump", wall_step_ms=draft.step.jump_ms, synced=reading.synced,
+                       accepted=draft.step.accepted)
+        self._roll_day(draft)
+        self._timers(draft)
+        handler(draft, command)
+        return draft.finish()
+
+    def apply(self, outcome: Outcome) -> None:
+        """Make a committed outcome the engine's state."""
+        st = self.state
+        for t in outcome.tickets.values():
+            old = st.tickets.get(t.id)
+            was_waiting = old is not None and old.state is TicketState.WAITING
+            now_waiting = t.state is TicketState.WAITING
+            if was_waiting and (not now_waiting or key_of(old) != key_of(t) or old.service != t.service):
+                self._unindex_waiting(old)
+                was_waiting = False
+            st.tickets[t.id] = t
+            if now_waiting and not was_waiting:
+                self._index_waiting(t)
+        for w in outcome.windows.values():
+            st.windows[w.number] = w
+        st.counters.update(outcome.counters)
+        if outcome.meta:
+            m = outcome.meta
+            new_day = m["day"] != st.day
+            st.day, st.next_ticket_id, st.next_arrival = m["day"], m["next_ticket_id"], m["next_arrival"]
+            st.time, st.alarms, st.devices = m["time"], m["alarms"], m["devices"]
+            if new_day:
+                self._forget_old_days()
+        for ev in outcome.events:
+            if ev.type in ("ticket.called", "ticket.recalled"):
+                d = ev.data
+                self._recent.appendleft(CallView(d["ticket"], d["window"], d["service"],
+                                                 outcome.now_ms, d["calls"]))
+
+    def _forget_old_days(self) -> None:
+        # Finished tickets of earlier days stay in the database, not in memory.
+        day = self.state.day
+        self.state.tickets = {i: t for i, t in self.state.tickets.items()
+                              if t.day == day or not t.state.is_final}
+
+    # -- reads ----------------------------------------------------------------------
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        return self.state.tickets.get(ticket_id)
+
+    def waiting_line(self, service: str) -> list[Ticket]:
+        return self._lines.get(service, Line()).live(self.state.tickets.get)
+
+    def snapshot(self) -> QueueSnapshot:
+        st = self.state
+        waiting = {sid: sum(n for (s, _), n in self._tier_counts.items() if s == sid)
+                   for sid in self.services}
+        services = tuple(ServiceView(s.id, dict(s.names), s.prefix, waiting[s.id], s.avg_minutes)
+                         for s in self.services.values())
+        windows = []
+        serving = 0
+        for w in sorted(st.windows.values(), key=lambda w: w.number):
+            t = st.tickets.get(w.ticket_id) if w.ticket_id is not None else None
+            if t is not None:
+                serving += 1
+            windows.append(WindowView(w.number, w.label, w.state.value, t.label if t else None,
+                                      t.state.value if t else None, t.service if t else None,
+                                      dict(w.weights), w.benefit))
+        return QueueSnapshot(day=st.day, services=services, windows=tuple(windows),
+                             recent_calls=tuple(self._recent), alarms=dict(st.alarms),
+                             devices=dict(st.devices), waiting_total=sum(waiting.values()),
+                             serving_total=serving, now_ms=st.time.eff_ms if st.time else 0)
+
+    # -- time -----------------------------------------------------------------------
+    def _roll_day(self, d: _Draft) -> None:
+        today = local_day(d.now, self.tz)
+        if not d.day:
+            d.day = today
+            d.meta_dirty = True
+            return
+        if today <= d.day:
+            return  # the business day never goes back (clock stepped back, fake-hwclock)
+        previous, d.day = d.day, today
+        d.meta_dirty = True
+        # Every ticket ends its day in exactly one final state.
+        for t in list(self.state.tickets.values()):
+            t = d.ticket(t.id) or t
+            if t.state.is_final or t.day > previous:
+                continue
+            final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
+            d.put(t.with_(state=final, finished_ms=d.now, window=None))
+            d.emit("ticket.done" if final is TicketState.DONE else "ticket.no_show",
+                   **ticket_view(t), window=t.window, reason="day_closed", auto=True,
+                   calls=t.recalls + (1 if t.called_ms else 0))
+        for w in self.state.windows.values():
+            if w.ticket_id is not None:
+                d.put_window(d.window(w.number).with_(ticket_id=None))
+        d.emit("day.started", day=today, previous=previous)
+
+    def _timers(self, d: _Draft) -> None:
+        """Time-based rules that run on every command (hook for SLA and recall timers)."""
+
+    # -- helpers --------------------------------------------------------------------
+    def _service(self, sid: str) -> Service:
+        s = self.services.get(sid)
+        if s is None:
+            raise CommandError("unknown_service",
+                               f"no service {sid!r} (services: {', '.join(self.services)})")
+        return s
+
+    def _held(self, d: _Draft, number: int, *states: TicketState) -> tuple[Window, Ticket]:
+        w = d.window(number)
+        t = d.ticket(w.ticket_id) if w.ticket_id is not None else None
+        if t is None or t.state not in (states or (TicketState.CALLED, TicketState.SERVING)):
+            raise CommandError("no_ticket", f"window {number} has no ticket called or in service")
+        return w, t
+
+    def _find_today(self, d: _Draft, label: str) -> Ticket:
+        label = label.strip().upper()
+        found = [t for t in self.state.tickets.values() if t.label == label and t.day == d.day]
+        found = [d.ticket(t.id) or t for t in found]
+        live = [t for t in found if not t.state.is_final]
+        if live:
+            return live[-1]
+        if found:
+            return found[-1]
+        raise CommandError("unknown_ticket", f"no ticket {label} today")
+
+    def _next_number(self, d: _Draft, s: Service) -> int:
+        counter = d.out.counters.get(s.id) or self.state.counters.get(s.id)
+        active = {t.number for t in self.state.tickets.values()
+                  if t.service == s.id and t.day == d.day and not t.state.is_final}
+        start = s.range_start if counter is None or counter.day != d.day else counter.last + 1
+        size = s.range_end - s.range_start + 1
+        for i in range(size):
+            n = s.range_start + (start - s.range_start + i) % size
+            if n not in active:
+                return n
+        raise CommandError("numbers_exhausted",
+                           f"all {size} numbers of service {s.id} are in use; finish some tickets")
+
+    def _ahead(self, service: str, tier: int) -> int:
+        return sum(n for (s, t), n in self._tier_counts.items() if s == service and t <= tier)
+
+    def _open_windows_for(self, service: str) -> int:
+        return sum(1 for w in self.state.windows.values()
+                   if w.state is WindowState.OPEN and w.weights.get(service, -1) > 0)
+
+    def wait_minutes(self, service: str, ahead: int) -> int:
+        s = self.services[service]
+        return math.ceil(ahead * s.avg_minutes / max(1, self._open_windows_for(service)))
+
+    def issue_data(self, t: Ticket, ahead: int, wait_min: int) -> dict[str, Any]:
+        return {**ticket_view(t), "category": t.category.value, "booked": t.booked,
+                "visit": t.visit, "day": t.day, "number": t.number, "ahead": ahead,
+                "wait_min": wait_min, "printer": t.printer,
+                "issued_at": local_time(t.issued_ms, self.tz).strftime("%Y-%m-%dT%H:%M:%S")}
+
+    def _call(self, d: _Draft, w: Window, t: Ticket) -> None:
+        t = t.with_(state=TicketState.CALLED, window=w.number, recalls=0, called_ms=d.now,
+                    serving_ms=None)
+        d.put(t)
+        d.put_window(w.with_(ticket_id=t.id))
+        d.emit("ticket.called", **ticket_view(t), window=w.number, calls=1,
+               wait_s=max(0, (d.now - t.queued_ms) // 1000))
+        d.out.reply = Reply(f"CALL {t.label} -> {w.number}", t)
+
+    def _release(self, d: _Draft, w: Window, done: Ticket | None = None) -> None:
+        if done is not None:
+            d.put_window(w.with_(ticket_id=None, last_done_ticket_id=done.id,
+                                 last_done_mono_ms=d.now))
+        else:
+            d.put_window(w.with_(ticket_id=None))
+
+    def _done(self, d: _Draft, w: Window, t: Ticket, implicit: bool = False) -> None:
+        start = t.serving_ms or t.called_ms or d.now
+        t = t.with_(state=TicketState.DONE, finished_ms=d.now, window=w.number)
+        d.put(t)
+        self._release(d, w, t)
+        d.emit("ticket.done", **ticket_view(t), window=w.number,
+               service_s=max(0, (d.now - start) // 1000),
+               visit_s=max(0, (d.now - t.issued_ms) // 1000), implicit=implicit)
+
+    def _pick(self, d: _Draft, w: Window) -> Ticket | None:
+        lookup = self.state.tickets.get
+        heads: list[tuple[tuple[int, ...], Ticket]] = []
+        for sid, weight in w.weights.items():
+            line = self._lines.get(sid)
+            head = line.head(lookup) if line else None
+            if head is not None:
+                heads.append(((-weight, *key_of(head)), head))
+            if w.benefit:
+                bl = self._benefit_lines.get(sid)
+                bh = bl.head(lookup) if bl else None
+                if bh is not None:
+                    # At a benefit window benefit visitors come before everyone, across
+                    # its services; weight still orders them among themselves.
+                    heads.append(((-10, -weight, *key_of(bh)), bh))
+        if not heads:
+            return None
+        heads.sort(key=lambda kv: kv[0])
+        return heads[0][1]
+
+    # -- handlers -------------------------------------------------------------------
+    def _issue(self, d: _Draft, cmd: c.IssueTicket) -> None:
+        s = self._service(cmd.service)
+        category = Category(cmd.category)
+        if cmd.printer is not None:
+            dev = d.devices.get(f"printer:{cmd.printer}")
+            if dev is not None and not dev.get("ok", True):
+                raise CommandError("printer_down",
+                                   f"printer {cmd.printer} cannot print ({dev.get('detail') or 'offline'}); "
+                                   "no ticket issued")
+        number = self._next_number(d, s)
+        tid = d.next_ticket_id
+        d.next_ticket_id += 1
+        tier = TIER_BENEFIT if category.is_benefit else TIER_NORMAL
+        t = Ticket(id=tid, day=d.day, service=s.id, number=number, label=s.label(number),
+                   category=category, state=TicketState.WAITING, visit=f"{d.day}/{tid}",
+                   arrival=d.arrival(), tier=tier, issued_ms=d.now, queued_ms=d.now,
+                   origin_service=s.id,
+                   print_state=PrintState.PENDING if cmd.printer else PrintState.NONE,
+                   printer=cmd.printer)
+        d.put(t)
+        d.out.counters[s.id] = Counter(d.day, number)
+        ahead = self._ahead(s.id, tier)
+        wait = self.wait_minutes(s.id, ahead)
+        data = self.issue_data(t, ahead, wait)
+        d.emit("ticket.issued", **data, source=cmd.source)
+        d.out.reply = Reply(f"TICKET {t.label} {s.id} ahead={ahead} wait={wait}min", t, data)
+
+    def _call_next(self, d: _Draft, cmd: c.CallNext) -> None:
+        w = d.window(cmd.window)
+        if w.state is not WindowState.OPEN:
+            raise CommandError("window_not_open", f"window {w.number} is {w.state.value}; "
+                               f"{'resume' if w.state is WindowState.PAUSED else 'open'} it first")
+        if w.ticket_id is not None:
+            held = d.ticket(w.ticket_id)
+            if held is not None and held.state.at_window:
+                # Calling the next visitor means the one at the window was served.
+                self._done(d, w, held, implicit=True)
+                w = d.window(cmd.window)
+        t = self._pick(d, w)
+        if t is None:
+            if d.out.tickets:
+                d.out.reply = Reply(f"EMPTY {w.number}: no one is waiting")
+                return
+            raise CommandError("queue_empty", f"no one is waiting for window {w.number}'s services")
+        self._call(d, w, t)
+
+    def _call_ticket(self, d: _Draft, cmd: c.CallTicket) -> None:
+        w = d.window(cmd.window)
+        if w.state is not WindowState.OPEN:
+            raise CommandError("window_not_open", f"window {w.number} is {w.state.value}")
+        t = self._find_today(d, cmd.label)
+        if t.state not in (TicketState.WAITING, TicketState.PARKED):
+            raise CommandError("not_waiting", f"{t.label} is {t.state.value}, not waiting")
+        if w.ticket_id is not None:
+            held = d.ticket(w.ticket_id)
+            if held is not None and held.state.at_window:
+                self._done(d, w, held, implicit=True)
+                w = d.window(cmd.window)
+        self._call(d, w, t)
+
+    def _recall(self, d: _Draft, cmd: c.Recall) -> None:
+        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        calls = t.recalls + 2
+        if calls > self.policies.recall_limit:
+            self._no_show_ticket(d, w, t, auto=True)
+            d.out.reply = Reply(f"NOSHOW {t.label} after {t.recalls + 1} calls", t)
+            return
+        t = t.with_(recalls=t.recalls + 1, called_ms=d.now)
+        d.put(t)
+        d.emit("ticket.recalled", **ticket_view(t), window=w.number, calls=calls)
+        d.out.reply = Reply(f"CALL {t.label} -> {w.number} (recall {t.recalls})", t)
+
+    def _no_show_ticket(self, d: _Draft, w: Window, t: Ticket, auto: bool) -> None:
+        t = t.with_(state=TicketState.NO_SHOW, finished_ms=d.now)
+        d.put(t)
+        self._release(d, w)
+        d.emit("ticket.no_show", **ticket_view(t), window=w.number, calls=t.recalls + 1, auto=auto)
+
+    def _no_show(self, d: _Draft, cmd: c.NoShow) -> None:
+        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        self._no_show_ticket(d, w, t, auto=False)
+        d.out.reply = Reply(f"NOSHOW {t.label}", t)
+
+    def _start(self, d: _Draft, cmd: c.StartService) -> None:
+        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        t = t.with_(state=TicketState.SERVING, serving_ms=d.now)
+        d.put(t)
+        d.emit("ticket.serving", **ticket_view(t), window=w.number,
+               wait_s=max(0, ((t.called_ms or d.now) - t.queued_ms) // 1000))
+        d.out.reply = Reply(f"SERVING {t.label} at {w.number}", t)
+
+    def _finish(self, d: _Draft, cmd: c.Finish) -> None:
+        w, t = self._held(d, cmd.window)
+        self._done(d, w, t)
+        d.out.reply = Reply(f"DONE {t.label}", t)
+
+    def _transfer(self, d: _Draft, cmd: c.Transfer) -> None:
+        target = self._service(cmd.service)
+        w, t = self._held(d, cmd.window)
+        same = target.id == t.service
+        moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
+                        arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
+                        recalls=0,
+                        # To another service: right after those already in service there.
+                        # To the same service: the back of the line, as a fresh arrival.
+                        tier=(TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL) if same
+                        else TIER_TRANSFER)
+        d.put(moved)
+        self._release(d, w)
+        d.emit("ticket.transferred", **ticket_view(t), to_service=target.id, window=w.number,
+               visit=t.visit)
+        d.out.reply = Reply(f"TRANSFER {t.label} -> {target.id}", moved)
+
+    def _park(self, d: _Draft, cmd: c.Park) -> None:
+        w, t = self._held(d, cmd.window)
+        t = t.with_(state=TicketState.PARKED, window=None)
+        d.put(t)
+        self._release(d, w)
+        d.emit("ticket.parked", **ticket_view(t), window=w.number)
+        d.out.reply = Reply(f"PARKED {t.label}", t)
+
+    def _unpark(self, d: _Draft, cmd: c.Unpark) -> None:
+        t = self._find_today(d, cmd.label)
+        if t.state is not TicketState.PARKED:
+            raise CommandError("not_parked", f"{t.label} is {t.state.value}, not parked")
+        t = t.with_(state=TicketState.WAITING, arrival=d.arrival(), queued_ms=d.now,
+                    tier=TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL)
+        d.put(t)
+        d.emit("ticket.unparked", **ticket_view(t))
+        d.out.reply = Reply(f"UNPARKED {t.label}", t)
+
+    def _set_window(self, d: _Draft, number: int, state: WindowState, event: str,
+                    allowed: tuple[WindowState, ...]) -> None:
+        w = d.window(number)
+        if w.state is state:
+            d.out.reply = Reply(f"WINDOW {number} already {state.value}")
+            return
+        if w.state not in allowed:
+            raise CommandError("window_state", f"window {number} is {w.state.value}; cannot {event}")
+        d.put_window(w.with_(state=state))
+        d.emit(f"window.{event}", window=number)
+        d.out.reply = Reply(f"WINDOW {number} {state.value}")
+
+    def _pause(self, d: _Draft, cmd: c.PauseWindow) -> None:
+        self._set_window(d, cmd.window, WindowState.PAUSED, "paused", (WindowState.OPEN,))
+
+    def _resume(self, d: _Draft, cmd: c.ResumeWindow) -> None:
+        self._set_window(d, cmd.window, WindowState.OPEN, "resumed", (WindowState.PAUSED,))
+
+    def _open(self, d: _Draft, cmd: c.OpenWindow) -> None:
+        self._set_window(d, cmd.window, WindowState.OPEN, "opened",
+                         (WindowState.CLOSED, WindowState.PAUSED))
+
+    def _close(self, d: _Draft, cmd: c.CloseWindow) -> None:
+        w = d.window(cmd.window)
+        if w.ticket_id is not None:
+            t = d.ticket(w.ticket_id)
+            if t is not None and t.state.at_window:
+                raise CommandError("window_busy", f"window {w.number} still has {t.label}: "
+                                   "finish, transfer or park it first")
+        self._set_window(d, cmd.window, WindowState.CLOSED, "closed",
+                         (WindowState.OPEN, WindowState.PAUSED))
+
+    def _rate(self, d: _Draft, cmd: c.Rate) -> None:
+        if not 1 <= cmd.score <= 5:
+            raise CommandError("bad_rating", f"a rating is 1 to 5, got {cmd.score}")
+        w = d.window(cmd.window)
+        t = d.ticket(w.last_done_ticket_id) if w.last_done_ticket_id is not None else None
+        if t is None or w.last_done_mono_ms is None:
+            raise CommandError("rating_ignored", f"window {w.number} has no finished visit to rate")
+        if d.now - w.last_done_mono_ms > self.policies.rating_window_s * 1000:
+            raise CommandError("rating_ignored", f"the visit {t.label} at window {w.number} "
+                               f"ended over {self.policies.rating_window_s} s ago")
+        if "rating" in t.extra:
+            raise CommandError("rating_ignored", f"{t.label} was already rated")
+        d.put(t.with_(extra={**t.extra, "rating": cmd.score}))
+        d.emit("rating.recorded", **ticket_view(t), window=w.number, visit=t.visit,
+               score=cmd.score)
+        d.out.reply = Reply(f"RATED {t.label} {cmd.score}", t)
+
+    def _device_status(self, d: _Draft, cmd: c.DeviceStatus) -> None:
+        before = d.devices.get(cmd.device)
+        now = {"ok": cmd.ok, "detail": cmd.detail, "blocks_issue": cmd.blocks_issue}
+        if before == now:
+            return
+        d.devices[cmd.device] = now
+        d.meta_dirty = True
+        alarm = f"device:{cmd.device}"
+        if cmd.ok:
+            d.clear_alarm(alarm, device=cmd.device)
+        else:
+            d.raise_alarm(alarm, f"{cmd.device}: {cmd.detail or 'not working'}", device=cmd.device,
+                          severity="critical" if cmd.blocks_issue else "warning")
+        d.out.reply = Reply(f"DEVICE {cmd.device} {'ok' if cmd.ok else 'down'}")
+
+    def _printed(self, d: _Draft, cmd: c.TicketPrinted) -> None:
+        t = d.ticket(cmd.ticket_id)
+        if t is None:
+            raise CommandError("unknown_ticket", f"no ticket #{cmd.ticket_id}")
+        state = PrintState.PRINTED if cmd.ok else PrintState.FAILED
+        if t.print_state is state:
+            return
+        d.put(t.with_(print_state=state))
+        if cmd.ok:
+            d.emit("ticket.printed", **ticket_view(t), printer=t.printer)
+        else:
+            d.emit("ticket.print_failed", **ticket_view(t), printer=t.printer, detail=cmd.detail)
+
+    def _void(self, d: _Draft, cmd: c.VoidTicket) -> None:
+        t = d.ticket(cmd.ticket_id)
+        if t is None:
+            raise CommandError("unknown_ticket", f"no ticket #{cmd.ticket_id}")
+        if t.state is not TicketState.WAITING:
+            raise CommandError("not_waiting", f"{t.label} is {t.state.value}; only a waiting "
+                               "ticket can be voided")
+        d.put(t.with_(state=TicketState.VOIDED, finished_ms=d.now))
+        d.emit("ticket.voided", **ticket_view(t), reason=cmd.reason)
+        d.out.reply = Reply(f"VOIDED {t.label}", t)
+
+    def _record(self, d: _Draft, cmd: c.RecordEvent) -> None:
+        if not cmd.type or cmd.type.startswith("ticket."):
+            raise CommandError("bad_event", f"event type {cmd.type!r} is reserved or empty")
+        d.emit(cmd.type, **cmd.data)
+
+    def _reconfigure(self, d: _Draft, cmd: c.Reconfigure) -> None:
+        services, windows, policies = domain_from_config(cmd.config)
+        new_ids = {s.id for s in services}
+        for t in self.state.tickets.values():
+            t = d.ticket(t.id) or t
+            if not t.state.is_final and t.service not in new_ids:
+                raise CommandError("config_conflict", f"service {t.service} still has ticket "
+                                   f"{t.label}; keep the service until its tickets are done")
+        self.services = {s.id: s for s in services}  # services carry no runtime state
+        self.policies = policies
+        known = set(self.state.windows)
+        self._configure_windows(windows)
+        self._rebuild_indexes()
+        for w in windows:
+            if w.number not in known:
+                d.put_window(self.state.windows[w.number])
+        d.emit("config.applied", services=sorted(new_ids), windows=sorted(w.number for w in windows))
+        d.out.reply = Reply("CONFIG applied")
+
+    def _print_jobs(self, d: _Draft, cmd: c.PrintJobs) -> None:
+        jobs = []
+        for t in self.state.tickets.values():
+            if t.print_state in (PrintState.PENDING, PrintState.FAILED) and t.state is TicketState.WAITING \
+                    and (cmd.printer is None or t.printer == cmd.printer):
+                ahead = self._ahead(t.service, t.tier) - 1
+                jobs.append(self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead))))
+        jobs.sort(key=lambda j: j["ticket_id"])
+        d.out.reply = Reply(f"{len(jobs)} tickets to print", None, {"jobs": jobs})
+
+    def _reprint(self, d: _Draft, cmd: c.Reprint) -> None:
+        t = self._find_today(d, cmd.label)
+        if t.state.is_final:
+            raise CommandError("ticket_final", f"{t.label} is {t.state.value}; nothing to reprint")
+        printer = cmd.printer or t.printer
+        if printer is None:
+            raise CommandError("no_printer", f"{t.label} has no printer; name one")
+        t = t.with_(printer=printer, print_state=PrintState.PENDING)
+        d.put(t)
+        ahead = max(0, self._ahead(t.service, t.tier) - 1)
+        d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead)))
+        d.out.reply = Reply(f"REPRINT {t.label} on {printer}", t)
+
+    def _load_bookings(self, d: _Draft, cmd: c.LoadBookings) -> None:
+        raise CommandError("not_available", "bookings are not supported by this engine yet")
+
+
+def domain_from_config(config: Any) -> tuple[list[Service], list[Window], Policies]:
+    """Services, windows and policies of an AppConfig, as the engine's domain objects."""
+    services = [Service(id=s.id, names=s.names.as_dict(), prefix=s.prefix, range_start=s.range[0],
+                        range_end=s.range[1], avg_minutes=s.avg_minutes) for s in config.services]
+    windows = [Window(number=w.number, label=w.label or str(w.number), weights=dict(w.services),
+                      benefit=w.benefit,
+                      state=WindowState.OPEN if w.open_at_start else WindowState.CLOSED)
+               for w in config.windows]
+    pol = config.policies
+    policies = Policies(recall_limit=pol.recall_limit, rating_window_s=pol.rating_window_s)
+    return services, windows, policies

@@ -1,0 +1,62 @@
+"""Versioned schema migrations of the queue database (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+# Each entry upgrades the schema from version N-1 to N. Never edit a released entry:
+# add a new one. A database newer than the last entry is refused (see store.open_store).
+MIGRATIONS: list[list[str]] = [
+    # 1: the queue core
+    [
+        """CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            service TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            category TEXT NOT NULL,
+            state TEXT NOT NULL,
+            visit TEXT NOT NULL,
+            arrival INTEGER NOT NULL,
+            tier INTEGER NOT NULL,
+            window INTEGER,
+            recalls INTEGER NOT NULL DEFAULT 0,
+            issued_ms INTEGER NOT NULL,
+            queued_ms INTEGER NOT NULL,
+            called_ms INTEGER,
+            serving_ms INTEGER,
+            finished_ms INTEGER,
+            origin_service TEXT,
+            booking TEXT,
+            print_state TEXT NOT NULL DEFAULT 'none',
+            printer TEXT,
+            extra TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX tickets_day ON tickets(day)",
+        "CREATE INDEX tickets_open ON tickets(state) WHERE state NOT IN ('done', 'no_show', 'voided')",
+        """CREATE TABLE windows (
+            number INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            ticket_id INTEGER,
+            last_done_ticket_id INTEGER,
+            last_done_ms INTEGER
+        )""",
+        """CREATE TABLE counters (
+            service TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            last_number INTEGER NOT NULL
+        )""",
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            mono_ms INTEGER NOT NULL,
+            boot TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
+]
+
+LATEST = len(MIGRATIONS)

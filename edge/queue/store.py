@@ -1,0 +1,221 @@
+"""SQLite store of the queue: one transaction per command, with its events in the outbox.
+
+WAL + synchronous=FULL: a commit is on the card before the visitor gets paper, so after
+a power cut no issued ticket is lost and no number is issued twice. The outbox sequence
+lives in meta('last_seq') and only grows, even after acked rows are deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from edge.clock import ClockReading
+from edge.errors import StorageError
+from edge.queue.engine import Counter, EngineState, Outcome
+from edge.queue.events import StoredEvent
+from edge.queue.migrations import LATEST, MIGRATIONS
+from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
+from edge.queue.timebase import TimeBase
+
+logger = logging.getLogger(__name__)
+
+_TICKET_COLS = ("id", "day", "service", "number", "label", "category", "state", "visit",
+                "arrival", "tier", "window", "recalls", "issued_ms", "queued_ms", "called_ms",
+                "serving_ms", "finished_ms", "origin_service", "booking", "print_state",
+                "printer", "extra")
+_FINAL = ("done", "no_show", "voided")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every Kezek connection uses."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    backups = path.parent / "backups"
+    backups.mkdir(parents=True, exist_ok=True)
+    target = backups / f"{path.stem}-v{version}-{time.strftime('%Y%m%dT%H%M%S')}.db"
+    dest = sqlite3.connect(str(target))
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+    return target
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Bring the schema to LATEST; back up first when upgrading an existing database."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > LATEST:
+        raise StorageError(
+            f"{path}: database schema v{version} is newer than this kezek (knows v{LATEST}); "
+            "install the newer kezek again, or restore a backup from "
+            f"{path.parent / 'backups'}")
+    if version == LATEST:
+        return version
+    if version > 0:
+        saved = _backup(conn, path, version)
+        logger.warning("upgrading %s from schema v%d to v%d; backup at %s", path, version, LATEST, saved)
+    for target in range(version + 1, LATEST + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in MIGRATIONS[target - 1]:
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version={target}")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return LATEST
+
+
+class QueueStore:
+    """The queue database. Only the controller's loop writes through it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = connect(self.path)
+            migrate(self.conn, self.path)
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
+                               "run `kezek doctor` or restore a backup") from None
+        row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
+        self._last_seq = int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "QueueStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    # -- load -----------------------------------------------------------------------
+    def meta(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def load(self) -> EngineState:
+        st = EngineState()
+        st.day = self.meta("day") or ""
+        st.next_ticket_id = self.meta("next_ticket_id") or 1
+        st.next_arrival = self.meta("next_arrival") or 1
+        tb = self.meta("time")
+        st.time = TimeBase(**tb) if tb else None
+        st.alarms = self.meta("alarms") or {}
+        st.devices = self.meta("devices") or {}
+        q = (f"SELECT {', '.join(_TICKET_COLS)} FROM tickets "
+             f"WHERE day = ? OR state NOT IN {_FINAL}")
+        for row in self.conn.execute(q, (st.day,)):
+            t = _ticket_from_row(row)
+            st.tickets[t.id] = t
+        for number, state, tid, last_id, last_ms in self.conn.execute(
+                "SELECT number, state, ticket_id, last_done_ticket_id, last_done_ms FROM windows"):
+            st.windows[number] = Window(number=number, label=str(number), weights={},
+                                        state=WindowState(state), ticket_id=tid,
+                                        last_done_ticket_id=last_id, last_done_mono_ms=last_ms)
+        for service, day, last in self.conn.execute("SELECT service, day, last_number FROM counters"):
+            st.counters[service] = Counter(day, last)
+        return st
+
+    # -- write ----------------------------------------------------------------------
+    def commit(self, outcome: Outcome, reading: ClockReading) -> list[StoredEvent]:
+        """Write one outcome atomically; returns its events with their sequence numbers."""
+        conn = self.conn
+        stored: list[StoredEvent] = []
+        seq = self._last_seq
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if outcome.tickets:
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO tickets ({', '.join(_TICKET_COLS)}) "
+                    f"VALUES ({', '.join('?' * len(_TICKET_COLS))})",
+                    [_ticket_row(t) for t in outcome.tickets.values()])
+            if outcome.windows:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO windows (number, state, ticket_id, last_done_ticket_id, "
+                    "last_done_ms) VALUES (?, ?, ?, ?, ?)",
+                    [(w.number, w.state.value, w.ticket_id, w.last_done_ticket_id,
+                      w.last_done_mono_ms) for w in outcome.windows.values()])
+            if outcome.counters:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO counters (service, day, last_number) VALUES (?, ?, ?)",
+                    [(s, ctr.day, ctr.last) for s, ctr in outcome.counters.items()])
+            for ev in outcome.events:
+                seq += 1
+                se = StoredEvent(seq=seq, id=str(uuid.uuid4()), type=ev.type, ts_ms=outcome.now_ms,
+                                 mono_ms=reading.mono_ms, boot=reading.boot,
+                                 clock_synced=reading.synced, data=ev.data)
+                conn.execute(
+                    "INSERT INTO outbox (seq, id, type, ts_ms, mono_ms, boot, clock_synced, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (se.seq, se.id, se.type, se.ts_ms, se.mono_ms, se.boot, int(se.clock_synced),
+                     se.data_json()))
+                stored.append(se)
+            meta = dict(outcome.meta)
+            if stored:
+                meta["last_seq"] = seq
+            if meta:
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 [(k, json.dumps(_jsonable(v), ensure_ascii=False)) for k, v in meta.items()])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._last_seq = seq
+        return stored
+
+    # -- reads for tests, sync and tools ---------------------------------------------
+    def outbox(self, after_seq: int = 0, limit: int = 1_000_000) -> list[StoredEvent]:
+        rows = self.conn.execute(
+            "SELECT seq, id, type, ts_ms, mono_ms, boot, clock_synced, data FROM outbox "
+            "WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+        return [StoredEvent(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), json.loads(r[7]))
+                for r in rows]
+
+    def tickets(self, day: str | None = None) -> Iterator[Ticket]:
+        q = f"SELECT {', '.join(_TICKET_COLS)} FROM tickets"
+        rows = self.conn.execute(q + " WHERE day = ? ORDER BY id", (day,)) if day else \
+            self.conn.execute(q + " ORDER BY id")
+        for row in rows:
+            yield _ticket_from_row(row)
+
+
+def _jsonable(v: Any) -> Any:
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return dataclasses.asdict(v)
+    return v
+
+
+def _ticket_row(t: Ticket) -> tuple[Any, ...]:
+    return (t.id, t.day, t.service, t.number, t.label, t.category.value, t.state.value, t.visit,
+            t.arrival, t.tier, t.window, t.recalls, t.issued_ms, t.queued_ms, t.called_ms,
+            t.serving_ms, t.finished_ms, t.origin_service, t.booking, t.print_state.value,
+            t.printer, json.dumps(t.extra, ensure_ascii=False, sort_keys=True))
+
+
+def _ticket_from_row(r: tuple[Any, ...]) -> Ticket:
+    d = dict(zip(_TICKET_COLS, r))
+    d["category"] = Category(d["category"])
+    d["state"] = TicketState(d["state"])
+    d["print_state"] = PrintState(d["print_state"])
+    d["extra"] = json.loads(d["extra"])
+    return Ticket(**d)

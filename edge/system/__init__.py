@@ -1,0 +1,1 @@
+"""Running as a system service: systemd notify, logs, health, the status socket, metrics."""

@@ -1,0 +1,218 @@
+"""The status socket: `kezek status` asks the running service for its queue and devices.
+
+A unix stream socket in the unit's RuntimeDirectory (/run/kezek, mode 0750), itself mode
+0660: only the service's user, its group (admins are added to it) and root can connect.
+One JSON request line in, one JSON reply line out, then the server closes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import os
+import socket
+import stat
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from edge.system.health import HealthCollector
+from edge.system.logs import redact
+
+logger = logging.getLogger(__name__)
+
+SOCKET_MODE = 0o660
+DEFAULT_SOCKET = Path("/run/kezek/status.sock")
+_MAX_REQUEST = 4096
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON data from snapshots (dataclasses, enums, dates, mappings, pydantic)."""
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return obj
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
+    if isinstance(obj, (date, datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "model_dump"):
+        return to_jsonable(obj.model_dump())
+    if isinstance(obj, dict) or hasattr(obj, "items"):
+        return {str(to_jsonable(k)): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    return redact(str(obj))
+
+
+class StatusServer:
+    """Component: answers status requests on a unix socket from a named thread."""
+
+    name = "status"
+
+    def __init__(self, path: Path, report: Callable[[], dict[str, Any]]) -> None:
+        self.path = Path(path)
+        self._report = report
+        self._stop = threading.Event()
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._served = 0
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(self.path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        # Bind under a tight umask so the socket is never reachable by others, even for
+        # the moment between bind() and chmod().
+        old_umask = os.umask(0o117)
+        try:
+            sock.bind(str(self.path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, SOCKET_MODE)
+        sock.listen(8)
+        sock.settimeout(0.5)  # wake up to see the stop event
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, name="kezek-status", daemon=True)
+        self._thread.start()
+        logger.info("status socket listening on %s", self.path)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._sock is not None:
+            self._sock.close()
+        try:
+            if self.path.is_socket():
+                self.path.unlink()
+        except OSError:
+            pass
+
+    def health(self) -> dict[str, Any]:
+        alive = self._thread is not None and self._thread.is_alive()
+        return {"ok": alive, "state": "listening" if alive else "stopped",
+                "socket": str(self.path), "served": self._served}
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError as e:
+                if not self._stop.is_set():
+                    logger.error("status socket %s failed: %s", self.path, e)
+                return
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(2.0)  # a client that never writes must not block the next one
+        try:
+            request = _read_line(conn)
+            reply = self._handle(request)
+            conn.sendall(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+            self._served += 1
+        except (OSError, socket.timeout) as e:
+            logger.debug("status client went away: %s", e)
+
+    def _handle(self, raw: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(raw.decode("utf-8") or "{}")
+            cmd = request.get("cmd", "status") if isinstance(request, dict) else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            cmd = None
+        if cmd != "status":
+            return {"ok": False, "error": "unknown request; send {\"cmd\": \"status\"}"}
+        try:
+            return {"ok": True, "status": self._report()}
+        except Exception as e:  # the service keeps running; the client hears why
+            logger.exception("status report failed")
+            return {"ok": False, "error": f"status report failed: {type(e).__name__}: {e}"}
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\n" not in data and len(data) < _MAX_REQUEST:
+        chunk = conn.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]
+
+
+def _remove_stale(path: Path) -> None:
+    # Only a socket left by a previous run is removed; any other file there is a
+    # configuration mistake that must not be deleted silently.
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(f"{path} exists and is not a socket; remove it or choose another "
+                      "system.status_socket")
+    path.unlink()
+
+
+def make_report(ctx: Any, collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
+    """The status reply's contents: service identity, the queue snapshot and the health."""
+    def report() -> dict[str, Any]:
+        return {
+            "service": {"site": ctx.config.center.site, "device": ctx.config.center.device,
+                        "pid": os.getpid(), "uptime_s": int(time.monotonic() - started_mono),
+                        "state_dir": str(ctx.state_dir)},
+            "queue": to_jsonable(ctx.controller.snapshot),
+            "health": to_jsonable(collector.collect()),
+        }
+    return report
+
+
+def make_collector(ctx: Any) -> HealthCollector:
+    sysconf = ctx.config.system
+    return HealthCollector(state_dir=ctx.state_dir, db_path=ctx.db_path,
+                           components=ctx.components, min_free_mb=sysconf.min_free_mb,
+                           cpu_temp_warn_c=sysconf.cpu_temp_warn_c,
+                           skip=("status", "metrics"))
+
+
+def build(ctx: Any) -> list[Any]:
+    """Wiring entry: the status socket and, when configured, the localhost metrics."""
+    sysconf = ctx.config.system
+    collector = make_collector(ctx)
+    built: list[Any] = []
+    if sysconf.status_socket is not None:
+        built.append(StatusServer(sysconf.status_socket,
+                                  make_report(ctx, collector, time.monotonic())))
+    if sysconf.metrics_port is not None:
+        from edge.system.metrics import MetricsServer
+        built.append(MetricsServer(sysconf.metrics_bind, sysconf.metrics_port, collector,
+                                   lambda: ctx.controller.snapshot))
+    return built
+
+
+def request_status(path: Path, timeout: float = 5.0) -> dict[str, Any]:
+    """Client side: the running service's status dict; raises OSError/ValueError."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(b'{"cmd": "status"}\n')
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data.decode("utf-8"))
+    if not reply.get("ok"):
+        raise ValueError(reply.get("error", "the service refused the request"))
+    return reply["status"]
