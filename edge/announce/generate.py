@@ -113,7 +113,7 @@ def _speak(espeak: str, voice: str, speed: int, text: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="kezek-clips-") as tmp:
         out = Path(tmp) / "clip.wav"
         try:
-            subprocess.run([espeak, "-q", "-v", voice, "-s", str(speed), "-w", str(out), text],
+            subprocess.run([espeak, "-v", voice, "-s", str(speed), "-w", str(out), text],
                            capture_output=True, timeout=30, check=True)
         except subprocess.CalledProcessError as e:
             raise GenerateError(f"espeak-ng failed on {text!r}: "
@@ -198,6 +198,9 @@ def generate(out: Path, langs: list[str], *, voices: dict[str, str] | None = Non
             result.written.append(path)
         logger.info("clips for %s in %s (voice %s)", lang, folder, chosen[lang])
     chime = out / f"{CHIME}.wav"
+    if rate is None and result.kept:
+        with wave.open(str(result.kept[0]), "rb") as r:
+            rate = r.getframerate()  # match the clips kept from an earlier run
     if force or not chime.exists():
         _write(chime, chime_wav(rate or 22050))
         result.written.append(chime)

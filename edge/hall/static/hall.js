@@ -1,0 +1,126 @@
+/* Hall screen: renders the state pushed over Server-Sent Events; reconnects by itself. */
+(function () {
+  'use strict';
+  var source = null;
+  var lastSeen = 0;
+  var keepaliveMs = 15000;
+  var retryTimer = null;
+  var labels = {};
+  var languages = ['kk', 'ru'];
+
+  function $(id) { return document.getElementById(id); }
+
+  function node(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+
+  function both(key) {
+    var parts = [];
+    languages.forEach(function (l) {
+      var t = labels[l] && labels[l][key];
+      if (t && parts.indexOf(t) < 0) { parts.push(t); }
+    });
+    return parts.join(' / ');
+  }
+
+  function stacked(names) {
+    var box = document.createDocumentFragment();
+    languages.forEach(function (l) {
+      if (names && names[l]) { box.appendChild(node('span', 'lang', names[l])); }
+    });
+    return box;
+  }
+
+  function setLink(state) {
+    document.body.classList.remove('online', 'offline', 'connecting');
+    document.body.classList.add(state);
+    $('link').textContent = state === 'online' ? '' : both('offline');
+  }
+
+  function render(s) {
+    languages = s.languages || languages;
+    labels = s.labels || labels;
+    keepaliveMs = s.keepalive_ms || keepaliveMs;
+    document.documentElement.lang = languages[0] || 'kk';
+    var center = $('center');
+    center.textContent = '';
+    center.appendChild(stacked(s.center));
+    $('h-ticket').textContent = both('ticket');
+    $('h-window').textContent = both('window');
+    $('h-waiting').textContent = both('waiting');
+
+    var list = $('calls');
+    list.textContent = '';
+    list.style.setProperty('--rows', String(Math.max(s.rows || 5, s.calls.length)));
+    s.calls.forEach(function (c) {
+      var li = node('li', 'call row' + (c.fresh ? ' fresh' : '') + (c.newest ? ' newest' : ''));
+      li.dataset.ticket = c.ticket;
+      li.dataset.window = String(c.window);
+      var t = node('span', 'ticket', c.ticket);
+      if (c.recall) { t.appendChild(node('span', 'recall', '\u21bb')); }
+      li.appendChild(t);
+      li.appendChild(node('span', 'arrow', '\u2192'));
+      li.appendChild(node('span', 'window', c.window));
+      list.appendChild(li);
+    });
+    var empty = $('empty');
+    empty.hidden = s.calls.length > 0;
+    empty.textContent = both('empty');
+
+    var panel = $('waiting-panel');
+    panel.hidden = !s.show_waiting;
+    var ul = $('services');
+    ul.textContent = '';
+    (s.services || []).forEach(function (sv) {
+      var li = node('li', 'service');
+      li.dataset.service = sv.id;
+      li.appendChild(node('span', 'prefix', sv.prefix));
+      var names = node('span', 'names');
+      names.appendChild(stacked(sv.names));
+      li.appendChild(names);
+      li.appendChild(node('span', 'count', sv.waiting));
+      ul.appendChild(li);
+    });
+    document.body.dataset.day = s.day || '';
+  }
+
+  function retryLater(ms) {
+    if (retryTimer) { return; }
+    retryTimer = setTimeout(function () { retryTimer = null; connect(); }, ms);
+  }
+
+  function connect() {
+    if (source) { source.close(); }
+    source = new EventSource('/events');
+    source.addEventListener('state', function (e) {
+      lastSeen = Date.now();
+      setLink('online');
+      render(JSON.parse(e.data));
+      document.body.dataset.version = e.lastEventId;
+    });
+    source.addEventListener('ping', function () {
+      lastSeen = Date.now();
+      setLink('online');
+    });
+    source.onerror = function () {
+      setLink('offline');
+      // The browser retries by itself after a dropped stream; after a refusal (503, a
+      // proxy's error page) it gives up (CLOSED), so we retry ourselves.
+      if (source.readyState === 2) { retryLater(3000); }
+    };
+  }
+
+  // A stream can die silently (Wi-Fi TV, a switch reboot): no ping for a while -> reconnect.
+  setInterval(function () {
+    if (lastSeen && Date.now() - lastSeen > keepaliveMs * 2.5) {
+      lastSeen = Date.now();
+      setLink('offline');
+      connect();
+    }
+  }, 1000);
+
+  connect();
+}());
