@@ -1,0 +1,290 @@
+"""One printer's worker: its own thread and job list, status polling, reconnects, reprint or void.
+
+The controller's listener only enqueues here; all printer I/O happens on this thread, so a
+slow or dead printer never holds up the queue or the other printers. Outcomes go back to
+the engine as commands: TicketPrinted, DeviceStatus (blocks ticket issue while down, raises
+and clears the alarm) and VoidTicket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import zoneinfo
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from edge.drivers.printing.content import TicketJob
+from edge.drivers.printing.transports import PrinterStatus, Transport
+from edge.errors import CommandError, KezekError, PrinterError
+from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
+
+logger = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass
+class _Pending:
+    job: TicketJob
+    deadline: float          # monotonic seconds: void (or give up a reprint) after this
+    attempts: int = 0
+    problem: str = ""
+
+
+class PrinterWorker:
+    """Prints the tickets of one printer; a Component (name, start, stop, health)."""
+
+    def __init__(self, printer: str, transport: Transport, controller: Any, *,
+                 render: Callable[[TicketJob], bytes], void_after_s: float,
+                 retry_interval_s: float, poll_interval_s: float = 5.0,
+                 wall_ms: Callable[[], int] | None = None, timezone: str = "Asia/Almaty",
+                 default: bool = False, blocked: str | None = None) -> None:
+        self.printer = printer
+        self.name = f"printer:{printer}"
+        self.transport = transport
+        self.controller = controller
+        self.render = render
+        self.void_after_s = void_after_s
+        self.retry_interval_s = retry_interval_s
+        self.poll_interval_s = poll_interval_s
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        self._zone = zoneinfo.ZoneInfo(timezone)
+        self.default = default          # takes reprints that name no printer
+        self._blocked = blocked         # a config problem: never print, report down
+        self._inbox: "queue.Queue[Any]" = queue.Queue()
+        self._pending: "OrderedDict[int, _Pending]" = OrderedDict()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._healthy: bool | None = None
+        self._detail = "starting"
+        self._need_fetch = True
+        self._next_fetch = 0.0
+        self._next_poll = 0.0
+        self.printed = 0
+        self.failed = 0
+        self.voided = 0
+
+    # -- the controller's listener: runs on the loop thread, only enqueues -----------
+    def on_applied(self, applied: Any) -> None:
+        for event in applied.events:
+            data = event.data
+            if event.type == "ticket.issued" and data.get("printer") == self.printer:
+                self._inbox.put(("issued", data))
+            elif event.type == "ticket.reprint" and (
+                    data.get("printer") == self.printer
+                    or (data.get("printer") is None and self.default)):
+                self._inbox.put(("reprint", data))
+
+    # -- Component -------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"kezek-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._inbox.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("%s: still busy after %.1f s at stop", self.name, timeout)
+        self.transport.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": bool(self._healthy), "detail": self._detail, "pending": len(self._pending),
+                "printed": self.printed, "failed": self.failed, "voided": self.voided,
+                "connected": self.transport.is_open, "where": self.transport.where}
+
+    # -- the thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._step()
+        except Exception:  # a bug must not leave the kiosk printing nothing unnoticed
+            logger.exception("%s: worker crashed", self.name)
+            self._set_health(False, "printer driver crashed; see the log and restart the service")
+        finally:
+            self.transport.close()
+
+    def _step(self) -> None:
+        self._take_inbox(timeout=0)
+        self._void_overdue()
+        if self._blocked is not None:
+            self._set_health(False, self._blocked)
+            self._wait(self.retry_interval_s)
+            return
+        if not self.transport.is_open:
+            try:
+                self.transport.open()
+            except PrinterError as e:
+                self._set_health(False, str(e))
+                self._wait(self.retry_interval_s)
+                return
+            self._next_poll = 0.0
+        now = time.monotonic()
+        if self._healthy is not True or now >= self._next_poll:
+            status = self._status()
+            self._next_poll = time.monotonic() + self.poll_interval_s
+            if not status.ok:
+                self._set_health(False, status.detail)
+                self._wait(self.retry_interval_s)
+                return
+            self._set_health(True, status.detail)
+        if self._need_fetch and time.monotonic() >= self._next_fetch:
+            self._fetch_jobs()
+        if self._pending:
+            self._print(next(iter(self._pending.values())))
+            return
+        wait = max(0.05, self._next_poll - time.monotonic()) if self.transport.can_poll else 1.0
+        self._wait(wait)
+
+    def _wait(self, seconds: float) -> None:
+        self._take_inbox(timeout=seconds)
+
+    def _take_inbox(self, timeout: float) -> None:
+        try:
+            item = self._inbox.get(timeout=timeout) if timeout > 0 else self._inbox.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            if item is not _STOP:
+                kind, data = item
+                self._add(data, reprint=(kind == "reprint"))
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _add(self, data: dict[str, Any], *, reprint: bool) -> None:
+        try:
+            job = TicketJob.from_event(data, reprint=reprint)
+        except (ValueError, TypeError) as e:
+            logger.error("%s: ignoring a malformed print job: %s", self.name, e)
+            return
+        if job.ticket_id in self._pending:
+            return
+        self._pending[job.ticket_id] = _Pending(job, self._deadline(job))
+
+    def _deadline(self, job: TicketJob) -> float:
+        """Monotonic time after which the ticket is voided: void_after_s after it was issued."""
+        age = 0.0
+        if job.issued_at and not job.reprint:
+            try:
+                issued = dt.datetime.fromisoformat(job.issued_at)
+                if issued.tzinfo is None:
+                    issued = issued.replace(tzinfo=self._zone)
+                age = self._wall_ms() / 1000 - issued.timestamp()
+            except ValueError:
+                logger.warning("%s: bad issued_at %r on %s", self.name, job.issued_at, job.ticket)
+        # A clock step must not void fresh tickets nor keep old ones forever.
+        age = min(max(age, 0.0), self.void_after_s * 10)
+        return time.monotonic() + self.void_after_s - age
+
+    def _status(self) -> PrinterStatus:
+        try:
+            return self.transport.status()
+        except PrinterError as e:
+            self.transport.close()
+            return PrinterStatus(False, str(e))
+
+    def _set_health(self, ok: bool, detail: str) -> None:
+        if ok == self._healthy and detail == self._detail:
+            return
+        changed = ok != self._healthy
+        was = self._healthy
+        self._healthy, self._detail = ok, detail
+        if changed or ok:
+            if ok:
+                logger.info("%s: ready%s", self.name, f" ({detail})" if detail else "")
+            else:
+                logger.warning("%s: cannot print: %s", self.name, detail)
+            self._submit(DeviceStatus(device=self.name, ok=ok, detail=detail, blocks_issue=True))
+        if ok and was is not True:
+            self._need_fetch = True   # start or recovery: pick up tickets still owed
+            self._next_fetch = 0.0
+
+    def _fetch_jobs(self) -> None:
+        try:
+            applied = self.controller.call(PrintJobs(printer=self.printer), timeout=5.0)
+        except (CommandError, KezekError, TimeoutError) as e:
+            logger.warning("%s: cannot ask for pending tickets: %s", self.name, e)
+            self._next_fetch = time.monotonic() + self.retry_interval_s
+            return
+        jobs = (getattr(applied.reply, "data", None) or {}).get("jobs", [])
+        for data in jobs:
+            self._add(dict(data), reprint=False)
+        if jobs:
+            logger.info("%s: %d ticket(s) still to print", self.name, len(jobs))
+        self._need_fetch = False
+
+    def _void_overdue(self) -> None:
+        now = time.monotonic()
+        for tid, p in list(self._pending.items()):
+            if now < p.deadline:
+                continue
+            del self._pending[tid]
+            why = p.problem or self._detail or "printer not ready"
+            if p.job.reprint:
+                logger.warning("%s: giving up the reprint of %s: %s", self.name, p.job.ticket, why)
+                continue
+            self.voided += 1
+            reason = f"not printed within {self.void_after_s:g} s: {why}"
+            logger.warning("%s: voiding %s (%s)", self.name, p.job.ticket, reason)
+            self._submit(VoidTicket(ticket_id=tid, reason=reason[:200]))
+
+    def _print(self, p: _Pending) -> None:
+        job = p.job
+        try:
+            data = self.render(job)
+        except ValueError as e:  # unprintable text or missing font: it will never print
+            del self._pending[job.ticket_id]
+            logger.error("%s: cannot render %s: %s", self.name, job.ticket, e)
+            self.failed += 1
+            if not job.reprint:
+                self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
+                self._submit(VoidTicket(ticket_id=job.ticket_id, reason=f"cannot print: {e}"[:200]))
+            return
+        p.attempts += 1
+        try:
+            if self.transport.can_poll:
+                status = self.transport.status()
+                if not status.ok:
+                    p.problem = status.detail
+                    self._set_health(False, status.detail)
+                    return
+            self.transport.write(data)
+            self.transport.drain()
+            if self.transport.can_poll:
+                # Paper can run out, or the cover open, in the middle of the ticket.
+                status = self.transport.status()
+                if not status.ok:
+                    raise PrinterError(self.name, f"after printing {job.ticket}: {status.detail}")
+        except PrinterError as e:
+            self.transport.close()
+            p.problem = str(e)
+            self.failed += 1
+            logger.warning("%s: %s not printed (attempt %d): %s", self.name, job.ticket, p.attempts, e)
+            if not job.reprint:
+                self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
+            self._set_health(False, str(e))
+            return
+        self.transport.end_job()
+        del self._pending[job.ticket_id]
+        self.printed += 1
+        logger.info("%s: printed %s%s", self.name, job.ticket, " (reprint)" if job.reprint else "")
+        self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=True,
+                                   detail="reprint" if job.reprint else ""))
+
+    def _submit(self, command: Command) -> None:
+        def done(fut: Any) -> None:
+            exc = fut.exception()
+            if exc is not None:
+                logger.warning("%s: %s refused: %s", self.name, type(command).__name__, exc)
+        try:
+            self.controller.submit(command).add_done_callback(done)
+        except Exception as e:  # the controller stopping: nothing more to report to
+            logger.warning("%s: cannot submit %s: %s", self.name, type(command).__name__, e)
