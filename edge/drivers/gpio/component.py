@@ -147,6 +147,10 @@ class GpioComponent:
                 "buttons": buttons, "refusals": self.refusals,
                 "leds": {led_cfg.pin: bool(led.value) for led_cfg, led in self.leds}}
 
+    def beep(self, buzzer: str | None, count: int | None = None) -> None:
+        """Sound a refusal on a buzzer from any thread (other inputs use it too): enqueues."""
+        self._work.put(("beep", buzzer, count))
+
     # -- gpiozero's thread: only bookkeeping and enqueueing --------------------------
     def _edge_handler(self, b: _Button, *, pressed: bool) -> Callable[[], None]:
         def handler() -> None:
@@ -179,7 +183,7 @@ class GpioComponent:
         if not ok:
             self.refusals += 1
             logger.info("%s refused: %s (%s)", b.name, text, code)
-            self._work.put(("beep", self.config.buzzer_for(b.config.buzzer), None))
+            self.beep(self.config.buzzer_for(b.config.buzzer))
 
     def _alert(self, b: _Button, alert: str) -> None:
         lg = b.logic.rules
@@ -197,7 +201,7 @@ class GpioComponent:
             self._status(b, True, "")
         elif alert == "held" and getattr(b.config, "hold_action", None):
             # Tell the operator the long press has registered: release now.
-            self._work.put(("beep", self.config.buzzer_for(b.config.buzzer), 1))
+            self.beep(self.config.buzzer_for(b.config.buzzer), 1)
 
     def _status(self, b: _Button, ok: bool, detail: str) -> None:
         self.controller.submit(DeviceStatus(device=b.name, ok=ok, detail=detail, source="gpio"))

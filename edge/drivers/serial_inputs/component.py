@@ -1,0 +1,180 @@
+"""Serial input components: an operator keypad line or a kiosk scanner on one serial port."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from edge.config.hardware import KeypadConfig, ScannerConfig
+from edge.drivers.gpio.actions import outcome
+from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, parse_frame,
+                                               parse_line, reply_frame, reply_line)
+from edge.drivers.serial_inputs.ports import SerialLink, check_present
+from edge.drivers.serial_inputs.scanner import CHECKIN_UNAVAILABLE, checkin_command, clean_scan
+from edge.queue.commands import DeviceStatus
+
+logger = logging.getLogger(__name__)
+
+
+def device_name(kind: str, port: str) -> str:
+    return f"{kind}:{os.path.basename(port.rstrip('/')) or port}"
+
+
+class _SerialInput:
+    """What keypads and scanners share: the port, its alarm, the health counters."""
+
+    kind = "serial"
+
+    def __init__(self, config: Any, key: str, controller: Any) -> None:
+        self.config = config
+        self.key = key                      # config key path, for error messages
+        self.controller = controller
+        self.name = device_name(self.kind, config.port)
+        self.accepted = 0
+        self.refused = 0
+        self.ignored = 0
+        self.last_result = ""
+        self.link = SerialLink(self.name, config.port, config.baudrate, on_data=self._on_data,
+                               on_state=self._on_state, reconnect_s=config.reconnect_s,
+                               on_idle=self._on_idle)
+
+    def start(self) -> None:
+        if self.config.required:
+            check_present(self.config.port, f"{self.key}.port")
+        self.link.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.link.stop(timeout)
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": bool(self.link.up), "port": self.config.port, "up": self.link.up,
+                "opens": self.link.opens, "error": "" if self.link.up else self.link.last_error,
+                "accepted": self.accepted, "refused": self.refused, "ignored": self.ignored,
+                "last": self.last_result}
+
+    def _on_state(self, up: bool, detail: str) -> None:
+        self.controller.submit(DeviceStatus(device=self.name, ok=up, detail=detail,
+                                            source=self.name))
+
+    def _on_data(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_idle(self) -> None:
+        pass
+
+
+class KeypadInput(_SerialInput):
+    """Component for [[gpio.serial_inputs]] type = 'keypad'."""
+
+    kind = "keypad"
+
+    def __init__(self, config: KeypadConfig, key: str, controller: Any) -> None:
+        super().__init__(config, key, controller)
+        self._lines = LineReader()
+        self._frames = FrameReader()
+        self._keys = config.key_table()
+
+    def _on_data(self, data: bytes) -> None:
+        cfg = self.config
+        if cfg.protocol == "lines":
+            for line in self._lines.feed(data):
+                self._handle(parse_line(line, window=cfg.window, source=self.name))
+        else:
+            for address, key in self._frames.feed(data):
+                self._handle(parse_frame(address, key, addresses=cfg.addresses, keys=self._keys,
+                                         transfer_service=cfg.transfer_service, source=self.name))
+
+    def _handle(self, parsed: Parsed) -> None:
+        if parsed.command is None:
+            self.ignored += 1
+            logger.info("%s: ignored input: %s", self.name, parsed.error)
+            self._reply(parsed.reply_to, False, "bad_input", parsed.error)
+            return
+        fut = self.controller.submit(parsed.command)
+        fut.add_done_callback(lambda f, to=parsed.reply_to: self._done(f, to))
+
+    def _done(self, fut: "Future[Any]", reply_to: int | None) -> None:
+        ok, code, text = outcome(fut)   # controller loop thread: read and enqueue only
+        self.last_result = code
+        if ok:
+            self.accepted += 1
+        else:
+            self.refused += 1
+        self._reply(reply_to, ok, code, text)
+
+    def _reply(self, address: int | None, ok: bool, code: str, text: str) -> None:
+        if not self.config.replies:
+            return
+        if self.config.protocol == "lines":
+            self.link.send(reply_line(ok, code, text))
+        elif address is not None:
+            self.link.send(reply_frame(address, ok))
+
+
+class ScannerInput(_SerialInput):
+    """Component for [[gpio.serial_inputs]] type = 'scanner' (QR / barcode at the kiosk)."""
+
+    kind = "scanner"
+    repeat_s = 3.0      # scanners in continuous mode send one code many times
+
+    def __init__(self, config: ScannerConfig, key: str, controller: Any, *,
+                 beep: Callable[[], None] | None = None,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(config, key, controller)
+        self._lines = LineReader()
+        self._beep = beep
+        self._now = now
+        self._last: tuple[str, float] | None = None
+        self._last_byte_at = 0.0
+        self.notice = ""           # the last message for the visitor
+
+    def _on_data(self, data: bytes) -> None:
+        self._last_byte_at = self._now()
+        for line in self._lines.feed(data):
+            self._scan(line)
+
+    def _on_idle(self) -> None:
+        # Scanners set up without a CR suffix: a pause of 0.3 s ends the code.
+        if self._lines.pending() and self._now() - self._last_byte_at > 0.3:
+            self._scan(self._lines.take())
+
+    def _scan(self, raw: str) -> None:
+        code = clean_scan(raw, self.config.max_length)
+        if code is None:
+            self.ignored += 1
+            logger.info("%s: ignored a scan of %d characters (not a booking code)",
+                        self.name, len(raw))
+            return
+        now = self._now()
+        if self._last is not None and self._last[0] == code and now - self._last[1] < self.repeat_s:
+            self.ignored += 1
+            return
+        self._last = (code, now)
+        logger.info("%s: scanned a code of %d characters", self.name, len(code))
+        command = checkin_command(code, self.config.printer, self.name)
+        if command is None:
+            self._refused(CHECKIN_UNAVAILABLE.code, str(CHECKIN_UNAVAILABLE))
+            return
+        fut = self.controller.submit(command)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: "Future[Any]") -> None:
+        ok, code, text = outcome(fut)
+        if ok:
+            self.accepted += 1
+            self.last_result, self.notice = code, text
+        else:
+            self._refused(code, text)
+
+    def _refused(self, code: str, text: str) -> None:
+        self.refused += 1
+        self.last_result, self.notice = code, text
+        logger.info("%s: check-in refused (%s): %s", self.name, code, text)
+        if self._beep is not None:
+            self._beep()
+
+    def health(self) -> dict[str, Any]:
+        return {**super().health(), "notice": self.notice}

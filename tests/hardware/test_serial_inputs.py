@@ -1,0 +1,141 @@
+"""Keypads and the kiosk scanner over pty pairs: parsing, replies, refusals, unplug and replug."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edge.config.hardware import KeypadConfig, ScannerConfig
+from edge.drivers.serial_inputs.component import KeypadInput, ScannerInput
+from edge.drivers.serial_inputs.keypad import FrameReader, parse_line
+from edge.errors import CommandError, DeviceError
+from edge.queue.commands import (CallNext, DeviceStatus, NoShow, Rate, Recall, StartService,
+                                 Transfer)
+
+from .conftest import wait_for
+
+
+@pytest.fixture
+def started():
+    comps: list[Any] = []
+
+    def _start(comp: Any) -> Any:
+        comp.start()
+        comps.append(comp)
+        # pyserial flushes the input buffer on open: send only once the port is open.
+        wait_for(lambda: comp.link.up, what="the port to open")
+        return comp
+    yield _start
+    for comp in comps:
+        comp.stop(2.0)
+
+
+def keypad(port: str, **extra: Any) -> KeypadConfig:
+    return KeypadConfig.model_validate({"type": "keypad", "port": port, "reconnect_s": 0.05,
+                                        **extra})
+
+
+@pytest.mark.parametrize("line, window, expected", [
+    ("3 next", None, CallNext(window=3, source="k")),
+    ("3 RECALL", None, Recall(window=3, source="k")),
+    ("noshow", 7, NoShow(window=7, source="k")),
+    ("12 start", 7, StartService(window=12, source="k")),
+    ("rate 4", 2, Rate(window=2, score=4, source="k")),
+    ("5 transfer cars", None, Transfer(window=5, service="cars", source="k")),
+])
+def test_line_protocol_table(line, window, expected):
+    assert parse_line(line, window=window, source="k").command == expected
+
+
+@pytest.mark.parametrize("line, error", [
+    ("next", "no window"),
+    ("3 dance", "unknown action 'dance'"),
+    ("3 rate 9", "rate needs a score 1..5"),
+    ("3 transfer", "transfer needs a service id"),
+])
+def test_line_protocol_errors(line, error):
+    parsed = parse_line(line, window=None, source="k")
+    assert parsed.command is None and error in parsed.error
+
+
+def test_frame_reader_resyncs_after_garbage():
+    reader = FrameReader()
+    assert reader.feed(b"\x55\x01\x02") == []
+    assert reader.feed(b"\x31\x07\x01\x01\x32\x07\xff") == [(2, 0x31), (1, 0x32)]
+    assert reader.garbage == 1
+
+
+def test_line_keypad_over_pty_answers_each_command(recorder, pty_pair, started):
+    recorder.refuse[Recall] = CommandError("nothing_called", "window 3 has nobody to recall")
+    started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", recorder))
+    pty_pair.send(b"3 next\r\n")
+    assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
+    pty_pair.send(b"3 recall\n")
+    assert pty_pair.read_until(b"\r\n") == b"ERR nothing_called window 3 has nobody to recall\r\n"
+    pty_pair.send(b"3 fly\n")
+    assert pty_pair.read_until(b"\r\n").startswith(b"ERR bad_input unknown action 'fly'")
+    assert recorder.of_type(CallNext) == [CallNext(window=3, source="keypad:ttyTEST")]
+
+
+def test_frame_keypad_over_pty(recorder, pty_pair, started):
+    cfg = keypad(str(pty_pair.link), protocol="frames", addresses={1: 4, 7: 9})
+    started(KeypadInput(cfg, "gpio.serial_inputs.0", recorder))
+    recorder.refuse[CallNext] = CommandError("queue_empty", "nobody is waiting")
+    pty_pair.send(bytes([0x01, 0x07, 0x35, 0x07]))     # unit 7, key '5' = no-show
+    assert pty_pair.read(4) == bytes([0x01, 0x07, ord("O"), 0x07])
+    pty_pair.send(bytes([0x01, 0x01, 0x31, 0x07]))     # unit 1, key '1' = call next: refused
+    assert pty_pair.read(4) == bytes([0x01, 0x01, ord("E"), 0x07])
+    assert [c for c in recorder.commands if not isinstance(c, DeviceStatus)] == [NoShow(window=9, source="keypad:ttyTEST@7"),
+                                     CallNext(window=4, source="keypad:ttyTEST@1")]
+
+
+def test_scanner_answers_checkin_not_available(recorder, pty_pair, started):
+    beeps: list[int] = []
+    cfg = ScannerConfig.model_validate({"type": "scanner", "port": str(pty_pair.link),
+                                        "printer": "kiosk"})
+    scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder,
+                                   beep=lambda: beeps.append(1)))
+    pty_pair.send(b"BK-7F3A9Q\r")
+    wait_for(lambda: scanner.refused == 1, what="the scan to be answered")
+    assert "Booking check-in is not available" in scanner.notice
+    assert "Регистрация брони" in scanner.notice
+    assert scanner.health()["last"] == "checkin_unavailable"
+    assert beeps == [1]
+    assert [c for c in recorder.commands if not isinstance(c, DeviceStatus)] == []
+
+
+def test_scanner_never_logs_the_code(recorder, pty_pair, started, caplog):
+    cfg = ScannerConfig.model_validate({"type": "scanner", "port": str(pty_pair.link)})
+    scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder))
+    caplog.set_level("DEBUG")
+    pty_pair.send(b"900101300123\r")        # an IIN on an ID card's barcode
+    wait_for(lambda: scanner.refused == 1, what="the scan")
+    assert "900101300123" not in caplog.text
+    assert "12 characters" in caplog.text
+
+
+def test_missing_port_is_a_clear_error_at_start(recorder, tmp_path):
+    cfg = keypad(str(tmp_path / "ttyNOPE"))
+    comp = KeypadInput(cfg, "gpio.serial_inputs.2", recorder)
+    with pytest.raises(DeviceError) as e:
+        comp.start()
+    assert "ttyNOPE (gpio.serial_inputs.2.port): not found" in str(e.value)
+    assert "plug the adapter in or fix the path" in str(e.value)
+
+
+def test_keypad_reconnects_after_unplug(recorder, pty_pair, started):
+    comp = started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", recorder))
+    pty_pair.send(b"3 next\n")
+    pty_pair.read_until(b"\r\n")
+    pty_pair.unplug()
+    wait_for(lambda: comp.link.up is False, what="the unplug to be seen")
+    statuses = recorder.of_type(DeviceStatus)
+    assert [s.ok for s in statuses] == [True, False]
+    assert statuses[1].device == "keypad:ttyTEST"
+    pty_pair.replug()
+    wait_for(lambda: comp.link.up, what="the port to reopen")
+    pty_pair.send(b"4 next\n")
+    assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
+    assert recorder.of_type(CallNext)[-1] == CallNext(window=4, source="keypad:ttyTEST")
+    assert [s.ok for s in recorder.of_type(DeviceStatus)] == [True, False, True]
