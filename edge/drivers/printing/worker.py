@@ -58,6 +58,10 @@ class PrinterWorker:
         self._blocked = blocked         # a config problem: never print, report down
         self._inbox: "queue.Queue[Any]" = queue.Queue()
         self._pending: "OrderedDict[int, _Pending]" = OrderedDict()
+        # Tickets asked to be printed again (already printed once): never voided; the engine
+        # lists them among its print jobs like new ones, so remember them here.
+        self._reprints: set[int] = set()
+        self._abandoned: set[int] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._healthy: bool | None = None
@@ -165,14 +169,23 @@ class PrinterWorker:
         except (ValueError, TypeError) as e:
             logger.error("%s: ignoring a malformed print job: %s", self.name, e)
             return
+        if reprint:
+            self._reprints.add(job.ticket_id)
+            self._abandoned.discard(job.ticket_id)
+        elif job.ticket_id in self._reprints:
+            if job.ticket_id in self._abandoned:
+                return
+            job = TicketJob.from_event(data, reprint=True)
         if job.ticket_id in self._pending:
             return
         self._pending[job.ticket_id] = _Pending(job, self._deadline(job))
 
     def _deadline(self, job: TicketJob) -> float:
         """Monotonic time after which the ticket is voided: void_after_s after it was issued."""
+        if job.reprint:
+            return time.monotonic() + self.void_after_s
         age = 0.0
-        if job.issued_at and not job.reprint:
+        if job.issued_at:
             try:
                 issued = dt.datetime.fromisoformat(job.issued_at)
                 if issued.tzinfo is None:
@@ -229,7 +242,9 @@ class PrinterWorker:
             del self._pending[tid]
             why = p.problem or self._detail or "printer not ready"
             if p.job.reprint:
+                # The visitor already holds the first paper: never void it for a failed copy.
                 logger.warning("%s: giving up the reprint of %s: %s", self.name, p.job.ticket, why)
+                self._abandoned.add(tid)
                 continue
             self.voided += 1
             reason = f"not printed within {self.void_after_s:g} s: {why}"
@@ -268,12 +283,12 @@ class PrinterWorker:
             p.problem = str(e)
             self.failed += 1
             logger.warning("%s: %s not printed (attempt %d): %s", self.name, job.ticket, p.attempts, e)
-            if not job.reprint:
-                self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
+            self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
             self._set_health(False, str(e))
             return
         self.transport.end_job()
         del self._pending[job.ticket_id]
+        self._reprints.discard(job.ticket_id)
         self.printed += 1
         logger.info("%s: printed %s%s", self.name, job.ticket, " (reprint)" if job.reprint else "")
         self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=True,
