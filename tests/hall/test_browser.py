@@ -1,0 +1,107 @@
+"""The hall page in a real headless Chromium, fed by the real controller over SSE."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from edge.queue.commands import CallNext, IssueTicket, Recall
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "hall.png"
+
+CALLS_JS = ("JSON.stringify(Array.from(document.querySelectorAll('#calls li.call'))"
+            ".map(li => [li.dataset.ticket, li.dataset.window, li.className]))")
+
+
+def calls_on_page(chromium) -> list[list[str]]:
+    import json
+    return json.loads(chromium.eval(CALLS_JS))
+
+
+def test_page_shows_a_call_made_after_it_loaded(harness, make_hall, chromium):
+    """Risk: a visitor never sees their number because the TV did not get the update."""
+    hall = make_hall()
+    host, port = hall.address
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.body.classList.contains('online')")
+    # Names come from the config, in Kazakh and Russian.
+    header = chromium.eval("document.getElementById('center').textContent")
+    assert harness.config.center.name.kk in header and harness.config.center.name.ru in header
+    assert calls_on_page(chromium) == []
+    assert "Вызовов пока нет" in chromium.eval("document.getElementById('empty').textContent")
+
+    harness.call(IssueTicket("docs"))
+    harness.call(IssueTicket("docs"))
+    waiting = chromium.wait_for(
+        "document.querySelector('li.service[data-service=docs] .count').textContent === '2'")
+    assert waiting is True
+
+    harness.call(CallNext(1))
+    chromium.wait_for("document.querySelectorAll('#calls li.call').length === 1")
+    [[ticket, window, classes]] = calls_on_page(chromium)
+    assert (ticket, window) == ("A-001", "1")
+    assert "fresh" in classes.split() and "newest" in classes.split()
+    chromium.wait_for(
+        "document.querySelector('li.service[data-service=docs] .count').textContent === '1'")
+
+
+def test_newest_call_is_first_and_recall_moves_it_up(harness, make_hall, chromium):
+    """Risk: the newest call hides below older ones, or a recall is not shown again."""
+    hall = make_hall()
+    host, port = hall.address
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.body.classList.contains('online')")
+    for _ in range(2):
+        harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    harness.call(CallNext(2))
+    chromium.wait_for("document.querySelectorAll('#calls li.call').length === 2")
+    assert [c[:2] for c in calls_on_page(chromium)] == [["A-002", "2"], ["A-001", "1"]]
+    harness.call(Recall(1))
+    chromium.wait_for("document.querySelector('#calls li.call').dataset.ticket === 'A-001'")
+    page = calls_on_page(chromium)
+    assert [c[:2] for c in page] == [["A-001", "1"], ["A-002", "2"]]
+    assert chromium.eval("document.querySelector('#calls li.call .recall') !== null")
+
+
+def test_page_reconnects_after_the_server_restarts(harness, make_hall, chromium):
+    """Risk: after a controller restart the TV shows a stale page until someone reboots it."""
+    hall = make_hall()
+    host, port = hall.address
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.body.classList.contains('online')")
+    hall.stop(2.0)
+    chromium.wait_for("document.body.classList.contains('offline')")
+    # The page keeps what it showed and says the link is down.
+    assert "Нет связи" in chromium.eval("document.getElementById('link').textContent")
+
+    harness.call(IssueTicket("realty"))
+    harness.call(CallNext(2))          # made while the page was cut off
+    make_hall(port=port)               # the service is back on the same address
+    chromium.wait_for("document.body.classList.contains('online')", timeout=15)
+    chromium.wait_for("document.querySelectorAll('#calls li.call').length === 1")
+    assert [c[:2] for c in calls_on_page(chromium)] == [["B-001", "2"]]
+
+
+def test_screenshot_of_a_busy_hall(harness, make_hall, chromium, tmp_path):
+    """The picture in the README: a full board at 1920x1080 (KEZEK_UPDATE_DOCS=1 saves it)."""
+    for service in ("docs", "docs", "realty", "benefits", "docs", "realty", "docs", "benefits",
+                    "docs", "realty", "docs", "docs"):
+        harness.call(IssueTicket(service))
+    for window in (3, 2, 1, 4):
+        harness.call(CallNext(window))
+    hall = make_hall(min_show_s=60)
+    host, port = hall.address
+    harness.call(CallNext(1))  # after the page's start: shown as new
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.querySelectorAll('#calls li.call').length === 5")
+    chromium.wait_for("document.querySelector('#calls li.call.newest') !== null")
+    png = chromium.screenshot()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (1920, 1080)
+    (tmp_path / "hall.png").write_bytes(png)
+    if os.environ.get("KEZEK_UPDATE_DOCS") == "1":
+        DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
+        DOCS_IMG.write_bytes(png)
