@@ -10,7 +10,7 @@ from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, Stor
 from edge.config.announce import AnnounceConfig
 from edge.config.hall import HallConfig
 from edge.config.hardware import BoardsConfig, GpioConfig
-from edge.config.policies import PoliciesConfig
+from edge.config.policies import BookingsConfig, PoliciesConfig, check_policies
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
 from edge.config.system import SystemConfig
@@ -29,12 +29,14 @@ class AppConfig(StrictModel):
     hall: HallConfig = HallConfig()
     announce: AnnounceConfig = AnnounceConfig()
     policies: PoliciesConfig = PoliciesConfig()
+    bookings: BookingsConfig = BookingsConfig()
     sync: SyncConfig = SyncConfig()
     system: SystemConfig = SystemConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "AppConfig":
         check_center(self.services, self.windows)
+        check_policies(self.policies, [s.id for s in self.services])
         if self.console.printer is not None and self.console.printer not in self.printers:
             raise ValueError(f"console.printer: no printer named {self.console.printer!r} "
                              f"in [printers] (known: {', '.join(self.printers) or 'none'})")
