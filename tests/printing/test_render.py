@@ -1,0 +1,122 @@
+"""Ticket bytes: KZ-1048 text mode and raster mode, golden bytes through python-escpos Dummy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import ImageChops
+
+from edge.drivers.printing import raster, textmode
+from edge.drivers.printing.content import TicketJob, build_blocks
+from edge.drivers.printing.render import ticket_bytes, ticket_preview
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _golden(name: str, data: bytes) -> bytes:
+    """Compare with a stored golden file; KEZEK_REGEN_GOLDEN=1 rewrites it (after review)."""
+    path = GOLDEN / name
+    if os.environ.get("KEZEK_REGEN_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing; review the output and run with "
+                    f"KEZEK_REGEN_GOLDEN=1 to write it")
+    return path.read_bytes()
+
+
+def test_text_mode_golden_bytes_select_kz1048_and_encode_kazakh(config_factory, issued_data):
+    """The risk: Kazakh letters printed as '?' by MagicEncode. Bytes are spelled out here."""
+    config = config_factory(
+        {"k": {"type": "fake", "mode": "text", "languages": ["kk"], "cut": "partial", "paper_mm": 58}},
+        ticket={"lines": [{"text": "{service}"}, {"text": "{ticket}", "size": "huge", "bold": True}]})
+    out = ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
+    normal = b"\x1b!\x00\x1b!\x00\x1b!\x00\x1bE\x00\x1bM\x00"
+    expected = (
+        b"\x1b@"                       # ESC @ initialise
+        b"\x1bt\x35"                   # ESC t 53: KZ-1048, after ESC @ (some printers reset it)
+        + normal + b"\x1ba\x01"        # normal size, font A, centred
+        # "Жеке куәлік және төлқұжат" in KZ-1048: ә=0xBC, і=0xB3, ө=0xB4, қ=0x9D, ұ=0xA2
+        + b"\xc6\xe5\xea\xe5 \xea\xf3\xbc\xeb\xb3\xea \xe6\xbc\xed\xe5 \xf2\xb4\xeb\x9d\xa2\xe6\xe0\xf2\n"
+        + b"\x1d!\x33\x1bE\x01\x1bM\x00\x1ba\x01"   # GS ! 0x33: 4x width and height, bold
+        + b"A-001\n"
+        + normal + b"\x1ba\x00"
+        + b"\x1bd\x06\x1dV\x01")       # feed 6 lines, partial cut
+    assert out == expected
+    assert b"?" not in out
+
+
+def test_text_mode_full_default_layout_golden(config_factory, issued_data):
+    config = config_factory({"k": {"type": "fake", "mode": "text"}},
+                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+    out = ticket_bytes(TicketJob.from_event(issued_data(printer="k", category="pensioner")), config, "k")
+    assert out == _golden("text_default.bin", out)
+    assert "ЖЕҢІЛДІК".encode("kz1048") in out and "Алдыңызда: 3 адам".encode("kz1048") in out
+
+
+def test_text_mode_refuses_unprintable_characters_instead_of_question_marks():
+    with pytest.raises(ValueError, match="KZ-1048 cannot print '中'"):
+        textmode.encode("Сервис 中")
+    assert textmode.unprintable("Әлеуметтік төлемдер № 5 — «ok»") == []
+    assert textmode.unprintable("tab\there") == ["\t"]
+
+
+def test_raster_golden_bytes(config_factory, issued_data):
+    config = config_factory({"k": {"type": "fake", "mode": "raster", "paper_mm": 58}})
+    out = ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
+    assert out.startswith(b"\x1b@")
+    assert out.endswith(b"\x1bd\x06\x1dV\x00")
+    assert b"\x1dv0\x03" in out     # the ticket number: half-size image printed doubled
+    assert out == _golden("raster_58mm.bin", out)
+
+
+@pytest.mark.parametrize("paper", [58, 80])
+@pytest.mark.parametrize("category,booked", [("normal", False), ("pensioner", False), ("normal", True)])
+def test_printed_raster_decodes_to_the_preview(config_factory, issued_data, raster_decoder, paper,
+                                               category, booked):
+    """What the printer puts on paper (decoded from the bytes) is the preview, dot for dot."""
+    config = config_factory({"k": {"type": "fake", "paper_mm": paper}},
+                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+    job = TicketJob.from_event(issued_data(printer="k", category=category, booked=booked))
+    out = ticket_bytes(job, config, "k")
+    pc = config.printers["k"]
+    paper_img = raster_decoder(out, pc.dots)
+    preview = ticket_preview(job, config, "k")
+    margin = 16
+    inner = preview.crop((margin, margin, preview.width - margin, preview.height - margin))
+    assert paper_img.size == inner.size
+    assert ImageChops.difference(paper_img.convert("L"), inner.convert("L")).getbbox() is None
+    assert paper_img.convert("L").getextrema()[0] == 0   # there is ink
+
+
+def test_raster_ticket_goes_out_in_under_a_second_at_115200_baud(config_factory, issued_data):
+    config = config_factory({"k": {"type": "fake"}},
+                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+    job = TicketJob.from_event(issued_data(printer="k", category="pensioner"))
+    size = len(ticket_bytes(job, config, "k"))
+    assert size * 10 / 115200 < 1.0, size
+
+
+def test_raster_missing_font_is_a_clear_error(config_factory, issued_data, tmp_path):
+    config = config_factory({"k": {"type": "fake", "font": str(tmp_path / "nope.ttf")}})
+    with pytest.raises(raster.FontMissing, match="fonts-dejavu-core"):
+        ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
+
+
+def test_layout_lines_markers_and_languages(config_factory, issued_data):
+    config = config_factory({"k": {"type": "fake", "languages": ["kk", "ru", "en"]}},
+                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+    blocks = build_blocks(TicketJob.from_event(issued_data(booked=True, printer="k")), config, "k")
+    texts = [b.text for b in blocks if b.kind == "text"]
+    assert texts[:3] == ["Астана қ. №1 ХҚКО", "ЦОН №1 г. Астана", "PSC No. 1 Astana"]
+    assert "A-001" in texts
+    assert texts.count("БРОНЬ") == 1 and "BOOKED" in texts     # same text in kk and ru: once
+    assert "23.11.2026  09:00" in texts
+    assert "Ahead of you: 3" in texts and "Ожидание: ~24 мин" in texts
+    qr = [b for b in blocks if b.kind == "qr"]
+    assert qr and qr[0].text == "https://q.example.kz/t/ast-con-01/A-001"
+    # A normal visitor: the {marker} line is left out.
+    normal = build_blocks(TicketJob.from_event(issued_data(printer="k")), config, "k")
+    assert not {"БРОНЬ", "ЛЬГОТА", "ЖЕҢІЛДІК"} & {b.text for b in normal}
