@@ -42,6 +42,8 @@ def to_jsonable(obj: Any) -> Any:
         return obj.isoformat()
     if isinstance(obj, Path):
         return str(obj)
+    if hasattr(obj, "as_dict"):  # QueueSnapshot names its own JSON form
+        return to_jsonable(obj.as_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if hasattr(obj, "model_dump"):
@@ -216,3 +218,52 @@ def request_status(path: Path, timeout: float = 5.0) -> dict[str, Any]:
     if not reply.get("ok"):
         raise ValueError(reply.get("error", "the service refused the request"))
     return reply["status"]
+
+
+def _duration(seconds: int) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h}h {rest // 60:02d}m" if h else f"{rest // 60}m {rest % 60:02d}s"
+
+
+def render_text(status: dict[str, Any]) -> str:
+    """The status reply for people: queue, windows, devices, alarms, health."""
+    svc, q, h = status.get("service", {}), status.get("queue", {}), status.get("health", {})
+    lines = [f"kezek {svc.get('site')}/{svc.get('device')}  pid {svc.get('pid')}  "
+             f"up {_duration(svc.get('uptime_s', 0))}  day {q.get('day') or '-'}"]
+    lines.append(f"queue: {q.get('waiting_total', 0)} waiting, {q.get('serving_total', 0)} "
+                 "at windows")
+    for s in q.get("services", []):
+        lines.append(f"  {s.get('prefix', '?')}  {s.get('id', '?'):<16} {s.get('waiting', 0):>4} waiting")
+    if q.get("windows"):
+        lines.append("windows:")
+        for w in q["windows"]:
+            ticket = f"{w.get('ticket')} {w.get('ticket_state')}" if w.get("ticket") else "-"
+            lines.append(f"  {w.get('number'):>3}  {w.get('state', '?'):<7} {ticket:<18} {w.get('label', '')}")
+    calls = q.get("recent_calls") or []
+    if calls:
+        lines.append("recent calls: " + ", ".join(f"{c.get('ticket')} -> {c.get('window')}"
+                                                   for c in calls[:8]))
+    devices = dict(q.get("devices") or {})
+    for name, d in (h.get("devices") or {}).items():
+        devices.setdefault(name, d)
+    if devices:
+        lines.append("devices:")
+        for name, d in sorted(devices.items()):
+            ok = d.get("ok")
+            state = "ok" if ok else ("DOWN" if ok is False else "?")
+            detail = d.get("detail") or d.get("state") or ""
+            lines.append(f"  {name:<24} {state:<5} {detail}")
+    alarms = q.get("alarms") or {}
+    if alarms:
+        lines.append("alarms:")
+        for name, a in sorted(alarms.items()):
+            lines.append(f"  {name:<24} {a.get('severity', '')}: {a.get('message', '')}")
+    temp = h.get("cpu_temp_c")
+    lines.append("health: " + ", ".join([
+        f"CPU {temp} °C" if temp is not None else "CPU temperature unknown",
+        f"disk {h.get('disk_free_mb')} MB free" if h.get("disk_free_mb") is not None else "disk unknown",
+        f"outbox {h.get('outbox_depth')} events unsent" if h.get("outbox_depth") is not None
+        else "outbox unknown"]))
+    for problem in h.get("problems", []):
+        lines.append(f"  problem: {problem}")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""`kezek status`: the running service's queue and devices, over its local status socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+# Exit codes: 0 shown, 1 the service answered with an error, 3 not running (as systemctl).
+NOT_RUNNING = 3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="show the running service's queue and device states")
+    p.add_argument("--socket", type=Path, default=None,
+                   help="status socket (default: system.status_socket of --config, else "
+                        "/run/kezek/status.sock)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="read the socket path from this config")
+    p.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    p.set_defaults(func=handle)
+
+
+def _socket_path(args: argparse.Namespace) -> Path | None:
+    from edge.system.status import DEFAULT_SOCKET
+    if args.socket is not None:
+        return args.socket
+    if args.config is not None:
+        from edge.config import load_config
+        return load_config(args.config).system.status_socket
+    return DEFAULT_SOCKET
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge.errors import ConfigError
+    from edge.system.status import render_text, request_status
+
+    try:
+        path = _socket_path(args)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if path is None:
+        print(f"{args.config}: system.status_socket is not set, so the service has no status "
+              "socket; add status_socket = \"/run/kezek/status.sock\" to [system] and restart",
+              file=sys.stderr)
+        return 1
+    try:
+        status = request_status(path, timeout=args.timeout)
+    except FileNotFoundError:
+        print(f"kezek is not running (no socket at {path}); see `systemctl status kezek` and "
+              "`journalctl -u kezek -e`", file=sys.stderr)
+        return NOT_RUNNING
+    except ConnectionRefusedError:
+        print(f"kezek is not running ({path} is left from an earlier run); see "
+              "`systemctl status kezek`", file=sys.stderr)
+        return NOT_RUNNING
+    except PermissionError:
+        print(f"permission denied on {path}: run as root (sudo kezek status) or join the "
+              "service's group (sudo usermod -aG kezek $USER, then log in again)", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"kezek status: no answer from {path}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(status))
+    return 0
