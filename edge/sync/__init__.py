@@ -1,0 +1,1 @@
+"""Offline-first sync of the outbox and downlink with central over MQTT (docs/sync.md)."""

@@ -1,0 +1,247 @@
+"""Downlink from central: versioned cfg and bookings snapshots, and one-shot commands.
+
+Runs on the link's network thread and never blocks it: queue changes are submitted to
+the controller, and their outcome comes back through `poll()`. Rules (docs/protocol.md):
+  * cfg / bookings: validated in full first; applied as one controller command (atomic);
+    persisted in meta only after the controller accepted it; only a version newer than
+    the last applied (or pending) one is applied; a bad payload is rejected with a
+    `sync.rejected` event and the running state stays as it was.
+  * cmd: at most once per cmd_id (the id is persisted before the command runs), refused
+    after ts + ttl_s when the wall clock is trustworthy (the broker also drops it after
+    the MQTT message expiry), and the result is a `cmd.result` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from edge.clock import Clock
+from edge.errors import CommandError, ConfigError
+from edge.queue import commands as qc
+from edge.sync.outbox import OutboxDb
+from edge.sync.protocol import (BookingsMessage, CfgMessage, CmdMessage, PayloadError, decode,
+                                explain)
+
+logger = logging.getLogger(__name__)
+
+Emit = Callable[[str, dict[str, Any]], None]
+MAX_REMEMBERED_CMDS = 5000
+
+
+class Downlink:
+    def __init__(self, db: OutboxDb, controller: Any, base_config: Any, clock: Clock, *,
+                 emit: Emit, resend: Callable[[int], int], max_bytes: int,
+                 reload: Callable[[], str | None] | None = None) -> None:
+        self.db = db
+        self.controller = controller
+        self.base_config = base_config
+        self.clock = clock
+        self.emit = emit
+        self.resend = resend
+        self.reload = reload or reload_by_sighup
+        self.max_bytes = max_bytes
+        self.applied = {"cfg": db.get_int("sync.cfg_version", 0),
+                        "bookings": db.get_int("sync.bookings_version", 0)}
+        self.pending = {"cfg": 0, "bookings": 0}
+        self._done: deque[tuple[str, int, str, Future[Any]]] = deque()
+        self._cmd_done: deque[tuple[str, str, Future[Any]]] = deque()
+        self.rejected = 0
+        self.commands_run = 0
+
+    # -- start-up -----------------------------------------------------------------
+    def restore(self) -> None:
+        """Re-apply the last cfg and bookings central sent, before any connection."""
+        for kind in ("cfg", "bookings"):
+            raw = self.db.get(f"sync.{kind}")
+            if not raw:
+                continue
+            try:
+                command, version = self._build(kind, raw.encode("utf-8"))
+            except (PayloadError, ValidationError, ConfigError) as e:
+                # The local file changed so that central's last cfg no longer fits it.
+                why = explain(e) if isinstance(e, ValidationError) else str(e)
+                logger.error("sync: the saved %s no longer applies: %s", kind, why)
+                self.emit("sync.rejected", {"topic": kind, "reason": f"saved {kind}: {why}"})
+                continue
+            logger.info("sync: re-applying saved %s version %s", kind, version)
+            self.pending[kind] = version
+            self._track(kind, version, raw, self.controller.submit(command))
+
+    # -- messages -----------------------------------------------------------------
+    def handle(self, kind: str, payload: bytes) -> None:
+        if kind in ("cfg", "bookings"):
+            self._snapshot(kind, payload)
+        elif kind == "cmd":
+            self._command(payload)
+
+    def _snapshot(self, kind: str, payload: bytes) -> None:
+        if not payload:
+            return  # an empty retained message clears the topic: keep what we run
+        try:
+            peek = decode(payload, self.max_bytes)
+            version = peek.get("version")
+            if isinstance(version, int) and version <= max(self.applied[kind], self.pending[kind]):
+                logger.debug("sync: %s version %s is not newer; ignored", kind, version)
+                return
+            command, version = self._build(kind, payload)
+        except PayloadError as e:
+            self._reject(kind, payload, str(e))
+            return
+        except ValidationError as e:
+            self._reject(kind, payload, explain(e))
+            return
+        except ConfigError as e:
+            self._reject(kind, payload, "; ".join(e.problems[:5]))
+            return
+        self.pending[kind] = version
+        self._track(kind, version, payload.decode("utf-8"), self.controller.submit(command))
+
+    def _build(self, kind: str, payload: bytes) -> tuple[qc.Command, int]:
+        data = decode(payload, self.max_bytes)
+        if kind == "cfg":
+            msg = CfgMessage.model_validate(data)
+            return qc.Reconfigure(config=self.merge(msg), source="mqtt:cfg"), msg.version
+        bmsg = BookingsMessage.model_validate(data)
+        return (qc.LoadBookings(bookings=tuple(bmsg.bookings), version=bmsg.version,
+                                source="mqtt:bookings"), bmsg.version)
+
+    def merge(self, msg: CfgMessage) -> Any:
+        """The local config with central's sections replaced, validated as a whole."""
+        from edge.config import parse_config
+
+        data = self.base_config.model_dump(mode="json")
+        for section, value in msg.config.model_dump(exclude_none=True).items():
+            data[section] = value
+        return parse_config(data, f"cfg version {msg.version} from central")
+
+    def _track(self, kind: str, version: int, raw: str, fut: "Future[Any]") -> None:
+        fut.add_done_callback(lambda f: self._done.append((kind, version, raw, f)))
+
+    def _reject(self, kind: str, payload: bytes, reason: str, extra: dict[str, Any] | None = None
+                ) -> None:
+        self.rejected += 1
+        digest = hashlib.sha256(payload).hexdigest()[:16]
+        # A retained bad snapshot comes back on every reconnect: report it once.
+        if kind in ("cfg", "bookings"):
+            if self.db.get(f"sync.rejected.{kind}") == digest:
+                return
+            self.db.put({f"sync.rejected.{kind}": digest})
+        logger.warning("sync: rejected %s payload: %s", kind, reason)
+        self.emit("sync.rejected", {"topic": kind, "reason": reason[:500], "sha256": digest,
+                                    **(extra or {})})
+
+    # -- commands -----------------------------------------------------------------
+    def _command(self, payload: bytes) -> None:
+        try:
+            data = decode(payload, self.max_bytes)
+            msg = CmdMessage.parse(data).command
+        except PayloadError as e:
+            self._reject("cmd", payload, str(e))
+            return
+        except ValidationError as e:
+            cmd_id = data.get("cmd_id") if isinstance(data.get("cmd_id"), str) else None
+            self._reject("cmd", payload, explain(e), {"cmd_id": (cmd_id or "")[:64]})
+            return
+        key = f"sync.cmd.{msg.cmd_id}"
+        if self.db.get(key) is not None:
+            logger.info("sync: command %s already received; not run again", msg.cmd_id)
+            return
+        reading = self.clock.read()
+        # At most once: remember the id before running it. A crash right here loses the
+        # command (never runs it twice); central sees no cmd.result and may resend.
+        self.db.put({key: reading.wall_ms})
+        self._prune_commands()
+        if reading.synced and reading.wall_ms > msg.ts + msg.ttl_s * 1000:
+            self._result(msg.cmd_id, msg.name, False, "expired",
+                         f"expired {(reading.wall_ms - msg.ts) // 1000 - msg.ttl_s} s ago")
+            return
+        self.commands_run += 1
+        source = f"mqtt:{msg.cmd_id}"
+        args = msg.args
+        if msg.name == "resend":
+            start = self.resend(args.from_seq)  # type: ignore[union-attr]
+            self._result(msg.cmd_id, msg.name, True, "ok", f"resending from seq {start}")
+            return
+        if msg.name == "reload_config":
+            problem = self.reload()
+            self._result(msg.cmd_id, msg.name, problem is None, "ok" if problem is None
+                         else "unsupported", problem or "reload requested")
+            return
+        command: qc.Command
+        if msg.name == "announce":
+            command = qc.RecordEvent("announce.text", {"text": args.text,  # type: ignore[union-attr]
+                                                       "lang": args.lang,  # type: ignore[union-attr]
+                                                       "cmd_id": msg.cmd_id}, source=source)
+        elif msg.name == "reprint":
+            command = qc.Reprint(label=args.label, printer=args.printer,  # type: ignore[union-attr]
+                                 source=source)
+        else:
+            cls = {"open_window": qc.OpenWindow, "close_window": qc.CloseWindow,
+                   "pause_window": qc.PauseWindow, "resume_window": qc.ResumeWindow}[msg.name]
+            command = cls(window=args.window, source=source)  # type: ignore[union-attr]
+        fut = self.controller.submit(command)
+        fut.add_done_callback(lambda f: self._cmd_done.append((msg.cmd_id, msg.name, f)))
+
+    def _result(self, cmd_id: str, name: str, ok: bool, code: str, message: str) -> None:
+        self.emit("cmd.result", {"cmd_id": cmd_id, "name": name, "ok": ok, "code": code,
+                                 "message": message[:500]})
+
+    def _prune_commands(self) -> None:
+        rows = self.db.keys_with_prefix("sync.cmd.")
+        if len(rows) > MAX_REMEMBERED_CMDS:
+            rows.sort(key=lambda kv: int(kv[1]) if kv[1].isdigit() else 0)  # oldest first
+            self.db.delete_keys([k for k, _ in rows[:len(rows) - MAX_REMEMBERED_CMDS]])
+
+    # -- outcomes (network thread) --------------------------------------------------
+    def poll(self) -> None:
+        while self._done:
+            kind, version, raw, fut = self._done.popleft()
+            self.pending[kind] = 0 if self.pending[kind] == version else self.pending[kind]
+            error = fut.exception()
+            if error is not None:
+                code = error.code if isinstance(error, CommandError) else "error"
+                self._reject(kind, raw.encode("utf-8"), f"{code}: {error}", {"version": version})
+                continue
+            if version > self.applied[kind] or self.db.get(f"sync.{kind}") is None:
+                self.db.put({f"sync.{kind}": raw, f"sync.{kind}_version": version})
+                if version > self.applied[kind]:
+                    self.emit("sync.applied", {"topic": kind, "version": version})
+                self.applied[kind] = max(self.applied[kind], version)
+        while self._cmd_done:
+            cmd_id, name, fut = self._cmd_done.popleft()
+            error = fut.exception()
+            if error is None:
+                applied = fut.result()
+                text = getattr(getattr(applied, "reply", None), "text", "") or "done"
+                self._result(cmd_id, name, True, "ok", str(text))
+            elif isinstance(error, CommandError):
+                self._result(cmd_id, name, False, error.code, str(error))
+            else:
+                self._result(cmd_id, name, False, "error", str(error))
+
+    def health(self) -> dict[str, Any]:
+        return {"cfg_version": self.applied["cfg"], "bookings_version": self.applied["bookings"],
+                "rejected": self.rejected, "commands_run": self.commands_run}
+
+
+def reload_by_sighup() -> str | None:
+    """Ask this process to reload its config file the way `systemctl reload` does.
+
+    Returns None when asked, or why it cannot (no SIGHUP handler is installed).
+    """
+    handler = signal.getsignal(signal.SIGHUP)
+    if not callable(handler):
+        return "this process does not reload its config on SIGHUP"
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+    except OSError as e:
+        return f"cannot signal itself: {e}"
+    return None

@@ -1,0 +1,480 @@
+"""The MQTT link to central: state birth/will, outbox pump, downlink, health, watchdog.
+
+One named thread owns the paho client and drives it with `client.loop()`: callbacks run
+on that thread and only record what arrived, so the client is never touched from two
+threads (paho's thread safety is partial). Each connection gets a fresh client and a new
+persisted session number (its will carries it). A watchdog thread replaces the network
+thread and its client when the loop stops showing life (an exception, a hang).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edge.config.sync import SyncConfig
+from edge.queue.commands import RecordEvent
+from edge.sync.downlink import Downlink
+from edge.sync.lock import acquire_identity_lock
+from edge.sync.mqtt import (BrokerSettings, ClientFactory, close_client, connect_properties,
+                            make_client)
+from edge.sync.outbox import OutboxDb
+from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
+                                Topics, decode, dumps)
+from edge.sync.pump import OutboxPump
+
+logger = logging.getLogger(__name__)
+
+SOFTWARE = "kezek-edge/0.1"
+SESSION_TAKEN_OVER = 142  # MQTT v5 reason code: another client connected with our id
+
+
+def build(ctx: Any) -> list[Any]:
+    """Wiring entry: the link, once this process holds the device's identity lock."""
+    c = ctx.config
+    acquire_identity_lock(ctx.state_dir, c.center.site, c.center.device)
+    return [SyncLink(c.sync, app_config=c, controller=ctx.controller, clock=ctx.clock,
+                     db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components)]
+
+
+@dataclass
+class _Conn:
+    """One connection attempt: its client, session and what its callbacks saw."""
+
+    client: Any
+    session: int
+    started: float
+    connected: bool = False
+    lost: bool = False
+    lost_reason: str = ""
+    central_online: bool = False
+    inbox: deque[tuple[str, bytes, int, int]] = field(default_factory=deque)
+    connected_at: float = 0.0
+
+
+class SyncLink:
+    name = "sync"
+
+    def __init__(self, config: SyncConfig, *, app_config: Any, controller: Any, clock: Any,
+                 db_path: Path, state_dir: Path, components: dict[str, Any] | None = None,
+                 client_factory: ClientFactory | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.app_config = app_config
+        self.site = app_config.center.site
+        self.device = app_config.center.device
+        self.controller = controller
+        self.clock = clock
+        self.db_path = Path(db_path)
+        self.state_dir = Path(state_dir)
+        self.components = components if components is not None else {}
+        self.topics = Topics(self.site, self.device)
+        self.client_id = f"kezek-{self.site}-{self.device}"
+        self._factory = client_factory or self._default_factory
+        self._mono = monotonic
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._gen = 0
+        self._gen_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._beat = 0.0
+        self._conn: _Conn | None = None
+        self.db: OutboxDb | None = None
+        self.pump: OutboxPump | None = None
+        self.downlink: Downlink | None = None
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._next_health = 0.0
+        self._next_cap_check = 0.0
+        self._outbox_level = "ok"
+        self._outbox_count = 0
+        # Counters for health().
+        self.connects = 0
+        self.watchdog_restarts = 0
+        self.bad_messages = 0
+        self.last_error = ""
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> None:
+        acquire_identity_lock(self.state_dir, self.site, self.device)
+        self.db = OutboxDb(self.db_path)
+        c = self.config
+        self.pump = OutboxPump(self.db, site=self.site, device=self.device,
+                               window=c.inflight_batches, max_events=c.batch_max_events,
+                               max_bytes=c.batch_max_bytes, ack_timeout_s=c.ack_timeout_s)
+        self.downlink = Downlink(self.db, self.controller, self.app_config, self.clock,
+                                 emit=self.emit, resend=self._resend,
+                                 max_bytes=c.downlink_max_bytes)
+        self._outbox_level = self.db.get("sync.outbox_alarm", "ok") or "ok"
+        self.downlink.restore()
+        self.controller.subscribe(self._on_applied)
+        self._stop.clear()
+        self._spawn_network()
+        self._watchdog = threading.Thread(target=self._watch, name="kezek-sync-watchdog",
+                                          daemon=True)
+        self._watchdog.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        for t in (self._watchdog, self._thread):
+            if t is not None:
+                t.join(max(0.1, deadline - time.monotonic()))
+        if self.db is not None:
+            self.db.close()
+
+    def health(self) -> dict[str, Any]:
+        conn = self._conn
+        out: dict[str, Any] = {
+            "ok": bool(conn and conn.connected), "broker": f"{self.config.host}:{self.config.port}",
+            "connected": bool(conn and conn.connected),
+            "central_online": bool(conn and conn.central_online),
+            "session": conn.session if conn else None, "connects": self.connects,
+            "watchdog_restarts": self.watchdog_restarts, "bad_messages": self.bad_messages,
+            "outbox": self._outbox_count, "outbox_cap": self.app_config.storage.outbox_cap,
+            "outbox_alarm": self._outbox_level, "last_error": self.last_error,
+        }
+        if self.pump is not None:
+            out.update(self.pump.health())
+        if self.downlink is not None:
+            out.update(self.downlink.health())
+        return out
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        """Record an event of the link's own (results, rejections, alarms) via the loop."""
+        self.controller.submit(RecordEvent(type_, data, source="sync"))
+
+    def _on_applied(self, applied: Any) -> None:
+        # Runs on the controller's thread after a commit: only wake the pump.
+        if applied.events:
+            self._wake.set()
+
+    def _resend(self, from_seq: int) -> int:
+        assert self.pump is not None
+        return self.pump.rewind(from_seq, self._mono(), "central asked")
+
+    # -- threads --------------------------------------------------------------------
+    def _spawn_network(self) -> None:
+        with self._gen_lock:
+            self._gen += 1
+            gen = self._gen
+        self._beat = self._mono()
+        self._thread = threading.Thread(target=self._run, args=(gen,),
+                                        name=f"kezek-sync-net-{gen}", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        period = min(1.0, self.config.watchdog_s / 4)
+        while not self._stop.wait(period):
+            t = self._thread
+            stale = self._mono() - self._beat > self.config.watchdog_s
+            if t is not None and t.is_alive() and not stale:
+                continue
+            why = "hangs" if t is not None and t.is_alive() else "died"
+            logger.error("sync: the network loop %s; starting a new client", why)
+            self.last_error = f"network loop {why}; restarted by the watchdog"
+            self.watchdog_restarts += 1
+            self._spawn_network()
+
+    def _current(self, gen: int) -> bool:
+        return gen == self._gen and not self._stop.is_set()
+
+    def _run(self, gen: int) -> None:
+        conn: _Conn | None = None
+        try:
+            while self._current(gen):
+                self._beat = self._mono()
+                try:
+                    conn = self._step(gen, conn)
+                except Exception as e:  # never let the loop die on a bug or odd input
+                    logger.exception("sync: network loop error")
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    conn = self._drop(conn, f"error: {e}")
+        finally:
+            if conn is not None:
+                if self._stop.is_set() and conn.connected and gen == self._gen:
+                    self._goodbye(conn)
+                close_client(conn.client)
+            if self._conn is conn:
+                self._conn = None
+
+    def _step(self, gen: int, conn: _Conn | None) -> _Conn | None:
+        now = self._mono()
+        if conn is None:
+            if now < self._next_attempt:
+                self._wake.wait(min(0.25, self._next_attempt - now))
+                self._wake.clear()
+                self._periodic(None, now)
+                return None
+            return self._connect()
+        rc = conn.client.loop(timeout=0.05 if conn.connected else 0.1)
+        if not self._current(gen):
+            return conn
+        if rc != 0 or conn.lost:
+            return self._drop(conn, conn.lost_reason or f"connection lost (rc {rc})")
+        if not conn.connected and now - conn.started > self.config.connect_timeout_s:
+            return self._drop(conn, "no CONNACK in time")
+        self._handle_inbox(conn)
+        if conn.connected:
+            if now - conn.connected_at > max(5.0, self.config.keepalive_s):
+                self._failures = 0  # a stable connection resets the backoff
+            if conn.central_online:
+                assert self.pump is not None
+                self._wake.clear()
+                self.pump.pump(now, lambda payload: self._publish(conn, self.topics.evt, payload))
+        self._periodic(conn, now)
+        return conn
+
+    # -- connection -----------------------------------------------------------------
+    def _default_factory(self, client_id: str) -> Any:
+        c = self.config
+        settings = BrokerSettings(host=c.host, port=c.port, tls=c.tls, ca_file=c.ca_file,
+                                  cert_file=c.cert_file, key_file=c.key_file,
+                                  username=c.username,
+                                  password=c.read_password() if c.username else None,
+                                  keepalive_s=c.keepalive_s, connect_timeout_s=c.connect_timeout_s)
+        return make_client(settings, client_id)
+
+    def _connect(self) -> _Conn | None:
+        assert self.db is not None
+        session = self.db.next_session()
+        client = self._factory(self.client_id)
+        conn = _Conn(client=client, session=session, started=self._mono())
+        client.user_data_set(conn)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.max_inflight_messages_set(max(20, self.config.inflight_batches + 10))
+        client.will_set(self.topics.state, dumps({"v": 1, "online": False, "session": session}),
+                        qos=1, retain=True)
+        self._conn = conn
+        try:
+            client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
+                           clean_start=False,
+                           properties=connect_properties(self.config.session_expiry_s))
+        except (OSError, ValueError) as e:
+            return self._drop(conn, f"cannot connect to {self.config.host}:{self.config.port}: {e}")
+        logger.debug("sync: connecting, session %s", session)
+        return conn
+
+    def _drop(self, conn: _Conn | None, reason: str) -> None:
+        if conn is not None:
+            if conn.connected:
+                logger.warning("sync: link to %s:%s down: %s", self.config.host,
+                               self.config.port, reason)
+            else:
+                logger.info("sync: connection attempt failed: %s", reason)
+            self.last_error = reason
+            close_client(conn.client)
+            if self._conn is conn:
+                self._conn = None
+        self._failures += 1
+        c = self.config
+        delay = min(c.reconnect_max_s, c.reconnect_min_s * 2 ** min(self._failures - 1, 20))
+        if "taken over" in reason:
+            delay = c.reconnect_max_s  # another process uses our identity: do not fight it
+        # Jitter spreads the reconnects of many centers after a broker restart.
+        self._next_attempt = self._mono() + delay * random.uniform(0.5, 1.0)
+        return None
+
+    def _on_connect(self, client: Any, conn: _Conn, flags: Any, reason: Any, props: Any) -> None:
+        try:
+            if reason.is_failure:
+                conn.lost, conn.lost_reason = True, f"broker refused: {reason}"
+                return
+            conn.connected = True
+            conn.connected_at = self._mono()
+            self.connects += 1
+            t = self.topics
+            client.subscribe([(t.ack, 1), (t.cfg, 1), (t.bookings, 1), (t.cmd, 1),
+                              (t.state, 1), (CENTRAL_STATE_TOPIC, 1)])
+            self._birth(conn)
+            assert self.pump is not None
+            self.pump.start_session(conn.session, self._mono())
+            self._next_health = 0.0
+            logger.info("sync: connected to %s:%s, session %s", self.config.host,
+                        self.config.port, conn.session)
+        except Exception:
+            logger.exception("sync: on_connect failed")
+            conn.lost, conn.lost_reason = True, "on_connect failed"
+
+    def _on_disconnect(self, client: Any, conn: _Conn, flags: Any, reason: Any,
+                       props: Any) -> None:
+        try:
+            conn.lost = True
+            value = getattr(reason, "value", reason)
+            if value == SESSION_TAKEN_OVER:
+                conn.lost_reason = "session taken over by another client with the same identity"
+                self.emit("alarm.raised", {
+                    "alarm": "sync.identity", "severity": "critical",
+                    "message": f"another device connected as {self.site}/{self.device}; "
+                               "check that no two controllers share center.device"})
+            else:
+                conn.lost_reason = f"disconnected: {reason}"
+        except Exception:
+            logger.exception("sync: on_disconnect failed")
+
+    def _on_message(self, client: Any, conn: _Conn, msg: Any) -> None:
+        try:
+            conn.inbox.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+        except Exception:
+            logger.exception("sync: on_message failed")
+
+    def _birth(self, conn: _Conn) -> None:
+        assert self.db is not None and self.pump is not None
+        reading = self.clock.read()
+        birth = EdgeState(online=True, session=conn.session, ts=reading.wall_ms, boot=reading.boot,
+                          last_seq=self.db.last_assigned_seq(), acked_seq=self.pump.acked,
+                          software=SOFTWARE)
+        conn.client.publish(self.topics.state, dumps(birth.model_dump(exclude_none=True)),
+                            qos=1, retain=True)
+
+    def _goodbye(self, conn: _Conn) -> None:
+        """A clean stop: say offline (the will is only for unclean ends) and disconnect."""
+        try:
+            info = conn.client.publish(self.topics.state, dumps(
+                {"v": 1, "online": False, "session": conn.session}), qos=1, retain=True)
+            deadline = self._mono() + 1.0
+            while not info.is_published() and self._mono() < deadline:
+                if conn.client.loop(timeout=0.05) != 0:
+                    break
+            conn.client.disconnect()
+            conn.client.loop(timeout=0.05)
+        except Exception:
+            logger.debug("sync: goodbye failed", exc_info=True)
+
+    def _publish(self, conn: _Conn, topic: str, payload: bytes, *, retain: bool = False) -> bool:
+        if not conn.connected or conn.lost:
+            return False
+        info = conn.client.publish(topic, payload, qos=1, retain=retain)
+        return info.rc == 0
+
+    # -- incoming -------------------------------------------------------------------
+    def _handle_inbox(self, conn: _Conn) -> None:
+        assert self.pump is not None and self.downlink is not None
+        while conn.inbox:
+            topic, payload, mid, qos = conn.inbox.popleft()
+            try:
+                self._dispatch(conn, topic, payload)
+            except Exception:
+                logger.exception("sync: handling a message on %s failed", topic)
+                self.bad_messages += 1
+            finally:
+                # Manual ack: PUBACK only once the message was handled (a command's id
+                # is persisted by then), so a crash before it means the broker resends.
+                if qos > 0:
+                    conn.client.ack(mid, qos)
+        self.downlink.poll()
+
+    def _dispatch(self, conn: _Conn, topic: str, payload: bytes) -> None:
+        assert self.pump is not None and self.downlink is not None
+        t = self.topics
+        if topic == t.ack:
+            try:
+                ack = Ack.model_validate(decode(payload, 4096))
+            except (PayloadError, ValueError) as e:
+                self.bad_messages += 1
+                logger.warning("sync: bad ack ignored: %s", str(e)[:200])
+                return
+            self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from)
+        elif topic == CENTRAL_STATE_TOPIC:
+            try:
+                state = CentralState.model_validate(decode(payload, 4096)) if payload else None
+            except (PayloadError, ValueError) as e:
+                self.bad_messages += 1
+                logger.warning("sync: bad central state ignored: %s", str(e)[:200])
+                return
+            online = bool(state and state.online)
+            if online != conn.central_online:
+                logger.info("sync: central is %s", "online" if online else "offline")
+                if online:
+                    self.pump.start_session(conn.session, self._mono())
+            conn.central_online = online
+        elif topic == t.state:
+            # A late will of an older session (or a stranger) overwrote our birth.
+            try:
+                mine = EdgeState.model_validate(decode(payload, 4096)) if payload else None
+            except (PayloadError, ValueError):
+                mine = None
+            if mine is None or not mine.online or mine.session != conn.session:
+                logger.info("sync: our state topic says offline; publishing birth again")
+                self._birth(conn)
+        elif topic in (t.cfg, t.bookings, t.cmd):
+            self.downlink.handle(topic.rsplit("/", 1)[1], payload)
+
+    # -- timers ---------------------------------------------------------------------
+    def _periodic(self, conn: _Conn | None, now: float) -> None:
+        if self.downlink is not None:
+            self.downlink.poll()
+        if now >= self._next_cap_check:
+            self._next_cap_check = now + 2.0
+            self._check_outbox()
+        if conn is not None and conn.connected and now >= self._next_health:
+            self._next_health = now + self.config.health_interval_s
+            self._publish(conn, self.topics.health, dumps(self.health_message(conn)), retain=True)
+
+    def health_message(self, conn: _Conn) -> dict[str, Any]:
+        snap = self.controller.snapshot
+        queue = snap.as_dict() if hasattr(snap, "as_dict") else {}
+        components: dict[str, Any] = {}
+        for name, comp in list(self.components.items()):
+            try:
+                components[name] = comp.health()
+            except Exception as e:
+                components[name] = {"ok": False, "error": f"health() failed: {e}"}
+        alarms = list(getattr(snap, "alarms", {}) or {})
+        if self._outbox_level != "ok" and "sync.outbox" not in alarms:
+            alarms.append("sync.outbox")
+        return {"v": 1, "site": self.site, "device": self.device, "session": conn.session,
+                "ts": self.clock.read().wall_ms,
+                "summary": {"waiting": int(getattr(snap, "waiting_total", 0)),
+                            "serving": int(getattr(snap, "serving_total", 0)), "alarms": alarms},
+                "queue": queue, "components": components, "sync": self.health()}
+
+    def _check_outbox(self) -> None:
+        """Outbox size against storage.outbox_cap: alarm at the ratio, policy at the cap."""
+        assert self.db is not None and self.pump is not None
+        bounds = self.db.bounds()
+        count = bounds[1] - bounds[0] + 1 if bounds else 0
+        self._outbox_count = count
+        cap = self.app_config.storage.outbox_cap
+        if count >= cap and self.config.outbox_full_policy == "drop_oldest":
+            # Keep 1% headroom so the drop report itself does not trigger the next drop.
+            target = cap - max(1, cap // 100)
+            assert bounds is not None
+            through = bounds[0] + (count - target) - 1
+            self.db.delete_through(through, {"sync.dropped_through": through})
+            self.pump.note_dropped(through)
+            logger.error("sync: outbox reached its cap of %s; dropped seq %s..%s", cap,
+                         bounds[0], through)
+            self.emit("sync.outbox_dropped", {"from_seq": bounds[0], "to_seq": through,
+                                              "count": through - bounds[0] + 1, "cap": cap})
+            count = target
+        ratio = self.config.outbox_alarm_ratio
+        if count >= cap:
+            level = "critical"
+        elif count >= ratio * cap:
+            level = "warning"
+        elif self._outbox_level != "ok" and count >= (ratio - 0.1) * cap:
+            level = "warning"  # hysteresis: clear only well below the threshold
+        else:
+            level = "ok"
+        if level == self._outbox_level:
+            return
+        self._outbox_level = level
+        self.db.put({"sync.outbox_alarm": level})
+        if level == "ok":
+            self.emit("alarm.cleared", {"alarm": "sync.outbox", "count": count, "cap": cap})
+        else:
+            self.emit("alarm.raised", {
+                "alarm": "sync.outbox", "severity": level, "count": count, "cap": cap,
+                "message": f"{count} events wait for central ({100 * count // cap}% of the "
+                           f"outbox cap {cap}); check the link to central"})

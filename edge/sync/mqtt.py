@@ -1,0 +1,75 @@
+"""Making paho-mqtt 2.x clients (MQTT v5, TLS, credentials) for the link and the central."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+    connect_timeout_s: float = 10.0
+
+
+def make_client(settings: BrokerSettings, client_id: str, *, manual_ack: bool = True) -> Any:
+    """A fresh MQTT v5 client with TLS and credentials set; not connected yet."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+    if settings.tls:
+        client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None,
+                       certfile=str(settings.cert_file) if settings.cert_file else None,
+                       keyfile=str(settings.key_file) if settings.key_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    client.connect_timeout = settings.connect_timeout_s
+    return client
+
+
+def connect_properties(session_expiry_s: int) -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s
+    return props
+
+
+def publish_properties(expiry_s: int | None = None) -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.PUBLISH)
+    if expiry_s is not None:
+        props.MessageExpiryInterval = expiry_s
+    return props
+
+
+def close_client(client: Any) -> None:
+    """Drop a client for good: disconnect if possible and close its sockets."""
+    try:
+        client.disconnect()
+    except Exception:  # a dead client may fail in any way; it is being thrown away
+        logger.debug("disconnect of a dropped client failed", exc_info=True)
+    try:
+        client._reset_sockets()  # paho has no public "close"; __del__ does the same later
+    except Exception:
+        logger.debug("closing sockets of a dropped client failed", exc_info=True)

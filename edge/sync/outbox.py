@@ -1,0 +1,175 @@
+"""The link's own connection to the edge database: read outbox batches, delete acked rows.
+
+The queue store owns the outbox and assigns every seq; this side only reads rows, deletes
+a prefix that central acked (or, at the cap, dropped), and keeps its own durable state in
+`meta` under keys starting with `sync.`. WAL mode lets both connections work at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.errors import StorageError
+from edge.queue.events import StoredEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Batch:
+    first: int
+    last: int
+    count: int
+    payload: bytes
+
+
+class OutboxDb:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+            self._conn = sqlite3.connect(str(self.path), timeout=5.0, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            have = {r[0] for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: cannot open the database for sync: {e}") from None
+        missing = {"outbox", "meta"} - have
+        if missing:
+            self._conn.close()
+            raise StorageError(f"{self.path}: no {', '.join(sorted(missing))} table; the queue "
+                               "store must create the database before the sync link starts")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- meta ---------------------------------------------------------------------
+    # Values are JSON, like the store's own meta values.
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except (TypeError, json.JSONDecodeError):
+            return row[0]
+
+    def get_int(self, key: str, default: int = 0) -> int:
+        value = self.get(key)
+        try:
+            return int(value) if value is not None else default
+        except (TypeError, ValueError):
+            logger.warning("meta %s holds %r, not a number; using %s", key, value, default)
+            return default
+
+    def put(self, items: dict[str, Any]) -> None:
+        """Write sync.* meta keys in one transaction."""
+        with self._tx():
+            self._write_meta(items)
+
+    def _write_meta(self, items: dict[str, Any]) -> None:
+        for key in items:
+            if not key.startswith("sync."):
+                raise ValueError(f"meta key {key!r}: the sync link only writes sync.* keys")
+        self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                               [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()])
+
+    def delete_keys(self, keys: list[str]) -> None:
+        with self._tx():
+            self._conn.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
+
+    def keys_with_prefix(self, prefix: str) -> list[tuple[str, str]]:
+        return self._conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ? "
+                                  "ORDER BY key", (prefix, prefix + "\uffff")).fetchall()
+
+    def next_session(self) -> int:
+        """Bump and persist the connection session counter (one per connect)."""
+        with self._tx():
+            session = self.get_int("sync.session", 0) + 1
+            self._write_meta({"sync.session": session})
+        return session
+
+    # -- outbox -------------------------------------------------------------------
+    def bounds(self) -> tuple[int, int] | None:
+        """(oldest, newest) seq still in the outbox, or None when it is empty."""
+        row = self._conn.execute("SELECT MIN(seq), MAX(seq) FROM outbox").fetchone()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def last_assigned_seq(self) -> int:
+        """The newest seq the store ever assigned (meta last_seq, or the outbox's max)."""
+        stored = self.get_int("last_seq", 0)
+        b = self.bounds()
+        return max(stored, b[1] if b else 0)
+
+    def read_batch(self, from_seq: int, *, site: str, device: str, session: int, floor: int,
+                   hist_through: int, max_events: int, max_bytes: int) -> Batch | None:
+        """The longest run of consecutive events from `from_seq` within both bounds.
+
+        One event bigger than max_bytes still goes alone (it cannot be split; the broker's
+        message size limit must allow it).
+        """
+        rows = self._conn.execute(
+            "SELECT seq, id, type, ts_ms, mono_ms, boot, clock_synced, data FROM outbox "
+            "WHERE seq >= ? ORDER BY seq LIMIT ?", (from_seq, max_events)).fetchall()
+        if not rows:
+            return None
+        head = (f'{{"v":1,"site":{json.dumps(site)},"device":{json.dumps(device)},'
+                f'"session":{session},"floor":{floor},"events":[').encode("utf-8")
+        parts: list[bytes] = []
+        size = len(head) + 2
+        first = int(rows[0][0])
+        last = first - 1
+        for seq, eid, etype, ts_ms, mono_ms, boot, synced, data in rows:
+            if seq != last + 1:
+                break  # never skip over a hole within a batch
+            ev = StoredEvent(seq=int(seq), id=eid, type=etype, ts_ms=int(ts_ms),
+                             mono_ms=int(mono_ms), boot=boot, clock_synced=bool(synced),
+                             data=_load_data(data, seq))
+            blob = json.dumps(ev.envelope(site, device, hist=seq <= hist_through),
+                              ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            if parts and size + len(blob) + 1 > max_bytes:
+                break
+            parts.append(blob)
+            size += len(blob) + 1
+            last = int(seq)
+        return Batch(first, last, len(parts), head + b",".join(parts) + b"]}")
+
+    def delete_through(self, seq: int, meta: dict[str, Any]) -> int:
+        """Delete outbox rows with seq <= `seq` and write `meta`, in one transaction."""
+        with self._tx():
+            cur = self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+            self._write_meta(meta)
+        return cur.rowcount
+
+    def _tx(self) -> "_Tx":
+        return _Tx(self._conn)
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute("ROLLBACK")
+
+
+def _load_data(text: str | None, seq: int) -> dict[str, Any]:
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        logger.error("outbox seq %s: data is not JSON; sending it as a string", seq)
+        return {"_raw": text}
+    return data if isinstance(data, dict) else {"_value": data}

@@ -1,0 +1,326 @@
+"""The edge <-> central wire contract (docs/protocol.md): topics and message models.
+
+These pydantic models are the single source of the JSON Schemas in docs/schemas/
+(`kezek central schemas` regenerates them). Unknown extra fields are ignored so that
+v1 can grow by adding optional fields; a breaking change bumps `v` and the topic root.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROTOCOL_VERSION = 1
+ROOT = "qms/v1"
+CENTRAL_STATE_TOPIC = f"{ROOT}/central/state"
+IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+def device_root(site: str, device: str) -> str:
+    return f"{ROOT}/{site}/{device}"
+
+
+class Topics:
+    """Every topic of one device."""
+
+    def __init__(self, site: str, device: str) -> None:
+        root = device_root(site, device)
+        self.state = f"{root}/state"
+        self.evt = f"{root}/evt"
+        self.ack = f"{root}/evt/ack"
+        self.health = f"{root}/health"
+        self.cfg = f"{root}/cfg"
+        self.bookings = f"{root}/bookings"
+        self.cmd = f"{root}/cmd"
+
+
+def parse_topic(topic: str) -> tuple[str, str, str] | None:
+    """`qms/v1/{site}/{device}/{kind...}` -> (site, device, kind), or None."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:2]) != ROOT or parts[2] == "central":
+        return None
+    return parts[2], parts[3], "/".join(parts[4:])
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EventEnvelope(Wire):
+    """One outbox event on the wire. Order is by `seq` only, never by `ts`."""
+
+    v: Literal[1] = Field(description="protocol version")
+    id: str = Field(min_length=1, max_length=64, description="unique event id (UUID)")
+    site: str = Field(pattern=IDENT, description="site id")
+    device: str = Field(pattern=IDENT, description="device id within the site")
+    seq: int = Field(ge=1, description="per-device sequence number: 1, 2, 3... never reused")
+    boot: str = Field(max_length=64, description="boot id of the device when it happened")
+    type: str = Field(min_length=1, max_length=64, description="event type, e.g. ticket.issued")
+    ts: int = Field(description="wall clock, UTC milliseconds; may jump if clock_synced is false")
+    mono_ms: int = Field(description="monotonic milliseconds since `boot`")
+    clock_synced: bool = Field(description="was the wall clock NTP-synced when it happened")
+    hist: bool = Field(description="true when sent late from the backlog (stored before the "
+                                   "current connection came up)")
+    data: dict[str, Any] = Field(description="type-specific data, see docs/events.md")
+
+
+class EventBatch(Wire):
+    """`.../evt`, QoS 1: consecutive events of one device, oldest first."""
+
+    v: Literal[1] = Field(description="protocol version")
+    site: str = Field(pattern=IDENT)
+    device: str = Field(pattern=IDENT)
+    session: int = Field(ge=1, description="the edge's connection session (see state)")
+    floor: int = Field(ge=0, description="the edge holds nothing at or below this seq any more "
+                                         "(acked earlier, or dropped at the outbox cap)")
+    events: list[EventEnvelope] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _consecutive(self) -> "EventBatch":
+        for prev, ev in zip(self.events, self.events[1:]):
+            if ev.seq != prev.seq + 1:
+                raise ValueError(f"events: seq {ev.seq} follows {prev.seq}; a batch holds "
+                                 "consecutive seqs")
+        for ev in self.events:
+            if ev.site != self.site or ev.device != self.device:
+                raise ValueError(f"events: seq {ev.seq} names {ev.site}/{ev.device}, not the "
+                                 f"batch's {self.site}/{self.device}")
+        return self
+
+
+class Ack(Wire):
+    """`.../evt/ack`, central -> edge, QoS 1, not retained: sent after central's commit."""
+
+    v: Literal[1] = Field(default=1, description="protocol version")
+    acked_seq: int = Field(ge=0, description="central has stored every event 1..acked_seq")
+    resend_from: int | None = Field(default=None, ge=1,
+                                    description="central saw a gap: please resend from here")
+
+
+class EdgeState(Wire):
+    """`.../state`, retained, QoS 1: birth (online true) and last will (online false)."""
+
+    v: Literal[1] = Field(default=1)
+    online: bool
+    session: int = Field(ge=1, description="grows by one on every connect; a will with a "
+                                           "lower session than the last birth is stale")
+    ts: int | None = Field(default=None, description="wall clock at birth, UTC ms")
+    boot: str | None = None
+    last_seq: int | None = Field(default=None, ge=0, description="newest seq in the outbox")
+    acked_seq: int | None = Field(default=None, ge=0, description="newest seq acked by central")
+    software: str | None = None
+
+
+class CentralState(Wire):
+    """`qms/v1/central/state`, retained, QoS 1: edges send their backlog only while online."""
+
+    v: Literal[1] = Field(default=1)
+    online: bool
+    session: int = Field(ge=1)
+    instance: str | None = Field(default=None, max_length=128,
+                                 description="which central instance wrote it")
+    ts: int | None = None
+
+
+class HealthSummary(Wire):
+    waiting: int = Field(ge=0, description="visitors waiting now")
+    serving: int = Field(ge=0, description="windows with a visitor called or being served")
+    alarms: list[str] = Field(description="active alarm names")
+
+
+class Health(Wire):
+    """`.../health`, retained, QoS 1: a periodic snapshot for the situational center."""
+
+    v: Literal[1] = Field(default=1)
+    site: str = Field(pattern=IDENT)
+    device: str = Field(pattern=IDENT)
+    session: int = Field(ge=1)
+    ts: int
+    summary: HealthSummary
+    queue: dict[str, Any] = Field(description="the queue snapshot (day, services, windows, "
+                                              "alarms, devices)")
+    components: dict[str, Any] = Field(description="health() of every running component")
+    sync: dict[str, Any] = Field(description="the link's own counters")
+
+
+class CentralSections(Wire):
+    """The parts of the edge config that central manages; the rest stays local."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: list[dict[str, Any]] | None = Field(
+        default=None, description="replaces [[services]] (same keys as the TOML file)")
+    windows: list[dict[str, Any]] | None = Field(
+        default=None, description="replaces [[windows]] (same keys as the TOML file)")
+    policies: dict[str, Any] | None = Field(
+        default=None, description="replaces [policies] (same keys as the TOML file)")
+
+
+class CfgMessage(Wire):
+    """`.../cfg`, retained, QoS 1: a versioned configuration snapshot; newest wins."""
+
+    v: Literal[1] = Field(description="protocol version")
+    version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
+    config: CentralSections
+
+
+class BookingsMessage(Wire):
+    """`.../bookings`, retained, QoS 1: a versioned bookings snapshot; newest wins."""
+
+    v: Literal[1] = Field(description="protocol version")
+    version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
+    bookings: list[dict[str, Any]] = Field(max_length=20_000,
+                                           description="bookings, see docs/bookings.md")
+
+
+class WindowArgs(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    window: int = Field(ge=1, le=999, description="window number")
+
+
+class ReprintArgs(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str = Field(pattern=r"^[A-Z]-\d{3,4}$", description="ticket label, e.g. A-001")
+    printer: str | None = Field(default=None, max_length=64)
+
+
+class AnnounceArgs(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(min_length=1, max_length=500)
+    lang: Literal["kk", "ru", "en"] | None = None
+
+
+class ResendArgs(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    from_seq: int = Field(ge=1, description="resend from this seq (not below the last ack)")
+
+
+class NoArgs(Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _CmdBase(Wire):
+    v: Literal[1] = Field(description="protocol version")
+    cmd_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+                        description="unique id; a command runs at most once per cmd_id")
+    ts: int = Field(description="when central issued it, UTC ms")
+    ttl_s: int = Field(ge=1, le=7 * 86400, description="expires ts + ttl_s; also sent as the "
+                                                       "MQTT message expiry interval")
+
+
+class OpenWindowCmd(_CmdBase):
+    name: Literal["open_window"]
+    args: WindowArgs
+
+
+class CloseWindowCmd(_CmdBase):
+    name: Literal["close_window"]
+    args: WindowArgs
+
+
+class PauseWindowCmd(_CmdBase):
+    name: Literal["pause_window"]
+    args: WindowArgs
+
+
+class ResumeWindowCmd(_CmdBase):
+    name: Literal["resume_window"]
+    args: WindowArgs
+
+
+class ReprintCmd(_CmdBase):
+    name: Literal["reprint"]
+    args: ReprintArgs
+
+
+class AnnounceCmd(_CmdBase):
+    name: Literal["announce"]
+    args: AnnounceArgs
+
+
+class ResendCmd(_CmdBase):
+    name: Literal["resend"]
+    args: ResendArgs
+
+
+class ReloadConfigCmd(_CmdBase):
+    name: Literal["reload_config"]
+    args: NoArgs = NoArgs()
+
+
+Command = Annotated[Union[OpenWindowCmd, CloseWindowCmd, PauseWindowCmd, ResumeWindowCmd,
+                          ReprintCmd, AnnounceCmd, ResendCmd, ReloadConfigCmd],
+                    Field(discriminator="name")]
+
+
+class CmdMessage(Wire):
+    """`.../cmd`, QoS 1, not retained: one command."""
+
+    command: Command
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> "CmdMessage":
+        return cls.model_validate({"command": data})
+
+
+# Name -> model, for docs/schemas/<name>.json.
+SCHEMAS: dict[str, Any] = {
+    "event": EventEnvelope, "evt": EventBatch, "ack": Ack, "state": EdgeState,
+    "central_state": CentralState, "health": Health, "cfg": CfgMessage,
+    "bookings": BookingsMessage,
+}
+
+
+class PayloadError(ValueError):
+    """A received payload is unusable; the message says why, for a sync.rejected event."""
+
+
+def decode(payload: bytes, limit: int) -> dict[str, Any]:
+    """Bytes -> JSON object of protocol version 1, or PayloadError naming the problem."""
+    if len(payload) > limit:
+        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PayloadError("payload is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise PayloadError(f"payload is not JSON: {e.msg} at char {e.pos}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload is a JSON {type(data).__name__}, expected an object")
+    v = data.get("v", PROTOCOL_VERSION)
+    if v != PROTOCOL_VERSION:
+        raise PayloadError(f"unsupported protocol version v={v!r}; this edge speaks "
+                           f"v={PROTOCOL_VERSION}")
+    return data
+
+
+def explain(e: ValidationError) -> str:
+    """A pydantic error as one short line: key path and problem of the first few errors."""
+    parts = []
+    for err in e.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "command")
+        parts.append(f"{loc or '(top)'}: {err.get('msg')}")
+    more = len(e.errors()) - 3
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """Name -> JSON Schema of every message, as written to docs/schemas/."""
+    out = {name: model.model_json_schema() for name, model in SCHEMAS.items()}
+    cmd = CmdMessage.model_json_schema()
+    # The wire form is the command object itself, not the {"command": ...} wrapper.
+    inner = cmd["properties"]["command"]
+    schema = {"title": "Command", "description": CmdMessage.__doc__, **inner}
+    if "$defs" in cmd:
+        schema["$defs"] = cmd["$defs"]
+    out["cmd"] = schema
+    for name, s in out.items():
+        s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        s["$id"] = f"https://kezek.kz/schemas/{ROOT}/{name}.json"
+    return out
