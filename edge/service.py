@@ -6,8 +6,9 @@ import logging
 import signal
 import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from edge.clock import Clock, SystemClock
 from edge.component import AppContext, Component
@@ -15,6 +16,9 @@ from edge.config import AppConfig
 from edge.controller import Controller
 from edge.queue.engine import QueueEngine, domain_from_config
 from edge.queue.store import QueueStore
+
+if TYPE_CHECKING:
+    from edge.system.notify import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -67,20 +71,96 @@ class App:
 
 
 def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
-                stdout: IO[str] | None = None) -> int:
+                stdout: IO[str] | None = None, config_path: Path | None = None,
+                log_level: str | None = None, notifier: "Notifier | None" = None) -> int:
+    """Run until SIGTERM/SIGINT; SIGHUP re-reads `config_path` (non-hardware sections).
+
+    Under systemd: READY=1 once the store and the configured hardware are up, WATCHDOG=1
+    from the controller loop, STOPPING=1 when the stop begins.
+    """
+    from edge.system.logs import setup_logging
+    from edge.system.notify import Notifier, WatchdogPinger
+
+    # The demo's console shares the terminal with the log: only warnings there.
+    setup_logging(log_level or ("warning" if demo else config.system.log_level),
+                  config.system.log_format)
+    notifier = notifier or Notifier()
     app = App(config, state_dir, stdout=stdout, demo=demo)
+    reload_requested = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            reload_requested.set()  # handled on the loop (heartbeat), not in the handler
+            return
         logger.info("signal %s: stopping", signal.Signals(signum).name)
         app.stop_event.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    watchdog = WatchdogPinger(notifier)
+
+    def heartbeat() -> None:
+        watchdog()
+        if reload_requested.is_set():
+            reload_requested.clear()
+            reload_config(app, config_path, notifier)
+
     try:
         app.start_components()
         logger.info("kezek ready: site %s, device %s, database %s",
                     config.center.site, config.center.device, app.db_path)
-        app.run()
+        notifier.ready(f"serving {config.center.site}/{config.center.device}")
+        app.run(heartbeat)
     finally:
-        app.stop()
+        notifier.stopping("saving state and stopping devices")
+        app.stop(STOP_TIMEOUT_S)
+        logger.info("kezek stopped")
     return 0
+
+
+# Each component gets this long to finish (a printer its ticket); the unit allows 30 s.
+STOP_TIMEOUT_S = 10.0
+# Sections that need a restart: their drivers hold devices, sockets and threads.
+RESTART_SECTIONS = ("center", "storage", "console", "printers", "ticket", "gpio", "boards",
+                    "hall", "announce", "sync", "system")
+
+
+def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> None:
+    """SIGHUP: validate the file again and hand services, windows and policies to the engine.
+
+    An invalid file changes nothing: the running config stays and the log says why.
+    Runs on the controller loop, so it only submits (never waits for) the Reconfigure.
+    """
+    from edge.config import load_config
+    from edge.errors import ConfigError
+    from edge.queue.commands import Reconfigure
+
+    if config_path is None:
+        logger.warning("SIGHUP: no config file to reload (started without one)")
+        return
+    notifier.reloading()
+    try:
+        new = load_config(config_path)
+    except ConfigError as e:
+        logger.error("SIGHUP: %s is invalid, keeping the running config:\n%s", config_path,
+                     "\n".join(f"  - {p}" for p in e.problems))
+        notifier.ready("reload refused: invalid config file, running config kept")
+        return
+    changed = [name for name in RESTART_SECTIONS
+               if getattr(new, name) != getattr(app.config, name)]
+    if changed:
+        logger.warning("SIGHUP: [%s] changed; those sections apply after a restart "
+                       "(systemctl restart kezek)", "], [".join(changed))
+
+    def _done(fut: "Future[Any]") -> None:
+        error = fut.exception()
+        if error is not None:
+            logger.error("SIGHUP: %s refused, keeping the running config: %s", config_path, error)
+            notifier.ready("reload refused, running config kept")
+        else:
+            app.config = new
+            logger.info("SIGHUP: reloaded services, windows and policies from %s", config_path)
+            notifier.ready("config reloaded")
+
+    app.controller.submit(Reconfigure(new)).add_done_callback(_done)
