@@ -100,7 +100,11 @@ def setup_logging(level: str = "info", fmt: str = "auto",
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "kezek"]:
+    # The service owns the log output: replace our earlier handler and a plain stream
+    # handler (logging.basicConfig's), or every line would be written twice. Subclasses
+    # (pytest's capture handlers, a file handler) stay.
+    for old in [h for h in root.handlers
+                if h.get_name() == "kezek" or type(h) is logging.StreamHandler]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
