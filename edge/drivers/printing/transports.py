@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import socket
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ class SerialTransport(Transport):
         if self._device is not None:
             try:
                 self._device.reset_input_buffer()
-            except OSError as e:
+            except (OSError, termios.error) as e:
                 raise self.error(f"port failed: {e}", "cable unplugged?") from None
 
     def drain(self) -> None:
@@ -195,7 +196,7 @@ class SerialTransport(Transport):
             try:
                 if not self._device.out_waiting:
                     return
-            except OSError as e:
+            except (OSError, termios.error) as e:
                 raise self.error(f"port failed: {e}", "cable unplugged?") from None
             if time.monotonic() > deadline:
                 raise self.error(f"the printer took no data for {self.write_timeout_s:g} s",
@@ -203,10 +204,14 @@ class SerialTransport(Transport):
             time.sleep(0.01)
 
     def _close(self, dev: Any) -> None:
+        import serial
         try:
             dev.reset_output_buffer()  # never block on a dead printer while closing
+        except (OSError, termios.error, serial.SerialException):
+            pass  # the port is gone already (unplugged)
+        try:
             dev.close()
-        except OSError:
+        except (OSError, termios.error, serial.SerialException):
             pass
 
 
@@ -444,7 +449,8 @@ class FakeTransport(Transport):
 
     Knobs: plugged, online, paper ("ok" / "low" / "out"), cover_open, silent (no status
     replies), fail_after (bytes accepted before it is "unplugged" mid-ticket), stall (writes
-    time out), delay_s (a slow printer).
+    time out), delay_s (a slow printer), gate (a threading.Event each ticket write waits
+    for: a printer that is busy until the test lets it go).
     """
 
     can_poll = True
@@ -461,6 +467,7 @@ class FakeTransport(Transport):
         self.stall = False
         self.delay_s = 0.0
         self.fail_after: int | None = None
+        self.gate: threading.Event | None = None
         self.current = bytearray()      # bytes of the ticket being sent
         self.tickets: list[bytes] = []  # whole tickets, oldest first
         self.opens = 0
@@ -486,6 +493,8 @@ class FakeTransport(Transport):
         if msg.startswith(DLE_EOT) and len(msg) == 3:
             self._reply = b"" if self.silent else self._status_byte(msg[2])
             return
+        if self.gate is not None:
+            self.gate.wait()
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.stall:
