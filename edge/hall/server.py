@@ -269,7 +269,7 @@ class HallServer:
         self._publish(time.monotonic())
         self.controller.subscribe(self.on_applied)
         self._threads = [
-            threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.5},
+            threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.25},
                              name="kezek-hall-http", daemon=True),
             threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
                              daemon=True),

@@ -1,0 +1,196 @@
+"""The hall server over plain HTTP: read-only, safe headers, SSE full state, limits."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from edge.errors import ConfigError
+from edge.queue.commands import CallNext, IssueTicket
+
+
+def request(hall, method: str, path: str, body: bytes | None = None):
+    host, port = hall.address
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request(method, path, body=body)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
+
+
+class Stream:
+    """A raw SSE client: reads events as (event, id, data) from one connection."""
+
+    def __init__(self, hall) -> None:
+        host, port = hall.address
+        self.conn = http.client.HTTPConnection(host, port, timeout=5)
+        self.conn.request("GET", "/events")
+        self.resp = self.conn.getresponse()
+        self.retry: int | None = None
+
+    def next_event(self, kind: str = "state") -> tuple[str | None, dict]:
+        fields: dict[str, str] = {}
+        while True:
+            line = self.resp.fp.readline().decode("utf-8")
+            if line == "":
+                raise EOFError("stream closed")
+            line = line.rstrip("\n")
+            if line == "":
+                if fields.get("event") == kind:
+                    return fields.get("id"), json.loads(fields["data"])
+                fields = {}
+                continue
+            name, _, value = line.partition(": ")
+            if name == "retry":
+                self.retry = int(value)
+            fields[name] = value
+
+    def close(self) -> None:
+        self.resp.close()  # the response holds the socket open too
+        self.conn.close()
+
+
+def test_page_and_assets_are_local_and_carry_safe_headers(make_hall):
+    """Risk: the TV loads scripts from the internet (dead offline) or the page is framed."""
+    hall = make_hall()
+    resp, page = request(hall, "GET", "/")
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/html; charset=utf-8"
+    csp = resp.getheader("Content-Security-Policy")
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    assert resp.getheader("X-Content-Type-Options") == "nosniff"
+    assert resp.getheader("X-Frame-Options") == "DENY"
+    assert resp.getheader("Server") == "kezek-hall"
+    html = page.decode("utf-8")
+    assert "http://" not in html and "https://" not in html  # no CDN, no remote fonts
+    for asset in ("/hall.js", "/hall.css"):
+        resp, body = request(hall, "GET", asset)
+        assert resp.status == 200 and body
+        assert b"http://" not in body and b"https://" not in body
+    resp, _ = request(hall, "GET", "/../../etc/passwd")
+    assert resp.status == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_page_is_read_only(harness, make_hall, method):
+    """Risk: someone on the LAN changes the queue through the hall screen."""
+    harness.call(IssueTicket("docs"))
+    before = harness.controller.snapshot
+    hall = make_hall()
+    for path in ("/", "/events", "/state.json"):
+        resp, _ = request(hall, method, path, body=b'{"cmd":"call","window":1}')
+        assert resp.status == 405
+        assert resp.getheader("Allow") == "GET, HEAD"
+    assert harness.controller.snapshot == before
+
+
+def test_state_has_no_personal_data_and_uses_configured_names(harness, make_hall):
+    """Risk: the public screen leaks more than tickets, windows and counts."""
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    hall = make_hall()
+    _, body = request(hall, "GET", "/state.json")
+    state = json.loads(body)
+    assert set(state) == {"v", "day", "languages", "center", "labels", "rows", "keepalive_ms",
+                          "calls", "show_waiting", "services", "waiting_total"}
+    assert state["center"] == {"kk": harness.config.center.name.kk,
+                               "ru": harness.config.center.name.ru}
+    docs = next(s for s in state["services"] if s["id"] == "docs")
+    assert docs["names"] == {"kk": harness.config.service("docs").names.kk,
+                             "ru": harness.config.service("docs").names.ru}
+    assert set(state["calls"][0]) == {"ticket", "window", "service", "recall", "fresh", "newest"}
+    # Calls made before the page started are listed but not flashed as new.
+    assert state["calls"][0]["ticket"] == "A-001" and state["calls"][0]["fresh"] is False
+
+
+def test_every_connection_starts_with_the_full_state(harness, make_hall):
+    """Risk: a TV that reconnects shows an empty or partial board until the next call."""
+    hall = make_hall()
+    first = Stream(hall)
+    assert first.resp.getheader("Content-Type") == "text/event-stream; charset=utf-8"
+    _, state = first.next_event()
+    assert state["calls"] == []
+    assert first.retry == 500  # the browser's reconnect delay comes from the config
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    while True:  # the ticket and the call may come as one or two updates
+        _, state = first.next_event()
+        if state["calls"]:
+            break
+    assert state["calls"][0]["ticket"] == "A-001" and state["calls"][0]["fresh"]
+    first.close()
+    second = Stream(hall)  # a reconnect: everything at once, before any new change
+    _, again = second.next_event()
+    assert again["calls"] == state["calls"]
+    assert again["services"] == state["services"]
+    second.close()
+
+
+def test_quiet_stream_sends_pings_and_server_stop_ends_it(make_hall):
+    """Risk: a dead TV connection is never noticed, or stop() hangs on open streams."""
+    hall = make_hall(keepalive_s=1.0)
+    stream = Stream(hall)
+    stream.next_event("state")
+    stream.next_event("ping")
+    done = threading.Event()
+
+    def read_to_end() -> None:
+        try:
+            while True:
+                stream.next_event("never")
+        except (EOFError, OSError):
+            done.set()
+
+    t = threading.Thread(target=read_to_end, name="test-sse-reader", daemon=True)
+    t.start()
+    hall.stop(2.0)
+    assert done.wait(5), "the stream was not closed by stop()"
+    stream.close()
+
+
+def test_screens_beyond_the_limit_are_refused_and_retry(make_hall):
+    """Risk: many browsers (or a scanner) exhaust the Pi's threads."""
+    hall = make_hall(max_clients=2)
+    streams = [Stream(hall) for _ in range(2)]
+    for s in streams:
+        s.next_event()
+    resp, body = request(hall, "GET", "/events")
+    assert resp.status == 503 and resp.getheader("Retry-After") == "1"
+    streams[0].close()
+    # Once a screen leaves, its slot is free again (noticed at the next ping's write).
+    for _ in range(100):
+        extra = Stream(hall)
+        if extra.resp.status == 200:
+            break
+        extra.resp.read()
+        extra.close()
+        time.sleep(0.1)
+    assert extra.resp.status == 200
+    extra.close()
+    streams[1].close()
+
+
+def test_port_in_use_names_the_key_and_the_fix(harness):
+    """Risk: the service dies with a bare OSError when another program holds the port."""
+    from edge.config.hall import HallConfig
+    from edge.hall.server import HallServer
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
+                            harness.controller, harness.config.center.name.as_dict())
+        with pytest.raises(ConfigError) as err:
+            server.start()
+        assert f"hall.port: cannot listen on 127.0.0.1:{port}" in str(err.value)
+        assert "choose a free port" in str(err.value)
+    finally:
+        blocker.close()
