@@ -1,0 +1,114 @@
+"""The board service: keeps every LED board showing the queue, one writer per bus.
+
+After each commit the controller hands us the events and the new snapshot; we work out
+each board's rows (window boards: the ticket at that window; hall boards: the last calls)
+and enqueue the boards that changed. A new call or recall also makes the boards blink.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from edge.config.hardware import BoardConfig, BoardsConfig, FakeBusConfig, SerialBusConfig
+from edge.drivers.boards.bus import BusWriter, FakeTransport, SerialTransport, Transport
+from edge.drivers.boards.codecs import CODECS
+from edge.queue.commands import DeviceStatus
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
+
+logger = logging.getLogger(__name__)
+
+CALL_EVENTS = ("ticket.called", "ticket.recalled")
+
+
+def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
+    """What a board shows for this snapshot of the queue."""
+    fmt = board.call_format()
+    if board.kind == "window":
+        for w in getattr(snapshot, "windows", ()):
+            if w.number == board.window and w.ticket:
+                return [fmt.format(ticket=w.ticket, window=w.number)]
+        return [board.idle_text]
+    calls = list(getattr(snapshot, "recent_calls", ()))[:board.rows]
+    rows = [fmt.format(ticket=c.ticket, window=c.window) for c in calls]
+    if not rows:
+        rows = [board.idle_text]
+    return rows + [""] * (board.rows - len(rows))
+
+
+def make_transport(name: str, bus: Any, demo: bool) -> Transport:
+    if isinstance(bus, FakeBusConfig) or demo:
+        return FakeTransport(getattr(bus, "path", None))
+    assert isinstance(bus, SerialBusConfig)
+    return SerialTransport(bus.port, bus.baudrate, bus.framing, bus.write_timeout_s)
+
+
+class BoardsService:
+    """Component 'boards': every [boards.buses.NAME] with its boards."""
+
+    name = "boards"
+
+    def __init__(self, config: BoardsConfig, controller: Any, *,
+                 transports: dict[str, Transport] | None = None, demo: bool = False,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.controller = controller
+        self.demo = demo
+        self.writers: dict[str, BusWriter] = {}
+        for bus_name, bus in config.buses.items():
+            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, demo)
+            reconnect = bus.reconnect_s if isinstance(bus, SerialBusConfig) else 1.0
+            self.writers[bus_name] = BusWriter(
+                bus_name, transport, CODECS[bus.codec], bus.boards, gap_s=bus.gap_ms / 1000,
+                blink_s=bus.blink_s, reconnect_s=reconnect,
+                on_state=self._state_reporter(bus_name), now=now)
+
+    def _state_reporter(self, bus_name: str) -> Callable[[bool, str], None]:
+        def report(up: bool, detail: str) -> None:
+            # The alarm shows on the supervisor's screen and reaches central; calls go on.
+            self.controller.submit(DeviceStatus(device=f"boards:{bus_name}", ok=up,
+                                                detail=detail, source="boards"))
+        return report
+
+    def start(self) -> None:
+        from edge.drivers.serial_inputs.ports import check_present
+
+        for bus_name, bus in self.config.buses.items():
+            if isinstance(bus, SerialBusConfig) and bus.required and not self.demo:
+                check_present(bus.port, f"boards.buses.{bus_name}.port")
+        self.update(self.controller.snapshot, blink_windows=())
+        self.controller.subscribe(self._on_applied)
+        for writer in self.writers.values():
+            writer.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for writer in self.writers.values():
+            writer.stop(timeout)
+
+    def health(self) -> dict[str, Any]:
+        buses = {name: w.health() for name, w in self.writers.items()}
+        return {"ok": all(b["ok"] for b in buses.values()), "buses": buses}
+
+    def _on_applied(self, applied: Any) -> None:
+        # Controller loop thread: compute rows (a few string formats) and enqueue only.
+        called = {e.data.get("window") for e in applied.events if e.type in CALL_EVENTS}
+        if called or any(e.type.startswith(("ticket.", "window.", "day.")) for e in applied.events):
+            self.update(applied.snapshot, blink_windows=called)
+
+    def update(self, snapshot: Any, *, blink_windows: Any) -> None:
+        for writer in self.writers.values():
+            for address, state in writer.boards.items():
+                board = state.config
+                blink = bool(blink_windows) and (board.kind == "hall"
+                                                 or board.window in blink_windows)
+                writer.show(address, board_rows(board, snapshot), blink=blink)
+
+
+def build(ctx: "AppContext") -> list[Any]:
+    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo)]
+
+
+__all__ = ["BoardsService", "board_rows", "build"]
