@@ -308,11 +308,12 @@ class GpioConfig(StrictModel):
             if isinstance(s, ScannerConfig) and s.buzzer is not None and s.buzzer not in self.buzzers:
                 raise ValueError(f"gpio.serial_inputs.{i}.buzzer: no buzzer named {s.buzzer!r} "
                                  f"in [gpio.buzzers] (known: {', '.join(self.buzzers) or 'none'})")
-        ports = [s.port for s in self.serial_inputs]
+        seen: dict[str, int] = {}
         for i, s in enumerate(self.serial_inputs):
-            if ports.count(s.port) > 1:
-                raise ValueError(f"gpio.serial_inputs.{i}.port: {s.port!r} is listed twice; "
-                                 f"one serial port serves one input")
+            if s.port in seen:
+                raise ValueError(f"gpio.serial_inputs.{i}.port: {s.port!r} is already used by "
+                                 f"gpio.serial_inputs.{seen[s.port]}; one serial port serves one input")
+            seen[s.port] = i
         return self
 
     def buzzer_for(self, name: str | None) -> str | None:
@@ -371,13 +372,15 @@ class _BusBase(StrictModel):
 
     @model_validator(mode="after")
     def _boards_ok(self) -> "_BusBase":
-        addrs = [b.address for b in self.boards]
+        first: dict[int, int] = {}
         for i, b in enumerate(self.boards):
-            if addrs.count(b.address) > 1:
-                raise ValueError(f"boards.{i}.address: address {b.address} is used twice on this bus")
+            if b.address in first:
+                raise ValueError(f"boards {first[b.address]} and {i} both have address "
+                                 f"{b.address}; every board on one bus needs its own address")
+            first[b.address] = i
             if self.codec == "alpha" and b.charset != "latin":
-                raise ValueError(f"boards.{i}.charset: the alpha codec sends 7-bit ASCII; "
-                                 f"use charset = 'latin' (Cyrillic is transliterated)")
+                raise ValueError(f"board {i} has charset {b.charset!r}, but the alpha codec sends "
+                                 f"7-bit ASCII; use charset = 'latin' (Cyrillic is transliterated)")
         return self
 
 
