@@ -30,7 +30,7 @@ def make_config(printers: dict[str, Any] | None = None, ticket: dict[str, Any] |
                 services: list[dict[str, Any]] | None = None) -> AppConfig:
     data: dict[str, Any] = {
         "center": CENTER, "services": services or SERVICES,
-        "windows": [{"number": 1, "services": {"docs": 1, "realty": 1}}],
+        "windows": [{"number": 1, "services": {s["id"]: 1 for s in (services or SERVICES)}}],
         "printers": printers if printers is not None else {"kiosk": {"type": "fake"}},
     }
     if ticket is not None:

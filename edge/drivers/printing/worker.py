@@ -69,6 +69,7 @@ class PrinterWorker:
         self._need_fetch = True
         self._next_fetch = 0.0
         self._next_poll = 0.0
+        self._retry_at = 0.0   # after a failed ticket: back off before trying again
         self.printed = 0
         self.failed = 0
         self.voided = 0
@@ -137,9 +138,15 @@ class PrinterWorker:
                 self._set_health(False, status.detail)
                 self._wait(self.retry_interval_s)
                 return
+            if self._healthy is not True and now < self._retry_at:
+                # A printer that answers "fine" but just failed a ticket stays down for a
+                # growing pause: no print / fail / up / down storm of events.
+                self._wait(self._retry_at - now)
+                return
             self._set_health(True, status.detail)
         if self._need_fetch and time.monotonic() >= self._next_fetch:
             self._fetch_jobs()
+            self._void_overdue()   # owed since before a restart: too late to print now
         if self._pending:
             self._print(next(iter(self._pending.values())))
             return
@@ -282,8 +289,12 @@ class PrinterWorker:
             self.transport.close()
             p.problem = str(e)
             self.failed += 1
-            logger.warning("%s: %s not printed (attempt %d): %s", self.name, job.ticket, p.attempts, e)
-            self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
+            backoff = min(60.0, self.retry_interval_s * 2 ** (p.attempts - 1))
+            self._retry_at = time.monotonic() + backoff
+            logger.warning("%s: %s not printed (attempt %d, next in %.1f s): %s", self.name,
+                           job.ticket, p.attempts, backoff, e)
+            if p.attempts == 1:
+                self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
             self._set_health(False, str(e))
             return
         self.transport.end_job()

@@ -1,0 +1,195 @@
+"""The printer worker against a recording controller: faults end in refusal, alarm, reprint or void."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+from typing import Any, Iterator
+
+import pytest
+
+from edge.drivers.printing.content import TicketJob
+from edge.drivers.printing.render import ticket_bytes
+from edge.drivers.printing.transports import FakeTransport
+from edge.drivers.printing.worker import PrinterWorker
+
+# 2026-11-23 09:00:00 in Asia/Almaty (UTC+5)
+NINE_AM_MS = int(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+@pytest.fixture
+def make_worker(config_factory, fake_controller) -> Iterator[Any]:
+    workers: list[PrinterWorker] = []
+
+    def make(name: str = "kiosk", *, void_after_s: float = 30.0, wall_ms: int = NINE_AM_MS,
+             config: Any = None, start: bool = True, **knobs: Any) -> tuple[PrinterWorker, FakeTransport]:
+        cfg = config or config_factory({name: {"type": "fake"}})
+        transport = FakeTransport(name, write_timeout_s=0.5)
+        for k, v in knobs.items():
+            setattr(transport, k, v)
+        worker = PrinterWorker(name, transport, fake_controller,
+                               render=functools.partial(ticket_bytes, config=cfg, printer=name),
+                               void_after_s=void_after_s, retry_interval_s=0.05, poll_interval_s=0.05,
+                               wall_ms=lambda: wall_ms, timezone="Asia/Almaty", default=True)
+        fake_controller.subscribe(worker.on_applied)
+        workers.append(worker)
+        if start:
+            worker.start()
+        return worker, transport
+
+    yield make
+    for w in workers:
+        w.stop(2)
+
+
+def statuses(ctl: Any, name: str = "printer:kiosk") -> list[tuple[bool, str]]:
+    return [(c.ok, c.detail) for c in ctl.of("DeviceStatus") if c.device == name]
+
+
+def printed(ctl: Any, ok: bool = True) -> list[int]:
+    return [c.ticket_id for c in ctl.of("TicketPrinted") if c.ok is ok]
+
+
+def test_issued_ticket_is_printed_and_reported(make_worker, fake_controller, issued_data, config_factory):
+    worker, printer = make_worker()
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+    fake_controller.emit("ticket.issued", issued_data(2, "A-002", printer="other"))
+    fake_controller.emit("ticket.issued", issued_data(3, "A-003", printer=None))
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+    expected = ticket_bytes(TicketJob.from_event(issued_data(1, "A-001")),
+                            config_factory({"kiosk": {"type": "fake"}}), "kiosk")
+    assert printer.tickets == [expected]
+    assert worker.health()["printed"] == 1
+
+
+def test_paper_out_reports_down_keeps_the_ticket_and_prints_it_when_paper_is_back(
+        make_worker, fake_controller, issued_data):
+    worker, printer = make_worker(paper="out")
+    fake_controller.wait_for(lambda c: statuses(c) == [(False, "out of paper: load a new roll")])
+    fake_controller.emit("ticket.issued", issued_data(1))
+    printer.paper = "low"
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+    assert statuses(fake_controller)[-1] == (True, "paper near end")
+    assert len(printer.tickets) == 1
+
+
+def test_unplug_during_a_ticket_reports_failure_and_reprints_after_replug(
+        make_worker, fake_controller, issued_data):
+    worker, printer = make_worker()
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    printer.fail_after = 700                  # the cable comes out 700 bytes into the ticket
+    fake_controller.jobs = [issued_data(1)]    # the engine lists it until it is printed
+    fake_controller.emit("ticket.issued", issued_data(1))
+    fake_controller.wait_for(lambda c: printed(c, ok=False) == [1])
+    fake_controller.wait_for(lambda c: statuses(c)[-1][0] is False)
+    assert "device gone" in statuses(fake_controller)[-1][1]
+    assert printer.tickets == []
+    printer.fail_after = None
+    printer.plugged = True                     # plugged back: reopened without a restart
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+    assert statuses(fake_controller)[-1] == (True, "")
+    assert len(printer.tickets) == 1 and printer.opens >= 2
+    assert fake_controller.of("VoidTicket") == []
+
+
+def test_status_silence_is_a_down_printer(make_worker, fake_controller, issued_data):
+    """The risk: python-escpos reads an empty status reply as "paper OK"."""
+    worker, printer = make_worker(silent=True)
+    fake_controller.wait_for(lambda c: statuses(c) and statuses(c)[-1][0] is False)
+    assert "no answer" in statuses(fake_controller)[-1][1]
+    fake_controller.emit("ticket.issued", issued_data(1))
+    fake_controller.wait_for(lambda c: worker.health()["pending"] == 1)
+    assert printed(fake_controller) == [] and printer.tickets == []
+    assert fake_controller.of("PrintJobs") == []         # never considered ready
+    printer.silent = False
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+    assert statuses(fake_controller)[-1] == (True, "")
+
+
+def test_write_timeout_fails_the_ticket_and_marks_the_printer_down(make_worker, fake_controller, issued_data):
+    worker, printer = make_worker()
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    printer.stall = True
+    fake_controller.emit("ticket.issued", issued_data(1))
+    fake_controller.wait_for(lambda c: printed(c, ok=False) == [1])
+    fake_controller.wait_for(lambda c: statuses(c)[-1][0] is False)
+    assert "timed out" in statuses(fake_controller)[-1][1]
+    printer.stall = False
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+
+
+def test_a_ticket_not_printed_in_time_is_voided(make_worker, fake_controller, issued_data):
+    worker, printer = make_worker(void_after_s=0.3, plugged=False)
+    fake_controller.wait_for(lambda c: statuses(c) and statuses(c)[-1][0] is False)
+    fake_controller.emit("ticket.issued", issued_data(7, "A-007"))
+    fake_controller.wait_for(lambda c: [v.ticket_id for v in c.of("VoidTicket")] == [7])
+    reason = fake_controller.of("VoidTicket")[0].reason
+    assert "not printed within 0.3 s" in reason and "not found" in reason
+    printer.plugged = True
+    fake_controller.wait_for(lambda c: statuses(c)[-1] == (True, ""))
+    assert printed(fake_controller) == [] and printer.tickets == []
+
+
+def test_on_start_owed_tickets_are_printed_and_stale_ones_voided(make_worker, fake_controller, issued_data):
+    fake_controller.jobs = [issued_data(4, "A-004", issued_at="2026-11-23T08:50:00"),   # 10 min old
+                            issued_data(5, "A-005", issued_at="2026-11-23T09:00:00")]
+    make_worker(void_after_s=60)
+    fake_controller.wait_for(lambda c: printed(c) == [5] and len(c.of("VoidTicket")) == 1)
+    assert fake_controller.of("VoidTicket")[0].ticket_id == 4
+
+
+def test_reprint_is_printed_and_a_failed_reprint_is_never_voided(make_worker, fake_controller, issued_data):
+    worker, printer = make_worker(void_after_s=0.3)
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    old = issued_data(9, "A-009", issued_at="2026-11-23T07:00:00")
+    fake_controller.emit("ticket.reprint", old)
+    fake_controller.wait_for(lambda c: printed(c) == [9])
+    printer.plugged = False
+    fake_controller.jobs = [old]
+    fake_controller.emit("ticket.reprint", old)
+    fake_controller.wait_for(lambda c: worker.health()["pending"] == 0 and statuses(c)[-1][0] is False)
+    printer.plugged = True
+    fake_controller.wait_for(lambda c: statuses(c)[-1] == (True, ""))
+    fake_controller.wait_for(lambda c: len(c.of("PrintJobs")) >= 2)
+    assert fake_controller.of("VoidTicket") == []
+
+
+def test_unprintable_ticket_is_voided_at_once_never_printed_as_question_marks(
+        make_worker, fake_controller, issued_data, config_factory):
+    config = config_factory({"kiosk": {"type": "fake", "mode": "text"}},
+                            services=[{"id": "docs", "prefix": "A",
+                                       "names": {"kk": "Құжаттар", "ru": "Документы 中"}}])
+    worker, printer = make_worker(config=config)
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    fake_controller.emit("ticket.issued", issued_data(1))
+    fake_controller.wait_for(lambda c: len(c.of("VoidTicket")) == 1)
+    assert "cannot print" in fake_controller.of("VoidTicket")[0].reason
+    assert printed(fake_controller, ok=False) == [1] and printer.tickets == []
+
+
+def test_a_busy_printer_delays_only_its_own_tickets(make_worker, fake_controller, issued_data):
+    gate = threading.Event()
+    slow, slow_printer = make_worker("slow", gate=gate)
+    fast, fast_printer = make_worker("fast")
+    fake_controller.wait_for(lambda c: statuses(c, "printer:slow") and statuses(c, "printer:fast"))
+    fake_controller.emit("ticket.issued", issued_data(1, "A-001", printer="slow"))
+    fake_controller.emit("ticket.issued", issued_data(2, "A-002", printer="fast"))  # returns at once
+    fake_controller.wait_for(lambda c: printed(c) == [2])
+    assert slow_printer.tickets == []
+    gate.set()
+    fake_controller.wait_for(lambda c: sorted(printed(c)) == [1, 2])
+
+
+def test_blocked_printer_reports_its_config_problem(fake_controller, config_factory):
+    transport = FakeTransport("kiosk")
+    worker = PrinterWorker("kiosk", transport, fake_controller, render=lambda j: b"",
+                           void_after_s=30, retry_interval_s=0.05,
+                           blocked="configuration problem: font missing")
+    worker.start()
+    try:
+        fake_controller.wait_for(lambda c: statuses(c) == [(False, "configuration problem: font missing")])
+        assert transport.opens == 0
+    finally:
+        worker.stop(2)
