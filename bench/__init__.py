@@ -1,0 +1,1 @@
+"""Kezek Edge benchmarks: the controller measured against the machine it runs on (issue 8)."""

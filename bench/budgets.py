@@ -1,0 +1,69 @@
+"""The performance budget of issue 8, as ratios checked against one run's results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+COMMIT_RATIO = 2.0        # issue / call-next p99 within 2x one raw commit (same run)
+GROWTH_RATIO = 2.0        # call-next p50 at the most waiting / at 0 waiting
+DRAIN_RATIO = 3.0         # backlog drain rate / one-event-per-message QoS 1 rate
+START_S = 0.6             # cold start to ready
+RSS_MB = 60.0             # peak RSS with the demo config
+
+
+@dataclass
+class Verdict:
+    name: str
+    value: str
+    limit: str
+    status: str           # PASS, FAIL or GAP (not measured: the part is missing)
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ratio_verdict(name: str, ratios: dict[str, float], limit: float, detail: str) -> Verdict:
+    worst = max(ratios.values())
+    per = ", ".join(f"{k}: {v:.2f}x" for k, v in ratios.items())
+    return Verdict(name, f"{worst:.2f}x", f"<= {limit:g}x", "PASS" if worst <= limit else "FAIL",
+                   f"{detail} ({per})")
+
+
+def check(results: dict[str, Any]) -> list[Verdict]:
+    out: list[Verdict] = []
+    lat = results.get("latency")
+    if lat:
+        levels = lat["levels"]
+        for cmd in ("issue", "call_next"):
+            ratios = {f"{n} waiting": v[cmd]["p99_ms"] / v["raw_commit"]["p99_ms"]
+                      for n, v in levels.items()}
+            out.append(_ratio_verdict(f"{cmd} p99 / raw commit p99", ratios, COMMIT_RATIO,
+                                      "raw commit timed alongside each level"))
+        keys = sorted(levels, key=int)
+        if len(keys) >= 2 and int(keys[-1]) > 0:
+            lo, hi = levels[keys[0]]["call_next"]["p50_ms"], levels[keys[-1]]["call_next"]["p50_ms"]
+            growth = hi / lo if lo else float("inf")
+            linear = (int(keys[-1]) + 1) / (int(keys[0]) + 1)
+            out.append(Verdict("call_next growth with waiting", f"{growth:.2f}x",
+                               f"<= {GROWTH_RATIO:g}x", "PASS" if growth <= GROWTH_RATIO else "FAIL",
+                               f"p50 at {keys[-1]} vs {keys[0]} waiting; linear would be ~{linear:.0f}x"))
+    drain = results.get("drain")
+    if drain and drain.get("status") != "missing" and "ratio" in drain:
+        r = drain["ratio"]
+        out.append(Verdict("backlog drain / one-per-message", f"{r:.2f}x", f">= {DRAIN_RATIO:g}x",
+                           "PASS" if r >= DRAIN_RATIO else "FAIL", drain.get("detail", "")))
+    else:
+        reason = (drain or {}).get("reason", "not run")
+        out.append(Verdict("backlog drain / one-per-message", "-", f">= {DRAIN_RATIO:g}x", "GAP", reason))
+    st = results.get("startup")
+    if st:
+        v = st["ready_s"]["p50"]
+        out.append(Verdict("cold start to ready (p50)", f"{v:.3f} s", f"< {START_S:g} s",
+                           "PASS" if v < START_S else "FAIL",
+                           f"{st['runs']} starts, max {st['ready_s']['max']:.3f} s"))
+        m = st["peak_rss_mb"]
+        out.append(Verdict("peak RSS, demo config", f"{m:.1f} MB", f"< {RSS_MB:g} MB",
+                           "PASS" if m < RSS_MB else "FAIL", "ru_maxrss of the child"))
+    return out

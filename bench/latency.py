@@ -1,0 +1,101 @@
+"""Issue and call-next latency through the real controller, next to one raw SQLite commit.
+
+The machine this runs on is usually shared and noisy (a Pi with an SD card is noisy by
+nature), so the raw commit is not measured once at the start: one raw commit is timed
+before every issue/call-next pair, and each level's ratio compares samples taken under
+the same conditions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Rig, bench_config
+from edge.clock import SystemClock
+from edge.queue import commands as c
+from edge.sim.stats import summary_ms
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "docs"   # every waiting ticket is in one line: the worst case for that line
+WINDOW = 1         # serves docs first (weight 2)
+WARMUP = 10
+
+
+class RawCommit:
+    """One single-row INSERT per transaction, WAL + synchronous=FULL, on the same disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+        self.n = 0
+        for _ in range(20):  # the first commits create the WAL file: not steady state
+            self.once()
+
+    def once(self) -> int:
+        self.n += 1
+        t0 = time.perf_counter_ns()
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {self.n}",))
+        self.conn.execute("COMMIT")
+        return time.perf_counter_ns() - t0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def queue_latency(dir_: Path, waiting: int, samples: int,
+                  raw: RawCommit) -> tuple[dict[str, Any], list[int]]:
+    """With `waiting` tickets in line: issue one, then call next at window 1, `samples` times.
+
+    Each pair leaves the line as long as before, so every sample sees `waiting` people
+    (call-next also finishes the previous visitor at the window, as a real press does).
+    Timed: controller.call() from submit to the committed reply, on the caller's thread.
+    """
+    config = bench_config()
+    clock = SystemClock()
+    rig = Rig.open(config, dir_ / f"latency-{waiting}.db", clock)
+    raw_ns: list[int] = []
+    issue_ns: list[int] = []
+    call_ns: list[int] = []
+    try:
+        rig.preload([c.IssueTicket(SERVICE, source="bench") for _ in range(waiting)], clock)
+        rig.start()
+        for i in range(samples + WARMUP):
+            r = raw.once()
+            t0 = time.perf_counter_ns()
+            rig.controller.call(c.IssueTicket(SERVICE, source="bench"))
+            t1 = time.perf_counter_ns()
+            rig.controller.call(c.CallNext(WINDOW))
+            t2 = time.perf_counter_ns()
+            if i >= WARMUP:
+                raw_ns.append(r)
+                issue_ns.append(t1 - t0)
+                call_ns.append(t2 - t1)
+        seen = rig.controller.snapshot.waiting_total
+    finally:
+        rig.close()
+    return {"waiting": waiting, "waiting_seen_after": seen, "raw_commit": summary_ms(raw_ns),
+            "issue": summary_ms(issue_ns), "call_next": summary_ms(call_ns)}, raw_ns
+
+
+def run(dir_: Path, levels: list[int], samples: int) -> dict[str, Any]:
+    raw = RawCommit(dir_ / "raw-commit.db")
+    all_raw: list[int] = []
+    out: dict[str, Any] = {"samples": samples, "levels": {}}
+    try:
+        for n in levels:
+            logger.info("latency with %d waiting", n)
+            result, raw_ns = queue_latency(dir_, n, samples, raw)
+            out["levels"][str(n)] = result
+            all_raw.extend(raw_ns)
+    finally:
+        raw.close()
+    out["raw_commit"] = summary_ms(all_raw)
+    return out

@@ -1,0 +1,100 @@
+"""Cold start to ready and peak RSS of `kezek run` with the demo config, in a child process.
+
+"Ready" = the console answers a `status` line: by then the config is validated, the
+database opened and migrated, the engine loaded and every configured component started.
+The `status` line is written before the child starts, so the answer comes the moment
+the console reads it. RSS is the child's ru_maxrss after a short busy session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import DEMO_CONFIG, ROOT
+from edge.sim.stats import percentile
+
+# A short session so the peak RSS covers real work, not only imports.
+SESSION = ["ticket docs", "ticket realty", "ticket benefits pensioner", "call 1", "start 1",
+           "done 1", "call 2", "call 4", "status"] * 10
+
+
+def kezek_command() -> list[str]:
+    script = Path(sys.executable).parent / "kezek"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from edge.cli import main; sys.exit(main())"]
+
+
+def _spawn(state_dir: Path, config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(kezek_command() + ["run", "--config", str(config), "--state-dir",
+                                              str(state_dir), "--log-level", "WARNING"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=str(ROOT), env=env)
+
+
+def one_start(config: Path, session: list[str]) -> dict[str, Any]:
+    """Start, wait for the answer to `status`, run `session`, quit; time and peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="kezek-bench-start-") as tmp:
+        t0 = time.perf_counter()
+        proc = _spawn(Path(tmp), config)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("status\n")
+        proc.stdin.flush()
+        first = proc.stdout.readline()
+        ready_s = time.perf_counter() - t0
+        if not first.startswith("STATUS"):
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
+            raise RuntimeError(f"kezek run did not answer status: {first!r} {err[-500:]!r}")
+        proc.stdin.write("\n".join(session + ["quit"]) + "\n")
+        proc.stdin.flush()
+        proc.stdin.close()
+        answers = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stdout.close()
+        assert proc.stderr is not None
+        errors = proc.stderr.read()
+        proc.stderr.close()
+        if proc.returncode != 0:
+            raise RuntimeError(f"kezek run exited with {proc.returncode}: {errors[-500:]}")
+        return {"ready_s": ready_s, "maxrss_kb": usage.ru_maxrss,
+                "answers_ok": "BYE" in answers and "ERROR" not in answers}
+
+
+def import_profile(config: Path, top: int = 10) -> list[dict[str, Any]]:
+    """The slowest imports of a `kezek run` start (python -X importtime), cumulative µs."""
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    with tempfile.TemporaryDirectory(prefix="kezek-bench-imports-") as tmp:
+        proc = _spawn(Path(tmp), config, env)
+        _, err = proc.communicate("status\nquit\n", timeout=60)
+    rows = []
+    for line in err.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cum_us, name = line[len("import time:"):].split("|", 2)
+        name = name[1:]  # "| " then two spaces per nesting level
+        depth = (len(name) - len(name.lstrip())) // 2
+        rows.append({"module": name.strip(), "self_us": int(self_us), "cumulative_us": int(cum_us),
+                     "depth": depth})
+    tops = [r for r in rows if r["depth"] == 0]
+    tops.sort(key=lambda r: -r["cumulative_us"])
+    return tops[:top]
+
+
+def run(runs: int, config: Path = DEMO_CONFIG) -> dict[str, Any]:
+    results = [one_start(config, SESSION) for _ in range(runs)]
+    ready = [r["ready_s"] for r in results]
+    return {"config": str(config.relative_to(ROOT) if config.is_relative_to(ROOT) else config),
+            "runs": runs,
+            "ready_s": {"p50": round(percentile(ready, 50), 4), "max": round(max(ready), 4),
+                        "all": [round(x, 4) for x in ready]},
+            "peak_rss_mb": round(max(r["maxrss_kb"] for r in results) / 1024, 1),
+            "session_ok": all(r["answers_ok"] for r in results),
+            "slowest_imports": import_profile(config)}
