@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from edge.announce.clips import ClipError, ClipSet, render
+from edge.announce.clips import FIX, ClipError, ClipSet, render
 from edge.announce.outputs import SPEAKER, Output, make_output
 from edge.announce.phrase import plan, required_clips
 from edge.config.announce import AnnounceConfig
@@ -179,6 +179,11 @@ def _log_refusal(fut: Any) -> None:
 def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     """Load every clip this config can need; raises ConfigError naming files and the fix."""
     clips = ClipSet({lang: cfg.folders[lang] for lang in cfg.languages}, cfg.chime)
+    missing = [f"announce.folders.{lang}: folder {clips.folders[lang]} does not exist; "
+               f"{FIX.replace('record it', 'record the clips')}"
+               for lang in cfg.languages if not clips.folders[lang].is_dir()]
+    if missing:  # one line per folder, not one per clip it would have held
+        raise ConfigError("announce", missing)
     prefixes = [s.prefix for s in config.services]
     ranges = [tuple(s.range) for s in config.services]
     windows = [w.number for w in config.windows]

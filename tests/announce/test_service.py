@@ -1,0 +1,252 @@
+"""The announcer on the real controller: calls are spoken in order, never overlapping, and
+a failing speaker raises an alarm without ever stopping calls."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from edge.announce.outputs import AlsaPlayer, CommandPlayer, FakePlayer, FilePlayer
+from edge.announce.service import Announcement, AnnounceService, build
+from edge.config.announce import AlsaOutput, CommandOutput, FileOutput
+from edge.errors import DeviceError
+from edge.queue.commands import CallNext, IssueTicket, Recall
+
+
+def started(service: AnnounceService):
+    service.start()
+    return service
+
+
+def spoken_tickets(clip_dir, player: FakePlayer) -> list[tuple[str, str]]:
+    """The (letter, window) each played WAV says in Kazakh, read back from its samples."""
+    out = []
+    for _, wav in player.played:
+        names = [clip_dir.name_of(v) for v, _ in clip_dir.runs(wav)[1] if v]
+        kk = [n for lang, n in names if lang == "kk"]
+        out.append((kk[1], kk[-1]))
+    return out
+
+
+@pytest.fixture
+def announcer(harness, clip_dir, announce_ctx):
+    made: list[AnnounceService] = []
+
+    def make(**over) -> AnnounceService:
+        config = harness.config.model_copy(update={"announce": clip_dir.config(**over)})
+        [service] = build(announce_ctx(config))
+        service.start()
+        made.append(service)
+        return service
+
+    yield make
+    for s in made:
+        s.stop(2.0)
+
+
+def test_a_call_on_the_controller_is_announced(harness, announcer, clip_dir):
+    """Risk: the visitor is called but nothing is said in the hall."""
+    service = announcer()
+    harness.call(IssueTicket("docs"))
+    harness.call(IssueTicket("realty"))
+    harness.call(CallNext(1))
+    harness.call(CallNext(2))
+    assert service.output.wait_for(2)
+    assert [name for name, _ in service.output.played] == ["A-001", "B-001"]
+    assert spoken_tickets(clip_dir, service.output) == [("letter_A", "1"), ("letter_B", "2")]
+    assert service.health()["played"] == 2
+
+
+def test_recall_is_announced_again_unless_disabled(harness, announcer):
+    service = announcer()
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    harness.call(Recall(1))
+    assert service.output.wait_for(2)
+    assert [n for n, _ in service.output.played] == ["A-001", "A-001"]
+
+
+def test_recalls_can_be_left_silent(harness, announcer):
+    service = announcer(recalls=False)
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    harness.call(Recall(1))
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(2))
+    assert service.output.wait_for(2)
+    assert [n for n, _ in service.output.played] == ["A-001", "A-002"]
+
+
+class SlowOutput:
+    """Plays take a while; records how many play at once."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.most = 0
+        self.names: list[str] = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+
+    def play(self, wav: bytes, name: str) -> None:
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        self.release.wait(5)
+        with self.lock:
+            self.active -= 1
+            self.names.append(name)
+
+
+def test_announcements_never_overlap_and_keep_their_order(clip_dir):
+    """Risk: two windows call at once and the hall hears both voices mixed."""
+    out = SlowOutput()
+    cfg = clip_dir.config(queue_max=10)
+    from edge.announce.clips import ClipSet
+    service = started(AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out))
+    try:
+        for i in range(1, 6):
+            service.enqueue(Announcement(f"A-00{i}", i % 4 + 1))
+        time.sleep(0.05)
+        out.release.set()
+        deadline = time.monotonic() + 5
+        while len(out.names) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        service.stop(2.0)
+    assert out.names == ["A-001", "A-002", "A-003", "A-004", "A-005"]
+    assert out.most == 1
+
+
+def test_a_full_queue_drops_the_oldest_not_the_newest(clip_dir):
+    out = SlowOutput()
+    cfg = clip_dir.config(queue_max=2)
+    from edge.announce.clips import ClipSet
+    service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out)
+    for i in range(1, 5):  # not started: nothing is taken off the queue yet
+        service.enqueue(Announcement(f"A-00{i}", 1))
+    out.release.set()
+    started(service)
+    deadline = time.monotonic() + 5
+    while len(out.names) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.stop(2.0)
+    assert out.names == ["A-003", "A-004"]
+    assert service.health()["dropped"] == 2
+
+
+def test_stale_announcements_are_skipped(clip_dir):
+    """Risk: after a stuck speaker, calls from minutes ago are read out and confuse people."""
+    player = FakePlayer()
+    cfg = clip_dir.config(max_age_s=5)
+    from edge.announce.clips import ClipSet
+    service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), player)
+    service.enqueue(Announcement("A-001", 1, queued_mono=time.monotonic() - 60))
+    service.enqueue(Announcement("A-002", 2))
+    started(service)
+    assert player.wait_for(1)
+    service.stop(2.0)
+    assert [n for n, _ in player.played] == ["A-002"]
+    assert service.health()["skipped_stale"] == 1
+
+
+def test_a_failing_speaker_raises_an_alarm_and_calls_go_on(harness, announcer):
+    """Risk: an unplugged speaker stops the queue, or fails silently."""
+    service = announcer()
+    service.output.fail_with = "aplay failed: audio open error: No such device"
+    harness.call(IssueTicket("docs"))
+    harness.call(IssueTicket("docs"))
+    applied = harness.call(CallNext(1))          # the call itself succeeds
+    assert applied.events[-1].type == "ticket.called"
+    deadline = time.monotonic() + 5
+    while "device:speaker" not in harness.controller.snapshot.alarms:
+        assert time.monotonic() < deadline, "no speaker alarm"
+        time.sleep(0.02)
+    assert "No such device" in harness.controller.snapshot.alarms["device:speaker"]["message"]
+    assert service.health()["ok"] is False
+    harness.call(CallNext(2))                    # still calling while the speaker is out
+    service.output.fail_with = None
+    harness.call(Recall(2))
+    assert service.output.wait_for(1)
+    deadline = time.monotonic() + 5
+    while "device:speaker" in harness.controller.snapshot.alarms:
+        assert time.monotonic() < deadline, "speaker alarm not cleared"
+        time.sleep(0.02)
+    assert service.health()["ok"] is True
+
+
+def test_build_refuses_to_start_with_a_missing_clip(harness, clip_dir, announce_ctx):
+    from edge.errors import ConfigError
+    (clip_dir.folder("kk") / "window.wav").unlink()
+    config = harness.config.model_copy(update={"announce": clip_dir.config()})
+    with pytest.raises(ConfigError, match="missing clip .*kk/window.wav"):
+        build(announce_ctx(config))
+
+
+def aplay_or_fail() -> str:
+    exe = shutil.which("aplay")
+    if exe is None:
+        pytest.fail("aplay is missing: install it with `apt-get install alsa-utils`")
+    return exe
+
+
+def test_alsa_output_plays_through_aplay(clip_dir):
+    """Real aplay to ALSA's null device: the WAV we render is one aplay accepts."""
+    aplay_or_fail()
+    cfg = clip_dir.config()
+    from edge.announce.clips import ClipSet
+    service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), FakePlayer())
+    wav = service.render(Announcement("A-042", 3))
+    AlsaPlayer(AlsaOutput(device="null")).play(wav, "A-042")
+
+
+def test_alsa_output_names_the_device_and_the_fix(clip_dir):
+    aplay_or_fail()
+    with pytest.raises(DeviceError) as err:
+        AlsaPlayer(AlsaOutput(device="nosuchcard")).play(b"RIFF", "A-001")
+    assert err.value.device == "speaker"
+    assert "aplay failed" in str(err.value)
+    assert "announce.output.device (now 'nosuchcard')" in str(err.value)
+
+
+def test_alsa_output_without_aplay_says_what_to_install():
+    with pytest.raises(DeviceError, match="aplay-missing not found.*alsa-utils"):
+        AlsaPlayer(AlsaOutput(), aplay="aplay-missing").play(b"", "A-001")
+
+
+def test_command_output_with_a_file_and_with_stdin(tmp_path):
+    wav = b"RIFF-some-bytes"
+    CommandPlayer(CommandOutput(type="command", argv=["cp", "{file}", str(tmp_path / "a.wav")])) \
+        .play(wav, "A-001")
+    assert (tmp_path / "a.wav").read_bytes() == wav
+    CommandPlayer(CommandOutput(type="command",
+                                argv=["sh", "-c", f"cat > {tmp_path / 'b.wav'}"])).play(wav, "A-001")
+    assert (tmp_path / "b.wav").read_bytes() == wav
+    with pytest.raises(DeviceError, match="false failed: exit status 1"):
+        CommandPlayer(CommandOutput(type="command", argv=["false"])).play(wav, "A-001")
+
+
+def test_file_output_writes_wavs_and_keeps_the_newest(harness, announcer, clip_dir, tmp_path):
+    """The demo without a speaker: each announcement lands as a WAV file."""
+    out_dir = tmp_path / "spoken"
+    service = announcer(output={"type": "file", "dir": str(out_dir), "keep": 2})
+    for _ in range(3):
+        harness.call(IssueTicket("docs"))
+    for window in (1, 2, 3):
+        harness.call(CallNext(window))
+    deadline = time.monotonic() + 5
+    while service.health()["played"] < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert files == ["announce-000002-A-002.wav", "announce-000003-A-003.wav"]
+    with wave.open(str(out_dir / files[-1]), "rb") as r:
+        assert (r.getnchannels(), r.getsampwidth(), r.getframerate()) == (1, 2, 8000)
+    # A restart continues the numbering instead of overwriting.
+    player = FilePlayer(FileOutput(type="file", dir=out_dir, keep=5))
+    player.play(b"RIFF", "B-001")
+    assert player.files[-1].name == "announce-000004-B-001.wav"
