@@ -220,7 +220,11 @@ class BusWriter:
         for address in sorted(dirty):
             if self._stop.is_set():
                 return set()
-            frame, rows = self._render(address, self._now())
+            try:
+                frame, rows = self._render(address, self._now())
+            except Exception:  # a codec bug skips this board, never the bus
+                logger.exception("board bus %s: cannot render board %s", self.name, address)
+                continue
             try:
                 self.transport.write(frame)
             except Exception as e:  # a lost board must never stop the writer (or the calls)
