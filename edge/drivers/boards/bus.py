@@ -78,6 +78,8 @@ class FakeTransport:
     def open(self) -> None:
         if self.unplugged:
             raise OSError("fake bus unplugged")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.is_open = True
 
     def write(self, frame: bytes) -> None:
