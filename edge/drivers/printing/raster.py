@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ESC = b"\x1b"
 GS = b"\x1d"
 # Font size in dots (at ~203 dpi, 24 dots = 3 mm) for each layout size.
-FONT_PX = {"small": 20, "normal": 24, "large": 36, "huge": 112}
+FONT_PX = {"small": 20, "normal": 24, "large": 32, "huge": 112}
 # The ticket number is drawn at half size and doubled by the printer (4x fewer bytes).
 SCALE = {"small": 1, "normal": 1, "large": 1, "huge": 2}
 LINE_GAP = 6          # dots between two text rows

@@ -76,7 +76,9 @@ def render_text(p: Any, blocks: list[Block], *, dots: int, codepage: int, qr_mod
             if qr_mode == "native":
                 p.qr(block.text, size=qr_size, native=True)
             else:
-                p._raw(raster_command(qr_image(block.text, qr_size)))
+                # Even module sizes: drawn at half, doubled by the printer (a quarter of the bytes).
+                scale = 2 if qr_size % 2 == 0 else 1
+                p._raw(raster_command(qr_image(block.text, qr_size // scale), scale=scale))
             p._raw(b"\n")
         else:
             _set_size(p, block)
