@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,11 @@ class FakeController:
             return [c for c in self.commands if type(c).__name__ == name]
 
     def wait_for(self, predicate: Callable[["FakeController"], Any], timeout: float = 5.0) -> Any:
+        # Also re-checked every 20 ms: some predicates look at the worker, not at commands.
+        deadline = time.monotonic() + timeout
         with self.changed:
-            ok = self.changed.wait_for(lambda: predicate(self), timeout)
+            while not (ok := predicate(self)) and time.monotonic() < deadline:
+                self.changed.wait(0.02)
         assert ok, f"timed out; commands so far: {self.commands}"
         return ok
 
