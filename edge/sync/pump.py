@@ -4,7 +4,9 @@ It sends batches of consecutive events from `cursor`, keeps at most `window` bat
 unacked, and moves forward only on central's application ack ("stored up to N"), which
 also deletes those rows. No ack progress for `ack_timeout_s`, a reconnect, or a resend
 request rewinds the cursor to the first unacked event: duplicates on the wire are fine
-(central de-duplicates by device and seq), gaps are not. No I/O of its own beyond the
+(central de-duplicates by device and seq), gaps are not. Like TCP, a loss halves the
+usable window and every ack that makes progress grows it by one batch again, so a window
+configured larger than a broker's queue stops flooding it. No I/O of its own beyond the
 OutboxDb and the `send` function it is given; time is passed in.
 """
 
@@ -41,6 +43,7 @@ class OutboxPump:
         self.dropped_through = db.get_int("sync.dropped_through", 0)
         self.cursor = self.acked + 1
         self.inflight: deque[InFlight] = deque()
+        self.cwnd = window   # usable window: halved on a loss, +1 per ack progress
         self.session = 0
         self.hist_through = 0
         self._progress_at = 0.0
@@ -63,13 +66,15 @@ class OutboxPump:
         self.hist_through = bounds[1] if bounds else 0
         self._progress_at = now
 
-    def rewind(self, from_seq: int, now: float, why: str) -> int:
+    def rewind(self, from_seq: int, now: float, why: str, *, loss: bool = False) -> int:
         """Send again from `from_seq` (never below the first unacked event)."""
         target = max(from_seq, self.floor + 1)
         if target < self.cursor:
             logger.info("sync: resending from seq %s (%s)", target, why)
             self.rewinds += 1
             self.cursor = target
+            if loss:
+                self.cwnd = max(1, min(self.cwnd, len(self.inflight)) // 2)
             self.inflight.clear()
         self._progress_at = now
         return target
@@ -86,6 +91,7 @@ class OutboxPump:
             self.db.delete_through(acked_seq, {"sync.acked_seq": acked_seq})
             self.acked = acked_seq
             self._progress_at = now
+            self.cwnd = min(self.window, self.cwnd + 1)
             while self.inflight and self.inflight[0].last <= acked_seq:
                 self.inflight.popleft()
             if self.inflight and self.inflight[0].first <= acked_seq:
@@ -95,15 +101,15 @@ class OutboxPump:
         # Stale or duplicated acks (<= acked) change nothing: acks are cumulative.
         if resend_from is not None and self.inflight and \
                 now - self.inflight[0].sent_at >= min(1.0, self.ack_timeout_s):
-            self.rewind(resend_from, now, "central saw a gap")
+            self.rewind(resend_from, now, "central saw a gap", loss=True)
 
     def pump(self, now: float, send: Callable[[bytes], bool]) -> int:
         """Send what the window allows; returns how many batches went out."""
         if self.inflight and now - max(self._progress_at, self.inflight[0].sent_at) \
                 > self.ack_timeout_s:
-            self.rewind(self.floor + 1, now, f"no ack for {self.ack_timeout_s:g} s")
+            self.rewind(self.floor + 1, now, f"no ack for {self.ack_timeout_s:g} s", loss=True)
         sent = 0
-        while len(self.inflight) < self.window:
+        while len(self.inflight) < self.cwnd:
             batch = self.db.read_batch(
                 self.cursor, site=self.site, device=self.device, session=self.session,
                 floor=self.floor, hist_through=self.hist_through,
@@ -131,6 +137,7 @@ class OutboxPump:
 
     def health(self) -> dict[str, int]:
         return {"acked_seq": self.acked, "cursor": self.cursor, "inflight": len(self.inflight),
+                "window": self.cwnd,
                 "sent_batches": self.sent_batches, "sent_events": self.sent_events,
                 "rewinds": self.rewinds, "bad_acks": self.bad_acks,
                 "dropped_through": self.dropped_through}

@@ -207,10 +207,11 @@ def sync_section(port: int, **overrides: Any) -> dict[str, Any]:
     return section
 
 
-def config_dict(port: int, *, device: str = DEVICE, **sync: Any) -> dict[str, Any]:
+def config_dict(port: int, *, device: str = DEVICE, outbox_cap: int = 100_000,
+                **sync: Any) -> dict[str, Any]:
     return {
         "center": {"site": SITE, "device": device, "name": {"kk": "Тест", "ru": "Тест"}},
-        "storage": {"outbox_cap": 1000},
+        "storage": {"outbox_cap": outbox_cap},
         "services": [{"id": "docs", "names": {"kk": "Құжат", "ru": "Документы"}, "prefix": "A"},
                      {"id": "realty", "names": {"kk": "Мүлік", "ru": "Недвижимость"},
                       "prefix": "B"}],
@@ -220,8 +221,8 @@ def config_dict(port: int, *, device: str = DEVICE, **sync: Any) -> dict[str, An
     }
 
 
-def make_config(port: int, **sync: Any) -> AppConfig:
-    return parse_config(config_dict(port, **sync), "<sync test>")
+def make_config(port: int, **kwargs: Any) -> AppConfig:
+    return parse_config(config_dict(port, **kwargs), "<sync test>")
 
 
 class CentralRig:
@@ -286,7 +287,7 @@ def assert_exactly_once(rig: CentralRig, last_seq: int, ids: dict[int, str] | No
 
 
 def kezek_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "edge.cli", *args]
+    return [sys.executable, "-c", "import sys; from edge.cli import main; sys.exit(main())", *args]
 
 
 def child_env() -> dict[str, str]:
@@ -359,3 +360,48 @@ def edges() -> Iterator[list[EdgeRig]]:
             rig.close()
         except Exception:  # a rig already closed by the test
             pass
+
+
+class Probe:
+    """A plain MQTT v5 client for tests: publishes raw payloads and records what it sees."""
+
+    def __init__(self, port: int, name: str = "probe") -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{name}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def subscribe(self, topic: str) -> None:
+        self.client.subscribe(topic, qos=1)
+
+    def seen(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t == topic]
+
+    def publish(self, topic: str, payload: bytes | str, *, retain: bool = False,
+                expiry_s: int | None = None) -> None:
+        from edge.sync.mqtt import publish_properties
+
+        props = publish_properties(expiry_s) if expiry_s is not None else None
+        info = self.client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        info.wait_for_publish(timeout=5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def probe(broker: Broker) -> Iterator[Probe]:
+    p = Probe(broker.port)
+    yield p
+    p.close()

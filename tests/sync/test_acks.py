@@ -1,0 +1,115 @@
+"""Acks that are lost, duplicated, reordered or bogus, and a slow central behind the broker."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edge.central.store import CentralStore
+from edge.sync.protocol import CENTRAL_STATE_TOPIC, EventBatch, Topics, dumps
+from tests.sync.conftest import (DEVICE, SITE, Broker, CentralRig, EdgeRig, assert_exactly_once,
+                                 edge_outbox_count, make_config, wait_for)
+
+
+class ScramblingCentral:
+    """Stores like the reference central, but its acks get lost, doubled and reordered."""
+
+    def __init__(self, port: int, db: Path, seed: int = 7) -> None:
+        self.store = CentralStore(db)
+        self.rng = random.Random(seed)
+        self.held: list[bytes] = []
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.bogus_sent = False
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-scrambler",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.subscribe(f"qms/v1/{SITE}/{DEVICE}/evt", qos=1)
+        self.client.publish(CENTRAL_STATE_TOPIC, dumps({"v": 1, "online": True, "session": 1}),
+                            qos=1, retain=True)
+        self.client.loop_start()
+        self.ack_topic = Topics(SITE, DEVICE).ack
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        result = self.store.store_batch(EventBatch.model_validate_json(msg.payload))
+        ack = dumps({"acked_seq": result.acked_seq})
+        roll = self.rng.random()
+        with self.lock:
+            if roll < 0.3:
+                return                                   # lost
+            if roll < 0.45:
+                self.held.append(ack)                    # held back: arrives after newer ones
+                return
+            self._send(ack)
+            if roll < 0.65:
+                self._send(ack)                          # duplicated
+            if self.held and self.rng.random() < 0.5:
+                self._send(self.held.pop(0))             # an old ack, late
+            if self.rng.random() < 0.05:
+                self._send(b'{"acked_seq": 0}')          # stale
+            if self.sent >= 3 and not self.bogus_sent:
+                self.bogus_sent = True
+                self._send(b'{"acked_seq": 999999999}')  # bogus: beyond anything sent
+
+    def _send(self, payload: bytes) -> None:
+        self.sent += 1
+        self.client.publish(self.ack_topic, payload, qos=1)
+
+    def contiguous(self) -> int:
+        d = self.store.device(SITE, DEVICE)
+        return d["contiguous"] if d else 0
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.store.close()
+
+
+def test_lost_duplicated_reordered_and_bogus_acks(broker: Broker, tmp_path: Path,
+                                                  edges: list[EdgeRig]) -> None:
+    """Risk: a late or doubled ack deletes unsent rows, or a lost ack stalls the pump."""
+    central = ScramblingCentral(broker.port, tmp_path / "central.db")
+    try:
+        edge = EdgeRig(make_config(broker.port, batch_max_events=10, ack_timeout_s=0.5),
+                       tmp_path / "edge")
+        edges.append(edge)
+        edge.record(300)
+        last = edge.last_seq()
+        wait_for(lambda: central.contiguous() == last, 30, "central to have everything")
+        # Lost acks are made good by later cumulative acks or by a resend after the timeout.
+        wait_for(lambda: edge_outbox_count(edge.db_path) == 0, 20, "the final ack")
+        rows = central.store.events(SITE, DEVICE)
+        assert [e["seq"] for e in rows] == list(range(1, last + 1))
+        assert {e["seq"]: e["id"] for e in rows} == edge.ids
+        assert edge.link.health()["bad_acks"] >= 1
+    finally:
+        central.close()
+
+
+def test_slow_central_behind_the_broker_queue_limit(broker: Broker, tmp_path: Path,
+                                                    edges: list[EdgeRig]) -> None:
+    """Risk: Mosquitto drops messages beyond max_queued_messages (1000) without a word.
+
+    The edge's window is set far above the broker's queue on purpose so that the broker
+    does drop; central's gap-aware acks and the edge's resend still deliver everything.
+    """
+    # One fsync per one-event batch makes this central slow enough.
+    central = CentralRig(broker.port, tmp_path / "central.db")
+    try:
+        edge = EdgeRig(make_config(broker.port, batch_max_events=1, inflight_batches=1200,
+                                   ack_timeout_s=1.0), tmp_path / "edge")
+        edges.append(edge)
+        edge.link.stop()       # fill the outbox first, then let it all go at once
+        edge.record(1150)
+        last = edge.last_seq()
+        edge.link.start()
+        wait_for(lambda: central.contiguous() == last, 90, "a slow central to get everything")
+        assert_exactly_once(central, last, edge.ids)
+        assert edge.link.health()["rewinds"] >= 1, "the broker was expected to drop some"
+    finally:
+        central.stop()
