@@ -74,7 +74,7 @@ class DayRun:
 
 class DaySimulator:
     def __init__(self, scenario: Scenario, config: AppConfig, seed: int,
-                 db_path: Path | str = ":memory:") -> None:
+                 db_path: Path | str = ":memory:", visitors: list[Visitor] | None = None) -> None:
         self.sc = scenario
         self.head = scenario.scenario
         self.config = config
@@ -94,7 +94,8 @@ class DaySimulator:
         self.desks = [Desk(w.number, w.label or str(w.number), idle_since=self.open_s)
                       for w in config.windows]
         self.by_number = {d.number: d for d in self.desks}
-        self.visitors = draw_visitors(scenario, seed)
+        # Tests hand in a fixed list of visitors to check the numbers by hand.
+        self.visitors = visitors if visitors is not None else draw_visitors(scenario, seed)
         self.by_ticket: dict[int, Visitor] = {}
         self.samples: list[tuple[int, dict[str, int]]] = []
         self._events: list[tuple[int, int, str, Any]] = []
