@@ -138,7 +138,10 @@ find "$BUILD" -name __pycache__ -prune -exec rm -rf {} +
 # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade $PIP_ARGS "$BUILD[pi]"
 # pip records the temporary build path; it means nothing once the directory is gone.
-rm -f "$VENV"/lib/python3*/site-packages/kezek_edge-*.dist-info/direct_url.json
+for record in "$VENV"/lib/python3*/site-packages/kezek_edge-*.dist-info/RECORD; do
+  rm -f "$(dirname "$record")/direct_url.json"
+  sed -i '/direct_url\.json/d' "$record"
+done
 say "installed kezek-edge $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("kezek-edge"))') into ${VENV#"$ROOT"}"
 
 # Docs beside the code: the unit's Documentation= points here.
