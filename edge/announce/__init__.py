@@ -1,0 +1,1 @@
+"""Spoken announcements of calls, chained from pre-recorded clips."""

@@ -199,9 +199,35 @@ def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     return clips
 
 
+def _demo_clips(ctx: "AppContext", err: ConfigError) -> AnnounceConfig | None:
+    """`kezek demo` should speak out of the box: make a clip set in its state folder."""
+    from edge.announce.generate import GenerateError, generate
+
+    cfg = ctx.config.announce
+    out = ctx.state_dir / "clips"
+    logger.warning("announce (demo): configured clips unusable (%s); making a set in %s "
+                   "with espeak-ng", "; ".join(err.problems[:2]), out)
+    try:
+        generate(out, list(cfg.languages))
+    except (GenerateError, OSError) as e:
+        logger.warning("announce (demo): no announcements: %s", e)
+        return None
+    return cfg.model_copy(update={"folders": {lang: out / lang for lang in cfg.languages},
+                                  "chime": out / "chime.wav"})
+
+
 def build(ctx: "AppContext") -> list[AnnounceService]:
     cfg = ctx.config.announce
-    clips = load_clips(cfg, ctx.config)
+    try:
+        clips = load_clips(cfg, ctx.config)
+    except ConfigError as e:
+        if not ctx.demo:
+            raise
+        demo_cfg = _demo_clips(ctx, e)
+        if demo_cfg is None:
+            return []
+        cfg = demo_cfg
+        clips = load_clips(cfg, ctx.config)
     output = make_output(cfg.output)
     logger.info("announce: %d clips (%s), languages %s, output %s", clips.loaded,
                 clips.format, ",".join(cfg.languages), cfg.output.type)

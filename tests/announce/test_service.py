@@ -7,7 +7,6 @@ import shutil
 import threading
 import time
 import wave
-from pathlib import Path
 
 import pytest
 
@@ -250,3 +249,25 @@ def test_file_output_writes_wavs_and_keeps_the_newest(harness, announcer, clip_d
     player = FilePlayer(FileOutput(type="file", dir=out_dir, keep=5))
     player.play(b"RIFF", "B-001")
     assert player.files[-1].name == "announce-000004-B-001.wav"
+
+
+def test_demo_makes_its_own_clips_when_the_configured_ones_are_missing(harness, announce_ctx,
+                                                                       tmp_path):
+    """`kezek demo` speaks out of the box; a real run would stop with the config error."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is missing: install it with `apt-get install espeak-ng`")
+    from edge.config.announce import AnnounceConfig
+    cfg = AnnounceConfig(enabled=True, languages=["ru"], folders={"ru": tmp_path / "none"},
+                         output={"type": "fake"})
+    ctx = announce_ctx(harness.config.model_copy(update={"announce": cfg}))
+    ctx.demo = True
+    [service] = build(ctx)
+    assert service.clips.folders == {"ru": tmp_path / "clips" / "ru"}
+    assert (tmp_path / "clips" / "chime.wav").exists()
+    service.start()
+    try:
+        harness.call(IssueTicket("docs"))
+        harness.call(CallNext(1))
+        assert service.output.wait_for(1)
+    finally:
+        service.stop(2.0)
