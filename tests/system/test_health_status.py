@@ -1,0 +1,160 @@
+"""Health snapshot parts, the status socket server and client, and the metrics text."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.system.health import HealthCollector, cpu_temperature_c, outbox_depth
+from edge.system.metrics import MetricsServer, render_metrics
+from edge.system.status import StatusServer, render_text, request_status, to_jsonable
+
+
+def thermal(root: Path, zones: dict[str, tuple[str, str]]) -> Path:
+    for zone, (kind, temp) in zones.items():
+        d = root / zone
+        d.mkdir(parents=True)
+        (d / "type").write_text(kind + "\n")
+        (d / "temp").write_text(temp + "\n")
+    return root
+
+
+class Part:
+    def __init__(self, name: str, health: dict[str, Any] | Exception) -> None:
+        self.name, self._health = name, health
+
+    def health(self) -> dict[str, Any]:
+        if isinstance(self._health, Exception):
+            raise self._health
+        return self._health
+
+
+def test_cpu_temperature_prefers_the_cpu_zone(tmp_path: Path) -> None:
+    root = thermal(tmp_path, {"thermal_zone0": ("battery", "30000"),
+                              "thermal_zone1": ("cpu-thermal", "61234")})
+    assert cpu_temperature_c(root) == 61.2
+    assert cpu_temperature_c(tmp_path / "none") is None
+
+
+def test_outbox_depth_on_a_real_store(harness, tmp_path: Path) -> None:
+    from edge.queue.commands import IssueTicket
+    harness.call(IssueTicket("docs"))
+    harness.call(IssueTicket("realty"))
+    depth = outbox_depth(harness.db_path)
+    assert depth == len(harness.store.outbox())
+    assert depth >= 2
+    assert outbox_depth(tmp_path / "missing.db") is None
+
+
+def test_health_names_each_problem(tmp_path: Path) -> None:
+    root = thermal(tmp_path / "t", {"thermal_zone0": ("cpu-thermal", "85500")})
+    collector = HealthCollector(
+        state_dir=tmp_path, db_path=tmp_path / "kezek.db", thermal_root=root,
+        min_free_mb=10 ** 9, cpu_temp_warn_c=80,
+        components={"printer:kiosk": Part("printer:kiosk", {"ok": False, "detail": "out of paper"}),
+                    "boards": Part("boards", RuntimeError("bus gone")),
+                    "hall": Part("hall", {"ok": True})})
+    h = collector.collect()
+    assert not h["ok"] and h["cpu_temp_c"] == 85.5 and h["outbox_depth"] is None
+    text = "\n".join(h["problems"])
+    assert "CPU at 85.5 °C" in text and "MB free" in text
+    assert "printer:kiosk: out of paper" in text and "health() failed: RuntimeError: bus gone" in text
+    assert h["devices"]["hall"] == {"ok": True}
+    metrics = render_metrics(h, {"waiting": {"docs": 3}})
+    assert "kezek_up 0" in metrics and "kezek_cpu_temperature_celsius 85.5" in metrics
+    assert 'kezek_device_ok{device="printer:kiosk"} 0' in metrics
+    assert 'kezek_waiting_tickets{service="docs"} 3' in metrics
+
+
+@pytest.fixture
+def server(short_dir: Path):
+    report = {"service": {"site": "s", "device": "d", "pid": 1, "uptime_s": 65},
+              "queue": {"day": "2026-11-23", "waiting_total": 1, "services": [
+                  {"id": "docs", "prefix": "A", "waiting": 1}], "windows": []},
+              "health": {"devices": {"printer:kiosk": {"ok": True}}, "problems": [],
+                         "cpu_temp_c": 50.0, "disk_free_mb": 900, "outbox_depth": 4}}
+    srv = StatusServer(short_dir / "run" / "status.sock", lambda: report)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_status_over_the_socket(server: StatusServer) -> None:
+    mode = server.path.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
+    status = request_status(server.path)
+    assert status["queue"]["waiting_total"] == 1
+    text = render_text(status)
+    assert "1 waiting" in text and "printer:kiosk" in text and "outbox 4 events unsent" in text
+    assert server.health()["served"] == 1
+
+
+def test_garbage_request_gets_an_error_and_the_server_lives(server: StatusServer) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(3)
+        s.connect(str(server.path))
+        s.sendall(b"\xff\xfe rm -rf /\n")
+        reply = json.loads(s.recv(4096))
+    assert reply["ok"] is False and "cmd" in reply["error"]
+    assert request_status(server.path)["service"]["site"] == "s"
+
+
+def test_silent_client_does_not_block_others(server: StatusServer) -> None:
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.connect(str(server.path))  # connects and never writes
+    try:
+        assert request_status(server.path, timeout=10)["service"]["device"] == "d"
+    finally:
+        idle.close()
+
+
+def test_stale_socket_is_replaced_but_other_files_are_not(short_dir: Path) -> None:
+    path = short_dir / "status.sock"
+    old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old.bind(str(path))
+    old.close()  # a socket file left by a killed service
+    srv = StatusServer(path, lambda: {"ok": 1})
+    srv.start()
+    assert request_status(path) == {"ok": 1}
+    srv.stop()
+    assert not path.exists()
+    path.write_text("not a socket")
+    with pytest.raises(OSError, match="not a socket"):
+        StatusServer(path, dict).start()
+
+
+def test_status_cli_when_the_service_is_not_running(short_dir: Path, kezek: list[str]) -> None:
+    import subprocess
+    result = subprocess.run(kezek + ["status", "--socket", str(short_dir / "none.sock")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "kezek is not running" in result.stderr and "systemctl status kezek" in result.stderr
+
+
+def test_snapshot_json_masks_iin_shaped_text() -> None:
+    assert to_jsonable({"note": "IIN 900101300123", "n": 900101300123}) == \
+        {"note": "IIN <IIN>", "n": 900101300123}
+
+
+def test_metrics_listen_on_loopback_only(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        MetricsServer("0.0.0.0", 9100, None, dict)  # type: ignore[arg-type]
+    collector = HealthCollector(state_dir=tmp_path, db_path=tmp_path / "x.db", components={})
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    srv = MetricsServer("127.0.0.1", port, collector, lambda: None)
+    srv.start()
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    finally:
+        srv.stop()
+    assert "# TYPE kezek_disk_free_bytes gauge" in body

@@ -1,0 +1,171 @@
+"""scripts/install.sh and uninstall.sh into a temporary root: complete, idempotent, data kept."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="useradd --prefix needs root")
+
+
+def make_root(root: Path) -> None:
+    """The account files of a fresh Raspberry Pi OS, minus the gpio group (plain Debian)."""
+    etc = root / "etc"
+    etc.mkdir(parents=True)
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (etc / "group").write_text("root:x:0:\nlp:x:7:\ndialout:x:20:\n")
+    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    (etc / "gshadow").write_text("root:*::\nlp:*::\ndialout:*::\n")
+    (etc / "shadow").chmod(0o600)
+    (etc / "gshadow").chmod(0o600)
+
+
+def snapshot_source(dest: Path) -> Path:
+    """A fixed copy of the checkout: other work in the tree must not change the install."""
+    for part in ("pyproject.toml", "README.md"):
+        if (ROOT / part).exists():
+            shutil.copy2(ROOT / part, dest / part)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in ("edge", "scripts", "systemd", "docs", "config"):
+        if (ROOT / part).exists():
+            shutil.copytree(ROOT / part, dest / part, ignore=ignore)
+    return dest
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """path -> (mode, uid, gid, content hash or link target); .pyc files carry timestamps."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if name.endswith(".pyc"):
+                continue
+            st = p.lstat()
+            if stat.S_ISREG(st.st_mode):
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                digest = os.readlink(p)
+            else:
+                digest = ""
+            out[str(p.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, digest)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pip_args(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """pip arguments that need no index: the build backend from a local wheel directory.
+
+    Downloaded once per run (pip's cache makes later runs offline); the project's own
+    dependencies are not installed (--no-deps): the test checks the install, not PyPI.
+    """
+    wheels = tmp_path_factory.mktemp("wheels")
+    got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                          "--dest", str(wheels), "setuptools>=68"],
+                         capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, f"cannot fetch the build backend: {got.stderr}"
+    return f"--no-deps --no-index --find-links {wheels}"
+
+
+def run(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=300)
+
+
+def group_members(root: Path) -> dict[str, list[str]]:
+    out = {}
+    for line in (root / "etc" / "group").read_text().splitlines():
+        name, _, gid, members = line.split(":")
+        out[name] = [m for m in members.split(",") if m]
+    return out
+
+
+def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> None:
+    (tmp_path / "src").mkdir()
+    src = snapshot_source(tmp_path / "src")
+    root = tmp_path / "root"
+    make_root(root)
+    config = tmp_path / "center.toml"
+    config.write_text((ROOT / "config" / "demo.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    install = src / "scripts" / "install.sh"
+    args = ["--root", str(root), "--config", str(config), "--pip-args", pip_args]
+
+    first = run(install, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = tree(root)
+    second = run(install, *args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert tree(root) == after_first  # idempotent: nothing changed, modes and owners included
+    assert "created" not in second.stdout and "wrote" not in second.stdout
+
+    passwd = (root / "etc" / "passwd").read_text()
+    kezek = next(line for line in passwd.splitlines() if line.startswith("kezek:")).split(":")
+    uid, gid = int(kezek[2]), int(kezek[3])
+    assert kezek[6] == "/usr/sbin/nologin" and uid < 1000  # a system user, no login
+    members = group_members(root)
+    for g in ("gpio", "dialout", "lp"):
+        assert "kezek" in members[g], g
+
+    etc = root / "etc" / "kezek"
+    cfg = (etc / "kezek.toml").stat()
+    assert stat.S_IMODE(cfg.st_mode) == 0o640 and cfg.st_uid == 0 and cfg.st_gid == gid
+    secrets = (etc / "secrets.env").stat()
+    assert stat.S_IMODE(secrets.st_mode) == 0o600 and secrets.st_uid == 0
+    assert "KEZEK_MQTT_PASSWORD" in (etc / "secrets.env").read_text()
+    unit = root / "etc" / "systemd" / "system" / "kezek.service"
+    assert unit.read_text() == (ROOT / "systemd" / "kezek.service").read_text()
+    assert os.readlink(unit.parent / "multi-user.target.wants" / "kezek.service") == \
+        "/etc/systemd/system/kezek.service"
+    assert (root / "etc" / "udev" / "rules.d" / "99-kezek-printers.rules").is_file()
+
+    venv = root / "opt" / "kezek" / "venv"
+    assert (venv / "bin" / "kezek").is_file()
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import edge.cli, edge.system.notify"],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+
+    # An update with a new config from central: the secrets edited on the box stay, the
+    # old config is kept beside the new one.
+    secrets = etc / "secrets.env"
+    secrets.write_text("KEZEK_MQTT_PASSWORD=s3cret\n")
+    (etc / "kezek.toml").write_text("# edited on the box\n")
+    newer = tmp_path / "newer.toml"
+    newer.write_text("# from central\n")
+    update = run(install, "--root", str(root), "--config", str(newer), "--pip-args", pip_args)
+    assert update.returncode == 0, update.stderr
+    assert (etc / "kezek.toml").read_text() == "# from central\n"
+    assert (etc / "kezek.toml.previous").read_text() == "# edited on the box\n"
+    assert secrets.read_text() == "KEZEK_MQTT_PASSWORD=s3cret\n"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+
+    # Uninstall keeps the data, the config and the user; --purge removes them.
+    db = root / "var" / "lib" / "kezek" / "kezek.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"queue")
+    uninstall = src / "scripts" / "uninstall.sh"
+    result = run(uninstall, "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert not (root / "opt" / "kezek").exists() and not unit.exists()
+    assert not (unit.parent / "multi-user.target.wants" / "kezek.service").exists()
+    assert db.read_bytes() == b"queue"
+    assert (etc / "kezek.toml").exists() and "kezek:" in (root / "etc" / "passwd").read_text()
+    purge = run(uninstall, "--root", str(root), "--purge")
+    assert purge.returncode == 0, purge.stderr
+    assert not db.exists() and not etc.exists()
+    assert "kezek:" not in (root / "etc" / "passwd").read_text()
+
+
+def test_first_install_without_config_says_what_to_do(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_root(root)
+    result = run(ROOT / "scripts" / "install.sh", "--root", str(root))
+    assert result.returncode != 0
+    assert "--config FILE" in result.stderr
+    assert not (root / "opt").exists()  # refused before touching anything

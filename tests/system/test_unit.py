@@ -1,0 +1,82 @@
+"""The systemd unit and udev rule: systemd-analyze accepts the unit, and it keeps its promises."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+UNIT = ROOT / "systemd" / "kezek.service"
+RULES = ROOT / "systemd" / "99-kezek-printers.rules"
+EXEC = "/opt/kezek/venv/bin/kezek"
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def verify(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """systemd-analyze verify on a copy whose ExecStart points at an existing program."""
+    fake = tmp_path / "kezek"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    copy = tmp_path / "kezek.service"
+    copy.write_text(unit_text.replace(EXEC, str(fake)))
+    assert shutil.which("systemd-analyze"), "systemd-analyze is missing: apt-get install systemd"
+    return subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
+    result = verify(UNIT.read_text(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    # verify only warns (exit 0) on unknown keys and bad values: any line about our
+    # file is a defect.
+    mine = [line for line in (result.stdout + result.stderr).splitlines() if "kezek.service" in line]
+    assert mine == []
+
+
+def test_verify_would_catch_a_mistake(tmp_path: Path) -> None:
+    """The check above is not blind: a misspelt key in the same unit is reported."""
+    broken = UNIT.read_text().replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomes=yes")
+    result = verify(broken, tmp_path)
+    assert "ProtectHomes" in result.stderr
+
+
+def test_unit_promises() -> None:
+    d = directives(UNIT.read_text())
+    assert d["Type"] == ["notify"]
+    assert int(d["WatchdogSec"][0]) >= 10
+    assert d["Restart"] == ["on-failure"]
+    assert d["User"] == ["kezek"]
+    assert d["StateDirectory"] == ["kezek"] and d["RuntimeDirectory"] == ["kezek"]
+    assert d["WorkingDirectory"] == ["/var/lib/kezek"]  # writable: lgpio's pipes
+    assert d["ProtectSystem"] == ["strict"] and d["NoNewPrivileges"] == ["yes"]
+    for key in ("ProtectHome", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules",
+                "ProtectControlGroups"):
+        assert d[key] == ["yes"], key
+    assert set(d["RestrictAddressFamilies"][0].split()) == {"AF_UNIX", "AF_INET", "AF_INET6",
+                                                            "AF_NETLINK"}
+    # These hide /dev/ttyUSB*, /dev/gpiochip* and USB printers from the service.
+    assert "PrivateDevices" not in d and "ProtectClock" not in d and "DevicePolicy" not in d
+    # adjtimex() tells whether NTP synced the clock: the @clock group must stay allowed.
+    assert not any("@clock" in v for v in d["SystemCallFilter"])
+    assert d["EnvironmentFile"] == ["-/etc/kezek/secrets.env"]
+    assert "--state-dir /var/lib/kezek" in d["ExecStart"][0]
+
+
+def test_udev_rule_gives_printers_to_group_lp() -> None:
+    rules = [line for line in RULES.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules
+    for rule in rules:
+        assert 'SUBSYSTEM=="usb"' in rule and 'GROUP="lp"' in rule and 'MODE="0660"' in rule
+    assert any("0701" in r for r in rules)  # the USB printer interface class
