@@ -153,7 +153,8 @@ class AnnounceService:
             self.failed += 1
             self._last_error = str(e)
             logger.error("announce: %s", e)
-            self._report(False, str(e))
+            # The alarm text is "<device>: <detail>": don't repeat the device name.
+            self._report(False, str(e).removeprefix(f"{e.device}: "))
             return
         self.played += 1
         self._report(True, "")
