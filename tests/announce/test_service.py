@@ -165,7 +165,8 @@ def test_a_failing_speaker_raises_an_alarm_and_calls_go_on(harness, announcer):
     while "device:speaker" not in harness.controller.snapshot.alarms:
         assert time.monotonic() < deadline, "no speaker alarm"
         time.sleep(0.02)
-    assert "No such device" in harness.controller.snapshot.alarms["device:speaker"]["message"]
+    assert harness.controller.snapshot.alarms["device:speaker"]["message"] == \
+        "speaker: aplay failed: audio open error: No such device"
     assert service.health()["ok"] is False
     harness.call(CallNext(2))                    # still calling while the speaker is out
     service.output.fail_with = None
