@@ -173,7 +173,8 @@ class Central:
             try:
                 state = EdgeState.model_validate(decode(payload, 4096))
             except (PayloadError, ValidationError) as e:
-                logger.warning("central: bad state from %s/%s: %s", site, device, e)
+                logger.warning("central: bad state from %s/%s: %s", site, device,
+                               explain(e) if isinstance(e, ValidationError) else e)
                 return
             self.store.put_state(site, device, state.online, state.session)
 

@@ -88,7 +88,8 @@ class Downlink:
         try:
             peek = decode(payload, self.max_bytes)
             version = peek.get("version")
-            if isinstance(version, int) and version <= max(self.applied[kind], self.pending[kind]):
+            if isinstance(version, int) and 1 <= version <= max(self.applied[kind],
+                                                                self.pending[kind]):
                 logger.debug("sync: %s version %s is not newer; ignored", kind, version)
                 return
             command, version = self._build(kind, payload)

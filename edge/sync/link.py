@@ -25,8 +25,10 @@ from edge.sync.lock import acquire_identity_lock
 from edge.sync.mqtt import (BrokerSettings, ClientFactory, close_client, connect_properties,
                             make_client)
 from edge.sync.outbox import OutboxDb
+from pydantic import ValidationError
+
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
-                                Topics, decode, dumps)
+                                Topics, decode, dumps, explain)
 from edge.sync.pump import OutboxPump
 
 logger = logging.getLogger(__name__)
@@ -382,7 +384,7 @@ class SyncLink:
                 ack = Ack.model_validate(decode(payload, 4096))
             except (PayloadError, ValueError) as e:
                 self.bad_messages += 1
-                logger.warning("sync: bad ack ignored: %s", str(e)[:200])
+                logger.warning("sync: bad ack ignored: %s", _why(e))
                 return
             self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from)
         elif topic == CENTRAL_STATE_TOPIC:
@@ -390,7 +392,7 @@ class SyncLink:
                 state = CentralState.model_validate(decode(payload, 4096)) if payload else None
             except (PayloadError, ValueError) as e:
                 self.bad_messages += 1
-                logger.warning("sync: bad central state ignored: %s", str(e)[:200])
+                logger.warning("sync: bad central state ignored: %s", _why(e))
                 return
             online = bool(state and state.online)
             if online != conn.central_online:
@@ -478,3 +480,7 @@ class SyncLink:
                 "alarm": "sync.outbox", "severity": level, "count": count, "cap": cap,
                 "message": f"{count} events wait for central ({100 * count // cap}% of the "
                            f"outbox cap {cap}); check the link to central"})
+
+
+def _why(e: Exception) -> str:
+    return explain(e) if isinstance(e, ValidationError) else str(e)[:200]

@@ -314,6 +314,7 @@ class EdgeRig:
         self.app = App(config, state_dir, stdout=io.StringIO(), stdin=io.StringIO(), clock=clock)
         self.db_path = self.app.db_path
         self.ids: dict[int, str] = {}
+        self.events: list[Any] = []
         self.app.controller.subscribe(self._collect)
         self.app.start_components()
         self.thread = threading.Thread(target=self.app.run, name="test-edge-loop", daemon=True)
@@ -322,6 +323,7 @@ class EdgeRig:
     def _collect(self, applied: Any) -> None:
         for e in applied.events:
             self.ids[e.seq] = e.id
+            self.events.append(e)
 
     @property
     def link(self) -> Any:
@@ -337,12 +339,8 @@ class EdgeRig:
         return self.app.store.last_seq
 
     def events_of(self, type_: str) -> list[dict[str, Any]]:
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = conn.execute("SELECT data FROM outbox WHERE type=? ORDER BY seq", (type_,))
-            return [json.loads(r[0]) for r in rows]
-        finally:
-            conn.close()
+        """Data of the events of one type this rig committed, oldest first."""
+        return [e.data for e in list(self.events) if e.type == type_]
 
     def close(self) -> None:
         self.app.stop_event.set()

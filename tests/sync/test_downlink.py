@@ -1,0 +1,208 @@
+"""Downlink: cfg and bookings snapshots, commands, and garbage on every downlink topic."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.clock import ManualClock
+from edge.sync.protocol import CENTRAL_STATE_TOPIC, Topics
+from tests.sync.conftest import (DEVICE, SITE, Broker, CentralRig, EdgeRig, Probe,
+                                 assert_exactly_once, make_config, wait_for)
+
+T = Topics(SITE, DEVICE)
+
+NEW_SERVICES = [
+    {"id": "docs", "names": {"kk": "Құжат", "ru": "Документы"}, "prefix": "A"},
+    {"id": "realty", "names": {"kk": "Мүлік", "ru": "Недвижимость"}, "prefix": "B"},
+    {"id": "tax", "names": {"kk": "Салық", "ru": "Налоги"}, "prefix": "C"},
+]
+NEW_WINDOWS = [{"number": 1, "services": {"docs": 1, "realty": 1}},
+               {"number": 2, "services": {"docs": 1, "tax": 2}},
+               {"number": 3, "services": {"tax": 1}}]
+
+
+def cfg(version: int, **sections: object) -> str:
+    return json.dumps({"v": 1, "version": version,
+                       "config": sections or {"services": NEW_SERVICES, "windows": NEW_WINDOWS}})
+
+
+def services_of(edge: EdgeRig) -> list[str]:
+    return [s.id for s in edge.app.controller.snapshot.services]
+
+
+def results(edge: EdgeRig, type_: str) -> list[dict]:
+    return edge.events_of(type_)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(time.time_ns() // 1_000_000, synced=True)
+
+
+def test_cfg_applied_persisted_and_newest_wins_across_restart(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: a restart falls back to the file's services, or an old snapshot wins."""
+    config = make_config(broker.port)
+    edge = EdgeRig(config, tmp_path / "edge")
+    edges.append(edge)
+    probe.publish(T.cfg, cfg(5), retain=True)
+    wait_for(lambda: "tax" in services_of(edge), 10, "cfg version 5 to apply")
+    probe.publish(T.cfg, cfg(4, services=NEW_SERVICES[:2], windows=NEW_WINDOWS[:1]), retain=True)
+    time.sleep(0.5)
+    assert "tax" in services_of(edge), "an older version must not win"
+    edge.close()
+    edges.remove(edge)
+    probe.publish(T.cfg, b"", retain=True)   # central cleared the topic meanwhile
+    edge = EdgeRig(config, tmp_path / "edge")
+    edges.append(edge)
+    wait_for(lambda: "tax" in services_of(edge), 10, "the saved cfg to apply again on start")
+    assert edge.link.health()["cfg_version"] == 5
+    wait_for(lambda: edge.link.health()["connected"], 10, "connection")
+    edge.record(1)
+    wait_for(lambda: central.contiguous() == edge.last_seq(), 10, "events")
+    applied = [e["data"] for e in central.events() if e["type"] == "sync.applied"]
+    assert applied == [{"topic": "cfg", "version": 5}]
+
+
+def test_invalid_cfg_is_rejected_and_running_state_untouched(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: half of a bad config is applied, or the edge stops working on it."""
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    edges.append(edge)
+    before = services_of(edge)
+    # Valid JSON and protocol, but window 1 names a service that does not exist.
+    bad = cfg(7, services=NEW_SERVICES[:1], windows=NEW_WINDOWS[:2])
+    probe.publish(T.cfg, bad, retain=True)
+    rejected = wait_for(lambda: results(edge, "sync.rejected"), 10, "a rejection event")
+    assert rejected[0]["topic"] == "cfg"
+    assert "windows.0.services.realty" in rejected[0]["reason"]
+    assert services_of(edge) == before
+    # The same retained payload again (a reconnect) is not reported twice.
+    probe.publish(T.cfg, bad, retain=True)
+    edge.record(1)
+    time.sleep(0.3)
+    assert len(results(edge, "sync.rejected")) == 1
+    assert edge.link.health()["cfg_version"] == 0
+
+
+def test_commands_run_once_expire_and_report(broker: Broker, central: CentralRig, probe: Probe,
+                                             tmp_path: Path, clock: ManualClock,
+                                             edges: list[EdgeRig]) -> None:
+    """Risk: a redelivered command runs twice, or a stale one runs hours later."""
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge", clock=clock)
+    edges.append(edge)
+    wait_for(lambda: edge.link.health()["connected"], 10, "connection")
+    now = clock.read().wall_ms
+
+    def cmd(cmd_id: str, name: str, args: dict, ts: int = now, ttl: int = 60) -> str:
+        return json.dumps({"v": 1, "cmd_id": cmd_id, "name": name, "args": args, "ts": ts,
+                           "ttl_s": ttl})
+
+    probe.publish(T.cmd, cmd("c1", "close_window", {"window": 2}))
+    probe.publish(T.cmd, cmd("c1", "close_window", {"window": 2}))   # redelivered
+    probe.publish(T.cmd, cmd("c2", "open_window", {"window": 2}, ts=now - 3_600_000))  # stale
+    probe.publish(T.cmd, cmd("c3", "announce", {"text": "Окно 2 закрыто", "lang": "ru"}))
+    probe.publish(T.cmd, cmd("c4", "pause_window", {"window": 99}))  # refused by the engine
+    probe.publish(T.cmd, cmd("c5", "resend", {"from_seq": 1}))
+    probe.publish(T.cmd, cmd("c6", "reload_config", {}))
+    probe.publish(T.cmd, cmd("c7", "reprint", {"label": "A-001"}))
+    done = wait_for(lambda: (r := results(edge, "cmd.result")) and len(r) >= 7 and r, 10,
+                    "seven command results")
+    by_id = {r["cmd_id"]: r for r in done}
+    assert sorted(by_id) == ["c1", "c2", "c3", "c4", "c5", "c6", "c7"]
+    assert len(done) == 7, "c1 must run once"
+    assert by_id["c1"]["ok"] and by_id["c1"]["name"] == "close_window"
+    windows = {w.number: w.state for w in edge.app.controller.snapshot.windows}
+    assert windows[2] == "closed"
+    assert (by_id["c2"]["ok"], by_id["c2"]["code"]) == (False, "expired")
+    assert by_id["c3"]["ok"]
+    assert edge.events_of("announce.text")[0]["text"] == "Окно 2 закрыто"
+    assert not by_id["c4"]["ok"] and by_id["c4"]["code"] != "ok"
+    assert by_id["c5"]["ok"]
+    assert (by_id["c6"]["ok"], by_id["c6"]["code"]) == (False, "unsupported")
+    assert not by_id["c7"]["ok"]  # no ticket A-001 today
+    # The id survives a restart: a broker redelivery after restart does not run it again.
+    edge.close()
+    edges.remove(edge)
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge", clock=clock)
+    edges.append(edge)
+    wait_for(lambda: edge.link.health()["connected"], 10, "connection")
+    probe.publish(T.cmd, cmd("c1", "open_window", {"window": 2}))
+    probe.publish(T.cmd, cmd("c8", "open_window", {"window": 1}))
+    wait_for(lambda: any(r["cmd_id"] == "c8" for r in results(edge, "cmd.result")), 10, "c8")
+    assert [r["cmd_id"] for r in results(edge, "cmd.result")] == ["c8"]
+    windows = {w.number: w.state for w in edge.app.controller.snapshot.windows}
+    assert windows[2] == "closed", "c1 (now saying open) was already run once"
+    last = edge.last_seq()
+    wait_for(lambda: central.contiguous() == last, 10, "events at central")
+    assert_exactly_once(central, last)
+
+
+GARBAGE = [
+    b"\xff\xfe not utf-8",
+    b"{not json",
+    b"[1, 2, 3]",
+    b'{"v": 2, "version": 99, "config": {}}',
+    b'{"v": 1}',
+    b'{"v": 1, "version": -1, "bookings": "x"}',
+    b"x" * (1024 * 1024 + 1),
+]
+
+
+def test_garbage_on_every_downlink_topic(broker: Broker, central: CentralRig, probe: Probe,
+                                         tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: one bad message kills the network loop or changes the running state."""
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    edges.append(edge)
+    edge.record(20)
+    wait_for(lambda: central.contiguous() == edge.last_seq(), 10, "first events")
+    before = edge.app.controller.snapshot
+    for topic in (T.cfg, T.bookings, T.cmd, T.ack, T.state, CENTRAL_STATE_TOPIC):
+        for payload in GARBAGE:
+            probe.publish(topic, payload)
+    # The real central's retained state comes back (the garbage was not retained).
+    probe.publish(CENTRAL_STATE_TOPIC, json.dumps({"v": 1, "online": True, "session": 99}),
+                  retain=True)
+    wait_for(lambda: len(results(edge, "sync.rejected")) == 3 * len(GARBAGE), 15,
+             "every bad cfg, bookings and cmd payload to be reported")
+    edge.record(20, start=20)
+    last = edge.last_seq()
+    wait_for(lambda: central.contiguous() == last, 15, "events after the garbage")
+    assert_exactly_once(central, last, edge.ids)
+    rejected = [e["data"] for e in central.events() if e["type"] == "sync.rejected"]
+    assert {r["topic"] for r in rejected} == {"cfg", "bookings", "cmd"}
+    reasons = " | ".join(r["reason"] for r in rejected)
+    for words in ("not UTF-8", "not JSON", "expected an object", "unsupported protocol version",
+                  "over the limit"):
+        assert words in reasons
+    health = edge.link.health()
+    assert health["connected"] and health["watchdog_restarts"] == 0
+    assert health["bad_messages"] >= 2 * len(GARBAGE) - 2
+    after = edge.app.controller.snapshot
+    assert (after.services, after.windows) == (before.services, before.windows)
+
+
+def test_clock_jumps_do_not_reorder_or_lose(broker: Broker, central: CentralRig, tmp_path: Path,
+                                            clock: ManualClock, edges: list[EdgeRig]) -> None:
+    """Risk: a Pi without RTC steps its clock by hours; ordering by time would scramble."""
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge", clock=clock)
+    edges.append(edge)
+    edge.record(30)
+    clock.jump_wall(-3 * 3600)          # NTP steps the clock back three hours
+    clock.synced = False
+    edge.record(30, start=30)
+    clock.jump_wall(+6 * 3600)
+    clock.synced = True
+    edge.record(30, start=60)
+    last = edge.last_seq()
+    wait_for(lambda: central.contiguous() == last, 15, "events")
+    events = assert_exactly_once(central, last, edge.ids)
+    tests = [e for e in events if e["type"] == "test.event"]
+    assert [e["data"]["i"] for e in tests] == list(range(90))
+    assert any(not e["clock_synced"] for e in tests)

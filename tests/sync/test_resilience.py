@@ -1,0 +1,90 @@
+"""The watchdog replaces a hung network loop; the outbox alarm and the policy at the cap."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edge.clock import ManualClock
+from edge.queue.commands import RecordEvent
+from edge.sync.link import SyncLink
+from edge.sync.mqtt import BrokerSettings, make_client
+from tests.conftest import Harness
+from tests.sync.conftest import (Broker, CentralRig, EdgeRig, assert_exactly_once, make_config,
+                                 wait_for)
+
+
+class HangingClient(mqtt.Client):
+    """A paho client whose network loop hangs once connected (as in paho #365, #785)."""
+
+    release = threading.Event()
+
+    def loop(self, timeout: float = 1.0) -> Any:
+        if self.is_connected():
+            self.release.wait(30)
+        return super().loop(timeout)
+
+
+def test_watchdog_replaces_a_hung_network_loop(broker: Broker, central: CentralRig,
+                                               tmp_path: Path) -> None:
+    """Risk: the loop thread dies or hangs while the process looks healthy."""
+    config = make_config(broker.port, watchdog_s=1.0)
+    made: list[Any] = []
+
+    def factory(client_id: str) -> Any:
+        if not made:
+            client = HangingClient(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   protocol=mqtt.MQTTv5, manual_ack=True)
+        else:
+            client = make_client(BrokerSettings("127.0.0.1", broker.port), client_id)
+        made.append(client)
+        return client
+
+    harness = Harness(config, tmp_path / "kezek.db", ManualClock(1_800_000_000_000))
+    link = SyncLink(config.sync, app_config=config, controller=harness.controller,
+                    clock=harness.clock, db_path=harness.db_path, state_dir=tmp_path,
+                    client_factory=factory)
+    ids: dict[int, str] = {}
+    harness.controller.subscribe(lambda a: ids.update({e.seq: e.id for e in a.events}))
+    link.start()
+    try:
+        for i in range(50):
+            harness.call(RecordEvent("test.event", {"i": i}))
+        wait_for(lambda: link.health()["watchdog_restarts"] >= 1, 10, "the watchdog")
+        last = harness.store.last_seq
+        wait_for(lambda: central.contiguous() == last, 15, "events through the new client")
+        assert_exactly_once(central, last, ids)
+        assert len(made) >= 2
+    finally:
+        HangingClient.release.set()
+        link.stop()
+        harness.close()
+
+
+def test_outbox_alarm_at_80_percent_and_drop_policy_at_the_cap(
+        broker: Broker, tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: months without central fill the card and stop the center."""
+    edge = EdgeRig(make_config(broker.port, outbox_cap=1000), tmp_path / "edge")
+    edges.append(edge)
+    edge.record(820)                    # no central: everything stays in the outbox
+    raised = wait_for(lambda: edge.events_of("alarm.raised"), 10, "the 80% alarm")
+    assert raised[0]["alarm"] == "sync.outbox" and raised[0]["severity"] == "warning"
+    edge.record(200, start=820)
+    dropped = wait_for(lambda: edge.events_of("sync.outbox_dropped"), 10, "the cap policy")
+    assert dropped[0]["from_seq"] == 1 and dropped[0]["count"] >= 20
+    through = dropped[0]["to_seq"]
+    central = CentralRig(broker.port, tmp_path / "central.db")
+    try:
+        last = edge.last_seq()
+        wait_for(lambda: central.contiguous() >= last, 20, "the rest to reach central")
+        last = edge.last_seq()
+        wait_for(lambda: central.contiguous() == last, 10, "the last events")
+        seqs = [e["seq"] for e in central.events()]
+        assert seqs == list(range(through + 1, last + 1))
+        assert central._reader.gaps("test-site", "edge-1")[0][:2] == (1, through)
+        wait_for(lambda: edge.events_of("alarm.cleared"), 10, "the alarm to clear")
+    finally:
+        central.stop()
