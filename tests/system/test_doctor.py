@@ -1,0 +1,273 @@
+"""`kezek doctor` against fake and missing devices: pty printers, held ports, a real broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import tty
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from gpiozero import DigitalOutputDevice
+from gpiozero.pins.mock import MockFactory
+
+from edge.config import AppConfig, parse_config
+from edge.system.doctor import (DoctorDeps, check_broker, check_database, check_gpio,
+                                check_printers, check_serial_port, render_table, run_checks)
+
+
+def load(text: str) -> AppConfig:
+    return parse_config(tomllib.loads(text), "<test>")
+
+
+class PtyPrinter:
+    """The far end of a serial printer: answers DLE EOT n with the status bytes it is given."""
+
+    def __init__(self, paper: int = 0x12) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(self.master)
+        self.port = os.ttyname(slave)
+        self._slave = slave
+        self.paper = paper
+        self.received = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="pty-printer", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import select
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            self.received += data
+            while b"\x10\x04" in self.received:
+                i = self.received.index(b"\x10\x04")
+                if len(self.received) < i + 3:
+                    break
+                n = self.received[i + 2]
+                del self.received[: i + 3]
+                reply = {1: 0x16, 2: 0x12, 4: self.paper}.get(n, 0x12)
+                os.write(self.master, bytes([reply]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        os.close(self.master)
+        os.close(self._slave)
+
+
+@pytest.fixture
+def pty_printer() -> Iterator[PtyPrinter]:
+    p = PtyPrinter()
+    yield p
+    p.close()
+
+
+def printer_section(port: str) -> str:
+    return f"""
+[printers.kiosk]
+type = "serial"
+port = "{port}"
+rtscts = false
+read_timeout_s = 0.3
+"""
+
+
+def test_printer_on_a_pty_answers_status(make_config, pty_printer: PtyPrinter, tmp_path: Path) -> None:
+    config = load(make_config(printer_section(pty_printer.port)))
+    rows = check_printers(config, tmp_path)
+    kiosk = [r for r in rows if r.name == "printer kiosk"]
+    assert kiosk and kiosk[0].ok, render_table(rows)
+    assert "ready, status polled" in kiosk[0].detail
+
+
+def test_printer_out_of_paper_fails_with_the_fix(make_config, pty_printer: PtyPrinter,
+                                                 tmp_path: Path) -> None:
+    pty_printer.paper = 0x72  # paper end sensor
+    config = load(make_config(printer_section(pty_printer.port)))
+    [row] = [r for r in check_printers(config, tmp_path) if r.name == "printer kiosk"]
+    assert not row.ok and "out of paper" in row.detail and "load a new roll" in row.hint
+
+
+def test_missing_printer_and_missing_serial_input(make_config, tmp_path: Path) -> None:
+    config = load(make_config(printer_section("/dev/ttyKEZEK9"), """
+[[gpio.serial_inputs]]
+type = "scanner"
+port = "/dev/ttyKEZEK8"
+"""))
+    [row] = [r for r in check_printers(config, tmp_path) if r.name == "printer kiosk"]
+    assert not row.ok and "/dev/ttyKEZEK9" in row.detail and "dialout" in row.hint
+    port = check_serial_port("gpio.serial_inputs.0 (scanner)", "/dev/ttyKEZEK8")
+    assert not port.ok and "no such device" in port.detail and "/dev/serial/by-id" in port.hint
+
+
+def test_serial_port_free_then_held_by_another_process() -> None:
+    master, slave = os.openpty()
+    port = os.ttyname(slave)
+    try:
+        assert check_serial_port("boards.buses.hall", port).ok
+        holder = subprocess.Popen([sys.executable, "-c",
+                                   f"f = open({port!r}, 'rb', buffering=0); print('open', flush=True); "
+                                   "import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout and holder.stdout.readline().strip() == "open"
+            row = check_serial_port("boards.buses.hall", port)
+        finally:
+            holder.kill()
+            holder.wait(5)
+            if holder.stdout:
+                holder.stdout.close()
+        assert not row.ok and f"{holder.pid} (python" in row.detail and "systemctl stop kezek" in row.hint
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_gpio_pin_free_and_pin_in_use(make_config) -> None:
+    config = load(make_config("""
+[[gpio.buttons]]
+kind = "ticket"
+pin = 17
+service = "docs"
+
+[[gpio.leds]]
+pin = 27
+role = "ready"
+"""))
+    factory = MockFactory()
+    try:
+        other = DigitalOutputDevice(27, pin_factory=factory)  # someone else drives GPIO 27
+        rows = {r.name: r for r in check_gpio(config, factory)}
+        assert rows["gpio 17 (gpio.buttons.0)"].ok
+        busy = rows["gpio 27 (gpio.leds.0)"]
+        assert not busy.ok and "GPIO 27" in busy.detail and "group gpio" in busy.hint
+        other.close()
+        assert all(r.ok for r in check_gpio(config, factory))  # released after the probe
+    finally:
+        factory.close()
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sync_section(port: int) -> str:
+    return f"""
+[sync]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+tls = false
+connect_timeout_s = 2
+"""
+
+
+def test_broker_on_a_closed_port(make_config) -> None:
+    [row] = check_broker(load(make_config(sync_section(free_port()))))
+    assert not row.ok and "cannot connect" in row.detail and "offline" in row.hint
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    def start(anonymous: bool) -> int:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        assert os.path.exists(exe), "mosquitto is missing: apt-get install mosquitto"
+        port = free_port()
+        conf = tmp_path / f"m{port}.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
+                        "persistence false\n")
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return port
+            except OSError:
+                assert time.monotonic() < deadline, "mosquitto did not start"
+                time.sleep(0.05)
+    procs: list[subprocess.Popen] = []
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(5)
+
+
+def test_broker_accepts_or_refuses_the_login(make_config, mosquitto) -> None:
+    [ok] = check_broker(load(make_config(sync_section(mosquitto(True)))))
+    assert ok.ok and "login accepted" in ok.detail
+    [refused] = check_broker(load(make_config(sync_section(mosquitto(False)))))
+    assert not refused.ok and "not authorized" in refused.detail and "secrets.env" in refused.hint
+
+
+def test_database_checks(harness, tmp_path: Path) -> None:
+    from edge.queue.commands import IssueTicket
+    harness.call(IssueTicket("docs"))
+    good = check_database(harness.db_path)
+    assert good.ok and "integrity ok" in good.detail
+    assert check_database(tmp_path / "none.db").ok  # not created yet is fine
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 512)
+    bad = check_database(garbage)
+    assert not bad.ok and "backups" in bad.hint
+
+    newer = tmp_path / "newer.db"
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version=999")
+    conn.close()
+    row = check_database(newer)
+    assert not row.ok and "newer than this kezek" in row.detail
+
+
+def test_run_checks_with_an_unsynced_clock(make_config, tmp_path: Path) -> None:
+    config = load(make_config())
+    rows = run_checks(config, tmp_path, tmp_path / "kezek.db",
+                      DoctorDeps(clock_synced=lambda: False, service_user="no-such-user-kezek"))
+    names = {r.name: r for r in rows}
+    assert not names["clock"].ok and "timedatectl" in names["clock"].hint
+    assert names["disk"].ok and names["database"].ok
+    table = render_table(rows)
+    assert "FAIL" in table and "fix: check the network" in table and "1 of" in table
+
+
+def test_cli_exit_code(make_config, kezek: list[str], tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(make_config('[printers.kiosk]\ntype = "fake"\n'), encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(make_config(printer_section("/dev/ttyKEZEK9")), encoding="utf-8")
+    env = {**os.environ, "KEZEK_CLOCK_SYNCED": "1"}
+
+    def doctor(cfg: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(kezek + ["doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "s")],
+                              capture_output=True, text=True, timeout=120, env=env,
+                              cwd=Path(__file__).resolve().parents[2])
+
+    ok = doctor(good)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "all checks passed" in ok.stdout
+    failed = doctor(bad)
+    assert failed.returncode == 1
+    assert "printer kiosk" in failed.stdout and "FAIL" in failed.stdout and "fix:" in failed.stdout
+    broken = tmp_path / "broken.toml"
+    broken.write_text(make_config("[system]\nmetrics_bind = \"0.0.0.0\"\n"), encoding="utf-8")
+    invalid = doctor(broken)
+    assert invalid.returncode == 1 and "system.metrics_bind" in invalid.stdout
