@@ -92,7 +92,8 @@ def table(report: dict[str, Any]) -> str:
             rows.append(("backlog drain", d.get("summary") or json.dumps(d)[:100]))
     st = r.get("startup")
     if st:
-        rows.append(("cold start to ready", f"p50 {st['ready_s']['p50']:.3f} s  max {st['ready_s']['max']:.3f} s"))
+        rows.append(("cold start to ready", f"p50 {st['ready_s']['p50']:.3f} s  max {st['ready_s']['max']:.3f} s  "
+                     f"(CPU {st['start_cpu_s']:.3f} s)"))
         rows.append(("peak RSS (demo config)", f"{st['peak_rss_mb']:.1f} MB"))
         top = ", ".join(f"{m['module']} {m['cumulative_us'] / 1000:.0f} ms" for m in st["slowest_imports"][:5])
         rows.append(("slowest imports at start", top))

@@ -68,6 +68,28 @@ def one_start(config: Path, session: list[str]) -> dict[str, Any]:
                 "answers_ok": "BYE" in answers and "ERROR" not in answers}
 
 
+def start_cpu_s(config: Path, runs: int = 3) -> float:
+    """CPU seconds (user + sys) of a start that answers `status` and quits; min of `runs`.
+
+    Wall time to ready depends on what else the machine is doing; CPU time hardly does,
+    so this is the figure to compare between runs on a shared machine.
+    """
+    best = float("inf")
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="kezek-bench-cpu-") as tmp:
+            proc = _spawn(Path(tmp), config)
+            assert proc.stdin is not None
+            proc.stdin.write("status\nquit\n")
+            proc.stdin.close()
+            _, _, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0
+            for f in (proc.stdout, proc.stderr):
+                if f is not None:
+                    f.close()
+        best = min(best, usage.ru_utime + usage.ru_stime)
+    return best
+
+
 def import_profile(config: Path, top: int = 10) -> list[dict[str, Any]]:
     """The slowest imports of a `kezek run` start (python -X importtime), cumulative µs."""
     env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
@@ -97,4 +119,5 @@ def run(runs: int, config: Path = DEMO_CONFIG) -> dict[str, Any]:
                         "all": [round(x, 4) for x in ready]},
             "peak_rss_mb": round(max(r["maxrss_kb"] for r in results) / 1024, 1),
             "session_ok": all(r["answers_ok"] for r in results),
+            "start_cpu_s": round(start_cpu_s(config, max(1, min(runs, 3))), 4),
             "slowest_imports": import_profile(config)}
