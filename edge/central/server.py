@@ -35,7 +35,11 @@ class Central:
     def __init__(self, settings: BrokerSettings, db_path: Path | str, *,
                  group: str = "kezek-central", instance: str | None = None,
                  delay_s: float = 0.0, publish_dir: Path | None = None,
-                 summary_every_s: float | None = None, out: IO[str] | None = None) -> None:
+                 summary_every_s: float | None = None, out: IO[str] | None = None,
+                 serve: bool = True) -> None:
+        # serve=False: a publishing tool only (kezek central publish/cmd): it neither
+        # subscribes nor speaks for central's online state.
+        self.serve = serve
         self.settings = settings
         self.db_path = Path(db_path)
         self.group = group
@@ -63,7 +67,8 @@ class Central:
         self._will_session = self.store.next_session()
         self.client = make_client(self.settings, f"kezek-{self.instance}", manual_ack=True)
         self.client.max_inflight_messages_set(100)
-        self._set_will()
+        if self.serve:
+            self._set_will()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -86,7 +91,7 @@ class Central:
             t.join(timeout)
         if self.client is not None:
             try:
-                if self.connected.is_set():
+                if self.connected.is_set() and self.serve:
                     info = self.client.publish(CENTRAL_STATE_TOPIC, dumps(
                         {"v": 1, "online": False, "session": self._session,
                          "instance": self.instance}), qos=1, retain=True)
@@ -112,6 +117,9 @@ class Central:
         try:
             if reason.is_failure:
                 logger.error("central: broker refused the connection: %s", reason)
+                return
+            if not self.serve:
+                self.connected.set()
                 return
             client.subscribe([(f"$share/{self.group}/{EVT_FILTER}", 1),
                               (f"{ROOT}/+/+/health", 0), (f"{ROOT}/+/+/state", 1),

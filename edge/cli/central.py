@@ -1,0 +1,180 @@
+"""`kezek central ...`: the reference central (run), downlink publishing, summary, schemas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+
+
+def _broker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="localhost", help="broker host")
+    p.add_argument("--port", type=int, default=8883, help="broker port (1883 without TLS)")
+    p.add_argument("--no-tls", action="store_true", help="plain TCP (test benches only)")
+    p.add_argument("--ca", type=Path, help="CA file of the broker's certificate")
+    p.add_argument("--cert", type=Path, help="client certificate (PEM)")
+    p.add_argument("--key", type=Path, help="client key (PEM)")
+    p.add_argument("--username", help="MQTT user; the password is read from $KEZEK_CENTRAL_PASSWORD")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("central", help="the reference central server and its tools",
+                       description="The reference central: stores every edge's events once, "
+                                   "pushes cfg, bookings and commands (docs/sync.md).")
+    csub = p.add_subparsers(dest="central_command", metavar="ACTION")
+    csub.required = True
+
+    run = csub.add_parser("run", help="store events from every edge and show a live summary")
+    _broker_args(run)
+    run.add_argument("--db", type=Path, default=Path("central.db"), help="SQLite file")
+    run.add_argument("--group", default="kezek-central",
+                     help="shared subscription group: instances in one group share the load")
+    run.add_argument("--publish-dir", type=Path,
+                     help="publish DIR/<site>/<device>/{cfg,bookings}.json and cmd/*.json")
+    run.add_argument("--summary-every", type=float, default=5.0,
+                     help="print the per-site summary every N seconds (0 = never)")
+    run.set_defaults(func=_run)
+
+    pub = csub.add_parser("publish", help="publish a retained cfg or bookings snapshot")
+    _broker_args(pub)
+    pub.add_argument("kind", choices=["cfg", "bookings"])
+    pub.add_argument("--site", required=True)
+    pub.add_argument("--device", default="edge-1")
+    pub.add_argument("--file", type=Path, required=True,
+                     help="JSON with version and config (cfg) or bookings (bookings)")
+    pub.set_defaults(func=_publish)
+
+    cmd = csub.add_parser("cmd", help="send one command to an edge")
+    _broker_args(cmd)
+    cmd.add_argument("name", help="open_window, close_window, pause_window, resume_window, "
+                                  "reprint, announce, resend, reload_config")
+    cmd.add_argument("--site", required=True)
+    cmd.add_argument("--device", default="edge-1")
+    cmd.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="a command argument (numbers are sent as numbers)")
+    cmd.add_argument("--ttl", type=int, default=300, help="seconds the command stays valid")
+    cmd.add_argument("--cmd-id", help="the command id (default: a new UUID)")
+    cmd.set_defaults(func=_cmd)
+
+    summ = csub.add_parser("summary", help="print the per-site summary from a central database")
+    summ.add_argument("--db", type=Path, default=Path("central.db"))
+    summ.set_defaults(func=_summary)
+
+    sch = csub.add_parser("schemas", help="write (or --check) the JSON Schemas in docs/schemas")
+    sch.add_argument("--out", type=Path, default=DEFAULT_SCHEMAS)
+    sch.add_argument("--check", action="store_true", help="fail if the files are out of date")
+    sch.set_defaults(func=_schemas)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    import os
+
+    from edge.sync.mqtt import BrokerSettings
+    return BrokerSettings(host=args.host, port=args.port, tls=not args.no_tls, ca_file=args.ca,
+                          cert_file=args.cert, key_file=args.key, username=args.username,
+                          password=os.environ.get("KEZEK_CENTRAL_PASSWORD"))
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from edge.central.server import Central
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    central = Central(_settings(args), args.db, group=args.group, publish_dir=args.publish_dir,
+                      summary_every_s=args.summary_every or None, out=sys.stdout)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    central.start()
+    try:
+        stop.wait()
+    finally:
+        central.stop()
+    return 0
+
+
+def _one_shot(args: argparse.Namespace, action: Any) -> int:
+    from edge.central.server import Central
+    central = Central(_settings(args), ":memory:", serve=False,
+                      instance=f"central-cli-{args.central_command}")
+    central.start()
+    try:
+        if not central.wait_connected(10):
+            print(f"kezek central: cannot reach the broker at {args.host}:{args.port}",
+                  file=sys.stderr)
+            return 1
+        info = action(central)
+        if info is not None:
+            info.wait_for_publish(timeout=10)
+    finally:
+        central.stop()
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"kezek central: {args.file}: {e}", file=sys.stderr)
+        return 1
+    if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
+        print(f"kezek central: {args.file}: expected a JSON object with an integer 'version'",
+              file=sys.stderr)
+        return 1
+    doc.setdefault("v", 1)
+    return _one_shot(args, lambda c: c.publish_snapshot(args.kind, args.site, args.device, doc))
+
+
+def _value(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    cmd_args = {}
+    for item in args.arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"kezek central: --arg {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 1
+        cmd_args[key] = _value(value)
+
+    def send(c: Any) -> None:
+        cmd_id = c.send_command(args.site, args.device, args.name, cmd_args, ttl_s=args.ttl,
+                                cmd_id=args.cmd_id)
+        print(cmd_id)
+    return _one_shot(args, send)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from edge.central.store import CentralStore, format_summary
+    if not args.db.exists():
+        print(f"kezek central: {args.db}: no such database", file=sys.stderr)
+        return 1
+    store = CentralStore(args.db)
+    try:
+        print(format_summary(store.summary()))
+    finally:
+        store.close()
+    return 0
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from edge.sync.schemas import check_schemas, write_schemas
+    if args.check:
+        stale = check_schemas(args.out)
+        for name in stale:
+            print(f"{args.out / name}: out of date; run `kezek central schemas`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_schemas(args.out):
+        print(path)
+    return 0

@@ -1,0 +1,95 @@
+"""The reference central: shared subscription, CLI, files published, summary; schemas current."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from edge.queue.commands import IssueTicket
+from edge.sync.schemas import check_schemas
+from tests.sync.conftest import (DEVICE, ROOT, SITE, Broker, CentralRig, EdgeRig,
+                                 assert_exactly_once, child_env, kezek_cmd, make_config, wait_for)
+
+
+def test_json_schemas_match_the_models() -> None:
+    """Risk: the published contract drifts from what the code sends and accepts."""
+    assert check_schemas(ROOT / "docs" / "schemas") == [], \
+        "docs/schemas is out of date: run `kezek central schemas`"
+
+
+def test_two_centrals_share_the_load_and_store_once(broker: Broker, tmp_path: Path,
+                                                    edges: list[EdgeRig]) -> None:
+    """Risk: two instances each store half, or both store everything twice."""
+    db = tmp_path / "central.db"
+    a = CentralRig(broker.port, db, instance="central-a")
+    b = CentralRig(broker.port, db, instance="central-b")
+    try:
+        edge = EdgeRig(make_config(broker.port, batch_max_events=5), tmp_path / "edge")
+        edges.append(edge)
+        edge.record(200)
+        last = edge.last_seq()
+        wait_for(lambda: a.contiguous() == last, 20, "both centrals together to store all")
+        assert_exactly_once(a, last, edge.ids)
+        assert a.central.batches > 0 and b.central.batches > 0
+        # One instance goes away for good: its will must not make the edge stop sending.
+        a.central.client.disconnect()
+        edge.record(20, start=200)
+        last = edge.last_seq()
+        wait_for(lambda: b.contiguous() == last, 20, "the remaining central to take over")
+        assert_exactly_once(b, last, edge.ids)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: Path,
+                                                     edges: list[EdgeRig]) -> None:
+    """Risk: the central team's tools do not work end to end."""
+    pub = tmp_path / "publish" / SITE / DEVICE
+    (pub / "cmd").mkdir(parents=True)
+    (pub / "cfg.json").write_text(json.dumps({"version": 3, "config": {
+        "windows": [{"number": 1, "services": {"docs": 1}},
+                    {"number": 2, "services": {"docs": 1, "realty": 2}},
+                    {"number": 5, "services": {"realty": 1}}]}}), encoding="utf-8")
+    (pub / "cmd" / "close-1.json").write_text(json.dumps(
+        {"name": "close_window", "args": {"window": 1}}), encoding="utf-8")
+    db = tmp_path / "central.db"
+    broker_args = ["--host", "127.0.0.1", "--port", str(broker.port), "--no-tls"]
+    run = subprocess.Popen(kezek_cmd("central", "run", *broker_args, "--db", str(db),
+                                     "--publish-dir", str(tmp_path / "publish"),
+                                     "--summary-every", "0.5"),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           env=child_env(), cwd=str(ROOT))
+    try:
+        edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+        edges.append(edge)
+        for _ in range(3):
+            edge.app.controller.call(IssueTicket("docs"))
+        wait_for(lambda: 5 in {w.number for w in edge.app.controller.snapshot.windows}, 15,
+                 "cfg from the publish dir")
+        wait_for(lambda: (pub / "cmd" / "close-1.json.sent").exists(), 10, "the file command")
+        wait_for(lambda: any(r["cmd_id"] == "close-1" for r in edge.events_of("cmd.result")), 10,
+                 "the command's result")
+        sent = subprocess.run(kezek_cmd("central", "cmd", *broker_args, "--site", SITE,
+                                        "--device", DEVICE, "open_window", "--arg", "window=1",
+                                        "--cmd-id", "cli-1"),
+                              capture_output=True, text=True, env=child_env(), cwd=str(ROOT),
+                              timeout=30)
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.strip() == "cli-1"
+        result = wait_for(lambda: [r for r in edge.events_of("cmd.result")
+                                   if r["cmd_id"] == "cli-1"], 10, "the CLI command's result")
+        assert result[0]["ok"]
+        # The edge's health reaches central's summary: 3 waiting.
+        summary = wait_for(lambda: (out := subprocess.run(
+            kezek_cmd("central", "summary", "--db", str(db)), capture_output=True, text=True,
+            env=child_env(), cwd=str(ROOT), timeout=30).stdout) and f"{SITE}" in out
+            and " 3 " in out and out, 15, "the summary to show 3 waiting")
+        assert "online" in summary.splitlines()[0]
+    finally:
+        run.send_signal(signal.SIGTERM)
+        out, _ = run.communicate(timeout=15)
+    assert run.returncode == 0
+    assert SITE in out, "the live summary was printed"
