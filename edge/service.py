@@ -44,9 +44,14 @@ class App:
         self.ctx = AppContext(config=config, controller=self.controller, clock=self.clock,
                               state_dir=self.state_dir, db_path=self.db_path,
                               stdout=stdout or sys.stdout, logger=logging.getLogger("kezek"),
-                              demo=demo, shutdown=self.stop_event.set,
+                              demo=demo, shutdown=self.request_stop,
                               stdin=stdin or sys.stdin)
         self.components: list[Component] = []
+        # SIGTERM / `quit` only ask; the loop then stops the components while it still
+        # applies commands (a printer's last TicketPrinted), and ends after them.
+        self.stop_requested = threading.Event()
+        self._stopper: threading.Thread | None = None
+        self._components_stopped = False
 
     def start_components(self) -> None:
         from edge.wiring import build_components
@@ -55,18 +60,43 @@ class App:
             logger.info("starting %s", comp.name)
             comp.start()
 
-    def run(self, heartbeat: Callable[[], None] | None = None) -> None:
-        """Apply commands in this thread until stop() (SIGTERM, `quit`)."""
-        self.controller.run(self.stop_event, heartbeat)
+    def request_stop(self) -> None:
+        """Ask for a graceful stop; safe from a signal handler (it only sets an event)."""
+        self.stop_requested.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self.stop_event.set()
+    def run(self, heartbeat: Callable[[], None] | None = None,
+            stop_timeout: float = 5.0) -> None:
+        """Apply commands in this thread until request_stop() (SIGTERM, `quit`) or stop()."""
+        def beat() -> None:
+            if heartbeat is not None:
+                heartbeat()
+            if self.stop_requested.is_set() and self._stopper is None:
+                self._stopper = threading.Thread(target=self._stop_components,
+                                                 args=(stop_timeout, True),
+                                                 name="kezek-shutdown", daemon=True)
+                self._stopper.start()
+        self.controller.run(self.stop_event, beat)
+
+    def _stop_components(self, timeout: float, then_end_loop: bool = False) -> None:
         # Inputs first (no new commands), outputs and sync last (they flush).
         for comp in reversed(self.components):
             try:
                 comp.stop(timeout)
             except Exception:
                 logger.exception("stopping %s failed", comp.name)
+        self._components_stopped = True
+        if then_end_loop:
+            self.stop_event.set()
+            self.controller.stop(0)  # wakes the loop now instead of at its next tick
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        if self._stopper is not None:
+            self._stopper.join(timeout * (len(self.components) + 1))
+        if not self._components_stopped:
+            # The loop ended without a graceful stop (an error, or stop_event set directly):
+            # stop them now; what they report can no longer be applied.
+            self._stop_components(timeout)
         self.store.close()
 
 
@@ -87,21 +117,30 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
     notifier = notifier or Notifier()
     app = App(config, state_dir, stdout=stdout, demo=demo)
     reload_requested = threading.Event()
+    stop_signal: list[str] = []  # the handler only records; the loop logs and notifies
 
     def _on_signal(signum: int, _frame: object) -> None:
         if signum == signal.SIGHUP:
             reload_requested.set()  # handled on the loop (heartbeat), not in the handler
             return
-        logger.info("signal %s: stopping", signal.Signals(signum).name)
-        app.stop_event.set()
+        stop_signal.append(signal.Signals(signum).name)
+        app.request_stop()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     watchdog = WatchdogPinger(notifier)
 
+    stopping_told = False
+
     def heartbeat() -> None:
+        nonlocal stopping_told
         watchdog()
+        if app.stop_requested.is_set() and not stopping_told:
+            stopping_told = True
+            logger.info("%s: stopping (printers finish their ticket, state is saved)",
+                        stop_signal[0] if stop_signal else "quit")
+            notifier.stopping("finishing print jobs and saving state")
         if reload_requested.is_set():
             reload_requested.clear()
             reload_config(app, config_path, notifier)
@@ -111,9 +150,10 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
         logger.info("kezek ready: site %s, device %s, database %s",
                     config.center.site, config.center.device, app.db_path)
         notifier.ready(f"serving {config.center.site}/{config.center.device}")
-        app.run(heartbeat)
+        app.run(heartbeat, STOP_TIMEOUT_S)
     finally:
-        notifier.stopping("saving state and stopping devices")
+        if not stopping_told:
+            notifier.stopping("stopping")
         app.stop(STOP_TIMEOUT_S)
         logger.info("kezek stopped")
     return 0
