@@ -1,0 +1,170 @@
+"""A real `kezek run` process: READY/WATCHDOG/STOPPING, status socket, SIGHUP, SIGTERM while printing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+import tty
+from pathlib import Path
+
+from edge.system.status import request_status
+
+ROOT = Path(__file__).resolve().parents[2]
+IIN_LIKE = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def system_section(run_dir: Path) -> str:
+    return f'\n[system]\nstatus_socket = "{run_dir}/status.sock"\n'
+
+
+def wait_status(sock: Path, check, timeout: float = 20.0) -> dict:
+    """Poll the status socket until `check(status)` holds."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = request_status(sock, timeout=5)
+            if check(last):
+                return last  # type: ignore[return-value]
+        except OSError as e:
+            last = e
+        time.sleep(0.05)
+    raise AssertionError(f"status never matched; last: {last}")
+
+
+def test_ready_watchdog_status_and_clean_stop(start_service, notify, make_config, short_dir: Path,
+                                              kezek: list[str]) -> None:
+    sock = short_dir / "run" / "status.sock"
+    svc = start_service(
+        make_config(system_section(short_dir / "run"), "[console]\nenabled = true\nprinter = \"kiosk\"\n",
+                    '[printers.kiosk]\ntype = "fake"\n'),
+        {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
+    notify.wait_for("READY=1")
+    # The status socket is up once READY is sent: systemd may start `kezek status` users.
+    assert (sock.stat().st_mode & 0o777) == 0o660
+    assert svc.send("ticket docs").startswith("TICKET A-")
+    status = wait_status(sock, lambda s: s["queue"]["waiting_total"] == 1)
+    assert [w["number"] for w in status["queue"]["windows"]] == [1, 2]
+    assert status["health"]["devices"]["printer:kiosk"]["ok"] is True
+
+    cli = subprocess.run(kezek + ["status", "--socket", str(sock), "--json"], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["service"]["site"] == "test-01"
+    text = subprocess.run(kezek + ["status", "--socket", str(sock)], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT).stdout
+    assert "1 waiting" in text and "printer:kiosk" in text
+
+    # WATCHDOG_USEC = 1 s: pings every half second from the controller loop.
+    notify.wait_for("WATCHDOG=1")
+    svc.proc.send_signal(signal.SIGTERM)
+    assert svc.stop() == 0
+    notify.wait_for("STOPPING=1", timeout=5)
+    assert not sock.exists()
+    log = svc.log()
+    assert "SIGTERM: stopping" in log and "kezek stopped" in log
+
+
+def test_sighup_reloads_and_an_invalid_file_changes_nothing(start_service, make_config,
+                                                            short_dir: Path) -> None:
+    sock = short_dir / "run" / "status.sock"
+    system = system_section(short_dir / "run")
+    svc = start_service(make_config(system))
+    wait_status(sock, lambda s: len(s["queue"]["windows"]) == 2)
+
+    third = '\n[[windows]]\nnumber = 3\nservices = { realty = 1 }\n'
+    svc.config.write_text(make_config(third, system), encoding="utf-8")
+    svc.proc.send_signal(signal.SIGHUP)
+    wait_status(sock, lambda s: [w["number"] for w in s["queue"]["windows"]] == [1, 2, 3])
+    svc.wait_log("SIGHUP: reloaded services, windows and policies")
+
+    # A broken file (with an IIN pasted into it by mistake): refused, logged, nothing changes.
+    broken = '\n[[windows]]\nnumber = 900101300123\nservices = { realty = 1 }\n'
+    svc.config.write_text(make_config(broken, system), encoding="utf-8")
+    svc.proc.send_signal(signal.SIGHUP)
+    log = svc.wait_log("is invalid, keeping the running config")
+    assert "windows.2.number" in log
+    status = request_status(sock)
+    assert [w["number"] for w in status["queue"]["windows"]] == [1, 2, 3]
+
+    # A hardware section changed: applied after a restart, and the log says so.
+    svc.config.write_text(make_config(third, system, '[printers.kiosk]\ntype = "fake"\n'), encoding="utf-8")
+    svc.proc.send_signal(signal.SIGHUP)
+    svc.wait_log("[printers] changed; those sections apply after a restart")
+    assert svc.stop() == 0
+    assert IIN_LIKE.search(svc.log()) is None  # the pasted IIN never reached a log line
+
+
+class PtyPrinterEnd:
+    """The printer's side of a pty: can pause the line with XOFF and collects the bytes."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.master)
+        self.port = os.ttyname(self.slave)
+        self.received = bytearray()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="pty-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    self.received += os.read(self.master, 65536)
+                except OSError:
+                    return
+
+    def xoff(self) -> None:
+        os.write(self.master, b"\x13")
+
+    def xon(self) -> None:
+        os.write(self.master, b"\x11")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join(2)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_sigterm_while_printing_finishes_the_ticket(start_service, make_config, short_dir: Path) -> None:
+    printer = PtyPrinterEnd()
+    try:
+        sock = short_dir / "run" / "status.sock"
+        svc = start_service(make_config(
+            system_section(short_dir / "run"), "[console]\nenabled = true\nprinter = \"kiosk\"\n",
+            f'[printers.kiosk]\ntype = "serial"\nport = "{printer.port}"\nmode = "text"\n'
+            'status = "none"\nrtscts = false\nxonxoff = true\nwrite_timeout_s = 60\n'))
+        wait_status(sock, lambda s: s["health"]["devices"]["printer:kiosk"]["ok"] is True)
+        printer.xoff()  # the printer is busy: the ticket's bytes cannot leave yet
+        assert svc.send("ticket docs").startswith("TICKET A-")
+        wait_status(sock, lambda s: s["health"]["devices"]["printer:kiosk"]["pending"] == 1)
+        time.sleep(0.3)  # let the worker enter its blocked write
+        assert b"\x1dV" not in printer.received
+
+        svc.proc.send_signal(signal.SIGTERM)
+        svc.wait_log("SIGTERM: stopping")
+        assert svc.proc.poll() is None  # still running: the ticket is not out yet
+        printer.xon()
+        assert svc.stop(timeout=30) == 0
+        assert b"\x1dV" in printer.received  # the whole ticket, cut included
+
+        db = sqlite3.connect(svc.state_dir / "kezek.db")
+        try:
+            [(state,)] = db.execute("SELECT print_state FROM tickets").fetchall()
+            types = [t for (t,) in db.execute("SELECT type FROM outbox ORDER BY seq")]
+        finally:
+            db.close()
+        assert state == "printed"  # persisted before the process ended
+        assert "ticket.printed" in types
+    finally:
+        printer.close()
