@@ -166,9 +166,9 @@ if [ ! -f "$ETC/secrets.env" ]; then
   cat > "$ETC/secrets.env" <<'TXT'
 # Kezek Edge secrets, passed to the service as environment variables (EnvironmentFile=).
 # Mode 0600, owner root. One NAME=value per line; no quotes needed. See docs/install.md.
+# (Or use systemd credentials instead: docs/install.md, "Secrets".)
 #KEZEK_MQTT_PASSWORD=
-#KEZEK_IIN_HASH_KEY=
-#KEZEK_MQTT_TLS_KEY=/etc/kezek/tls/device.key
+#KEZEK_IIN_SECRET=
 TXT
   umask 022
   say "wrote /etc/kezek/secrets.env (fill in the MQTT password and keys)"
