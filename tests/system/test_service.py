@@ -82,8 +82,8 @@ def test_sighup_reloads_and_an_invalid_file_changes_nothing(start_service, make_
     third = '\n[[windows]]\nnumber = 3\nservices = { realty = 1 }\n'
     svc.config.write_text(make_config(third, system), encoding="utf-8")
     svc.proc.send_signal(signal.SIGHUP)
-    wait_status(sock, lambda s: [w["number"] for w in s["queue"]["windows"]] == [1, 2, 3])
     svc.wait_log("SIGHUP: reloaded services, windows and policies")
+    wait_status(sock, lambda s: [w["number"] for w in s["queue"]["windows"]] == [1, 2, 3])
 
     # A broken file (with an IIN pasted into it by mistake): refused, logged, nothing changes.
     broken = '\n[[windows]]\nnumber = 900101300123\nservices = { realty = 1 }\n'
