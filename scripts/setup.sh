@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Creates .venv with Kezek Edge and its test tools; installs missing Debian packages when allowed.
+# Usage: scripts/setup.sh [--test]    (--test also installs what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+# Debian packages: the runtime needs venv + a font with Kazakh glyphs; the tests also
+# need a real MQTT broker, a browser for the hall page, espeak-ng/sox for the clip set,
+# and systemd-analyze for the unit check.
+debs=(python3-venv fonts-dejavu-core)
+if [ "$want_test" = 1 ]; then
+  debs+=(mosquitto chromium espeak-ng sox systemd alsa-utils)
+fi
+
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+for pkg in "${debs[@]}"; do
+  case "$pkg" in
+    python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=("$pkg") ;;
+    fonts-dejavu-core) [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=("$pkg") ;;
+    mosquitto) have_cmd mosquitto || [ -x /usr/sbin/mosquitto ] || missing+=("$pkg") ;;
+    chromium) have_cmd chromium || missing+=("$pkg") ;;
+    espeak-ng) have_cmd espeak-ng || missing+=("$pkg") ;;
+    sox) have_cmd sox || missing+=("$pkg") ;;
+    systemd) have_cmd systemd-analyze || missing+=("$pkg") ;;
+    alsa-utils) have_cmd aplay || missing+=("$pkg") ;;
+  esac
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && have_cmd apt-get; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  elif have_cmd sudo && sudo -n true 2>/dev/null; then
+    echo "setup: installing Debian packages with sudo: ${missing[*]}"
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: these Debian packages are missing: ${missing[*]}" >&2
+    echo "setup: install them, then run this again:  sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+py=${PYTHON:-python3}
+if ! "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "setup: Kezek Edge needs Python 3.11 or newer; $("$py" --version 2>&1) found" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+extras=""
+[ "$want_test" = 1 ] && extras="[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"

@@ -1,0 +1,225 @@
+"""Engine rules: numbering, who is called next, the ticket's life, windows, time."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.clock import ManualClock
+from edge.queue import commands as c
+from edge.queue.model import Category, TicketState
+
+from .conftest import PureEngine
+
+HOUR = 3600
+
+
+def test_numbers_are_prefixed_zero_padded_and_per_service(pure: PureEngine) -> None:
+    assert pure.label(c.IssueTicket("docs")) == "A-001"
+    assert pure.label(c.IssueTicket("docs")) == "A-002"
+    assert pure.label(c.IssueTicket("realty")) == "B-001"
+
+
+def test_numbers_wrap_at_range_end_skipping_tickets_still_active(pure: PureEngine) -> None:
+    labels = [pure.label(c.IssueTicket("tiny")) for _ in range(3)]
+    assert labels == ["C-001", "C-002", "C-003"]
+    # All three still waiting: the range is exhausted, refused with a reason.
+    err = pure.refused(c.IssueTicket("tiny"))
+    assert err.code == "numbers_exhausted"
+    pure.do(c.CallNext(3))  # window 3 serves tiny: C-001 leaves the line
+    pure.do(c.Finish(3))
+    assert pure.label(c.IssueTicket("tiny")) == "C-001"  # wrapped to the start
+
+
+def test_numbers_restart_at_local_midnight_not_utc(pure: PureEngine, clock: ManualClock) -> None:
+    pure.label(c.IssueTicket("docs"))
+    # Asia/Almaty is UTC+5: UTC midnight is 05:00 local, no new day there.
+    clock.advance(14 * HOUR + 59 * 60)          # 23:59 local
+    assert pure.label(c.IssueTicket("docs")) == "A-002"
+    clock.advance(2 * 60)                      # 00:01 local, the next day
+    assert pure.label(c.IssueTicket("docs")) == "A-001"
+    assert "day.started" in pure.types()
+
+
+def test_day_change_ends_every_open_ticket_in_one_final_state(pure: PureEngine, clock: ManualClock) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("realty"))
+    pure.do(c.CallNext(1))
+    pure.do(c.StartService(1))
+    clock.advance(16 * HOUR)
+    pure.do(c.Tick())
+    states = sorted(t.state.value for t in pure.engine.state.tickets.values())
+    assert states == []  # yesterday's tickets are finished and dropped from memory
+    assert pure.types().count("ticket.no_show") == 2
+    assert pure.types().count("ticket.done") == 1
+
+
+def test_call_next_prefers_weight_then_priority_then_arrival(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("realty"))                       # B-001
+    pure.do(c.IssueTicket("docs"))                         # A-001
+    pure.do(c.IssueTicket("docs", Category.PENSIONER))     # A-002, benefit
+    # Window 1: docs weight 2 beats realty weight 1; the pensioner goes first among docs.
+    assert pure.label(c.CallNext(1)) == "A-002"
+    assert pure.label(c.CallNext(1)) == "A-001"
+    assert pure.label(c.CallNext(1)) == "B-001"
+
+
+def test_weight_zero_serves_only_when_nothing_else_waits(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("realty"))
+    assert pure.label(c.CallNext(2)) == "B-001"   # realty weight 2
+    assert pure.label(c.CallNext(2)) == "A-001"   # docs weight 0, nothing else left
+
+
+def test_benefit_window_takes_benefit_visitors_first_across_services(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("realty", Category.DISABILITY))
+    assert pure.label(c.CallNext(3)) == "B-001"
+    # A normal window with docs weight 2 would have taken A-001 first.
+    assert pure.label(c.CallNext(3)) == "A-001"
+
+
+def test_empty_queue_is_refused_and_changes_nothing(pure: PureEngine) -> None:
+    err = pure.refused(c.CallNext(1))
+    assert err.code == "queue_empty"
+    assert pure.events == []
+
+
+def test_transfer_keeps_the_number_and_goes_right_after_those_in_service(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("realty"))   # B-001 waiting
+    pure.do(c.IssueTicket("realty"))   # B-002 waiting
+    pure.do(c.IssueTicket("docs"))     # A-001
+    assert pure.label(c.CallNext(1)) == "A-001"
+    moved = pure.do(c.Transfer(1, "realty")).reply.ticket
+    assert moved is not None and moved.label == "A-001" and moved.service == "realty"
+    assert pure.label(c.CallNext(2)) == "A-001"  # before B-001 and B-002
+    assert pure.label(c.CallNext(2)) == "B-001"
+
+
+def test_transfer_to_the_same_service_goes_to_the_back(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.Transfer(1, "docs"))
+    assert [t.label for t in pure.engine.waiting_line("docs")] == ["A-002", "A-001"]
+
+
+def test_park_and_unpark_returns_to_the_back(pure: PureEngine) -> None:
+    for _ in range(3):
+        pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.Park(1))
+    assert pure.engine.state.windows[1].ticket_id is None
+    pure.do(c.Unpark("A-001"))
+    assert [t.label for t in pure.engine.waiting_line("docs")] == ["A-002", "A-003", "A-001"]
+
+
+def test_recall_limit_makes_a_no_show(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.Recall(1))   # second call
+    pure.do(c.Recall(1))   # third call
+    out = pure.do(c.Recall(1))  # would be the fourth: no-show
+    assert out.reply.ticket is not None and "NOSHOW" in out.reply.text
+    assert pure.engine.state.tickets[1].state is TicketState.NO_SHOW
+    noshow = [e for e in pure.events if e.type == "ticket.no_show"][0]
+    assert noshow.data["auto"] is True and noshow.data["calls"] == 3
+
+
+def test_call_next_while_holding_a_visitor_finishes_that_visit(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.CallNext(1))
+    t1 = pure.engine.state.tickets[1]
+    assert t1.state is TicketState.DONE
+    done = [e for e in pure.events if e.type == "ticket.done"][0]
+    assert done.data["implicit"] is True
+
+
+def test_start_is_optional_and_service_time_counts_from_start(pure: PureEngine, clock: ManualClock) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    clock.advance(60)
+    pure.do(c.StartService(1))
+    clock.advance(300)
+    pure.do(c.Finish(1))
+    done = [e for e in pure.events if e.type == "ticket.done"][0]
+    assert done.data["service_s"] == 300
+    assert done.data["visit_s"] == 360
+
+
+def test_paused_and_closed_windows_do_not_call(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.PauseWindow(1))
+    assert pure.refused(c.CallNext(1)).code == "window_not_open"
+    pure.do(c.ResumeWindow(1))
+    pure.do(c.CallNext(1))
+    assert pure.refused(c.CloseWindow(1)).code == "window_busy"
+    pure.do(c.Finish(1))
+    pure.do(c.CloseWindow(1))
+    assert pure.refused(c.CallNext(1)).code == "window_not_open"
+    assert pure.refused(c.CallNext(9)).code == "unknown_window"
+
+
+def test_call_a_specific_ticket(pure: PureEngine) -> None:
+    for _ in range(3):
+        pure.do(c.IssueTicket("docs"))
+    assert pure.label(c.CallTicket(1, "a-003")) == "A-003"
+    assert pure.refused(c.CallTicket(2, "A-003")).code == "not_waiting"
+    assert pure.refused(c.CallTicket(2, "Z-999")).code == "unknown_ticket"
+
+
+def test_rating_once_per_visit_within_the_window(pure: PureEngine, clock: ManualClock) -> None:
+    pure.do(c.IssueTicket("docs"))
+    assert pure.refused(c.Rate(1, 5)).code == "rating_ignored"
+    pure.do(c.CallNext(1))
+    pure.do(c.Finish(1))
+    pure.do(c.Rate(1, 4))
+    assert pure.refused(c.Rate(1, 5)).code == "rating_ignored"
+    rating = [e for e in pure.events if e.type == "rating.recorded"][0]
+    assert rating.data["window"] == 1 and rating.data["score"] == 4 and rating.data["visit"]
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.Finish(1))
+    clock.advance(121)
+    assert pure.refused(c.Rate(1, 3)).code == "rating_ignored"
+    assert pure.refused(c.Rate(1, 6)).code == "bad_rating"
+
+
+def test_printer_down_refuses_tickets_and_raises_then_clears_an_alarm(pure: PureEngine) -> None:
+    pure.do(c.DeviceStatus("printer:kiosk", ok=False, detail="paper out", blocks_issue=True))
+    err = pure.refused(c.IssueTicket("docs", printer="kiosk"))
+    assert err.code == "printer_down" and "paper out" in str(err)
+    assert pure.label(c.IssueTicket("docs")) == "A-001"  # a ticket with no paper still works
+    pure.do(c.DeviceStatus("printer:kiosk", ok=True, blocks_issue=True))
+    assert pure.label(c.IssueTicket("docs", printer="kiosk")) == "A-002"
+    assert pure.types().count("alarm.raised") == 1
+    assert pure.types().count("alarm.cleared") == 1
+
+
+def test_print_jobs_and_void(pure: PureEngine) -> None:
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.TicketPrinted(1, ok=True))
+    jobs = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
+    assert [j["ticket"] for j in jobs] == ["A-002"]
+    pure.do(c.TicketPrinted(2, ok=False, detail="cover open"))
+    pure.do(c.VoidTicket(2, "printer never came back"))
+    assert pure.engine.state.tickets[2].state is TicketState.VOIDED
+    assert pure.do(c.PrintJobs("kiosk")).reply.data["jobs"] == []
+
+
+def test_unknown_service_and_category_are_refused(pure: PureEngine) -> None:
+    assert pure.refused(c.IssueTicket("nope")).code == "unknown_service"
+    with pytest.raises(ValueError):
+        c.IssueTicket("docs", Category("vip"))
+
+
+def test_wait_estimate_counts_people_ahead_over_open_windows(pure: PureEngine) -> None:
+    for _ in range(4):
+        pure.do(c.IssueTicket("docs"))
+    out = pure.do(c.IssueTicket("docs"))
+    issued = out.events[-1].data
+    # 4 ahead x 10 min over the 2 open windows that serve docs with weight > 0
+    assert issued["ahead"] == 4 and issued["wait_min"] == 20

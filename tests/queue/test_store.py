@@ -1,0 +1,119 @@
+"""The store and the controller on a real SQLite file: durability, outbox, concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from edge.errors import CommandError, StorageError
+from edge.queue import commands as c
+from edge.queue.migrations import LATEST
+from edge.queue.store import QueueStore
+
+
+def test_pragmas_are_wal_and_full(tmp_path: Path) -> None:
+    store = QueueStore(tmp_path / "q.db")
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    store.close()
+
+
+def test_queue_resumes_exactly_after_restart(harness) -> None:
+    harness.call(c.IssueTicket("docs"))
+    harness.call(c.IssueTicket("docs", "pensioner"))
+    harness.call(c.IssueTicket("realty"))
+    harness.call(c.CallNext(1))
+    harness.call(c.PauseWindow(2))
+    before = harness.controller.snapshot
+    harness.restart()
+    after = harness.controller.snapshot
+    assert after.windows == before.windows
+    assert after.services == before.services
+    assert harness.call(c.IssueTicket("docs")).reply.ticket.label == "A-003"
+    assert harness.call(c.CallNext(4)).reply.ticket.label == "A-001"
+
+
+def test_outbox_sequence_is_contiguous_and_never_reused(harness) -> None:
+    for _ in range(5):
+        harness.call(c.IssueTicket("docs"))
+    events = harness.store.outbox()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    # Central acked everything: the rows go, the sequence does not restart.
+    harness.store.conn.execute("DELETE FROM outbox")
+    harness.restart()
+    harness.call(c.IssueTicket("docs"))
+    assert harness.store.outbox()[0].seq == len(events) + 1
+    env = harness.store.outbox()[0].envelope("site", "dev")
+    assert set(env) == {"v", "id", "site", "device", "seq", "boot", "type", "ts", "mono_ms",
+                        "clock_synced", "hist", "data"}
+
+
+def test_a_refused_command_writes_nothing(harness) -> None:
+    with pytest.raises(CommandError):
+        harness.call(c.CallNext(1))
+    assert harness.store.outbox() == []
+    assert list(harness.store.tickets()) == []
+
+
+def test_a_failed_commit_leaves_memory_untouched(harness) -> None:
+    harness.call(c.IssueTicket("docs"))
+    # Make the next write fail inside the transaction (a full card, a broken file).
+    harness.store.conn.execute("CREATE TRIGGER fail BEFORE INSERT ON outbox BEGIN "
+                               "SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(Exception):
+        harness.call(c.IssueTicket("docs"))
+    harness.store.conn.execute("DROP TRIGGER fail")
+    assert harness.controller.snapshot.waiting_total == 1
+    assert harness.call(c.IssueTicket("docs")).reply.ticket.label == "A-002"
+
+
+def test_two_windows_pressed_at_the_same_instant_never_share_a_ticket(harness) -> None:
+    for _ in range(40):
+        harness.call(c.IssueTicket("docs"))
+    start = threading.Barrier(4)
+    futures: list[Future] = []
+    lock = threading.Lock()
+
+    def press(window: int) -> None:
+        start.wait()
+        for _ in range(10):
+            f = harness.controller.submit(c.CallNext(window))
+            with lock:
+                futures.append(f)
+
+    threads = [threading.Thread(target=press, args=(w,)) for w in (1, 2, 4, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    called = []
+    for f in futures:
+        try:
+            called.append(f.result(10).reply.ticket.id)
+        except CommandError:
+            pass
+    assert len(called) == len(set(called)) == 40
+    holders = [w.ticket for w in harness.controller.snapshot.windows if w.ticket]
+    assert len(holders) == len(set(holders))
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    QueueStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={LATEST + 1}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this kezek"):
+        QueueStore(path)
+
+
+def test_garbage_database_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="cannot open the queue database"):
+        QueueStore(path)
