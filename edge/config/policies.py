@@ -98,9 +98,10 @@ class PoliciesConfig(StrictModel):
                               description="calls (first call + recalls) before an automatic no-show")
     rating_window_s: int = Field(default=120, ge=5, le=3600,
                                  description="seconds after 'done' during which a rating counts")
-    recall_min_interval_s: int = Field(default=10, ge=0, le=600,
+    recall_min_interval_s: int = Field(default=0, ge=0, le=600,
                                        description="seconds between two calls of the same ticket "
-                                                   "(an earlier recall is refused)")
+                                                   "(an earlier recall is refused); 0 = off, "
+                                                   "10-30 is usual")
     no_show_after_s: int | None = Field(default=None, ge=10, le=3600,
                                         description="a called visitor who has not come after this "
                                                     "many seconds becomes a no-show; none = off")

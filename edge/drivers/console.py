@@ -13,6 +13,7 @@ from typing import IO, Any, Callable
 from edge.component import AppContext
 from edge.errors import CommandError, KezekError
 from edge.queue import commands as c
+from edge.queue.estimates import wait_minutes
 from edge.queue.model import Category
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 HELP = ("commands: ticket SERVICE [CATEGORY] | call WINDOW | call WINDOW TICKET | recall WINDOW | "
         "noshow WINDOW | start WINDOW | done WINDOW | transfer WINDOW SERVICE | park WINDOW | "
         "unpark TICKET | pause WINDOW | resume WINDOW | open WINDOW | close WINDOW | "
-        "rate WINDOW N | reprint TICKET | status | help | quit")
+        "rate WINDOW N | reprint TICKET | checkin CODE | checkin-iin IIN | status | help | quit")
 
 
 def _int(word: str, what: str) -> int:
@@ -59,6 +60,8 @@ VERBS: dict[str, tuple[int, int, Parser]] = {
     "close": (1, 1, lambda a, drv: c.CloseWindow(_int(a[0], "WINDOW"))),
     "rate": (2, 2, lambda a, drv: c.Rate(_int(a[0], "WINDOW"), _int(a[1], "N"))),
     "reprint": (1, 1, lambda a, drv: c.Reprint(a[0], printer=drv.printer)),
+    "checkin": (1, 1, lambda a, drv: c.CheckIn(a[0], printer=drv.printer, source="console")),
+    "checkin-iin": (1, 1, lambda a, drv: c.CheckInIin(a[0], printer=drv.printer, source="console")),
 }
 
 
@@ -79,7 +82,12 @@ def format_status(snapshot: Any) -> list[str]:
     lines = [f"STATUS day {snapshot.day}: {snapshot.waiting_total} waiting, "
              f"{snapshot.serving_total} at windows"]
     for s in snapshot.services:
-        lines.append(f"  service {s.id} ({s.prefix}): {s.waiting} waiting")
+        # Wait estimate for a newcomer: rolling average minutes / open windows serving it.
+        open_windows = sum(1 for w in snapshot.windows
+                           if w.state == "open" and w.services.get(s.id, 0) > 0)
+        wait = wait_minutes(s.waiting, s.avg_minutes, open_windows)
+        lines.append(f"  service {s.id} ({s.prefix}): {s.waiting} waiting, wait ~{wait} min "
+                     f"(avg {s.avg_minutes:g} min/visitor)")
     for w in snapshot.windows:
         at = f" {w.ticket} {w.ticket_state}" if w.ticket else ""
         lines.append(f"  window {w.number}: {w.state}{at}")

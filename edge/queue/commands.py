@@ -200,3 +200,26 @@ class LoadBookings(Command):
     bookings: tuple[Any, ...]
     version: int | None = None
     source: str = "system"
+
+
+@dataclass(frozen=True)
+class CheckIn(Command):
+    """A booked visitor checks in at the kiosk with the booking code (typed or scanned).
+
+    Issues a ticket in the booked service, marked booked, or is refused with a reason
+    (edge.queue.policies.Refusal: code + params for the kiosk text).
+    """
+
+    code: str
+    printer: str | None = None     # the kiosk printer that will print the ticket
+    source: str = "kiosk"
+
+
+@dataclass(frozen=True)
+class CheckInIin(Command):
+    """A booked visitor checks in with the IIN (12 digits). The IIN is hashed at once and
+    never stored, logged or put in an event; it is left out of repr()."""
+
+    iin: str = field(repr=False)
+    printer: str | None = None
+    source: str = "kiosk"

@@ -11,16 +11,22 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from edge.clock import ClockReading
 from edge.errors import CommandError
 from edge.queue import commands as c
+from edge.queue import sla
+from edge.queue.bookings import (Booking, BookingRejected, BookingStatus, iin_hmac, iin_valid,
+                                 parse_booking)
+from edge.queue import estimates
+from edge.queue.estimates import ServiceTimes
 from edge.queue.events import Event
-from edge.queue.lines import TIER_BENEFIT, TIER_NORMAL, TIER_TRANSFER, Line, key_of
+from edge.queue.lines import TIER_BENEFIT, TIER_BOOKED, TIER_NORMAL, TIER_TRANSFER, Line, key_of
 from edge.queue.model import (Category, PrintState, Service, Ticket, TicketState, Window,
                               WindowState)
+from edge.queue.policies import BookingRules, Refusal, Schedule, ServiceRules, capacity_left
 from edge.queue.snapshot import CallView, QueueSnapshot, ServiceView, WindowView
 from edge.queue.timebase import TimeBase, TimeStep, advance, local_day, local_time
 
@@ -53,10 +59,11 @@ class Outcome:
     windows: dict[int, Window] = field(default_factory=dict)
     counters: dict[str, Counter] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    bookings: dict[str, Booking] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.events or self.tickets or self.windows or self.counters)
+        return not (self.events or self.tickets or self.windows or self.counters or self.bookings)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,19 @@ class Policies:
 
     recall_limit: int = 3
     rating_window_s: int = 120
+    recall_min_interval_s: int = 0
+    no_show_after_s: int | None = None
+    schedule: Schedule = Schedule()
+    capacity_stop: bool = True
+    estimate_samples: int = 20
+    services: dict[str, ServiceRules] = field(default_factory=dict)
+    bookings: BookingRules = BookingRules()
+    site: str | None = None
+    # The site's IIN secret (HMAC key); never printed.
+    iin_key: bytes | None = field(default=None, repr=False)
+
+    def rules(self, service: str) -> ServiceRules:
+        return self.services.get(service) or ServiceRules()
 
 
 @dataclass
@@ -80,6 +100,8 @@ class EngineState:
     counters: dict[str, Counter] = field(default_factory=dict)
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bookings: dict[str, Booking] = field(default_factory=dict)
+    bookings_version: int = 0
 
 
 class _Draft:
@@ -95,6 +117,7 @@ class _Draft:
         self.next_arrival = engine.state.next_arrival
         self.alarms = dict(engine.state.alarms)
         self.devices = dict(engine.state.devices)
+        self.bookings_version = engine.state.bookings_version
         self.meta_dirty = False
 
     @property
@@ -116,6 +139,12 @@ class _Draft:
 
     def put_window(self, w: Window) -> None:
         self.out.windows[w.number] = w
+
+    def booking(self, code: str) -> Booking | None:
+        return self.out.bookings.get(code) or self.e.state.bookings.get(code)
+
+    def put_booking(self, b: Booking) -> None:
+        self.out.bookings[b.code] = b
 
     def emit(self, type_: str, **data: Any) -> None:
         self.out.events.append(Event(type_, data))
@@ -143,10 +172,12 @@ class _Draft:
 
     def finish(self) -> Outcome:
         out = self.out
-        if out.events or out.tickets or out.windows or out.counters or self.meta_dirty:
+        if out.events or out.tickets or out.windows or out.counters or out.bookings \
+                or self.meta_dirty:
             out.meta = {"day": self.day, "next_ticket_id": self.next_ticket_id,
                         "next_arrival": self.next_arrival, "time": self.step.base,
-                        "alarms": self.alarms, "devices": self.devices}
+                        "alarms": self.alarms, "devices": self.devices,
+                        "bookings_version": self.bookings_version}
         return out
 
 
@@ -168,6 +199,14 @@ class QueueEngine:
         self._benefit_lines: dict[str, Line] = {}
         self._tier_counts: dict[tuple[str, int], int] = {}
         self._recent: deque[CallView] = deque(maxlen=RECENT_CALLS)
+        self._times = ServiceTimes(self.policies.estimate_samples)
+        self._live: set[int] = set()             # ids of tickets not in a final state
+        self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
+        self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
+        # Timer memo: (generation, next deadline). decide() skips the timer scan while the
+        # state is unchanged and no deadline has come; a cache, so decide() stays pure.
+        self._gen = 0
+        self._timer_memo: tuple[int, int | None] = (-1, None)
         self._rebuild_indexes()
         self._handlers: dict[type, Callable[[_Draft, Any], None]] = {
             c.IssueTicket: self._issue, c.CallNext: self._call_next, c.CallTicket: self._call_ticket,
@@ -179,7 +218,8 @@ class QueueEngine:
             c.TicketPrinted: self._printed, c.VoidTicket: self._void,
             c.RecordEvent: self._record, c.Reconfigure: self._reconfigure,
             c.PrintJobs: self._print_jobs, c.Reprint: self._reprint,
-            c.LoadBookings: self._load_bookings,
+            c.LoadBookings: self._load_bookings, c.CheckIn: self._checkin_code,
+            c.CheckInIin: self._checkin_iin,
         }
 
     # -- setup ----------------------------------------------------------------------
@@ -212,6 +252,28 @@ class QueueEngine:
         for t in calls[-RECENT_CALLS:]:
             self._recent.appendleft(CallView(t.label, t.window or 0, t.service, t.called_ms or 0,
                                              t.recalls + 1))
+        self._live = {t.id for t in self.state.tickets.values() if not t.state.is_final}
+        self._times = ServiceTimes(self.policies.estimate_samples)
+        done = sorted((t for t in self.state.tickets.values()
+                       if t.state is TicketState.DONE and t.day == self.state.day and t.finished_ms),
+                      key=lambda t: t.finished_ms or 0)
+        for t in done:
+            start = t.serving_ms or t.called_ms
+            if start is not None:
+                self._times.add(t.service, ((t.finished_ms or start) - start) // 1000)
+        self._open_bookings = set()
+        self._by_iin = {}
+        for b in self.state.bookings.values():
+            self._index_booking(b)
+        self._gen += 1
+
+    def _index_booking(self, b: Booking) -> None:
+        if b.status is BookingStatus.ACTIVE:
+            self._open_bookings.add(b.code)
+        else:
+            self._open_bookings.discard(b.code)
+        if b.iin_hmac:
+            self._by_iin.setdefault(b.iin_hmac, set()).add(b.code)
 
     def _index_waiting(self, t: Ticket) -> None:
         self._lines.setdefault(t.service, Line()).push(t)
@@ -235,14 +297,26 @@ class QueueEngine:
             draft.emit("clock.jump", wall_step_ms=draft.step.jump_ms, synced=reading.synced,
                        accepted=draft.step.accepted)
         self._roll_day(draft)
-        self._timers(draft)
+        scanned = self._timers(draft)
         handler(draft, command)
+        self._after(draft, scanned)
         return draft.finish()
 
     def apply(self, outcome: Outcome) -> None:
         """Make a committed outcome the engine's state."""
         st = self.state
+        self._gen += 1
+        for b in outcome.bookings.values():
+            old_b = st.bookings.get(b.code)
+            if old_b is not None and old_b.iin_hmac and old_b.iin_hmac != b.iin_hmac:
+                self._by_iin.get(old_b.iin_hmac, set()).discard(b.code)
+            st.bookings[b.code] = b
+            self._index_booking(b)
         for t in outcome.tickets.values():
+            if t.state.is_final:
+                self._live.discard(t.id)
+            else:
+                self._live.add(t.id)
             old = st.tickets.get(t.id)
             was_waiting = old is not None and old.state is TicketState.WAITING
             now_waiting = t.state is TicketState.WAITING
@@ -260,9 +334,13 @@ class QueueEngine:
             new_day = m["day"] != st.day
             st.day, st.next_ticket_id, st.next_arrival = m["day"], m["next_ticket_id"], m["next_arrival"]
             st.time, st.alarms, st.devices = m["time"], m["alarms"], m["devices"]
+            st.bookings_version = m.get("bookings_version", st.bookings_version)
             if new_day:
                 self._forget_old_days()
+                self._times.clear()
         for ev in outcome.events:
+            if ev.type == "ticket.done":
+                self._times.add(ev.data["service"], int(ev.data.get("service_s", 0)))
             if ev.type in ("ticket.called", "ticket.recalled"):
                 d = ev.data
                 self._recent.appendleft(CallView(d["ticket"], d["window"], d["service"],
@@ -285,7 +363,8 @@ class QueueEngine:
         st = self.state
         waiting = {sid: sum(n for (s, _), n in self._tier_counts.items() if s == sid)
                    for sid in self.services}
-        services = tuple(ServiceView(s.id, dict(s.names), s.prefix, waiting[s.id], s.avg_minutes)
+        services = tuple(ServiceView(s.id, dict(s.names), s.prefix, waiting[s.id],
+                                     round(self.avg_minutes(s.id), 1))
                          for s in self.services.values())
         windows = []
         serving = 0
@@ -327,8 +406,97 @@ class QueueEngine:
                 d.put_window(d.window(w.number).with_(ticket_id=None))
         d.emit("day.started", day=today, previous=previous)
 
-    def _timers(self, d: _Draft) -> None:
-        """Time-based rules that run on every command (hook for SLA and recall timers)."""
+    def _timers(self, d: _Draft) -> int | None | bool:
+        """Time-based rules that run before every command: bookings expire, checked-in
+        booked visitors become due at their slot, called visitors time out.
+
+        Returns False when nothing can be due (memo), else the next deadline (or None).
+        """
+        gen, due = self._timer_memo
+        if gen == self._gen and d.day == self.state.day and not d.out.tickets \
+                and (due is None or d.now < due):
+            return False
+        pol = self.policies
+        next_due: int | None = None
+
+        def soon(ms: int) -> None:
+            nonlocal next_due
+            if next_due is None or ms < next_due:
+                next_due = ms
+
+        # Bookings whose day or late margin passed without a check-in expire; they no
+        # longer hold capacity.
+        for code in sorted(self._open_bookings):
+            b = d.booking(code)
+            if b is None or b.status is not BookingStatus.ACTIVE or b.day > d.day:
+                continue
+            end = b.slot_ms(self.tz) + pol.bookings.late_ms if b.day == d.day else 0
+            if b.day < d.day or d.now > end:
+                d.put_booking(b.with_(status=BookingStatus.EXPIRED))
+                d.emit("booking.expired", booking=b.code, service=b.service, day=b.day,
+                       slot_start=b.slot_start)
+            else:
+                soon(end + 1)
+        # A booked visitor who checked in early joins the booked tier when the slot comes
+        # (in slot order, so earlier slots are called first).
+        promote = []
+        for tid in self._live:
+            t = d.ticket(tid)
+            if t is None or t.state is not TicketState.WAITING or "slot_ms" not in t.extra:
+                continue
+            at = int(t.extra["slot_ms"]) - pol.bookings.call_ahead_ms
+            if d.now >= at:
+                promote.append((int(t.extra["slot_ms"]), t.arrival, t.id))
+            else:
+                soon(at)
+        for _, _, tid in sorted(promote):
+            t = d.ticket(tid)
+            assert t is not None
+            extra = {k: v for k, v in t.extra.items() if k != "slot_ms"}
+            d.put(t.with_(tier=TIER_BOOKED, arrival=d.arrival(), extra=extra))
+        # A called visitor who does not come within the timeout is a no-show.
+        if pol.no_show_after_s:
+            for number in sorted(self.state.windows):
+                w = d.window(number)
+                t = d.ticket(w.ticket_id) if w.ticket_id is not None else None
+                if t is None or t.state is not TicketState.CALLED or t.called_ms is None:
+                    continue
+                deadline = t.called_ms + pol.no_show_after_s * 1000
+                if d.now >= deadline:
+                    self._no_show_ticket(d, w, t, auto=True, reason="timeout")
+                else:
+                    soon(deadline)
+        return next_due
+
+    def _after(self, d: _Draft, scanned: int | None | bool) -> None:
+        """After the command: raise and clear SLA alarms; remember when to look again."""
+        due: int | None = None
+        if scanned is not False or d.out.tickets:
+            due = self._sla(d)
+            if scanned is not False:
+                due = scanned if due is None else (due if scanned is None else min(due, scanned))
+            if not (d.out.events or d.out.tickets or d.out.windows or d.out.bookings
+                    or d.meta_dirty):
+                # Nothing changed: until the state changes or `due` comes, skip the scans.
+                self._timer_memo = (self._gen, due)
+
+    def _sla(self, d: _Draft) -> int | None:
+        rules = self.policies.services
+        has_rules = any(r.max_wait_min or r.max_service_min or r.visit_sla_min
+                        for r in rules.values())
+        if not has_rules and not any(a.startswith(sla.PREFIX) for a in d.alarms):
+            return None
+        tickets = {i: d.ticket(i) for i in self._live}
+        tickets.update(d.out.tickets)
+        want, due = sla.breaches(d.now, (t for t in tickets.values() if t is not None), rules)
+        for alarm in sorted(want):
+            if alarm not in d.alarms:
+                info = dict(want[alarm])
+                d.raise_alarm(alarm, info.pop("message"), **info)
+        for alarm in sorted(d.alarms):
+            if alarm.startswith(sla.PREFIX) and alarm not in want:
+                d.clear_alarm(alarm, resolved=True)
+        return due
 
     # -- helpers --------------------------------------------------------------------
     def _service(self, sid: str) -> Service:
@@ -376,14 +544,19 @@ class QueueEngine:
         return sum(1 for w in self.state.windows.values()
                    if w.state is WindowState.OPEN and w.weights.get(service, -1) > 0)
 
+    def avg_minutes(self, service: str) -> float:
+        """Minutes per visitor of `service`: rolling average of real service times."""
+        s = self.services.get(service)
+        return self._times.avg_minutes(service, s.avg_minutes if s else 10.0)
+
     def wait_minutes(self, service: str, ahead: int) -> int:
-        s = self.services[service]
-        return math.ceil(ahead * s.avg_minutes / max(1, self._open_windows_for(service)))
+        return estimates.wait_minutes(ahead, self.avg_minutes(service),
+                                      self._open_windows_for(service))
 
     def issue_data(self, t: Ticket, ahead: int, wait_min: int) -> dict[str, Any]:
         return {**ticket_view(t), "category": t.category.value, "booked": t.booked,
                 "visit": t.visit, "day": t.day, "number": t.number, "ahead": ahead,
-                "wait_min": wait_min, "printer": t.printer,
+                "wait_min": wait_min, "printer": t.printer, "booking": t.booking,
                 "issued_at": local_time(t.issued_ms, self.tz).strftime("%Y-%m-%dT%H:%M:%S")}
 
     def _call(self, d: _Draft, w: Window, t: Ticket) -> None:
@@ -414,11 +587,24 @@ class QueueEngine:
     def _pick(self, d: _Draft, w: Window) -> Ticket | None:
         lookup = self.state.tickets.get
         heads: list[tuple[tuple[int, ...], Ticket]] = []
+        # Booked visitors whose slot has come (issue 5): no walk-in of any service this
+        # window serves (weight >= 1) is called before them. `fresh` are those made due
+        # by this very command's timers, not yet in the lines.
+        fresh = [t for t in d.out.tickets.values() if t.state is TicketState.WAITING
+                 and t.tier == TIER_BOOKED and w.weights.get(t.service, 0) >= 1]
+        due = {sid for sid, wt in w.weights.items()
+               if wt >= 1 and self._tier_counts.get((sid, TIER_BOOKED), 0) > 0}
+        due.update(t.service for t in fresh)
+        for t in fresh:
+            heads.append(((-20, -w.weights[t.service], *key_of(t)), t))
         for sid, weight in w.weights.items():
             line = self._lines.get(sid)
             head = line.head(lookup) if line else None
             if head is not None:
-                heads.append(((-weight, *key_of(head)), head))
+                if sid in due and head.tier <= TIER_BOOKED:
+                    heads.append(((-20, -weight, *key_of(head)), head))
+                else:
+                    heads.append(((-weight, *key_of(head)), head))
             if w.benefit:
                 bl = self._benefit_lines.get(sid)
                 bh = bl.head(lookup) if bl else None
@@ -435,29 +621,84 @@ class QueueEngine:
     def _issue(self, d: _Draft, cmd: c.IssueTicket) -> None:
         s = self._service(cmd.service)
         category = Category(cmd.category)
-        if cmd.printer is not None:
-            dev = d.devices.get(f"printer:{cmd.printer}")
+        self._walk_in_allowed(d, s)
+        self._issue_ticket(d, s, category, cmd.printer, cmd.source)
+
+    def _issue_ticket(self, d: _Draft, s: Service, category: Category, printer: str | None,
+                      source: str, booking: str | None = None, tier: int | None = None,
+                      extra: dict[str, Any] | None = None) -> Ticket:
+        if printer is not None:
+            dev = d.devices.get(f"printer:{printer}")
             if dev is not None and not dev.get("ok", True):
                 raise CommandError("printer_down",
-                                   f"printer {cmd.printer} cannot print ({dev.get('detail') or 'offline'}); "
+                                   f"printer {printer} cannot print ({dev.get('detail') or 'offline'}); "
                                    "no ticket issued")
         number = self._next_number(d, s)
         tid = d.next_ticket_id
         d.next_ticket_id += 1
-        tier = TIER_BENEFIT if category.is_benefit else TIER_NORMAL
+        if tier is None:
+            tier = TIER_BENEFIT if category.is_benefit else TIER_NORMAL
         t = Ticket(id=tid, day=d.day, service=s.id, number=number, label=s.label(number),
                    category=category, state=TicketState.WAITING, visit=f"{d.day}/{tid}",
                    arrival=d.arrival(), tier=tier, issued_ms=d.now, queued_ms=d.now,
-                   origin_service=s.id,
-                   print_state=PrintState.PENDING if cmd.printer else PrintState.NONE,
-                   printer=cmd.printer)
+                   origin_service=s.id, booking=booking,
+                   print_state=PrintState.PENDING if printer else PrintState.NONE,
+                   printer=printer, extra=extra or {})
         d.put(t)
         d.out.counters[s.id] = Counter(d.day, number)
         ahead = self._ahead(s.id, tier)
         wait = self.wait_minutes(s.id, ahead)
         data = self.issue_data(t, ahead, wait)
-        d.emit("ticket.issued", **data, source=cmd.source)
+        d.emit("ticket.issued", **data, source=source)
         d.out.reply = Reply(f"TICKET {t.label} {s.id} ahead={ahead} wait={wait}min", t, data)
+        return t
+
+    def _walk_in_allowed(self, d: _Draft, s: Service) -> None:
+        """Refuse a walk-in ticket the day's policies do not allow (a Refusal says why)."""
+        pol = self.policies
+        rules = pol.rules(s.id)
+        if rules.mode == "booking_only":
+            raise Refusal("booking_only", f"service {s.id} serves booked visitors only; book on "
+                          "the egov.kz portal, the eGov Telegram bot or by phone 1414",
+                          service=s.id)
+        now = local_time(d.now, self.tz)
+        if not pol.schedule.is_open(now):
+            nxt = pol.schedule.next_opening(now)
+            raise Refusal("closed", "the center is closed now; it opens "
+                          f"{nxt.strftime('%a %d.%m %H:%M') if nxt else 'not within two weeks'}",
+                          opens=nxt.strftime("%d.%m %H:%M") if nxt else "")
+        if rules.daily_cap is not None:
+            issued = sum(1 for t in self.state.tickets.values()
+                         if t.day == d.day and t.origin_service == s.id)
+            if issued >= rules.daily_cap:
+                raise Refusal("daily_cap", f"service {s.id} has issued its {rules.daily_cap} "
+                              "tickets for today", service=s.id, cap=rules.daily_cap)
+        left = pol.schedule.minutes_left(now) if pol.capacity_stop else None
+        if left is not None:
+            waiting = sum(n for (sid, _), n in self._tier_counts.items() if sid == s.id)
+            pending = self._booked_pending(d, s.id)
+            room = capacity_left(left, self._capacity_windows(s.id), self.avg_minutes(s.id),
+                                 waiting, pending)
+            if room < 1:
+                raise Refusal("capacity_full", f"no more tickets for {s.id} today: {left:.0f} "
+                              f"working minutes are left for {waiting} waiting and {pending} "
+                              "booked visitors", service=s.id, waiting=waiting, booked=pending)
+
+    def _booked_pending(self, d: _Draft, service: str) -> int:
+        """Active bookings of today for `service` not checked in yet (they hold capacity)."""
+        n = 0
+        for code in self._open_bookings:
+            b = d.booking(code)
+            if b is not None and b.status is BookingStatus.ACTIVE and b.day == d.day \
+                    and b.service == service:
+                n += 1
+        return n
+
+    def _capacity_windows(self, service: str) -> int:
+        serving = [w for w in self.state.windows.values() if w.weights.get(service, 0) >= 1]
+        working = [w for w in serving if w.state is not WindowState.CLOSED]
+        # No window open yet (morning): count those that will open.
+        return len(working) or len(serving) or 1
 
     def _call_next(self, d: _Draft, cmd: c.CallNext) -> None:
         w = d.window(cmd.window)
@@ -494,9 +735,14 @@ class QueueEngine:
 
     def _recall(self, d: _Draft, cmd: c.Recall) -> None:
         w, t = self._held(d, cmd.window, TicketState.CALLED)
+        gap_ms = self.policies.recall_min_interval_s * 1000
+        since = d.now - (t.called_ms or 0)
+        if gap_ms and t.called_ms is not None and since < gap_ms:
+            raise CommandError("recall_too_soon", f"{t.label} was called {since // 1000} s ago; "
+                               f"recall again in {math.ceil((gap_ms - since) / 1000)} s")
         calls = t.recalls + 2
         if calls > self.policies.recall_limit:
-            self._no_show_ticket(d, w, t, auto=True)
+            self._no_show_ticket(d, w, t, auto=True, reason="recall_limit")
             d.out.reply = Reply(f"NOSHOW {t.label} after {t.recalls + 1} calls", t)
             return
         t = t.with_(recalls=t.recalls + 1, called_ms=d.now)
@@ -504,11 +750,13 @@ class QueueEngine:
         d.emit("ticket.recalled", **ticket_view(t), window=w.number, calls=calls)
         d.out.reply = Reply(f"CALL {t.label} -> {w.number} (recall {t.recalls})", t)
 
-    def _no_show_ticket(self, d: _Draft, w: Window, t: Ticket, auto: bool) -> None:
+    def _no_show_ticket(self, d: _Draft, w: Window, t: Ticket, auto: bool,
+                        reason: str | None = None) -> None:
         t = t.with_(state=TicketState.NO_SHOW, finished_ms=d.now)
         d.put(t)
         self._release(d, w)
-        d.emit("ticket.no_show", **ticket_view(t), window=w.number, calls=t.recalls + 1, auto=auto)
+        d.emit("ticket.no_show", **ticket_view(t), window=w.number, calls=t.recalls + 1, auto=auto,
+               **({"reason": reason} if reason else {}))
 
     def _no_show(self, d: _Draft, cmd: c.NoShow) -> None:
         w, t = self._held(d, cmd.window, TicketState.CALLED)
@@ -657,7 +905,9 @@ class QueueEngine:
         d.emit(cmd.type, **cmd.data)
 
     def _reconfigure(self, d: _Draft, cmd: c.Reconfigure) -> None:
-        services, windows, policies = domain_from_config(cmd.config)
+        services, windows, policies = domain_from_config(cmd.config, read_secret=False)
+        # The IIN secret is read once at start (file / credential / environment): no I/O here.
+        policies = replace(policies, iin_key=self.policies.iin_key)
         new_ids = {s.id for s in services}
         for t in self.state.tickets.values():
             t = d.ticket(t.id) or t
@@ -698,11 +948,136 @@ class QueueEngine:
         d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead)))
         d.out.reply = Reply(f"REPRINT {t.label} on {printer}", t)
 
+    # -- bookings (issue 5; docs/bookings.md) ------------------------------------------
     def _load_bookings(self, d: _Draft, cmd: c.LoadBookings) -> None:
-        raise CommandError("not_available", "bookings are not supported by this engine yet")
+        """Add or update bookings; each replaces a stored one only with a higher version.
+
+        A batch is a delta: a booking missing from it is kept (cancellations come as
+        status "cancelled"). Bad entries are rejected one by one, with the reason.
+        """
+        if cmd.version is not None and cmd.version <= d.bookings_version:
+            d.out.reply = Reply(f"BOOKINGS version {cmd.version} ignored: version "
+                                f"{d.bookings_version} is loaded", data={"stale_batch": True})
+            return
+        changed = stale = kept = 0
+        rejected: list[dict[str, Any]] = []
+        for i, raw in enumerate(cmd.bookings):
+            try:
+                b = parse_booking(raw, self.policies.iin_key)
+                if b.service not in self.services:
+                    raise BookingRejected(f"service: no service {b.service!r} at this center "
+                                          f"(services: {', '.join(self.services)})")
+            except BookingRejected as e:
+                code = raw.get("code") if isinstance(raw, dict) else None
+                rejected.append({"index": i, "code": code[:32] if isinstance(code, str) else None,
+                                 "reason": str(e)})
+                continue
+            old = d.booking(b.code)
+            if old is not None and b.version <= old.version:
+                stale += 1
+                continue
+            if old is not None and old.status is BookingStatus.CHECKED_IN:
+                # The visitor is in the building with a ticket: that fact wins.
+                kept += 1
+                d.put_booking(old.with_(version=b.version))
+                continue
+            if b.status is BookingStatus.ACTIVE and b.day < d.day:
+                b = b.with_(status=BookingStatus.EXPIRED)
+            d.put_booking(b)
+            changed += 1
+        if cmd.version is not None:
+            d.bookings_version = cmd.version
+            d.meta_dirty = True
+        summary = {"version": cmd.version, "received": len(cmd.bookings), "changed": changed,
+                   "unchanged": stale, "kept_checked_in": kept, "rejected": len(rejected)}
+        d.emit("bookings.loaded", **summary, source=cmd.source)
+        if rejected:
+            d.emit("bookings.rejected", version=cmd.version, items=rejected[:100])
+        d.out.reply = Reply(f"BOOKINGS {changed} changed, {stale} unchanged, {kept} kept "
+                            f"(checked in), {len(rejected)} rejected",
+                            data={**summary, "rejected_items": rejected})
+
+    def _checkin_code(self, d: _Draft, cmd: c.CheckIn) -> None:
+        code = cmd.code.strip().upper()
+        b = d.booking(code)
+        if b is None:
+            raise Refusal("unknown_booking", f"no booking with code {code} at this center")
+        self._check_in(d, b, cmd.printer, cmd.source)
+
+    def _checkin_iin(self, d: _Draft, cmd: c.CheckInIin) -> None:
+        iin = cmd.iin.strip()
+        if not iin_valid(iin):
+            # Never repeat the number: it may be someone's real IIN with a typo.
+            raise Refusal("bad_iin", "not a valid IIN: 12 digits with a correct check digit")
+        key = self.policies.iin_key
+        if key is None:
+            raise CommandError("iin_not_configured", "check-in by IIN needs the site's IIN "
+                               "secret: set [bookings] iin_secret_file or $KEZEK_IIN_SECRET")
+        h = iin_hmac(key, iin)
+        found = [b for b in (d.booking(code) for code in sorted(self._by_iin.get(h, ())))
+                 if b is not None and b.iin_hmac == h]
+        if not found:
+            raise Refusal("unknown_booking", "no booking for this IIN at this center")
+        order = {BookingStatus.ACTIVE: 0, BookingStatus.EXPIRED: 1, BookingStatus.CHECKED_IN: 2,
+                 BookingStatus.REBOOKED: 3, BookingStatus.CANCELLED: 4}
+        # Today's open booking with the earliest slot; else the nearest other day.
+        found.sort(key=lambda b: (b.day != d.day, order[b.status], b.day < d.day,
+                                  b.day if b.day >= d.day else "~" + b.day, b.slot_start, b.code))
+        self._check_in(d, found[0], cmd.printer, cmd.source)
+
+    def _check_in(self, d: _Draft, b: Booking, printer: str | None, source: str) -> None:
+        pol, rules = self.policies, self.policies.bookings
+        if b.site and pol.site and b.site != pol.site:
+            raise Refusal("other_center", f"booking {b.code} is for center {b.site}, "
+                          f"this is {pol.site}")
+        if b.status is BookingStatus.CANCELLED:
+            raise Refusal("booking_cancelled", f"booking {b.code} was cancelled")
+        if b.status is BookingStatus.REBOOKED:
+            raise Refusal("booking_rebooked", f"booking {b.code} was moved to another time"
+                          + (f" (new booking {b.rebooked_to})" if b.rebooked_to else ""))
+        if b.status is BookingStatus.CHECKED_IN:
+            t = d.ticket(b.ticket_id) if b.ticket_id is not None else None
+            label = t.label if t else "?"
+            raise Refusal("already_checked_in", f"booking {b.code} is already checked in "
+                          f"(ticket {label})", ticket=label)
+        shown_day = ".".join(reversed(b.day.split("-")))
+        if b.day != d.day:
+            raise Refusal("wrong_day", f"booking {b.code} is for {b.day}, today is {d.day}",
+                          day=shown_day)
+        s = self._service(b.service)
+        slot = b.slot_ms(self.tz)
+        if d.now < slot - rules.early_ms:
+            opens = local_time(slot - rules.early_ms, self.tz).strftime("%H:%M")
+            raise Refusal("too_early", f"booking {b.code} is at {b.slot_start}; check-in "
+                          f"opens at {opens}", slot=b.slot_start, from_time=opens)
+        if d.now > slot + rules.late_ms or b.status is BookingStatus.EXPIRED:
+            closed = local_time(slot + rules.late_ms, self.tz).strftime("%H:%M")
+            if rules.late_action == "refuse":
+                raise Refusal("too_late", f"booking {b.code} was at {b.slot_start}; check-in "
+                              f"closed at {closed}", slot=b.slot_start)
+            self._walk_in_allowed(d, s)
+            t = self._issue_ticket(d, s, Category.NORMAL, printer, source)
+            if b.status is BookingStatus.ACTIVE:
+                d.put_booking(b.with_(status=BookingStatus.EXPIRED))
+            d.emit("booking.late", booking=b.code, service=s.id, slot_start=b.slot_start,
+                   ticket_id=t.id, ticket=t.label, late_s=max(0, (d.now - slot) // 1000))
+            d.out.reply = Reply(f"LATE {b.code} (slot {b.slot_start}): walk-in {d.out.reply.text}",
+                                t, {**d.out.reply.data, "late": True})
+            return
+        due = d.now >= slot - rules.call_ahead_ms
+        t = self._issue_ticket(d, s, Category.NORMAL, printer, source, booking=b.code,
+                               tier=TIER_BOOKED if due else TIER_NORMAL,
+                               extra={} if due else {"slot_ms": slot})
+        d.put_booking(b.with_(status=BookingStatus.CHECKED_IN, ticket_id=t.id, checked_in_ms=d.now))
+        d.emit("booking.checked_in", booking=b.code, service=s.id, slot_start=b.slot_start,
+               ticket_id=t.id, ticket=t.label, early_s=max(0, (slot - d.now) // 1000),
+               late_s=max(0, (d.now - slot) // 1000), source=source)
+        d.out.reply = Reply(f"CHECKIN {b.code} slot {b.slot_start}: {d.out.reply.text}", t,
+                            {**d.out.reply.data, "slot_start": b.slot_start})
 
 
-def domain_from_config(config: Any) -> tuple[list[Service], list[Window], Policies]:
+def domain_from_config(config: Any, *, read_secret: bool = True
+                       ) -> tuple[list[Service], list[Window], Policies]:
     """Services, windows and policies of an AppConfig, as the engine's domain objects."""
     services = [Service(id=s.id, names=s.names.as_dict(), prefix=s.prefix, range_start=s.range[0],
                         range_end=s.range[1], avg_minutes=s.avg_minutes) for s in config.services]
@@ -710,6 +1085,32 @@ def domain_from_config(config: Any) -> tuple[list[Service], list[Window], Polici
                       benefit=w.benefit,
                       state=WindowState.OPEN if w.open_at_start else WindowState.CLOSED)
                for w in config.windows]
-    pol = config.policies
-    policies = Policies(recall_limit=pol.recall_limit, rating_window_s=pol.rating_window_s)
-    return services, windows, policies
+    return services, windows, policies_from_config(config, read_secret=read_secret)
+
+
+def policies_from_config(config: Any, *, read_secret: bool = True) -> Policies:
+    """The engine's Policies from [policies] and [bookings]; reads the IIN secret if asked."""
+    from edge.errors import ConfigError
+    pol, bk = config.policies, config.bookings
+    hours = None if pol.hours is None else \
+        {day: tuple(h.spans()) for day, h in pol.hours.items()}
+    schedule = Schedule(hours, frozenset(x.isoformat() for x in pol.closed_dates))
+    rules = {sid: ServiceRules(**sp.model_dump()) for sid, sp in pol.services.items()}
+    booking_rules = BookingRules(early_ms=bk.early_min * 60_000, late_ms=bk.late_min * 60_000,
+                                 late_action=bk.late_action, call_ahead_ms=bk.call_ahead_s * 1000,
+                                 how_to_book=dict(bk.how_to_book))
+    key = None
+    if read_secret:
+        try:
+            key = bk.read_iin_secret()
+        except OSError as e:
+            raise ConfigError("bookings.iin_secret_file", [
+                f"cannot read the IIN secret {bk.iin_secret_file}: {e.strerror}; create it "
+                "(e.g. `openssl rand -hex 32 > FILE`, mode 0600) or remove the key"]) from None
+        except ValueError as e:
+            raise ConfigError("bookings", [str(e)]) from None
+    return Policies(recall_limit=pol.recall_limit, rating_window_s=pol.rating_window_s,
+                    recall_min_interval_s=pol.recall_min_interval_s,
+                    no_show_after_s=pol.no_show_after_s, schedule=schedule,
+                    capacity_stop=pol.capacity_stop, estimate_samples=pol.estimate_samples,
+                    services=rules, bookings=booking_rules, site=config.center.site, iin_key=key)

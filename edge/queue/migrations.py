@@ -57,6 +57,25 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ],
+    # 2: bookings (issue 5). No IIN column: only its keyed hash (docs/bookings.md).
+    [
+        """CREATE TABLE bookings (
+            code TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            day TEXT NOT NULL,
+            slot_start TEXT NOT NULL,
+            slot_minutes INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            iin_hmac TEXT,
+            site TEXT,
+            rebooked_to TEXT,
+            ticket_id INTEGER,
+            checked_in_ms INTEGER
+        )""",
+        "CREATE INDEX bookings_day ON bookings(day)",
+        "CREATE INDEX bookings_iin ON bookings(iin_hmac)",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

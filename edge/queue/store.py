@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from edge.clock import ClockReading
 from edge.errors import StorageError
+from edge.queue.bookings import Booking, BookingStatus
 from edge.queue.engine import Counter, EngineState, Outcome
 from edge.queue.events import StoredEvent
 from edge.queue.migrations import LATEST, MIGRATIONS
@@ -31,6 +32,11 @@ _TICKET_COLS = ("id", "day", "service", "number", "label", "category", "state", 
                 "serving_ms", "finished_ms", "origin_service", "booking", "print_state",
                 "printer", "extra")
 _FINAL = ("done", "no_show", "voided")
+_BOOKING_COLS = ("code", "service", "day", "slot_start", "slot_minutes", "status", "version",
+                 "iin_hmac", "site", "rebooked_to", "ticket_id", "checked_in_ms")
+# Bookings of earlier days stay in the file; memory keeps this many days back (to say
+# "your booking was for ..." at the kiosk) and everything ahead.
+BOOKING_DAYS_BACK = 14
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -134,6 +140,12 @@ class QueueStore:
                                         last_done_ticket_id=last_id, last_done_mono_ms=last_ms)
         for service, day, last in self.conn.execute("SELECT service, day, last_number FROM counters"):
             st.counters[service] = Counter(day, last)
+        st.bookings_version = self.meta("bookings_version") or 0
+        q = (f"SELECT {', '.join(_BOOKING_COLS)} FROM bookings "
+             f"WHERE ? = '' OR day >= date(?, '-{BOOKING_DAYS_BACK} day')")
+        for row in self.conn.execute(q, (st.day, st.day)):
+            b = _booking_from_row(row)
+            st.bookings[b.code] = b
         return st
 
     # -- write ----------------------------------------------------------------------
@@ -159,6 +171,11 @@ class QueueStore:
                 conn.executemany(
                     "INSERT OR REPLACE INTO counters (service, day, last_number) VALUES (?, ?, ?)",
                     [(s, ctr.day, ctr.last) for s, ctr in outcome.counters.items()])
+            if outcome.bookings:
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO bookings ({', '.join(_BOOKING_COLS)}) "
+                    f"VALUES ({', '.join('?' * len(_BOOKING_COLS))})",
+                    [_booking_row(b) for b in outcome.bookings.values()])
             for ev in outcome.events:
                 seq += 1
                 se = StoredEvent(seq=seq, id=str(uuid.uuid4()), type=ev.type, ts_ms=outcome.now_ms,
@@ -210,6 +227,17 @@ def _ticket_row(t: Ticket) -> tuple[Any, ...]:
             t.arrival, t.tier, t.window, t.recalls, t.issued_ms, t.queued_ms, t.called_ms,
             t.serving_ms, t.finished_ms, t.origin_service, t.booking, t.print_state.value,
             t.printer, json.dumps(t.extra, ensure_ascii=False, sort_keys=True))
+
+
+def _booking_row(b: Booking) -> tuple[Any, ...]:
+    return (b.code, b.service, b.day, b.slot_start, b.slot_minutes, b.status.value, b.version,
+            b.iin_hmac, b.site, b.rebooked_to, b.ticket_id, b.checked_in_ms)
+
+
+def _booking_from_row(r: tuple[Any, ...]) -> Booking:
+    d = dict(zip(_BOOKING_COLS, r))
+    d["status"] = BookingStatus(d["status"])
+    return Booking(**d)
 
 
 def _ticket_from_row(r: tuple[Any, ...]) -> Ticket:

@@ -1,0 +1,205 @@
+"""The day's rules as the engine uses them: hours and breaks, capacity stop, refusals.
+
+Pure functions of local time and numbers; no clock reads. Kiosk texts for each refusal
+code are here too, in the center's languages, so every front end says the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.errors import CommandError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_HOW_TO_BOOK = {
+    "kk": "Алдын ала жазылу: egov.kz порталы, eGov Telegram-боты немесе 1414 нөмірі.",
+    "ru": "Записаться можно на портале egov.kz, в Telegram-боте eGov или по номеру 1414.",
+    "en": "Book on the egov.kz portal, the eGov Telegram bot, or by calling 1414.",
+}
+
+
+@dataclass(frozen=True)
+class ServiceRules:
+    mode: str = "both"                 # both / booking_only / walk_in_only
+    daily_cap: int | None = None
+    max_wait_min: int | None = None
+    max_service_min: int | None = None
+    visit_sla_min: int | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Working spans (minutes from midnight, breaks cut out) per weekday, and closed dates.
+
+    `hours is None` means open at all hours: no closed times and no capacity stop.
+    """
+
+    hours: dict[str, tuple[tuple[int, int], ...]] | None = None
+    closed_dates: frozenset[str] = frozenset()
+
+    def spans(self, day: dt.date) -> tuple[tuple[int, int], ...] | None:
+        """Working spans of `day`; () when closed; None when there are no hours at all."""
+        if day.isoformat() in self.closed_dates:
+            return ()
+        if self.hours is None:
+            return None
+        return self.hours.get(WEEKDAYS[day.weekday()], ())
+
+    def open_span(self, day: dt.date) -> tuple[int, int] | None:
+        """(opening, closing) minute of `day`, breaks ignored; None when closed all day."""
+        spans = self.spans(day)
+        if spans is None:
+            return (0, 1440)
+        if not spans:
+            return None
+        return (spans[0][0], spans[-1][1])
+
+    def is_open(self, local: dt.datetime) -> bool:
+        """Inside opening hours (a break counts as open: tickets are still taken)."""
+        span = self.open_span(local.date())
+        minute = local.hour * 60 + local.minute
+        return span is not None and span[0] <= minute < span[1]
+
+    def minutes_left(self, local: dt.datetime) -> float | None:
+        """Working minutes from `local` to closing, breaks excluded; None: no hours set."""
+        spans = self.spans(local.date())
+        if spans is None:
+            return None
+        now = local.hour * 60 + local.minute + local.second / 60
+        return sum(max(0.0, e - max(s, now)) for s, e in spans)
+
+    def next_opening(self, local: dt.datetime) -> dt.datetime | None:
+        """The next moment the center opens after `local` (within two weeks), local time."""
+        for i in range(0, 15):
+            day = local.date() + dt.timedelta(days=i)
+            span = self.open_span(day)
+            if span is None:
+                continue
+            at = dt.datetime(day.year, day.month, day.day, tzinfo=local.tzinfo) + \
+                dt.timedelta(minutes=span[0])
+            if at > local:
+                return at
+        return None
+
+
+def capacity_left(minutes_left: float, windows: int, avg_minutes: float, waiting: int,
+                  booked_pending: int) -> int:
+    """Visitors that can still be given a walk-in ticket today (QSystem's rule).
+
+    (working minutes left x windows serving the service) / average minutes per visitor,
+    minus those already waiting, minus booked visitors who have not arrived yet.
+    """
+    servable = math.floor(minutes_left * max(1, windows) / max(avg_minutes, 0.1))
+    return servable - waiting - booked_pending
+
+
+class Refusal(CommandError):
+    """A policy refusal: `code` picks the kiosk text, `params` fill it (slot time, service)."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(code, message)
+        self.params = params
+
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "booking_only": {
+        "kk": "Бұл қызмет тек алдын ала жазылғандарға көрсетіледі. {how_to_book}",
+        "ru": "Эта услуга оказывается только по предварительной записи. {how_to_book}",
+        "en": "This service is for booked visitors only. {how_to_book}",
+    },
+    "closed": {
+        "kk": "Орталық қазір жабық. Ашылады: {opens}.",
+        "ru": "Центр сейчас закрыт. Откроется: {opens}.",
+        "en": "The center is closed now. It opens {opens}.",
+    },
+    "capacity_full": {
+        "kk": "Бүгінге талондар бітті: жұмыс уақыты соңына дейін барлығына үлгермейміз. {how_to_book}",
+        "ru": "Талоны на сегодня закончились: до конца рабочего дня всех принять не успеем. {how_to_book}",
+        "en": "No more tickets today: there is not enough time left to serve another visitor. {how_to_book}",
+    },
+    "daily_cap": {
+        "kk": "Бұл қызмет бойынша бүгінгі талондар саны шегіне жетті. {how_to_book}",
+        "ru": "Лимит талонов на эту услугу на сегодня исчерпан. {how_to_book}",
+        "en": "Today's ticket limit for this service is reached. {how_to_book}",
+    },
+    "too_early": {
+        "kk": "Сіз {slot} уақытына жазылдыңыз. Тіркелу {from_time} бастап.",
+        "ru": "Ваша запись на {slot}. Регистрация с {from_time}.",
+        "en": "Your booking is at {slot}. Check-in opens at {from_time}.",
+    },
+    "too_late": {
+        "kk": "Сіз кешіктіңіз (жазылу {slot}). Жаңа уақытқа жазылыңыз. {how_to_book}",
+        "ru": "Вы опоздали (запись на {slot}). Запишитесь на другое время. {how_to_book}",
+        "en": "You are late for your {slot} booking. Please book again. {how_to_book}",
+    },
+    "wrong_day": {
+        "kk": "Сіздің жазылуыңыз {day} күніне.",
+        "ru": "Ваша запись на {day}.",
+        "en": "Your booking is for {day}.",
+    },
+    "booking_cancelled": {
+        "kk": "Бұл жазылу жойылған.",
+        "ru": "Эта запись отменена.",
+        "en": "This booking was cancelled.",
+    },
+    "booking_rebooked": {
+        "kk": "Бұл жазылу басқа уақытқа ауыстырылды. Жаңа жазылудың кодын пайдаланыңыз.",
+        "ru": "Запись перенесена на другое время. Используйте код новой записи.",
+        "en": "This booking was moved to another time. Use the new booking's code.",
+    },
+    "booking_expired": {
+        "kk": "Бұл жазылудың мерзімі өтті.",
+        "ru": "Срок этой записи истёк.",
+        "en": "This booking has expired.",
+    },
+    "already_checked_in": {
+        "kk": "Сіз тіркелгенсіз, талоныңыз {ticket}.",
+        "ru": "Вы уже зарегистрированы, ваш талон {ticket}.",
+        "en": "You are already checked in; your ticket is {ticket}.",
+    },
+    "other_center": {
+        "kk": "Бұл жазылу басқа орталыққа.",
+        "ru": "Эта запись в другой центр.",
+        "en": "This booking is for another center.",
+    },
+    "unknown_booking": {
+        "kk": "Жазылу табылмады.",
+        "ru": "Запись не найдена.",
+        "en": "No booking found.",
+    },
+    "bad_iin": {
+        "kk": "ЖСН қате: 12 цифрды тексеріп, қайта енгізіңіз.",
+        "ru": "Неверный ИИН: проверьте 12 цифр и введите снова.",
+        "en": "Invalid IIN: check the 12 digits and try again.",
+    },
+}
+
+
+def kiosk_text(code: str, lang: str, params: dict[str, Any] | None = None,
+               how_to_book: dict[str, str] | None = None) -> str | None:
+    """The kiosk's sentence for a refusal `code` in `lang`, or None if there is none."""
+    texts = _TEXTS.get(code)
+    if texts is None:
+        return None
+    template = texts.get(lang) or texts["ru"]
+    book = (how_to_book or {}).get(lang) or DEFAULT_HOW_TO_BOOK.get(lang) or DEFAULT_HOW_TO_BOOK["ru"]
+    values = {"how_to_book": book, "slot": "", "from_time": "", "day": "", "ticket": "",
+              "opens": "", **(params or {})}
+    return template.format(**values).strip()
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    early_ms: int = 30 * 60_000
+    late_ms: int = 15 * 60_000
+    late_action: str = "walk_in"
+    call_ahead_ms: int = 0
+    how_to_book: dict[str, str] = field(default_factory=dict)
+
+
+def local(eff_ms: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.fromtimestamp(eff_ms / 1000, tz)
