@@ -17,12 +17,12 @@ from edge.config import AppConfig
 BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
     ("edge.drivers.printing.service", lambda c: bool(c.printers)),
     ("edge.drivers.console", lambda c: c.console.enabled),
-    ("edge.drivers.gpio", lambda c: bool(getattr(c.gpio, "buttons", None) or getattr(c.gpio, "leds", None))),
-    ("edge.drivers.serial_inputs", lambda c: bool(getattr(c.gpio, "serial_inputs", None))),
-    ("edge.drivers.boards.service", lambda c: bool(getattr(c.boards, "buses", None))),
-    ("edge.hall.server", lambda c: bool(getattr(c.hall, "enabled", False))),
-    ("edge.announce.service", lambda c: bool(getattr(c.announce, "enabled", False))),
-    ("edge.system.status", lambda c: bool(getattr(c.system, "status_socket", None))),
+    ("edge.drivers.gpio", lambda c: bool(c.gpio.buttons or c.gpio.leds or c.gpio.buzzers)),
+    ("edge.drivers.serial_inputs", lambda c: bool(c.gpio.serial_inputs)),
+    ("edge.drivers.boards.service", lambda c: bool(c.boards.buses)),
+    ("edge.hall.server", lambda c: c.hall.enabled),
+    ("edge.announce.service", lambda c: c.announce.enabled),
+    ("edge.system.status", lambda c: bool(c.system.status_socket or c.system.metrics_port)),
     ("edge.sync.link", lambda c: c.sync.enabled),
 ]
 

@@ -10,7 +10,7 @@ want_test=0
 # Debian packages: the runtime needs venv + a font with Kazakh glyphs; the tests also
 # need a real MQTT broker, a browser for the hall page, espeak-ng/sox for the clip set,
 # and systemd-analyze for the unit check.
-debs=(python3-venv fonts-dejavu-core)
+debs=(python3-venv fonts-dejavu-core libusb-1.0-0)
 if [ "$want_test" = 1 ]; then
   debs+=(mosquitto chromium espeak-ng sox systemd alsa-utils)
 fi
@@ -21,6 +21,7 @@ for pkg in "${debs[@]}"; do
   case "$pkg" in
     python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=("$pkg") ;;
     fonts-dejavu-core) [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=("$pkg") ;;
+    libusb-1.0-0) { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "libusb-1.0.so" || missing+=("$pkg") ;;
     mosquitto) have_cmd mosquitto || [ -x /usr/sbin/mosquitto ] || missing+=("$pkg") ;;
     chromium) have_cmd chromium || missing+=("$pkg") ;;
     espeak-ng) have_cmd espeak-ng || missing+=("$pkg") ;;

@@ -21,6 +21,14 @@ def handle(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 1
+    if config.printers:
+        # Kept out of the model validator so that loading a config does not pull in
+        # Pillow and the fonts: only this check and the printers themselves need them.
+        from edge.drivers.printing.check import printing_problems
+        problems = printing_problems(config)
+        if problems:
+            print(ConfigError(str(args.file), problems), file=sys.stderr)
+            return 1
     print(f"{args.file}: OK — center {config.center.site}, {len(config.services)} services, "
           f"{len(config.windows)} windows")
     return 0

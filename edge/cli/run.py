@@ -13,8 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, type=Path, help="the center's TOML config")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where the database lives (overrides storage.state_dir)")
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument("--log-level", default=None,
+                   help="DEBUG, INFO, WARNING or ERROR (default: system.log_level)")
     p.set_defaults(func=handle)
+
+
+# EX_CONFIG: systemd's unit does not restart on it (RestartPreventExitStatus=78), so a bad
+# config is reported once instead of restart-looping.
+CONFIG_EXIT = 78
 
 
 def setup_logging(level: str) -> None:
@@ -26,15 +32,14 @@ def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config
     from edge.errors import ConfigError, KezekError
     from edge.service import run_service
-    setup_logging(args.log_level)
     try:
         config = load_config(args.config)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 1
+        return CONFIG_EXIT
     state_dir = args.state_dir or config.storage.state_dir
     try:
-        return run_service(config, state_dir)
+        return run_service(config, state_dir, config_path=args.config, log_level=args.log_level)
     except KezekError as e:
         print(f"kezek: {e}", file=sys.stderr)
         return 1

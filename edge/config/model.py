@@ -9,7 +9,7 @@ from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, Stor
                                 WindowConfig, check_center)
 from edge.config.announce import AnnounceConfig
 from edge.config.hall import HallConfig
-from edge.config.hardware import BoardsConfig, GpioConfig
+from edge.config.hardware import BoardsConfig, GpioConfig, check_hardware
 from edge.config.policies import BookingsConfig, PoliciesConfig, check_policies
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
@@ -40,6 +40,8 @@ class AppConfig(StrictModel):
         if self.console.printer is not None and self.console.printer not in self.printers:
             raise ValueError(f"console.printer: no printer named {self.console.printer!r} "
                              f"in [printers] (known: {', '.join(self.printers) or 'none'})")
+        check_hardware(self.gpio, self.boards, [s.id for s in self.services],
+                       [w.number for w in self.windows], list(self.printers))
         return self
 
     def service(self, service_id: str) -> ServiceConfig:

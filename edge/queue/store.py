@@ -94,8 +94,16 @@ class QueueStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = connect(self.path)
-            migrate(self.conn, self.path)
         except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
+                               "run `kezek doctor` or restore a backup") from None
+        try:
+            migrate(self.conn, self.path)
+        except StorageError:
+            self.conn.close()
+            raise
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
             raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
                                "run `kezek doctor` or restore a backup") from None
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
