@@ -1,0 +1,130 @@
+"""The bookings inbox: booking files queued by `kezek bookings load`, fed to the controller.
+
+The CLI validates a file, hashes every IIN and writes the result atomically into
+`<state_dir>/bookings-inbox/`. This component picks each file up (at start and every few
+seconds), submits it as one LoadBookings command and deletes it once committed. A file
+the engine refuses is moved to `rejected/` beside it, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from edge.errors import KezekError
+from edge.queue.commands import LoadBookings
+
+logger = logging.getLogger(__name__)
+
+INBOX_DIR = "bookings-inbox"
+
+
+def inbox_path(state_dir: Path) -> Path:
+    return Path(state_dir) / INBOX_DIR
+
+
+def write_inbox_file(state_dir: Path, name: str, bookings: list[dict[str, Any]]) -> Path:
+    """Atomically queue already-validated, IIN-free booking dicts (temp + fsync + rename)."""
+    folder = inbox_path(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.json"
+    tmp = folder / f".{name}.tmp"
+    data = json.dumps({"bookings": bookings}, ensure_ascii=False).encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    dfd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return target
+
+
+class BookingsInbox:
+    """Component: loads queued booking files through the controller, one file per command."""
+
+    name = "bookings-inbox"
+
+    def __init__(self, controller: Any, folder: Path, interval_s: float = 3.0) -> None:
+        self.controller = controller
+        self.folder = Path(folder)
+        self.interval_s = interval_s
+        self.loaded = 0
+        self.rejected = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kezek-bookings-inbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": self.last_error is None, "loaded_files": self.loaded,
+                "rejected_files": self.rejected, "error": self.last_error}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # the loop must survive a bad file system moment
+                logger.exception("bookings inbox %s failed", self.folder)
+            self._stop.wait(self.interval_s)
+
+    def poll(self, timeout: float = 30.0) -> int:
+        """Load every queued file now; returns how many were loaded."""
+        if not self.folder.is_dir():
+            return 0
+        done = 0
+        for path in sorted(self.folder.glob("*.json")):
+            if self._stop.is_set():
+                break
+            try:
+                payload = json.loads(path.read_text(encoding="utf-8"))
+                bookings = payload["bookings"]
+                if not isinstance(bookings, list):
+                    raise ValueError("'bookings' is not a list")
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                self._reject(path, f"unreadable booking file: {e}")
+                continue
+            try:
+                applied = self.controller.call(
+                    LoadBookings(tuple(bookings), None, source=f"file:{path.name}"), timeout)
+            except KezekError as e:
+                self._reject(path, str(e))
+                continue
+            except TimeoutError:
+                self.last_error = "the controller did not answer; will retry"
+                return done
+            logger.info("bookings file %s: %s", path.name, applied.reply.text)
+            path.unlink(missing_ok=True)
+            self.loaded += 1
+            self.last_error = None
+            done += 1
+        return done
+
+    def _reject(self, path: Path, why: str) -> None:
+        bad = self.folder / "rejected"
+        bad.mkdir(exist_ok=True)
+        os.replace(path, bad / path.name)
+        self.rejected += 1
+        self.last_error = f"{path.name}: {why}"
+        logger.error("bookings file %s rejected (kept in %s): %s", path.name, bad, why)
+
+
+def build(ctx: Any) -> list[BookingsInbox]:
+    return [BookingsInbox(ctx.controller, inbox_path(ctx.state_dir))]
