@@ -1,0 +1,90 @@
+"""Config validation: broken files give errors that name the key path and the fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """
+[center]
+site = "t-01"
+name = { kk = "Орталық", ru = "Центр" }
+
+[[services]]
+id = "docs"
+names = { kk = "Құжаттар", ru = "Документы" }
+prefix = "A"
+
+[[windows]]
+number = 1
+services = { docs = 2 }
+"""
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(path) in str(e.value)
+    return e.value.problems
+
+
+def test_the_demo_config_is_valid_and_has_what_the_issue_asks() -> None:
+    config = load_config(ROOT / "config" / "demo.toml")
+    assert len(config.services) >= 3 and len(config.windows) == 4
+    assert sum(w.benefit for w in config.windows) == 1
+    assert any(set(s.names.kk) & set("әғқңөұүһі") for s in config.services)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (BASE + "\n[colour]\nx = 1\n", "colour: unknown key; remove it or check its spelling"),
+    (BASE.replace('prefix = "A"', 'prefix = "AB"'), "services.0.prefix:"),
+    (BASE.replace('prefix = "A"', 'prefix = "A"\ncolour = "red"'), "services.0.colour: unknown key"),
+    (BASE.replace("docs = 2", "docs = 5"), "weight of service 'docs' must be 0, 1 or 2"),
+    (BASE.replace("docs = 2", "passports = 2"),
+     "windows.0.services.passports: no service with id 'passports' (known: docs)"),
+    (BASE.replace('site = "t-01"\n', 'site = "t-01"\ntimezone = "Asia/Astana_City"\n'),
+     "unknown IANA time zone 'Asia/Astana_City'"),
+    (BASE.replace('name = { kk = "Орталық", ru = "Центр" }', 'name = { ru = "Центр" }'),
+     "center.name.kk: required key is missing"),
+    (BASE + '\n[[windows]]\nnumber = 1\nservices = { docs = 1 }\n', "window number 1 is used twice"),
+    (BASE + '\n[[services]]\nid = "docs2"\nnames = { kk = "a", ru = "b" }\nprefix = "A"\n',
+     "prefix 'A' is used by two services"),
+    (BASE.replace('prefix = "A"', 'prefix = "A"\nrange = [5, 2]'), "expected [first, last]"),
+    (BASE + '\n[console]\nenabled = true\nprinter = "kiosk"\n', "console.printer: no printer named 'kiosk'"),
+    ("[center\nsite=1", "not valid TOML"),
+])
+def test_broken_config_names_the_key_and_the_fix(tmp_path: Path, change: str, expected: str) -> None:
+    found = problems(tmp_path, change)
+    assert any(expected in p for p in found), found
+
+
+def test_missing_file_and_non_utf8(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "cp1251.toml"
+    bad.write_bytes(BASE.replace("Орталық", "Центр").replace("Құжаттар", "Документы").encode("cp1251"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+def test_check_config_command_exit_codes(tmp_path: Path) -> None:
+    good = subprocess.run([sys.executable, "-m", "edge.cli", "check-config", str(ROOT / "config" / "demo.toml")],
+                          capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0, good.stderr
+    assert "OK" in good.stdout
+    path = tmp_path / "bad.toml"
+    path.write_text(BASE.replace("docs = 2", "docs = 7"), encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "edge.cli", "check-config", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert "windows.0.services" in bad.stderr and "must be 0, 1 or 2" in bad.stderr
