@@ -87,6 +87,7 @@ class SyncLink:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self._beat = 0.0
+        self._subscribed = False
         self._conn: _Conn | None = None
         self.db: OutboxDb | None = None
         self.pump: OutboxPump | None = None
@@ -116,7 +117,9 @@ class SyncLink:
                                  max_bytes=c.downlink_max_bytes)
         self._outbox_level = self.db.get("sync.outbox_alarm", "ok") or "ok"
         self.downlink.restore()
-        self.controller.subscribe(self._on_applied)
+        if not self._subscribed:
+            self.controller.subscribe(self._on_applied)
+            self._subscribed = True
         self._stop.clear()
         self._spawn_network()
         self._watchdog = threading.Thread(target=self._watch, name="kezek-sync-watchdog",
