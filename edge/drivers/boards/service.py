@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from edge.config.hardware import BoardConfig, BoardsConfig, FakeBusConfig, SerialBusConfig
@@ -39,9 +40,13 @@ def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
     return rows + [""] * (board.rows - len(rows))
 
 
-def make_transport(name: str, bus: Any, demo: bool) -> Transport:
+def make_transport(name: str, bus: Any, demo: bool, state_dir: Path | None = None) -> Transport:
     if isinstance(bus, FakeBusConfig) or demo:
-        return FakeTransport(getattr(bus, "path", None))
+        path = getattr(bus, "path", None)
+        # A relative frame log lives in the state dir, like the other files we write.
+        if path is not None and state_dir is not None and not Path(path).is_absolute():
+            path = state_dir / path
+        return FakeTransport(path)
     assert isinstance(bus, SerialBusConfig)
     return SerialTransport(bus.port, bus.baudrate, bus.framing, bus.write_timeout_s)
 
@@ -53,13 +58,14 @@ class BoardsService:
 
     def __init__(self, config: BoardsConfig, controller: Any, *,
                  transports: dict[str, Transport] | None = None, demo: bool = False,
-                 now: Callable[[], float] = time.monotonic) -> None:
+                 now: Callable[[], float] = time.monotonic, state_dir: Path | None = None) -> None:
         self.config = config
+        self.state_dir = state_dir
         self.controller = controller
         self.demo = demo
         self.writers: dict[str, BusWriter] = {}
         for bus_name, bus in config.buses.items():
-            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, demo)
+            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, demo, self.state_dir)
             reconnect = bus.reconnect_s if isinstance(bus, SerialBusConfig) else 1.0
             self.writers[bus_name] = BusWriter(
                 bus_name, transport, CODECS[bus.codec], bus.boards, gap_s=bus.gap_ms / 1000,
@@ -108,7 +114,7 @@ class BoardsService:
 
 
 def build(ctx: "AppContext") -> list[Any]:
-    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo)]
+    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo, state_dir=ctx.state_dir)]
 
 
 __all__ = ["BoardsService", "board_rows", "build"]
