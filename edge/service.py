@@ -36,6 +36,11 @@ class App:
         self.db_path = self.state_dir / DB_NAME
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
+        # One process per device: a second `kezek run` on the same identity stops here,
+        # before it opens (or migrates) the database the first one is using.
+        from edge.sync.lock import acquire_identity_lock
+        self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
+                                                   config.center.device)
         self.store = QueueStore(self.db_path)
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,
