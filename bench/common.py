@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import sqlite3
 import tomllib
 from dataclasses import dataclass
@@ -85,3 +87,56 @@ def checkpoint(path: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def write_toml(data: dict[str, Any], path: Path) -> Path:
+    """A dict as TOML, every table inline (enough for a config the loader reads back)."""
+    path.write_text("".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in data.items()),
+                    encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def runnable_demo_config(dir_: Path) -> tuple[Path, list[str]]:
+    """config/demo.toml made runnable by `kezek run` on any machine, and what was changed.
+
+    `kezek demo` adapts the demo on its own (it makes announcement clips, for one);
+    `kezek run` takes the file as it is. So: the hall page on a free port instead of a
+    fixed one (parallel runs), and announcements off when their clip folders do not
+    exist here. Everything else — printers, GPIO (mock pins), boards, hall — stays on.
+    """
+    data = demo_config_dict()
+    changes: list[str] = []
+    hall = data.get("hall")
+    if isinstance(hall, dict) and hall.get("enabled") and "port" in hall:
+        hall["port"] = free_port()
+        changes.append("hall.port = a free port")
+    ann = data.get("announce")
+    if isinstance(ann, dict) and ann.get("enabled"):
+        folders = [ROOT / f if not Path(f).is_absolute() else Path(f)
+                   for f in (ann.get("folders") or {}).values()]
+        if not all(f.is_dir() for f in folders):
+            ann["enabled"] = False
+            changes.append("announce.enabled = false (no clip folders; `kezek clips` makes them)")
+    storage = data.setdefault("storage", {})
+    storage["state_dir"] = str(dir_ / "state")
+    return write_toml(data, dir_ / "demo-bench.toml"), changes

@@ -81,7 +81,7 @@ def _runners(s: dict[str, Any], data_dir: Path) -> dict[str, Callable[[], dict[s
         "latency": lambda: latency.run(data_dir, s["levels"], s["samples"]),
         "press": lambda: press.run(data_dir, s["presses"]),
         "drain": lambda: _drain(data_dir, s["drain_events"]),
-        "startup": lambda: startup.run(s["starts"]),
+        "startup": lambda: startup.run(s["starts"], data_dir),
         "footprint": lambda: footprint.run(data_dir, s["visitors"]),
     }
 
@@ -120,6 +120,8 @@ def table(report: dict[str, Any]) -> str:
         rows.append(("cold start to ready", f"p50 {st['ready_s']['p50']:.3f} s  max {st['ready_s']['max']:.3f} s  "
                      f"(CPU {st['start_cpu_s']:.3f} s)"))
         rows.append(("peak RSS (demo config)", f"{st['peak_rss_mb']:.1f} MB"))
+        for change in st.get("config_changes", []):
+            rows.append(("  demo config changed for `kezek run`", change))
         top = ", ".join(f"{m['module']} {m['cumulative_us'] / 1000:.0f} ms" for m in st["slowest_imports"][:5])
         rows.append(("slowest imports at start", top))
     f = r.get("footprint")

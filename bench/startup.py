@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEMO_CONFIG, ROOT
+from bench.common import ROOT, runnable_demo_config
 from edge.sim.stats import percentile
 
 # A short session so the peak RSS covers real work, not only imports.
@@ -110,11 +110,11 @@ def import_profile(config: Path, top: int = 10) -> list[dict[str, Any]]:
     return tops[:top]
 
 
-def run(runs: int, config: Path = DEMO_CONFIG) -> dict[str, Any]:
+def run(runs: int, work_dir: Path) -> dict[str, Any]:
+    config, changes = runnable_demo_config(work_dir)
     results = [one_start(config, SESSION) for _ in range(runs)]
     ready = [r["ready_s"] for r in results]
-    return {"config": str(config.relative_to(ROOT) if config.is_relative_to(ROOT) else config),
-            "runs": runs,
+    return {"config": "config/demo.toml", "config_changes": changes, "runs": runs,
             "ready_s": {"p50": round(percentile(ready, 50), 4), "max": round(max(ready), 4),
                         "all": [round(x, 4) for x in ready]},
             "peak_rss_mb": round(max(r["maxrss_kb"] for r in results) / 1024, 1),
