@@ -22,6 +22,7 @@ BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
     ("edge.drivers.boards.service", lambda c: bool(c.boards.buses)),
     ("edge.hall.server", lambda c: c.hall.enabled),
     ("edge.announce.service", lambda c: c.announce.enabled),
+    ("edge.queue.inbox", lambda c: bool(c.bookings.inbox)),
     ("edge.system.status", lambda c: bool(c.system.status_socket or c.system.metrics_port)),
     ("edge.sync.link", lambda c: c.sync.enabled),
 ]

@@ -63,7 +63,8 @@ class Outcome:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.events or self.tickets or self.windows or self.counters or self.bookings)
+        return not (self.events or self.tickets or self.windows or self.counters or self.bookings
+                    or self.meta)
 
 
 @dataclass(frozen=True)
@@ -902,6 +903,17 @@ class QueueEngine:
     def _record(self, d: _Draft, cmd: c.RecordEvent) -> None:
         if not cmd.type or cmd.type.startswith("ticket."):
             raise CommandError("bad_event", f"event type {cmd.type!r} is reserved or empty")
+        alarm = cmd.data.get("alarm")
+        if cmd.type in ("alarm.raised", "alarm.cleared") and isinstance(alarm, str) and alarm:
+            # Alarms from other parts (sync's outbox alarm) live with the queue's own, so
+            # status, health and the LEDs see them; raising twice records one event.
+            extra = {k: v for k, v in cmd.data.items() if k not in ("alarm", "message", "severity")}
+            if cmd.type == "alarm.raised":
+                d.raise_alarm(alarm, str(cmd.data.get("message", alarm)),
+                              str(cmd.data.get("severity", "warning")), **extra)
+            else:
+                d.clear_alarm(alarm, **extra)
+            return
         d.emit(cmd.type, **cmd.data)
 
     def _reconfigure(self, d: _Draft, cmd: c.Reconfigure) -> None:

@@ -17,6 +17,13 @@ Event types (data keys in brackets) — docs/events.md is the reference for cent
   window.opened / window.closed / window.paused / window.resumed   [window]
   rating.recorded   [window, ticket_id, ticket, visit, service, score]
   alarm.raised / alarm.cleared  [alarm, severity, message, ...]
+  booking.checked_in [booking, service, slot_start, ticket_id, ticket, early_s, late_s, source]
+  booking.late      [booking, service, slot_start, ticket_id, ticket, late_s]
+  booking.expired   [booking, service, day, slot_start]
+  bookings.loaded   [version, received, changed, unchanged, kept_checked_in, rejected, source]
+  bookings.rejected [version, items]
+  (ticket.issued also carries `booking`; ticket.no_show carries `reason`; SLA alarms
+  carry kind, ticket_id, ticket, service, visit, limit_min)
   day.started       [day, previous]
   clock.jump        [wall_step_ms, synced]
 """

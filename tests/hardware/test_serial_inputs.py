@@ -10,7 +10,7 @@ from edge.config.hardware import KeypadConfig, ScannerConfig
 from edge.drivers.serial_inputs.component import KeypadInput, ScannerInput
 from edge.drivers.serial_inputs.keypad import FrameReader, parse_line
 from edge.errors import CommandError, DeviceError
-from edge.queue.commands import (CallNext, DeviceStatus, NoShow, Rate, Recall, StartService,
+from edge.queue.commands import (CallNext, CheckIn, DeviceStatus, NoShow, Rate, Recall, StartService,
                                  Transfer)
 
 from .conftest import wait_for
@@ -90,19 +90,16 @@ def test_frame_keypad_over_pty(recorder, pty_pair, started):
                                      CallNext(window=4, source="keypad:ttyTEST@1")]
 
 
-def test_scanner_answers_checkin_not_available(recorder, pty_pair, started):
-    beeps: list[int] = []
+def test_scanner_sends_a_booking_check_in(recorder, pty_pair, started):
     cfg = ScannerConfig.model_validate({"type": "scanner", "port": str(pty_pair.link),
                                         "printer": "kiosk"})
-    scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder,
-                                   beep=lambda: beeps.append(1)))
+    scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder))
     pty_pair.send(b"BK-7F3A9Q\r")
-    wait_for(lambda: scanner.refused == 1, what="the scan to be answered")
-    assert "Booking check-in is not available" in scanner.notice
-    assert "Регистрация брони" in scanner.notice
-    assert scanner.health()["last"] == "checkin_unavailable"
-    assert beeps == [1]
-    assert [c for c in recorder.commands if not isinstance(c, DeviceStatus)] == []
+    wait_for(lambda: any(isinstance(c, CheckIn) for c in recorder.commands),
+             what="the scan to become a check-in")
+    checkins = [c for c in recorder.commands if isinstance(c, CheckIn)]
+    assert len(checkins) == 1
+    assert checkins[0].code == "BK-7F3A9Q" and checkins[0].printer == "kiosk"
 
 
 def test_scanner_never_logs_the_code(recorder, pty_pair, started, caplog):
@@ -110,7 +107,7 @@ def test_scanner_never_logs_the_code(recorder, pty_pair, started, caplog):
     scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder))
     caplog.set_level("DEBUG")
     pty_pair.send(b"900101300123\r")        # an IIN on an ID card's barcode
-    wait_for(lambda: scanner.refused == 1, what="the scan")
+    wait_for(lambda: scanner.accepted + scanner.refused == 1, what="the scan")
     assert "900101300123" not in caplog.text
     assert "12 characters" in caplog.text
 

@@ -7,7 +7,7 @@ it is never logged, only its length.
 from __future__ import annotations
 
 from edge.errors import CommandError
-from edge.queue.commands import Command
+from edge.queue.commands import CheckIn, Command
 
 # Shown to the visitor (kiosk screen, logs, health) while check-in is not available.
 CHECKIN_UNAVAILABLE = CommandError(
@@ -18,12 +18,12 @@ CHECKIN_UNAVAILABLE = CommandError(
 
 
 def checkin_command(code: str, printer: str | None, source: str) -> Command | None:
-    """The command a scanned booking code asks for; None while bookings do not exist.
+    """The command a scanned booking code asks for: a check-in by booking code.
 
-    When bookings land (issue 5) this becomes:
-        return CheckIn(code=code, printer=printer, source=source)
+    (None would mean check-in is not available: the kiosk then says so, see
+    CHECKIN_UNAVAILABLE; kept for configurations without bookings.)
     """
-    return None
+    return CheckIn(code=code, printer=printer, source=source)
 
 
 def clean_scan(raw: str, max_length: int) -> str | None:
