@@ -39,6 +39,7 @@ class Applied:
 
 Listener = Callable[[Applied], None]
 _STOP = object()
+_WAKE = object()
 
 
 class Controller:
@@ -47,7 +48,8 @@ class Controller:
         self.engine = engine
         self.store = store
         self.clock = clock
-        self._inbox: "queue.Queue[tuple[Command, Future[Applied]] | object]" = queue.Queue()
+        # SimpleQueue: its put() is reentrant, so a signal handler may wake the loop.
+        self._inbox: "queue.SimpleQueue[tuple[Command, Future[Applied]] | object]" = queue.SimpleQueue()
         self._listeners: list[Listener] = []
         self._tick_interval = tick_interval_s
         self._snapshot = engine.snapshot()
@@ -70,6 +72,10 @@ class Controller:
         """The latest committed view of the queue (immutable; safe to read anywhere)."""
         return self._snapshot
 
+    def wake(self) -> None:
+        """Make the loop run its heartbeat now (a stop was asked; don't wait for the tick)."""
+        self._inbox.put(_WAKE)
+
     def subscribe(self, listener: Listener) -> None:
         """Listeners run on the loop thread after each commit: they must only enqueue."""
         self._listeners.append(listener)
@@ -90,6 +96,8 @@ class Controller:
                 item = None
             if item is _STOP:
                 break
+            if item is _WAKE:
+                item = None
             if item is not None:
                 command, fut = item  # type: ignore[misc]
                 self._apply(command, fut)
@@ -117,7 +125,7 @@ class Controller:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            if item is _STOP:
+            if item is _STOP or item is _WAKE:
                 continue
             _, fut = item  # type: ignore[misc]
             if not fut.done():

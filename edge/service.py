@@ -66,8 +66,10 @@ class App:
             comp.start()
 
     def request_stop(self) -> None:
-        """Ask for a graceful stop; safe from a signal handler (it only sets an event)."""
+        """Ask for a graceful stop; safe from a signal handler (it sets an event and puts a
+        marker on the controller's queue, both non-blocking)."""
         self.stop_requested.set()
+        self.controller.wake()
 
     def run(self, heartbeat: Callable[[], None] | None = None,
             stop_timeout: float = 5.0) -> None:

@@ -182,6 +182,10 @@ class _Draft:
         return out
 
 
+def _number_key(t: Ticket) -> tuple[str, str]:
+    return (t.day, t.origin_service or t.service)
+
+
 def ticket_view(t: Ticket) -> dict[str, Any]:
     return {"ticket_id": t.id, "ticket": t.label, "service": t.service}
 
@@ -202,6 +206,9 @@ class QueueEngine:
         self._recent: deque[CallView] = deque(maxlen=RECENT_CALLS)
         self._times = ServiceTimes(self.policies.estimate_samples)
         self._live: set[int] = set()             # ids of tickets not in a final state
+        # Indexes kept by apply() so that no per-command rule walks every ticket:
+        self._early: set[int] = set()            # live tickets waiting for their booked slot
+        self._numbers: dict[tuple[str, str], set[int]] = {}  # (day, origin service) -> numbers in use
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
@@ -254,6 +261,12 @@ class QueueEngine:
             self._recent.appendleft(CallView(t.label, t.window or 0, t.service, t.called_ms or 0,
                                              t.recalls + 1))
         self._live = {t.id for t in self.state.tickets.values() if not t.state.is_final}
+        self._early = {t.id for t in self.state.tickets.values()
+                       if not t.state.is_final and "slot_ms" in t.extra}
+        self._numbers = {}
+        for t in self.state.tickets.values():
+            if not t.state.is_final:
+                self._numbers.setdefault(_number_key(t), set()).add(t.number)
         self._times = ServiceTimes(self.policies.estimate_samples)
         done = sorted((t for t in self.state.tickets.values()
                        if t.state is TicketState.DONE and t.day == self.state.day and t.finished_ms),
@@ -314,11 +327,19 @@ class QueueEngine:
             st.bookings[b.code] = b
             self._index_booking(b)
         for t in outcome.tickets.values():
+            old = st.tickets.get(t.id)
+            if old is not None and not old.state.is_final:
+                self._numbers.get(_number_key(old), set()).discard(old.number)
             if t.state.is_final:
                 self._live.discard(t.id)
+                self._early.discard(t.id)
             else:
                 self._live.add(t.id)
-            old = st.tickets.get(t.id)
+                self._numbers.setdefault(_number_key(t), set()).add(t.number)
+                if "slot_ms" in t.extra:
+                    self._early.add(t.id)
+                else:
+                    self._early.discard(t.id)
             was_waiting = old is not None and old.state is TicketState.WAITING
             now_waiting = t.state is TicketState.WAITING
             if was_waiting and (not now_waiting or key_of(old) != key_of(t) or old.service != t.service):
@@ -352,6 +373,7 @@ class QueueEngine:
         day = self.state.day
         self.state.tickets = {i: t for i, t in self.state.tickets.items()
                               if t.day == day or not t.state.is_final}
+        self._numbers = {k: v for k, v in self._numbers.items() if v}
 
     # -- reads ----------------------------------------------------------------------
     def ticket(self, ticket_id: int) -> Ticket | None:
@@ -441,7 +463,7 @@ class QueueEngine:
         # A booked visitor who checked in early joins the booked tier when the slot comes
         # (in slot order, so earlier slots are called first).
         promote = []
-        for tid in self._live:
+        for tid in sorted(self._early):
             t = d.ticket(tid)
             if t is None or t.state is not TicketState.WAITING or "slot_ms" not in t.extra:
                 continue
@@ -527,8 +549,9 @@ class QueueEngine:
 
     def _next_number(self, d: _Draft, s: Service) -> int:
         counter = d.out.counters.get(s.id) or self.state.counters.get(s.id)
-        active = {t.number for t in self.state.tickets.values()
-                  if t.service == s.id and t.day == d.day and not t.state.is_final}
+        # A transferred ticket keeps its number (A-005 served in realty): numbers in use are
+        # counted by the service that issued them.
+        active = self._numbers.get((d.day, s.id), set())
         start = s.range_start if counter is None or counter.day != d.day else counter.last + 1
         size = s.range_end - s.range_start + 1
         for i in range(size):

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import Any
 
 from edge.component import AppContext
-from edge.drivers.printing.check import printing_problems
-from edge.drivers.printing.render import ticket_bytes
-from edge.drivers.printing.transports import make_transport
-from edge.drivers.printing.worker import PrinterWorker
 
 logger = logging.getLogger(__name__)
 
 
+def _persistent_escpos_cache(ctx: AppContext) -> None:
+    """python-escpos parses its printer database on import and caches the result in a
+    fresh temp dir per process unless told otherwise: 0.3 s of every start on a Pi, and a
+    /tmp/tmpXXXX left behind each time. Give it a lasting cache before it is imported."""
+    cache = ctx.state_dir / "cache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        logger.warning("no escpos cache at %s (%s); printer start-up will be slower", cache, e)
+        return
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
+
+
 def build(ctx: AppContext) -> list[Any]:
+    _persistent_escpos_cache(ctx)
+    from edge.drivers.printing.check import printing_problems
+    from edge.drivers.printing.transports import make_transport
+    from edge.drivers.printing.worker import PrinterWorker
+
     config = ctx.config
     problems = printing_problems(config)
     for p in problems:
@@ -41,4 +56,5 @@ def build(ctx: AppContext) -> list[Any]:
 
 
 def _render(job: Any, *, config: Any, printer: str) -> bytes:
+    from edge.drivers.printing.render import ticket_bytes
     return ticket_bytes(job, config, printer)
