@@ -47,7 +47,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         """CREATE TABLE outbox (
             seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
+            id TEXT NOT NULL,
             type TEXT NOT NULL,
             ts_ms INTEGER NOT NULL,
             mono_ms INTEGER NOT NULL,
