@@ -97,20 +97,28 @@ class CentralStore:
             c.execute("INSERT OR IGNORE INTO devices(site, device) VALUES (?, ?)", (site, device))
             contiguous = c.execute("SELECT contiguous FROM devices WHERE site=? AND device=?",
                                    (site, device)).fetchone()[0]
-            for ev in batch.events:
-                if ev.seq <= contiguous:
-                    duplicates += 1
+            fresh = [ev for ev in batch.events if ev.seq > contiguous]
+            duplicates += len(batch.events) - len(fresh)
+            # What is already stored in the batch's range (a resend after a lost ack),
+            # in one query; the rest goes in with one statement.
+            stored_ids: dict[int, str] = {}
+            if fresh:
+                stored_ids = dict(c.execute(
+                    "SELECT seq, id FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?",
+                    (site, device, min(ev.seq for ev in fresh), max(ev.seq for ev in fresh))))
+            new = [ev for ev in fresh if ev.seq not in stored_ids]
+            before = c.total_changes
+            c.executemany(  # OR IGNORE: a batch repeating a seq of its own stores it once
+                "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
+                  int(ev.clock_synced), int(ev.hist),
+                  json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), now)
+                 for ev in new])
+            inserted = c.total_changes - before
+            for ev in fresh:
+                stored_id = stored_ids.get(ev.seq)
+                if stored_id is None:
                     continue
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
-                     int(ev.clock_synced), int(ev.hist),
-                     json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), now))
-                if cur.rowcount:
-                    inserted += 1
-                    continue
-                stored_id = c.execute("SELECT id FROM events WHERE site=? AND device=? AND seq=?",
-                                      (site, device, ev.seq)).fetchone()[0]
                 if stored_id == ev.id:
                     duplicates += 1
                 else:

@@ -90,6 +90,8 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(broker: Broker, central:
         try:
             last = edge_last_seq(state / "kezek.db")
             wait_for(lambda: central.contiguous() == last, 30, "the backlog to drain after restarts")
+            # Central's last ack may still be on its way: the edge deletes on receipt.
+            wait_for(lambda: edge_outbox_count(state / "kezek.db") == 0, 10, "the last ack")
             assert proc.stdin is not None
             proc.stdin.write("quit\n")
             proc.stdin.close()
