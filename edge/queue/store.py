@@ -7,6 +7,7 @@ lives in meta('last_seq') and only grows, even after acked rows are deleted.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -32,6 +33,7 @@ _TICKET_COLS = ("id", "day", "service", "number", "label", "category", "state", 
                 "serving_ms", "finished_ms", "origin_service", "booking", "print_state",
                 "printer", "extra")
 _FINAL = ("done", "no_show", "voided")
+_UNSET = object()
 # An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts the row, touching every
 # index twice; an update in place writes fewer pages per command.
 _TICKET_UPSERT = (f"INSERT INTO tickets ({', '.join(_TICKET_COLS)}) "
@@ -111,8 +113,9 @@ class QueueStore:
             self.conn.close()
             raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
                                "run `kezek doctor` or restore a backup") from None
-        # The JSON last written per meta key; a key whose value did not change is not rewritten.
-        self._meta_written: dict[str, str] = dict(self.conn.execute("SELECT key, value FROM meta"))
+        # The value last written per meta key; a key whose value did not change is not
+        # rewritten (values are copied: the engine hands over dicts it may change later).
+        self._meta_values: dict[str, Any] = {}
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
         self._last_seq = int(row[0]) if row else 0
 
@@ -203,15 +206,17 @@ class QueueStore:
             if stored:
                 meta["last_seq"] = seq
             # Only what changed: fewer rows written per command on the SD card.
-            rows = [(k, v) for k, v in ((k, json.dumps(_jsonable(v), ensure_ascii=False))
-                                        for k, v in meta.items()) if self._meta_written.get(k) != v]
+            # Compare the values first (cheap), encode only what differs.
+            rows = [(k, json.dumps(_jsonable(v), ensure_ascii=False)) for k, v in meta.items()
+                    if self._meta_values.get(k, _UNSET) != v]
             if rows:
                 conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._meta_written.update(rows)
+        for k, _ in rows:
+            self._meta_values[k] = copy.deepcopy(meta[k])
         self._last_seq = seq
         return stored
 
