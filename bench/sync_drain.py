@@ -81,13 +81,31 @@ def baseline(port: int, n: int, payload: bytes) -> float:
     return n / elapsed
 
 
+def _wait_central_online(db: Path, timeout_s: float = 30.0) -> None:
+    """Central has connected once it has written its session number."""
+    import sqlite3
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                conn = sqlite3.connect(db, timeout=1)
+                try:
+                    if conn.execute("SELECT 1 FROM meta WHERE key='session'").fetchone():
+                        time.sleep(0.2)  # its subscription goes out right after
+                        return
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError("the reference central did not come up")
+
+
 def drain(port: int, n: int, tmp: Path) -> tuple[float, dict[str, object]]:
-    from edge.central.server import Central
     from edge.central.store import CentralStore
     from edge.config import parse_config
     from edge.queue.commands import RecordEvent
     from edge.service import App
-    from edge.sync.mqtt import BrokerSettings
 
     config = parse_config({
         "center": {"site": "bench", "device": "edge-1", "name": {"kk": "B", "ru": "B"}},
@@ -107,12 +125,18 @@ def drain(port: int, n: int, tmp: Path) -> tuple[float, dict[str, object]]:
         app.controller.submit(RecordEvent("bench.event", {**data, "i": i}))
     app.controller.call(RecordEvent("bench.last", {}), timeout=600)
     last = app.store.last_seq
-    app.start_components()          # the link comes up, but central is not online yet
-    link = app.ctx.components["sync"]
-    central = Central(BrokerSettings("127.0.0.1", port), tmp / "central.db")
+    # Central is another machine in real life: run it as its own process, so the edge and
+    # central do not share one interpreter's lock (which would add their times up). It
+    # starts first; the clock runs from the moment the edge's link starts.
+    central = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "central", "run", "--host", "127.0.0.1",
+         "--port", str(port), "--no-tls", "--db", str(tmp / "central.db"),
+         "--summary-every", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_central_online(tmp / "central.db")
     reader = CentralStore(tmp / "central.db")
     t0 = time.perf_counter()
-    central.start()
+    app.start_components()
+    link = app.ctx.components["sync"]
     while True:
         d = reader.device("bench", "edge-1")
         if d and d["contiguous"] >= last and link.health()["acked_seq"] >= last:
@@ -120,7 +144,8 @@ def drain(port: int, n: int, tmp: Path) -> tuple[float, dict[str, object]]:
         time.sleep(0.01)
     elapsed = time.perf_counter() - t0
     health = link.health()
-    central.stop()
+    central.terminate()
+    central.wait(10)
     reader.close()
     app.stop_event.set()
     loop.join(10)
