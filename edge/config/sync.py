@@ -50,9 +50,9 @@ class SyncConfig(StrictModel):
     session_expiry_s: int = Field(default=3600, ge=0, le=7 * 86400,
                                   description="how long the broker keeps queued commands for "
                                               "this device while it is offline")
-    batch_max_bytes: int = Field(default=128 * 1024, ge=2048, le=8 * 1024 * 1024,
+    batch_max_bytes: int = Field(default=256 * 1024, ge=2048, le=8 * 1024 * 1024,
                                  description="largest event batch message, in bytes")
-    batch_max_events: int = Field(default=500, ge=1, le=10_000,
+    batch_max_events: int = Field(default=1000, ge=1, le=10_000,
                                   description="most events in one batch message")
     inflight_batches: int = Field(default=8, ge=1, le=5000,
                                   description="batches sent but not yet acked by central; "

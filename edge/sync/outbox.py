@@ -99,8 +99,13 @@ class OutboxDb:
     # -- outbox -------------------------------------------------------------------
     def bounds(self) -> tuple[int, int] | None:
         """(oldest, newest) seq still in the outbox, or None when it is empty."""
-        row = self._conn.execute("SELECT MIN(seq), MAX(seq) FROM outbox").fetchone()
-        return None if row[0] is None else (int(row[0]), int(row[1]))
+        # Two queries on purpose: SQLite answers a lone MIN() or MAX() from the index in
+        # O(log n), but "SELECT MIN(seq), MAX(seq)" scans the whole table.
+        low = self._conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
+        if low is None:
+            return None
+        high = self._conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+        return (int(low), int(high))
 
     def last_assigned_seq(self) -> int:
         """The newest seq the store ever assigned (meta last_seq, or the outbox's max)."""
