@@ -32,6 +32,10 @@ def kezek_command() -> list[str]:
 
 
 def _spawn(state_dir: Path, config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    if env is None:
+        # An in-process benchmark that ran before (press-to-print) pointed python-escpos's
+        # cache at its own, since deleted, state dir; a child must find its own cache.
+        env = {k: v for k, v in os.environ.items() if k != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
     return subprocess.Popen(kezek_command() + ["run", "--config", str(config), "--state-dir",
                                               str(state_dir), "--log-level", "WARNING"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
