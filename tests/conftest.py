@@ -39,10 +39,12 @@ def clock() -> ManualClock:
 class Harness:
     """A controller on a real database file; restart() reopens it as after a crash."""
 
-    def __init__(self, config: AppConfig, db_path: Path, clock: ManualClock) -> None:
+    def __init__(self, config: AppConfig, db_path: Path, clock: ManualClock, *,
+                 tick_interval_s: float = 1.0) -> None:
         self.config = config
         self.db_path = db_path
         self.clock = clock
+        self.tick_interval_s = tick_interval_s
         self._open()
 
     def _open(self) -> None:
@@ -50,7 +52,8 @@ class Harness:
         services, windows, policies = domain_from_config(self.config)
         self.engine = QueueEngine(services, windows, self.config.center.timezone, policies,
                                   self.store.load())
-        self.controller = Controller(self.engine, self.store, self.clock)
+        self.controller = Controller(self.engine, self.store, self.clock,
+                                     tick_interval_s=self.tick_interval_s)
         self.controller.start()
 
     def call(self, command: Any):

@@ -12,12 +12,11 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.config import AppConfig, parse_config
-from edge.controller import Applied, Controller
+from edge.controller import Applied
 from edge.errors import CommandError
 from edge.queue import commands as c
 from edge.queue.bookings import IIN_WEIGHTS_1, IIN_WEIGHTS_2
-from edge.queue.engine import QueueEngine, domain_from_config
-from edge.queue.store import QueueStore
+from tests.conftest import Harness
 
 TODAY = "2026-11-23"          # the Monday of MONDAY_9AM_MS
 TOMORROW = "2026-11-24"
@@ -53,26 +52,12 @@ def booking(code: str, slot: str = "10:00", *, service: str = "docs", day: str =
             "slot_minutes": 15, **extra}
 
 
-class Center:
-    """A controller on a real SQLite file; restart() reopens it as after a crash."""
+class Center(Harness):
+    """The root Harness with a long tick interval: the tests tick by hand, so results do
+    not depend on timing; plus the helpers the bookings tests read best with."""
 
     def __init__(self, config: AppConfig, db_path: Path, clock: ManualClock) -> None:
-        self.config = config
-        self.db_path = db_path
-        self.clock = clock
-        self._open()
-
-    def _open(self) -> None:
-        self.store = QueueStore(self.db_path)
-        services, windows, policies = domain_from_config(self.config)
-        self.engine = QueueEngine(services, windows, self.config.center.timezone, policies,
-                                  self.store.load())
-        # A long tick interval: the tests tick by hand, so results do not depend on timing.
-        self.controller = Controller(self.engine, self.store, self.clock, tick_interval_s=3600)
-        self.controller.start()
-
-    def call(self, command: c.Command) -> Applied:
-        return self.controller.call(command, timeout=10)
+        super().__init__(config, db_path, clock, tick_interval_s=3600)
 
     def refused(self, command: c.Command) -> CommandError:
         with pytest.raises(CommandError) as e:
@@ -102,14 +87,6 @@ class Center:
 
     def types(self) -> list[str]:
         return [e.type for e in self.store.outbox()]
-
-    def restart(self) -> None:
-        self.close()
-        self._open()
-
-    def close(self) -> None:
-        self.controller.stop()
-        self.store.close()
 
 
 @pytest.fixture
