@@ -14,12 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.config import load_config
+    from edge.config import load_config_or_report
     from edge.errors import ConfigError
-    try:
-        config = load_config(args.file)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_config_or_report(args.file)
+    if config is None:
         return 1
     if config.printers:
         # Kept out of the model validator so that loading a config does not pull in

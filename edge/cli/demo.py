@@ -19,15 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from edge.cli.run import setup_logging
-    from edge.config import load_config
-    from edge.errors import ConfigError
+    from edge.config import load_config_or_report
     from edge.service import run_service
     setup_logging("WARNING")
     path = args.config or DEMO_CONFIG
-    try:
-        config = load_config(path)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_config_or_report(path)
+    if config is None:
         return 1
     if args.keep:
         return run_service(config, args.keep, demo=True)

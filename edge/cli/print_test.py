@@ -18,12 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.config import load_config
-    from edge.errors import ConfigError
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    from edge.config import load_config_or_report
+    config = load_config_or_report(args.config)
+    if config is None:
         return 1
     if not config.printers:
         print(f"{args.config}: no [printers.NAME] section; nothing to print on", file=sys.stderr)

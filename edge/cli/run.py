@@ -29,13 +29,11 @@ def setup_logging(level: str) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.config import load_config
-    from edge.errors import ConfigError, KezekError
+    from edge.config import load_config_or_report
+    from edge.errors import KezekError
     from edge.service import run_service
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_config_or_report(args.config)
+    if config is None:
         return CONFIG_EXIT
     state_dir = args.state_dir or config.storage.state_dir
     try:

@@ -21,14 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.config import load_config
+    from edge.config import load_config_or_report
     from edge.drivers.printing.content import sample_job
     from edge.drivers.printing.render import ticket_preview
-    from edge.errors import ConfigError
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_config_or_report(args.config)
+    if config is None:
         return 1
     if args.service not in [s.id for s in config.services]:
         print(f"no service {args.service!r} (known: {', '.join(s.id for s in config.services)})",

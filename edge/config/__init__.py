@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from edge.config.model import AppConfig
 from edge.errors import ConfigError
 
-__all__ = ["AppConfig", "load_config", "parse_config"]
+__all__ = ["AppConfig", "load_config", "load_config_or_report", "parse_config"]
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -58,3 +59,12 @@ def load_config(path: str | Path) -> AppConfig:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
     return parse_config(data, str(p))
+
+
+def load_config_or_report(path: str | Path) -> AppConfig | None:
+    """load_config for commands: on a bad file, print every problem to stderr, return None."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return None
