@@ -76,6 +76,22 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX bookings_day ON bookings(day)",
         "CREATE INDEX bookings_iin ON bookings(iin_hmac)",
     ],
+    # 3: meta and counters WITHOUT ROWID (issue 8). A TEXT primary key on a rowid table is
+    # a second b-tree: every command wrote two pages per table where one will do.
+    [
+        "CREATE TABLE meta_v3 (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        "INSERT INTO meta_v3 (key, value) SELECT key, value FROM meta",
+        "DROP TABLE meta",
+        "ALTER TABLE meta_v3 RENAME TO meta",
+        """CREATE TABLE counters_v3 (
+            service TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            last_number INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "INSERT INTO counters_v3 (service, day, last_number) SELECT service, day, last_number FROM counters",
+        "DROP TABLE counters",
+        "ALTER TABLE counters_v3 RENAME TO counters",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

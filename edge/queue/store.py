@@ -35,10 +35,12 @@ _TICKET_COLS = ("id", "day", "service", "number", "label", "category", "state", 
 _FINAL = ("done", "no_show", "voided")
 _UNSET = object()
 # An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts the row, touching every
-# index twice; an update in place writes fewer pages per command.
+# index twice; an update in place writes fewer pages per command. `day` is left out of the
+# update (a ticket keeps the day it was issued on): SQLite rewrites the entry of every index
+# whose column is in the SET list, changed or not, and tickets_day is one more page.
 _TICKET_UPSERT = (f"INSERT INTO tickets ({', '.join(_TICKET_COLS)}) "
                   f"VALUES ({', '.join('?' * len(_TICKET_COLS))}) ON CONFLICT(id) DO UPDATE SET "
-                  + ", ".join(f"{c}=excluded.{c}" for c in _TICKET_COLS[1:]))
+                  + ", ".join(f"{c}=excluded.{c}" for c in _TICKET_COLS[2:]))
 _BOOKING_COLS = ("code", "service", "day", "slot_start", "slot_minutes", "status", "version",
                  "iin_hmac", "site", "rebooked_to", "ticket_id", "checked_in_ms")
 # Bookings of earlier days stay in the file; memory keeps this many days back (to say

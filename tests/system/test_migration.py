@@ -52,6 +52,13 @@ def test_upgrade_backs_up_first_and_keeps_every_row(tmp_path: Path) -> None:
         store.close()
     assert rows(db, "PRAGMA user_version") == [(LATEST,)]
     assert rows(db, "SELECT seq, type FROM outbox") == [(7, "ticket.issued")]
+    assert rows(db, "SELECT service, day, last_number FROM counters") == [("docs", "2026-11-23", 1)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'day'") == [('"2026-11-23"',)]
+    # v3: one b-tree per key-value table (one page per command instead of two).
+    for table in ("meta", "counters"):
+        [(sql,)] = rows(db, f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+        assert sql.rstrip().endswith("WITHOUT ROWID"), sql
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
 
     [backup] = list((tmp_path / "backups").glob("*.db"))
     assert f"-v{LATEST - 1}-" in backup.name
