@@ -73,6 +73,7 @@ class Rig:
             conn.execute("PRAGMA synchronous=FULL")
 
     def start(self) -> None:
+        self.store.start_background_checkpoints()  # as the service does (edge/service.py)
         self.controller.start()
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class App:
         self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
                                                    config.center.device)
         self.store = QueueStore(self.db_path)
+        self.store.start_background_checkpoints()
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,
                                   self.store.load())

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from edge.clock import ClockReading
 from edge.errors import StorageError
 from edge.queue.bookings import Booking, BookingStatus
+from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.queue.engine import Counter, EngineState, Outcome
 from edge.queue.events import StoredEvent
 from edge.queue.migrations import LATEST, MIGRATIONS
@@ -120,8 +121,21 @@ class QueueStore:
         self._meta_values: dict[str, Any] = {}
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
         self._last_seq = int(row[0]) if row else 0
+        self._checkpointer: WalCheckpointer | None = None
+
+    def start_background_checkpoints(self, **options: Any) -> WalCheckpointer:
+        """Fold the WAL back on another thread, not inside a command's commit (see
+        edge/queue/checkpoints.py). The running service does this; tools need not."""
+        if self._checkpointer is None:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
+            self._checkpointer = WalCheckpointer(self.path, **options)
+            self._checkpointer.start()
+        return self._checkpointer
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.conn.close()
 
     def __enter__(self) -> "QueueStore":
@@ -193,23 +207,25 @@ class QueueStore:
                     f"INSERT OR REPLACE INTO bookings ({', '.join(_BOOKING_COLS)}) "
                     f"VALUES ({', '.join('?' * len(_BOOKING_COLS))})",
                     [_booking_row(b) for b in outcome.bookings.values()])
-            for ev in outcome.events:
-                seq += 1
-                se = StoredEvent(seq=seq, id=str(uuid.uuid4()), type=ev.type, ts_ms=outcome.now_ms,
-                                 mono_ms=reading.mono_ms, boot=reading.boot,
-                                 clock_synced=reading.synced, data=ev.data)
-                conn.execute(
+            if outcome.events:
+                rows_out = []
+                for ev in outcome.events:
+                    seq += 1
+                    se = StoredEvent(seq=seq, id=str(uuid.uuid4()), type=ev.type,
+                                     ts_ms=outcome.now_ms, mono_ms=reading.mono_ms,
+                                     boot=reading.boot, clock_synced=reading.synced, data=ev.data)
+                    rows_out.append((se.seq, se.id, se.type, se.ts_ms, se.mono_ms, se.boot,
+                                     int(se.clock_synced), se.data_json()))
+                    stored.append(se)
+                conn.executemany(
                     "INSERT INTO outbox (seq, id, type, ts_ms, mono_ms, boot, clock_synced, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (se.seq, se.id, se.type, se.ts_ms, se.mono_ms, se.boot, int(se.clock_synced),
-                     se.data_json()))
-                stored.append(se)
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows_out)
             meta = dict(outcome.meta)
             if stored:
                 meta["last_seq"] = seq
             # Only what changed: fewer rows written per command on the SD card.
             # Compare the values first (cheap), encode only what differs.
-            rows = [(k, json.dumps(_jsonable(v), ensure_ascii=False)) for k, v in meta.items()
+            rows = [(k, _meta_json(v)) for k, v in meta.items()
                     if self._meta_values.get(k, _UNSET) != v]
             if rows:
                 conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
@@ -218,8 +234,13 @@ class QueueStore:
             conn.execute("ROLLBACK")
             raise
         for k, _ in rows:
-            self._meta_values[k] = copy.deepcopy(meta[k])
+            v = meta[k]
+            # Dicts (alarms, devices) are the engine's and may change in place later;
+            # ints, strings and frozen dataclasses cannot.
+            self._meta_values[k] = copy.deepcopy(v) if isinstance(v, (dict, list)) else v
         self._last_seq = seq
+        if self._checkpointer is not None:
+            self._checkpointer.note_commit()
         return stored
 
     # -- reads for tests, sync and tools ---------------------------------------------
@@ -238,17 +259,23 @@ class QueueStore:
             yield _ticket_from_row(row)
 
 
-def _jsonable(v: Any) -> Any:
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return dataclasses.asdict(v)
-    return v
+def _meta_json(v: Any) -> str:
+    if type(v) is int:  # the counters written by every command; str() is their JSON
+        return str(v)
+    if isinstance(v, TimeBase):  # written by every command: skip asdict's deep copy
+        v = {"eff_ms": v.eff_ms, "mono_ms": v.mono_ms, "boot": v.boot,
+             "wall_offset_ms": v.wall_offset_ms}
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        v = dataclasses.asdict(v)
+    return json.dumps(v, ensure_ascii=False)
 
 
 def _ticket_row(t: Ticket) -> tuple[Any, ...]:
     return (t.id, t.day, t.service, t.number, t.label, t.category.value, t.state.value, t.visit,
             t.arrival, t.tier, t.window, t.recalls, t.issued_ms, t.queued_ms, t.called_ms,
             t.serving_ms, t.finished_ms, t.origin_service, t.booking, t.print_state.value,
-            t.printer, json.dumps(t.extra, ensure_ascii=False, sort_keys=True))
+            t.printer,
+            json.dumps(t.extra, ensure_ascii=False, sort_keys=True) if t.extra else "{}")
 
 
 def _booking_row(b: Booking) -> tuple[Any, ...]:
