@@ -204,6 +204,9 @@ class QueueEngine:
         self._benefit_lines: dict[str, Line] = {}
         self._tier_counts: dict[tuple[str, int], int] = {}
         self._recent: deque[CallView] = deque(maxlen=RECENT_CALLS)
+        # snapshot(): the last view per service / window, reused while its inputs are equal.
+        self._service_views: dict[str, tuple[Service, int, float, ServiceView]] = {}
+        self._window_views: dict[int, tuple[Window, Ticket | None, WindowView]] = {}
         self._times = ServiceTimes(self.policies.estimate_samples)
         self._live: set[int] = set()             # ids of tickets not in a final state
         # Indexes kept by apply() so that no per-command rule walks every ticket:
@@ -383,22 +386,38 @@ class QueueEngine:
         return self._lines.get(service, Line()).live(self.state.tickets.get)
 
     def snapshot(self) -> QueueSnapshot:
+        """The committed state for readers on other threads. Built after every command,
+        so views whose inputs did not change are reused instead of rebuilt."""
         st = self.state
-        waiting = {sid: sum(n for (s, _), n in self._tier_counts.items() if s == sid)
-                   for sid in self.services}
-        services = tuple(ServiceView(s.id, dict(s.names), s.prefix, waiting[s.id],
-                                     round(self.avg_minutes(s.id), 1))
-                         for s in self.services.values())
+        waiting: dict[str, int] = dict.fromkeys(self.services, 0)
+        for (sid, _), n in self._tier_counts.items():
+            if sid in waiting:
+                waiting[sid] += n
+        services = []
+        for s in self.services.values():
+            n, avg = waiting[s.id], round(self.avg_minutes(s.id), 1)
+            cached = self._service_views.get(s.id)
+            # A reconfigure makes new Service objects: identity says the config is the same.
+            if cached is None or cached[0] is not s or cached[1] != n or cached[2] != avg:
+                cached = (s, n, avg, ServiceView(s.id, dict(s.names), s.prefix, n, avg))
+                self._service_views[s.id] = cached
+            services.append(cached[3])
         windows = []
         serving = 0
-        for w in sorted(st.windows.values(), key=lambda w: w.number):
+        for number in sorted(st.windows):
+            w = st.windows[number]
             t = st.tickets.get(w.ticket_id) if w.ticket_id is not None else None
             if t is not None:
                 serving += 1
-            windows.append(WindowView(w.number, w.label, w.state.value, t.label if t else None,
-                                      t.state.value if t else None, t.service if t else None,
-                                      dict(w.weights), w.benefit))
-        return QueueSnapshot(day=st.day, services=services, windows=tuple(windows),
+            cached_w = self._window_views.get(number)
+            # Tickets and windows are immutable: the same two objects make the same view.
+            if cached_w is None or cached_w[0] is not w or cached_w[1] is not t:
+                cached_w = (w, t, WindowView(w.number, w.label, w.state.value,
+                                             t.label if t else None, t.state.value if t else None,
+                                             t.service if t else None, dict(w.weights), w.benefit))
+                self._window_views[number] = cached_w
+            windows.append(cached_w[2])
+        return QueueSnapshot(day=st.day, services=tuple(services), windows=tuple(windows),
                              recent_calls=tuple(self._recent), alarms=dict(st.alarms),
                              devices=dict(st.devices), waiting_total=sum(waiting.values()),
                              serving_total=serving, now_ms=st.time.eff_ms if st.time else 0)

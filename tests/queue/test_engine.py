@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.clock import ManualClock
+from edge.config import parse_config
 from edge.queue import commands as c
 from edge.queue.model import Category, TicketState
 
@@ -223,3 +224,27 @@ def test_wait_estimate_counts_people_ahead_over_open_windows(pure: PureEngine) -
     issued = out.events[-1].data
     # 4 ahead x 10 min over the 2 open windows that serve docs with weight > 0
     assert issued["ahead"] == 4 and issued["wait_min"] == 20
+
+
+def test_snapshot_follows_every_change_though_unchanged_views_are_reused(
+        pure: PureEngine, demo_config) -> None:
+    before = pure.engine.snapshot()
+    pure.do(c.IssueTicket("docs"))
+    after_issue = pure.engine.snapshot()
+    assert after_issue.waiting["docs"] == before.waiting["docs"] + 1
+    # Windows did not change: the same view objects are handed out again.
+    assert all(a is b for a, b in zip(after_issue.windows, before.windows))
+    pure.do(c.CallNext(1))
+    called = pure.engine.snapshot()
+    w1 = next(w for w in called.windows if w.number == 1)
+    assert (w1.ticket, w1.ticket_state) == ("A-001", "called")
+    pure.do(c.StartService(1))
+    w1 = next(w for w in pure.engine.snapshot().windows if w.number == 1)
+    assert (w1.ticket, w1.ticket_state) == ("A-001", "serving")
+    # A reconfigure renames a service: the snapshot shows the new name at once.
+    data = demo_config.model_dump(mode="python")
+    for s in data["services"]:
+        s["names"]["en"] = f"Renamed {s['id']}"
+    pure.do(c.Reconfigure(parse_config(data, "renamed")))
+    names = {s.id: s.names.get("en") for s in pure.engine.snapshot().services}
+    assert names and all(n == f"Renamed {sid}" for sid, n in names.items())
