@@ -40,7 +40,7 @@ def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
         sys.exit("install mosquitto: apt-get install mosquitto")
     port = free_port()
     conf = tmp / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n", encoding="ascii")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n", encoding="ascii")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -57,6 +57,8 @@ def baseline(port: int, n: int, payload: bytes) -> float:
     """One event per message at QoS 1: messages per second until the last PUBACK."""
     import paho.mqtt.client as mqtt
 
+    from edge.sync.mqtt import no_delay
+
     acked = 0
     done = __import__("threading").Event()
 
@@ -69,6 +71,8 @@ def baseline(port: int, n: int, payload: bytes) -> float:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-baseline",
                     protocol=mqtt.MQTTv5)
     c.on_publish = on_publish
+    # The same socket options as the edge's own client (edge/sync/mqtt.py): no Nagle.
+    c.on_socket_open = no_delay
     c.connect("127.0.0.1", port)
     c.loop_start()
     t0 = time.perf_counter()
