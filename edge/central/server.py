@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from edge.central.store import CentralStore, format_summary
 from edge.sync.mqtt import BrokerSettings, close_client, make_client, publish_properties
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, ROOT, CentralState, EdgeState, EventBatch,
-                                PayloadError, Topics, decode, dumps, explain, parse_topic)
+                                PayloadError, Topics, decode, dumps, explain, parse,
+                                parse_topic)
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class Central:
     def _batch(self, site: str, device: str, payload: bytes) -> None:
         assert self.store is not None
         try:
-            batch = EventBatch.model_validate(decode(payload, MAX_BATCH_BYTES))
+            batch = parse(EventBatch, payload, MAX_BATCH_BYTES)
         except PayloadError as e:
             self.bad_messages += 1
             logger.warning("central: unusable batch from %s/%s: %s", site, device, e)

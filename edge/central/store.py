@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from edge.sync.protocol import EventBatch
 
 SCHEMA = """
@@ -52,6 +54,15 @@ class StoreResult:
     duplicates: int
     conflicts: int
     resend_from: int | None   # set when this batch starts beyond a gap
+
+
+# pydantic-core writes compact UTF-8 JSON (what json.dumps(ensure_ascii=False,
+# separators=(",", ":")) writes) about 4x faster: one call per stored event.
+_DATA = TypeAdapter(dict[str, Any])
+
+
+def _data_json(data: dict[str, Any]) -> str:
+    return _DATA.dump_json(data).decode("utf-8")
 
 
 def _now_ms() -> int:
@@ -111,8 +122,7 @@ class CentralStore:
             c.executemany(  # OR IGNORE: a batch repeating a seq of its own stores it once
                 "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
-                  int(ev.clock_synced), int(ev.hist),
-                  json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), now)
+                  int(ev.clock_synced), int(ev.hist), _data_json(ev.data), now)
                  for ev in new])
             inserted = c.total_changes - before
             for ev in fresh:
@@ -138,6 +148,10 @@ class CentralStore:
                               (site, device, contiguous + 1, batch.floor,
                                f"{missing} events no longer held by the edge", now))
                 contiguous = batch.floor
+            if batch.events[0].seq <= contiguous + 1:
+                # Every seq of this consecutive batch is stored now (new, or there already):
+                # no need to read them back to move the contiguous mark over them.
+                contiguous = max(contiguous, batch.events[-1].seq)
             contiguous = self._advance(site, device, contiguous)
             c.execute("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?,"
                       " conflicts=conflicts+?, last_seen_ms=? WHERE site=? AND device=?",
