@@ -65,5 +65,5 @@ def check(results: dict[str, Any]) -> list[Verdict]:
                            f"{st['runs']} starts, max {st['ready_s']['max']:.3f} s"))
         m = st["peak_rss_mb"]
         out.append(Verdict("peak RSS, demo config", f"{m:.1f} MB", f"< {RSS_MB:g} MB",
-                           "PASS" if m < RSS_MB else "FAIL", "ru_maxrss of the child"))
+                           "PASS" if m < RSS_MB else "FAIL", "VmHWM of the child (its own peak since exec)"))
     return out
