@@ -90,6 +90,50 @@ def queue_latency(dir_: Path, waiting: int, samples: int,
             "issue": summary_ms(issue_ns), "call_next": summary_ms(call_ns)}, raw_ns
 
 
+def breakdown(dir_: Path, waiting: int, samples: int, raw: RawCommit) -> dict[str, Any]:
+    """Where an issue/call-next pair's time goes, with `waiting` in line.
+
+    The same work as queue_latency, but done on this thread step by step (engine
+    decide, store commit, apply + snapshot), with a raw commit beside each command; then
+    the controller's round trip for a command that changes nothing (a Tick: the thread
+    hand-over and the Future, plus an empty decide).
+    """
+    config = bench_config()
+    clock = SystemClock()
+    rig = Rig.open(config, dir_ / f"breakdown-{waiting}.db", clock)
+    parts: dict[str, list[int]] = {"raw_commit": [], "decide": [], "commit": [],
+                                   "apply_snapshot": [], "in_process_total": [], "hand_over": []}
+    try:
+        rig.preload([c.IssueTicket(SERVICE, source="bench") for _ in range(waiting)], clock)
+        rig.store.start_background_checkpoints()
+        engine, store = rig.engine, rig.store
+        for i in range(samples + WARMUP):
+            for cmd in (c.IssueTicket(SERVICE, source="bench"), c.CallNext(WINDOW)):
+                r = raw.once()
+                t0 = time.perf_counter_ns()
+                reading = clock.read()
+                outcome = engine.decide(cmd, reading)
+                t1 = time.perf_counter_ns()
+                store.commit(outcome, reading)
+                t2 = time.perf_counter_ns()
+                engine.apply(outcome)
+                engine.snapshot()
+                t3 = time.perf_counter_ns()
+                if i >= WARMUP:
+                    for k, v in (("raw_commit", r), ("decide", t1 - t0), ("commit", t2 - t1),
+                                 ("apply_snapshot", t3 - t2), ("in_process_total", t3 - t0)):
+                        parts[k].append(v)
+        rig.controller.start()
+        for i in range(samples + WARMUP):
+            t0 = time.perf_counter_ns()
+            rig.controller.call(c.Tick())
+            if i >= WARMUP:
+                parts["hand_over"].append(time.perf_counter_ns() - t0)
+    finally:
+        rig.close()
+    return {"waiting": waiting, **{k: summary_ms(v) for k, v in parts.items()}}
+
+
 def run(dir_: Path, levels: list[int], samples: int) -> dict[str, Any]:
     raw = RawCommit(dir_ / "raw-commit.db")
     all_raw: list[int] = []
@@ -100,6 +144,9 @@ def run(dir_: Path, levels: list[int], samples: int) -> dict[str, Any]:
             result, raw_ns = queue_latency(dir_, n, samples, raw)
             out["levels"][str(n)] = result
             all_raw.extend(raw_ns)
+        mid = levels[len(levels) // 2]
+        logger.info("latency breakdown with %d waiting", mid)
+        out["breakdown"] = breakdown(dir_, mid, samples, raw)
     finally:
         raw.close()
     out["raw_commit"] = summary_ms(all_raw)

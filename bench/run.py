@@ -104,6 +104,14 @@ def table(report: dict[str, Any]) -> str:
                 rows.append((f"{cmd} with {n} waiting",
                              f"p50 {x['p50_ms']:.3f} ms  p99 {x['p99_ms']:.3f} ms  "
                              f"(raw commit p99 {v['raw_commit']['p99_ms']:.3f} ms)"))
+        b = lat.get("breakdown")
+        if b:
+            for key, what in (("decide", "engine decide"), ("commit", "store commit"),
+                              ("apply_snapshot", "engine apply + snapshot"),
+                              ("in_process_total", "the three, on one thread"),
+                              ("hand_over", "controller round trip, no change")):
+                rows.append((f"  {what} ({b['waiting']} waiting)",
+                             f"p50 {b[key]['p50_ms']:.3f} ms  p99 {b[key]['p99_ms']:.3f} ms"))
     p = r.get("press")
     if p:
         rows.append(("button release -> first printer byte",
