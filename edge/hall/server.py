@@ -8,12 +8,14 @@ full state on connect and after every change, so a reconnecting TV is always com
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import json
 import logging
 import socket
 import threading
 import time
+import zoneinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from edge.errors import ConfigError
 from edge.hall.view import HallView
 
 if TYPE_CHECKING:
+    from edge.clock import Clock
     from edge.component import AppContext
     from edge.controller import Applied, Controller
     from edge.queue.snapshot import QueueSnapshot
@@ -209,11 +212,13 @@ class _Handler(BaseHTTPRequestHandler):
                 version, message = got
                 if version != seen:
                     self.wfile.write(message)
+                    if seen == -1:  # a new screen: its clock is set at once
+                        self.wfile.write(hall.ping_message())
                     seen = version
                 else:
                     # A named event (not a comment) so the page can tell a live link from
                     # a silently dead one and reconnect.
-                    self.wfile.write(b"event: ping\ndata: {}\n\n")
+                    self.wfile.write(hall.ping_message())
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, TimeoutError, socket.timeout):
             pass  # the TV went away; its browser reconnects
@@ -229,9 +234,11 @@ class HallServer:
     name = "hall"
 
     def __init__(self, cfg: HallConfig, controller: "Controller",
-                 center_names: dict[str, str]) -> None:
+                 center_names: dict[str, str], clock: "Clock", timezone: str) -> None:
         self.cfg = cfg
         self.controller = controller
+        self.clock = clock
+        self.tz = zoneinfo.ZoneInfo(timezone)
         self.view = HallView(rows=cfg.rows, min_show_s=cfg.min_show_s,
                              languages=cfg.languages, center_names=center_names,
                              show_waiting=cfg.show_waiting, keepalive_s=cfg.keepalive_s)
@@ -246,6 +253,16 @@ class HallServer:
         self._latest: "QueueSnapshot | None" = None
         self.stopping = False
         self.broadcasts = 0
+
+    def ping_message(self) -> bytes:
+        """A named event (not a comment), so the page can tell a live link from a silently
+        dead one; it carries this device's time, so the TV's own clock does not matter
+        (a hall TV is rarely set right). The page shows the center's local time from it."""
+        now_ms = self.clock.read().wall_ms
+        offset = dt.datetime.fromtimestamp(now_ms / 1000, self.tz).utcoffset()
+        offset_min = int(offset.total_seconds() // 60) if offset is not None else 0
+        return (b'event: ping\ndata: {"now_ms":%d,"utc_offset_min":%d}\n\n'
+                % (now_ms, offset_min))
 
     # -- the controller's listener: only hands over the snapshot ------------------------
     def on_applied(self, applied: "Applied") -> None:
@@ -332,4 +349,5 @@ class HallServer:
 
 def build(ctx: "AppContext") -> list[HallServer]:
     cfg = ctx.config.hall
-    return [HallServer(cfg, ctx.controller, ctx.config.center.name.as_dict())]
+    return [HallServer(cfg, ctx.controller, ctx.config.center.name.as_dict(), ctx.clock,
+                       ctx.config.center.timezone)]

@@ -13,11 +13,14 @@ from typing import Any, Iterable, Sequence
 
 LABELS: dict[str, dict[str, str]] = {
     "kk": {"ticket": "Талон", "window": "Терезе", "waiting": "Кезекте",
-           "calls": "Шақырылды", "empty": "Әзірге шақырылған жоқ", "offline": "Байланыс жоқ"},
+           "calls": "Шақырылды", "empty": "Әзірге шақырылған жоқ", "offline": "Байланыс жоқ",
+           "windows": "Терезелер", "paused": "Үзіліс"},
     "ru": {"ticket": "Талон", "window": "Окно", "waiting": "В очереди",
-           "calls": "Вызваны", "empty": "Вызовов пока нет", "offline": "Нет связи"},
+           "calls": "Вызваны", "empty": "Вызовов пока нет", "offline": "Нет связи",
+           "windows": "Окна", "paused": "Перерыв"},
     "en": {"ticket": "Ticket", "window": "Window", "waiting": "Waiting",
-           "calls": "Called", "empty": "No calls yet", "offline": "Offline"},
+           "calls": "Called", "empty": "No calls yet", "offline": "Offline",
+           "windows": "Windows", "paused": "Break"},
 }
 
 CallKey = tuple[str, int, int]  # ticket, window, calls (a recall is a new entry)
@@ -92,6 +95,11 @@ class HallView:
             "calls": [{"ticket": c.ticket, "window": c.window, "service": c.service,
                        "recall": c.calls > 1, "fresh": c.fresh, "newest": i == 0 and c.fresh}
                       for i, c in enumerate(calls)],
+            # Each working window and the ticket at it now (closed windows are left out:
+            # a visitor looks for their number, not for an empty counter).
+            "windows": [{"number": w.number, "label": w.label, "paused": w.state == "paused",
+                         "ticket": w.ticket}
+                        for w in snapshot.windows if w.state in ("open", "paused")],
             "show_waiting": self.show_waiting,
             "services": services if self.show_waiting else [],
             "waiting_total": int(snapshot.waiting_total) if self.show_waiting else None,

@@ -37,7 +37,8 @@ def make_hall(harness: Any) -> Iterator[Callable[..., HallServer]]:
 
     def make(**over: Any) -> HallServer:
         server = HallServer(hall_config(**over), harness.controller,
-                            harness.config.center.name.as_dict())
+                            harness.config.center.name.as_dict(), harness.clock,
+                            harness.config.center.timezone)
         server.start()
         started.append(server)
         return server

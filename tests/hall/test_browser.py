@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import struct
+import zoneinfo
 from pathlib import Path
 
-from edge.queue.commands import CallNext, IssueTicket, Recall
+from edge.queue.commands import CallNext, IssueTicket, PauseWindow, Recall
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "hall.png"
 
@@ -15,7 +18,6 @@ CALLS_JS = ("JSON.stringify(Array.from(document.querySelectorAll('#calls li.call
 
 
 def calls_on_page(chromium) -> list[list[str]]:
-    import json
     return json.loads(chromium.eval(CALLS_JS))
 
 
@@ -105,3 +107,30 @@ def test_screenshot_of_a_busy_hall(harness, make_hall, chromium, tmp_path):
     if os.environ.get("KEZEK_UPDATE_DOCS") == "1":
         DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMG.write_bytes(png)
+
+
+def test_page_shows_the_centers_time_and_who_is_at_each_window(harness, make_hall, chromium):
+    """Risk: the TV shows its own wrong clock, or a visitor cannot see which window has whom."""
+    hall = make_hall()
+    host, port = hall.address
+    harness.call(IssueTicket("docs"))
+    harness.call(CallNext(1))
+    harness.call(PauseWindow(2))
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.getElementById('clock').textContent !== ''")
+    # The controller's clock (the tests' manual clock: Monday 09:00 in the center's zone),
+    # not the browser's: this machine's real clock says something else.
+    local = dt.datetime.fromtimestamp(harness.clock.wall_ms / 1000,
+                                      zoneinfo.ZoneInfo(harness.config.center.timezone))
+    expected = local.strftime("%H:%M")
+    assert chromium.eval("document.getElementById('clock').textContent") in (
+        expected, (local + dt.timedelta(minutes=1)).strftime("%H:%M"))
+    windows = json.loads(chromium.eval(
+        "JSON.stringify(Array.from(document.querySelectorAll('#windows li.win'))"
+        ".map(li => [li.dataset.window, li.querySelector('.at').textContent, li.className]))"))
+    by_number = {w[0]: w for w in windows}
+    assert by_number["1"][1] == "A-001"
+    assert "paused" in by_number["2"][2].split() and by_number["2"][1] == "Үзіліс / Перерыв"
+    assert by_number["3"][1] == "\u2014"  # open, nobody at it
+    closed = [w.number for w in harness.controller.snapshot.windows if w.state == "closed"]
+    assert all(str(n) not in by_number for n in closed)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import socket
 import threading
 import time
+import zoneinfo
 
 import pytest
 
@@ -98,7 +100,11 @@ def test_state_has_no_personal_data_and_uses_configured_names(harness, make_hall
     _, body = request(hall, "GET", "/state.json")
     state = json.loads(body)
     assert set(state) == {"v", "day", "languages", "center", "labels", "rows", "keepalive_ms",
-                          "calls", "show_waiting", "services", "waiting_total"}
+                          "calls", "windows", "show_waiting", "services", "waiting_total"}
+    label_1 = next(w.label for w in harness.config.windows if w.number == 1)
+    assert {"number": 1, "label": label_1, "paused": False,
+            "ticket": "A-001"} in state["windows"]
+    assert all(set(w) == {"number", "label", "paused", "ticket"} for w in state["windows"])
     assert state["center"] == {"kk": harness.config.center.name.kk,
                                "ru": harness.config.center.name.ru}
     docs = next(s for s in state["services"] if s["id"] == "docs")
@@ -132,12 +138,20 @@ def test_every_connection_starts_with_the_full_state(harness, make_hall):
     second.close()
 
 
-def test_quiet_stream_sends_pings_and_server_stop_ends_it(make_hall):
+def test_quiet_stream_sends_pings_and_server_stop_ends_it(harness, make_hall):
     """Risk: a dead TV connection is never noticed, or stop() hangs on open streams."""
     hall = make_hall(keepalive_s=1.0)
     stream = Stream(hall)
     stream.next_event("state")
-    stream.next_event("ping")
+    # A new screen gets the time at once, then with every ping: the controller's clock
+    # and the center's UTC offset, for the page's clock.
+    for _ in range(2):
+        _, ping = stream.next_event("ping")
+        assert ping["now_ms"] == harness.clock.wall_ms
+        offset = dt.datetime.fromtimestamp(
+            harness.clock.wall_ms / 1000,
+            zoneinfo.ZoneInfo(harness.config.center.timezone)).utcoffset()
+        assert ping["utc_offset_min"] == offset.total_seconds() // 60
     done = threading.Event()
 
     def read_to_end() -> None:
@@ -187,7 +201,8 @@ def test_port_in_use_names_the_key_and_the_fix(harness):
     port = blocker.getsockname()[1]
     try:
         server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
-                            harness.controller, harness.config.center.name.as_dict())
+                            harness.controller, harness.config.center.name.as_dict(),
+                            harness.clock, harness.config.center.timezone)
         with pytest.raises(ConfigError) as err:
             server.start()
         assert f"hall.port: cannot listen on 127.0.0.1:{port}" in str(err.value)

@@ -70,6 +70,18 @@
     empty.hidden = s.calls.length > 0;
     empty.textContent = both('empty');
 
+    $('h-windows').textContent = both('windows');
+    var wl = $('windows');
+    wl.textContent = '';
+    (s.windows || []).forEach(function (w) {
+      var li = node('li', 'win' + (w.paused ? ' paused' : ''));
+      li.dataset.window = String(w.number);
+      li.appendChild(node('span', 'number', w.number));
+      li.appendChild(node('span', 'at', w.paused ? both('paused') : (w.ticket || '\u2014')));
+      wl.appendChild(li);
+    });
+    $('windows-panel').hidden = !(s.windows && s.windows.length);
+
     var panel = $('waiting-panel');
     panel.hidden = !s.show_waiting;
     var ul = $('services');
@@ -87,6 +99,19 @@
     document.body.dataset.day = s.day || '';
   }
 
+  // The center's local time from the controller's clock (sent with every ping): a TV's
+  // own clock and time zone are rarely right. Until the first ping, no clock is shown.
+  var clockSkewMs = null;
+  var utcOffsetMin = 0;
+  function showClock() {
+    if (clockSkewMs === null) { return; }
+    var local = new Date(Date.now() + clockSkewMs + utcOffsetMin * 60000);
+    var hh = String(local.getUTCHours()).padStart(2, '0');
+    var mm = String(local.getUTCMinutes()).padStart(2, '0');
+    $('clock').textContent = hh + ':' + mm;
+  }
+  setInterval(showClock, 1000);
+
   function retryLater(ms) {
     if (retryTimer) { return; }
     retryTimer = setTimeout(function () { retryTimer = null; connect(); }, ms);
@@ -101,9 +126,15 @@
       render(JSON.parse(e.data));
       document.body.dataset.version = e.lastEventId;
     });
-    source.addEventListener('ping', function () {
+    source.addEventListener('ping', function (e) {
       lastSeen = Date.now();
       setLink('online');
+      var t = e.data ? JSON.parse(e.data) : {};
+      if (typeof t.now_ms === 'number') {
+        clockSkewMs = t.now_ms - Date.now();
+        utcOffsetMin = t.utc_offset_min || 0;
+        showClock();
+      }
     });
     source.onerror = function () {
       setLink('offline');
