@@ -42,11 +42,12 @@ class App:
         self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
                                                    config.center.device)
         self.store = QueueStore(self.db_path)
-        self.store.start_background_checkpoints()
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,
                                   self.store.load())
         self.controller = Controller(self.engine, self.store, self.clock)
+        # Started last: if loading failed above, no thread is left behind.
+        self.store.start_background_checkpoints()
         self.ctx = AppContext(config=config, controller=self.controller, clock=self.clock,
                               state_dir=self.state_dir, db_path=self.db_path,
                               stdout=stdout or sys.stdout, logger=logging.getLogger("kezek"),
