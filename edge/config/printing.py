@@ -109,10 +109,24 @@ class NetworkPrinterConfig(_PrinterBase, _StatusMixin):
     connect_timeout_s: float = Field(default=3.0, ge=0.2, le=60, description="TCP connect timeout")
 
 
-class FilePrinterConfig(_PrinterBase):
+class FilePrinterConfig(_PrinterBase, _StatusMixin):
     type: Literal["file"]
     path: Path = Field(description="file or device the ESC/POS bytes are appended to (e.g. /dev/usb/lp0); "
                                    "a relative path is inside the state directory")
+    # Off by default here: a plain file cannot answer, and some printers behind the
+    # kernel's usblp driver are write-only (then every poll would report them down).
+    status: Literal["poll", "none"] = Field(
+        default="none",
+        description="poll: a device node with a back channel (/dev/usb/lp0 of a printer that "
+                    "answers DLE EOT) is asked like usb/serial printers; none: only write errors "
+                    "are seen")
+
+    @model_validator(mode="after")
+    def _poll_needs_a_device(self) -> "FilePrinterConfig":
+        if self.status == "poll" and not str(self.path).startswith("/dev/"):
+            raise ValueError(f'status = "poll" needs a device node such as /dev/usb/lp0, not '
+                             f'{self.path}: a plain file cannot answer; use status = "none"')
+        return self
 
 
 class FakePrinterConfig(_PrinterBase):

@@ -93,8 +93,23 @@ def test_serial_opens_with_rtscts_write_timeout_and_lock(pty_printer):
         t.close()
 
 
-def test_serial_prints_and_reads_status(pty_printer):
-    t = serial_transport(pty_printer.port)
+def device_transport(pty_printer: PtyPrinter) -> FileTransport:
+    """A file printer on a device node with a back channel, as /dev/usb/lp0 is: the pty's
+    slave side in raw mode (no line discipline), like a character device."""
+    tty.setraw(pty_printer.slave)
+    cfg = printer_cfg(type="file", path=pty_printer.port, status="poll", write_timeout_s=0.5,
+                      read_timeout_s=0.2)
+    return FileTransport("lp", cfg, Path(pty_printer.port))
+
+
+# The same printer on a serial port, and behind a device node such as /dev/usb/lp0.
+POLLING = pytest.mark.parametrize("connect", [lambda p: serial_transport(p.port), device_transport],
+                                  ids=["serial", "file-device"])
+
+
+@POLLING
+def test_prints_and_reads_status(pty_printer, connect):
+    t = connect(pty_printer)
     t.open()
     try:
         t.write(b"\x1b@hello\n")
@@ -108,13 +123,14 @@ def test_serial_prints_and_reads_status(pty_printer):
         t.close()
 
 
-def test_serial_status_silence_is_not_ok(pty_printer):
+@POLLING
+def test_status_silence_is_not_ok(pty_printer, connect):
     pty_printer.silent = True
-    t = serial_transport(pty_printer.port)
+    t = connect(pty_printer)
     t.open()
     try:
         st = t.status()
-        assert not st.ok and "no answer" in st.detail
+        assert not st.ok and "no answer" in st.detail and 'status = "none"' in st.detail
     finally:
         t.close()
 
@@ -284,6 +300,12 @@ def test_file_transport_never_creates_a_missing_device_node():
     with pytest.raises(PrinterError, match="cannot open"):
         t.open()
     assert not Path("/dev/usb/lp-kezek-test-missing").exists()
+
+
+def test_file_status_poll_on_a_plain_file_is_a_config_error():
+    with pytest.raises(ValueError, match='needs a device node such as /dev/usb/lp0.*status = "none"'):
+        printer_cfg(type="file", path="tickets.bin", status="poll")
+    assert printer_cfg(type="file", path="tickets.bin").status == "none"  # the default
 
 
 class USBTimeoutError(Exception):

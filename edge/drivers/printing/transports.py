@@ -292,8 +292,12 @@ class FileTransport(Transport):
     """A file or character device (/dev/usb/lp0): non-blocking writes bounded by poll()."""
 
     def __init__(self, name: str, cfg: Any, path: Path, **kw: Any) -> None:
-        super().__init__(name, profile=cfg.profile, write_timeout_s=cfg.write_timeout_s, **kw)
+        super().__init__(name, profile=cfg.profile, write_timeout_s=cfg.write_timeout_s,
+                         read_timeout_s=cfg.read_timeout_s, **kw)
         self.path = path
+        # A device node opened read-write answers DLE EOT like a serial port (usblp passes
+        # the printer's replies through read()).
+        self.can_poll = cfg.status == "poll"
 
     @property
     def where(self) -> str:
@@ -301,7 +305,8 @@ class FileTransport(Transport):
 
     def open(self, raise_not_found: bool = True) -> None:
         self.close()
-        flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK
+        flags = (os.O_RDWR if self.can_poll else os.O_WRONLY) | os.O_APPEND | os.O_NONBLOCK \
+            | os.O_NOCTTY
         # Never create a plain file where an unplugged device node should be.
         if not str(self.path).startswith("/dev/"):
             flags |= os.O_CREAT
@@ -336,7 +341,31 @@ class FileTransport(Transport):
             view = view[n:]
 
     def _read(self) -> bytes:
-        return b""
+        if not self.can_poll:
+            return b""
+        if self._device is None:
+            raise self.error("not connected")
+        poller = select.poll()
+        poller.register(self._device, select.POLLIN)
+        if not poller.poll(int(self.read_timeout_s * 1000)):
+            return b""  # silence: parse_status says what that means
+        try:
+            return os.read(self._device, 1)
+        except BlockingIOError:
+            return b""
+        except OSError as e:
+            raise self.error(f"read failed: {e.strerror}",
+                             "device unplugged?" if e.errno in (errno.ENODEV, errno.EIO) else "") from None
+
+    def _discard_input(self) -> None:
+        while self.can_poll and self._device is not None:
+            try:
+                if not os.read(self._device, 256):
+                    return
+            except BlockingIOError:
+                return
+            except OSError as e:
+                raise self.error(f"read failed: {e.strerror}", "device unplugged?") from None
 
     def _close(self, dev: Any) -> None:
         try:
