@@ -8,8 +8,8 @@ checkpoint from another connection does the same work while the controller goes 
 committing (WAL lets a writer append while frames are copied back).
 
 A checkpoint runs after every EVERY_COMMITS commits (about SQLite's own 1,000 pages),
-or after a quiet IDLE_INTERVAL_S. If this thread stops for any reason, the writer's own autocheckpoint (set to
-`FALLBACK_PAGES`) still keeps the WAL bounded.
+or after a quiet IDLE_INTERVAL_S. If this thread stops for any reason, the writer's own
+autocheckpoint (set to FALLBACK_PAGES) still keeps the WAL bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ class WalCheckpointer:
     """Runs `PRAGMA wal_checkpoint(PASSIVE)` after `every_commits` commits, or after
     `interval_s` with anything committed. The store calls note_commit() per commit."""
 
-    def __init__(self, path: Path, *, every_commits: int = EVERY_COMMITS,
-                 interval_s: float = IDLE_INTERVAL_S) -> None:
+    def __init__(self, path: Path, connect: Callable[[Path], sqlite3.Connection], *,
+                 every_commits: int = EVERY_COMMITS, interval_s: float = IDLE_INTERVAL_S) -> None:
         self.path = Path(path)
+        self._connect = connect  # the store's: the same pragmas as every Kezek connection
         self.every_commits = every_commits
         self.interval_s = interval_s
         self._pending = 0
@@ -76,11 +78,9 @@ class WalCheckpointer:
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None,
-                                   check_same_thread=False, timeout=10)
-            # FULL: the database file is fsynced after the copy, before the WAL restarts.
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=10000")
+            # synchronous=FULL there: the database file is fsynced after the copy, before
+            # the WAL restarts.
+            conn = self._connect(self.path)
             while True:
                 self._wake.wait(self.interval_s)
                 self._wake.clear()

@@ -128,7 +128,7 @@ class QueueStore:
         edge/queue/checkpoints.py). The running service does this; tools need not."""
         if self._checkpointer is None:
             self.conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
-            self._checkpointer = WalCheckpointer(self.path, **options)
+            self._checkpointer = WalCheckpointer(self.path, connect, **options)
             self._checkpointer.start()
         return self._checkpointer
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edge.queue import commands as c
 from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
+from edge.queue.store import connect
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:
@@ -56,7 +57,7 @@ def test_a_quiet_day_is_checkpointed_after_the_interval(tmp_path: Path, harness)
 def test_no_commit_no_checkpoint(tmp_path: Path) -> None:
     db = tmp_path / "q.db"
     sqlite3.connect(db).close()
-    checkpointer = WalCheckpointer(db, every_commits=1, interval_s=0.02)
+    checkpointer = WalCheckpointer(db, connect, every_commits=1, interval_s=0.02)
     checkpointer.start()
     time.sleep(0.2)
     checkpointer.stop()
@@ -65,7 +66,7 @@ def test_no_commit_no_checkpoint(tmp_path: Path) -> None:
 
 def test_an_unreadable_database_stops_the_thread_with_a_log_line(tmp_path: Path, caplog) -> None:
     db = tmp_path / "missing-dir" / "q.db"  # cannot be opened: its folder does not exist
-    checkpointer = WalCheckpointer(db, every_commits=1, interval_s=0.02)
+    checkpointer = WalCheckpointer(db, connect, every_commits=1, interval_s=0.02)
     checkpointer.start()
     checkpointer.stop()
     assert "WAL checkpoints of" in caplog.text
