@@ -180,7 +180,7 @@ class Central:
                 logger.warning("central: bad health from %s/%s: %s", site, device, e)
         elif kind == "state" and payload:
             try:
-                state = EdgeState.model_validate(decode(payload, 4096))
+                state = parse(EdgeState, payload, 4096)
             except (PayloadError, ValidationError) as e:
                 logger.warning("central: bad state from %s/%s: %s", site, device,
                                explain(e) if isinstance(e, ValidationError) else e)
@@ -193,7 +193,7 @@ class Central:
         if not self.connected.is_set() or self._stop.is_set():
             return
         try:
-            state = CentralState.model_validate(decode(payload, 4096)) if payload else None
+            state = parse(CentralState, payload, 4096) if payload else None
         except (PayloadError, ValidationError):
             state = None
         if state is None or not state.online:

@@ -28,7 +28,7 @@ from edge.sync.outbox import OutboxDb
 from pydantic import ValidationError
 
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
-                                Topics, decode, dumps, explain)
+                                Topics, dumps, explain, parse)
 from edge.sync.pump import OutboxPump
 
 logger = logging.getLogger(__name__)
@@ -384,7 +384,7 @@ class SyncLink:
         t = self.topics
         if topic == t.ack:
             try:
-                ack = Ack.model_validate(decode(payload, 4096))
+                ack = parse(Ack, payload, 4096)
             except (PayloadError, ValueError) as e:
                 self.bad_messages += 1
                 logger.warning("sync: bad ack ignored: %s", _why(e))
@@ -392,7 +392,7 @@ class SyncLink:
             self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from)
         elif topic == CENTRAL_STATE_TOPIC:
             try:
-                state = CentralState.model_validate(decode(payload, 4096)) if payload else None
+                state = parse(CentralState, payload, 4096) if payload else None
             except (PayloadError, ValueError) as e:
                 self.bad_messages += 1
                 logger.warning("sync: bad central state ignored: %s", _why(e))
@@ -406,7 +406,7 @@ class SyncLink:
         elif topic == t.state:
             # A late will of an older session (or a stranger) overwrote our birth.
             try:
-                mine = EdgeState.model_validate(decode(payload, 4096)) if payload else None
+                mine = parse(EdgeState, payload, 4096) if payload else None
             except (PayloadError, ValueError):
                 mine = None
             if mine is None or not mine.online or mine.session != conn.session:
