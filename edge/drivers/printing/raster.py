@@ -55,11 +55,16 @@ def _notdef(path: str) -> bytes:
 
 def missing_glyphs(text: str, path: str) -> list[str]:
     """Characters of `text` the font at `path` has no glyph for (they would print as boxes)."""
-    font = load_font(path, 24)
-    notdef = _notdef(path)
-    bad = {ch for ch in set(text)
-           if ch < " " or (not ch.isspace() and bytes(font.getmask(ch)) == notdef)}
-    return sorted(bad)
+    return sorted(ch for ch in set(text) if not _has_glyph(path, ch))
+
+
+# The start-up check asks about every text of every printer: the same few hundred letters
+# over and over, each one a glyph to render.
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(path: str, ch: str) -> bool:
+    if ch < " ":
+        return False
+    return ch.isspace() or bytes(load_font(path, 24).getmask(ch)) != _notdef(path)
 
 
 @dataclass(frozen=True)
