@@ -31,26 +31,42 @@ def kezek_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from edge.cli import main; sys.exit(main())"]
 
 
-def _spawn(state_dir: Path, config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    if env is None:
-        # An in-process benchmark that ran before (press-to-print) pointed python-escpos's
-        # cache at its own, since deleted, state dir; a child must find its own cache.
-        env = {k: v for k, v in os.environ.items() if k != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
+def device_env(bytecode_dir: Path) -> dict[str, str]:
+    """The environment of a child that starts as an installed device does.
+
+    On a device, pip compiled every module to bytecode when it installed the venv
+    (scripts/install.sh), so a start loads .pyc files. Here the package is an editable
+    install and the shell may set PYTHONDONTWRITEBYTECODE, which made every start compile
+    Kezek's ~80 modules from source (~0.1 s of CPU a device never spends). So the child
+    may write bytecode, into `bytecode_dir` rather than the source tree; the first,
+    untimed start fills it.
+    """
+    # An in-process benchmark that ran before (press-to-print) pointed python-escpos's
+    # cache at its own, since deleted, state dir; a child must find its own cache.
+    drop = {"ESCPOS_CAPABILITIES_PICKLE_DIR", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPYCACHEPREFIX"] = str(bytecode_dir)
+    return env
+
+
+def _spawn(state_dir: Path, config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(kezek_command() + ["run", "--config", str(config), "--state-dir",
                                               str(state_dir), "--log-level", "WARNING"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=str(ROOT), env=env)
 
 
-def one_start(config: Path, session: list[str], state_dir: Path) -> dict[str, Any]:
+def one_start(config: Path, session: list[str], state_dir: Path,
+              env: dict[str, str]) -> dict[str, Any]:
     """Start, wait for the answer to `status`, run `session`, quit; time and peak RSS.
 
-    `state_dir` is kept between starts, as on an installed device that restarts (a reboot,
-    an update): the very first start after installing also builds python-escpos's
-    capability cache there, once (about 0.3 s more; run() makes that start first).
+    `state_dir` and the bytecode in `env` are kept between starts, as on an installed
+    device that restarts (a reboot, an update): the very first start after installing
+    also builds python-escpos's capability cache there, once (about 0.3 s more; run()
+    makes that start first).
     """
     t0 = time.perf_counter()
-    proc = _spawn(state_dir, config)
+    proc = _spawn(state_dir, config, env)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("status\n")
     proc.stdin.flush()
@@ -115,7 +131,7 @@ def _settled_peak_rss_kb(pid: int, settle_s: float = 0.5, limit_s: float = 10.0)
     return last
 
 
-def start_cpu_s(config: Path, state_dir: Path, runs: int = 3) -> float:
+def start_cpu_s(config: Path, state_dir: Path, env: dict[str, str], runs: int = 3) -> float:
     """CPU seconds (user + sys) of a start that answers `status` and quits; min of `runs`.
 
     Wall time to ready depends on what else the machine is doing; CPU time hardly does,
@@ -123,7 +139,7 @@ def start_cpu_s(config: Path, state_dir: Path, runs: int = 3) -> float:
     """
     best = float("inf")
     for _ in range(runs):
-        proc = _spawn(state_dir, config)
+        proc = _spawn(state_dir, config, env)
         assert proc.stdin is not None
         proc.stdin.write("status\nquit\n")
         proc.stdin.close()
@@ -136,12 +152,11 @@ def start_cpu_s(config: Path, state_dir: Path, runs: int = 3) -> float:
     return best
 
 
-def import_profile(config: Path, top: int = 10) -> list[dict[str, Any]]:
-    """The slowest imports of a `kezek run` start (python -X importtime), cumulative µs."""
-    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
-    with tempfile.TemporaryDirectory(prefix="kezek-bench-imports-") as tmp:
-        proc = _spawn(Path(tmp), config, env)
-        _, err = proc.communicate("status\nquit\n", timeout=60)
+def import_profile(config: Path, state_dir: Path, env: dict[str, str],
+                   top: int = 10) -> list[dict[str, Any]]:
+    """The slowest imports of a restart (python -X importtime), cumulative µs."""
+    proc = _spawn(state_dir, config, dict(env, PYTHONPROFILEIMPORTTIME="1"))
+    _, err = proc.communicate("status\nquit\n", timeout=60)
     rows = []
     for line in err.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -159,8 +174,9 @@ def import_profile(config: Path, top: int = 10) -> list[dict[str, Any]]:
 def run(runs: int, work_dir: Path) -> dict[str, Any]:
     config, changes = runnable_demo_config(work_dir)
     state_dir = Path(tempfile.mkdtemp(prefix="kezek-bench-start-", dir=work_dir))
-    first = one_start(config, SESSION, state_dir)   # the first start after install: not timed
-    results = [one_start(config, SESSION, state_dir) for _ in range(runs)]
+    env = device_env(Path(tempfile.mkdtemp(prefix="kezek-bench-bytecode-", dir=work_dir)))
+    first = one_start(config, SESSION, state_dir, env)  # the first start after install: not timed
+    results = [one_start(config, SESSION, state_dir, env) for _ in range(runs)]
     ready = [r["ready_s"] for r in results]
     return {"config": "config/demo.toml", "config_changes": changes, "runs": runs,
             "ready_s": {"p50": round(percentile(ready, 50), 4), "max": round(max(ready), 4),
@@ -168,5 +184,5 @@ def run(runs: int, work_dir: Path) -> dict[str, Any]:
             "peak_rss_mb": round(max(r["peak_rss_kb"] for r in results) / 1024, 1),
             "session_ok": all(r["answers_ok"] for r in results),
             "first_start_after_install_s": round(first["ready_s"], 4),
-            "start_cpu_s": round(start_cpu_s(config, state_dir, max(1, min(runs, 3))), 4),
-            "slowest_imports": import_profile(config)}
+            "start_cpu_s": round(start_cpu_s(config, state_dir, env, max(1, min(runs, 3))), 4),
+            "slowest_imports": import_profile(config, state_dir, env)}
