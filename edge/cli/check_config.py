@@ -9,13 +9,21 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate a config file")
-    p.add_argument("file", type=Path)
-    p.set_defaults(func=handle)
+    p.add_argument("file", type=Path, nargs="?", help="the config file")
+    # Every other command takes --config FILE; an IT person who types it here too
+    # should get the check, not a usage error.
+    p.add_argument("--config", type=Path, default=None, help="the same, as other commands take it")
+    p.set_defaults(func=handle, parser=p)
 
 
 def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config_or_report
     from edge.errors import ConfigError
+    if args.file is not None and args.config is not None and args.file != args.config:
+        args.parser.error(f"two config files given ({args.file} and --config {args.config}); check one")
+    args.file = args.file or args.config
+    if args.file is None:
+        args.parser.error("which config? kezek check-config FILE (or --config FILE)")
     config = load_config_or_report(args.file)
     if config is None:
         return 1

@@ -88,3 +88,20 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert "windows.0.services" in bad.stderr and "must be 0, 1 or 2" in bad.stderr
+
+
+def test_check_config_takes_the_file_as_other_commands_do(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli import main
+    demo = str(ROOT / "config" / "demo.toml")
+    assert main(["check-config", "--config", demo]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["check-config", demo, "--config", demo]) == 0   # the same file twice is fine
+    capsys.readouterr()
+    for argv in (["check-config"], ["check-config", demo, "--config", str(tmp_path / "other.toml")]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "which config? kezek check-config FILE (or --config FILE)" in err
+    assert "two config files given" in err
