@@ -3,6 +3,7 @@ a failing speaker raises an alarm without ever stopping calls."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 import time
@@ -201,6 +202,9 @@ def test_alsa_output_plays_through_aplay(clip_dir):
     from edge.announce.clips import ClipSet
     service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), FakePlayer())
     wav = service.render(Announcement("A-042", 3))
+    with wave.open(io.BytesIO(wav)) as w:   # what aplay is handed: a whole, non-empty WAV
+        assert w.getnframes() > 0 and w.getnchannels() >= 1
+    # Raises DeviceError (aplay's own message) if aplay refuses the bytes.
     AlsaPlayer(AlsaOutput(device="null")).play(wav, "A-042")
 
 
