@@ -67,10 +67,50 @@ def test_unit_promises() -> None:
                                                             "AF_NETLINK"}
     # These hide /dev/ttyUSB*, /dev/gpiochip* and USB printers from the service.
     assert "PrivateDevices" not in d and "ProtectClock" not in d and "DevicePolicy" not in d
-    # adjtimex() tells whether NTP synced the clock: the @clock group must stay allowed.
-    assert not any("@clock" in v for v in d["SystemCallFilter"])
     assert d["EnvironmentFile"] == ["-/etc/kezek/secrets.env"]
     assert "--state-dir /var/lib/kezek" in d["ExecStart"][0]
+
+
+def _syscall_set(names: list[str]) -> set[str]:
+    """System calls named, with @groups expanded by systemd-analyze itself."""
+    out: set[str] = set()
+    for name in names:
+        if not name.startswith("@"):
+            out.add(name)
+            continue
+        listing = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+        for line in listing.splitlines()[1:]:
+            entry = line.strip()
+            if entry and not entry.startswith("#"):
+                out |= _syscall_set([entry])
+    return out
+
+
+def effective_syscalls(filters: list[str]) -> set[str]:
+    """The allow list the unit's SystemCallFilter= lines build, in order, as systemd does:
+    the first line is an allow list; a later `~` line removes, a later plain line adds."""
+    assert filters and not filters[0].startswith("~"), "the first SystemCallFilter= must allow"
+    allowed = _syscall_set(filters[0].split())
+    for line in filters[1:]:
+        if line.startswith("~"):
+            allowed -= _syscall_set(line[1:].split())
+        else:
+            allowed |= _syscall_set(line.split())
+    return allowed
+
+
+def test_system_call_filter_lets_the_service_read_ntp_sync_state() -> None:
+    """adjtimex() is how edge/clock.py learns whether NTP synced the clock; @privileged
+    denies it through @clock, so the unit must allow it again after that line."""
+    assert shutil.which("systemd-analyze"), "systemd-analyze is missing: apt-get install systemd"
+    filters = directives(UNIT.read_text())["SystemCallFilter"]
+    allowed = effective_syscalls(filters)
+    assert {"adjtimex", "clock_adjtime"} <= allowed
+    # ... and nothing that sets the clock or loads modules came back with it.
+    assert not {"clock_settime", "settimeofday", "init_module", "mount", "reboot"} & allowed
+    # The check is not blind: without the allow line, adjtimex is denied.
+    assert "adjtimex" not in effective_syscalls([f for f in filters if "adjtimex" not in f])
 
 
 def test_udev_rule_gives_printers_to_group_lp() -> None:
