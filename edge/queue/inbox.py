@@ -3,7 +3,9 @@
 The CLI validates a file, hashes every IIN and writes the result atomically into
 `<state_dir>/bookings-inbox/`. This component picks each file up (at start and every few
 seconds), submits it as one LoadBookings command and deletes it once committed. A file
-the engine refuses is moved to `rejected/` beside it, never silently dropped.
+the engine refuses is moved to `rejected/` beside it, never silently dropped. A file that
+could not be loaded for a passing reason (the database busy or failing, the service
+stopping) stays where it is and is tried again at the next poll.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edge.errors import KezekError
+from edge.errors import CommandError, KezekError
 from edge.queue.commands import LoadBookings
 
 logger = logging.getLogger(__name__)
@@ -104,9 +106,19 @@ class BookingsInbox:
             try:
                 applied = self.controller.call(
                     LoadBookings(tuple(bookings), None, source=f"file:{path.name}"), timeout)
-            except KezekError as e:
-                self._reject(path, str(e))
+            except CommandError as e:
+                if e.code == "stopping":
+                    return done  # the service is shutting down: the next start loads it
+                self._reject(path, str(e))  # the engine refused the content itself
                 continue
+            except KezekError as e:
+                # Not the file's fault (storage, an internal error): keep it and retry,
+                # logging each distinct error once so a full disk does not flood the log.
+                why = f"{path.name}: not loaded yet ({e}); will retry"
+                if why != self.last_error:
+                    logger.error("bookings file %s", why)
+                self.last_error = why
+                return done
             except TimeoutError:
                 self.last_error = "the controller did not answer; will retry"
                 return done

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from edge.cli import main as kezek
 from edge.queue import commands as c
-from edge.queue.inbox import BookingsInbox, inbox_path
+from edge.queue.inbox import BookingsInbox, inbox_path, write_inbox_file
 
 from .conftest import SECRET, booking, make_iin
 
@@ -130,3 +131,24 @@ def test_inbox_moves_an_unreadable_file_aside(make_center, tmp_path) -> None:
     assert inbox.poll() == 0
     assert (folder / "rejected" / "broken.json").exists()
     assert not inbox.health()["ok"] and "broken.json" in inbox.health()["error"]
+
+
+def test_inbox_keeps_a_file_it_could_not_store_and_loads_it_later(make_center, tmp_path) -> None:
+    """A storage error is not the file's fault: the file stays queued, nothing is rejected."""
+    center = make_center()
+    write_inbox_file(tmp_path, "day", [booking("AB-100")])
+    folder = inbox_path(tmp_path)
+    inbox = BookingsInbox(center.controller, folder)
+    other = sqlite3.connect(str(center.store.path), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database (backup, tool)
+    center.store.conn.execute("PRAGMA busy_timeout=100")  # instead of waiting 10 s
+    try:
+        assert inbox.poll() == 0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert [p.name for p in folder.glob("*.json")] == ["day.json"]
+    assert not (folder / "rejected").exists()
+    assert not inbox.health()["ok"] and "will retry" in inbox.health()["error"]
+    assert inbox.poll() == 1 and "AB-100" in center.engine.state.bookings
+    assert inbox.health()["ok"] and not list(folder.glob("*.json"))
