@@ -30,7 +30,7 @@ def setup_logging(level: str) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config_or_report
-    from edge.errors import KezekError
+    from edge.errors import ConfigError, KezekError
     from edge.service import run_service
     config = load_config_or_report(args.config)
     if config is None:
@@ -38,6 +38,11 @@ def handle(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or config.storage.state_dir
     try:
         return run_service(config, state_dir, config_path=args.config, log_level=args.log_level)
+    except ConfigError as e:
+        # Found while starting (a clip folder, the IIN secret file, the hall port): the
+        # file is as wrong as a bad key, and restarting cannot fix it either.
+        print(f"kezek: {e}", file=sys.stderr)
+        return CONFIG_EXIT
     except KezekError as e:
         print(f"kezek: {e}", file=sys.stderr)
         return 1

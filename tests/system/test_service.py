@@ -168,3 +168,17 @@ def test_sigterm_while_printing_finishes_the_ticket(start_service, make_config, 
         assert "ticket.printed" in types
     finally:
         printer.close()
+
+
+def test_config_problems_found_at_start_exit_78(start_service, make_config, short_dir: Path) -> None:
+    """Risk: a missing clip folder or IIN secret exits 1, and systemd (Restart=on-failure)
+    restarts it every 3 s forever; 78 is RestartPreventExitStatus in the unit."""
+    svc = start_service(make_config(
+        f'[announce]\nenabled = true\nfolders = {{ kk = "{short_dir}/clips/kk", '
+        f'ru = "{short_dir}/clips/ru" }}\n[announce.output]\ntype = "fake"\n'))
+    assert svc.proc.wait(60) == 78
+    assert f"announce.folders.kk: folder {short_dir}/clips/kk does not exist" in svc.log()
+
+    svc = start_service(make_config(f'[bookings]\niin_secret_file = "{short_dir}/no-secret"\n'))
+    assert svc.proc.wait(60) == 78
+    assert f"cannot read the IIN secret {short_dir}/no-secret" in svc.log()
