@@ -19,7 +19,7 @@ class HallConfig(StrictModel):
                                   "(a TV elsewhere on the LAN), 127.0.0.1 = only this Pi's "
                                   "own browser (HDMI kiosk)")
     port: int = Field(default=8080, ge=0, le=65535,
-                      description="TCP port; 0 picks a free port (tests)")
+                      description="TCP port, 1024-65535; 0 picks a free port (tests)")
     rows: int = Field(default=5, ge=1, le=12, description="how many last calls are listed")
     min_show_s: float = Field(default=7.0, ge=1.0, le=120.0,
                               description="a new call stays on the page and highlighted at "
@@ -44,6 +44,16 @@ class HallConfig(StrictModel):
         except ValueError:
             raise ValueError(f"expected an IP address such as '0.0.0.0' or '127.0.0.1', "
                              f"got {v!r}") from None
+        return v
+
+    @field_validator("port")
+    @classmethod
+    def _unprivileged(cls, v: int) -> int:
+        # The unit runs as user kezek with no capabilities (CapabilityBoundingSet=), so a
+        # port below 1024 would only fail at start, after the service has been restarted.
+        if 0 < v < 1024:
+            raise ValueError(f"port {v} needs root privileges, which the service does not "
+                             f"have; use a port of 1024 or more, e.g. 8080")
         return v
 
     @field_validator("languages")

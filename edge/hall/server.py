@@ -274,9 +274,14 @@ class HallServer:
         try:
             httpd = _HTTPServer((self.cfg.bind, self.cfg.port), _Handler, bind_and_activate=True)
         except OSError as e:
-            fix = ("choose a free port in hall.port (see `ss -ltnp`)"
-                   if e.errno == errno.EADDRINUSE else
-                   "set hall.bind to an address of this machine, or 0.0.0.0")
+            if e.errno == errno.EADDRINUSE:
+                fix = "choose a free port in hall.port (see `ss -ltnp`)"
+            elif e.errno == errno.EACCES:
+                # The unit grants no capabilities: a port this machine keeps for root
+                # (below 1024, or net.ipv4.ip_unprivileged_port_start) is refused.
+                fix = "use a port of 1024 or more in hall.port, e.g. 8080"
+            else:
+                fix = "set hall.bind to an address of this machine, or 0.0.0.0"
             raise ConfigError("hall", [f"hall.port: cannot listen on {self.cfg.bind}:"
                                        f"{self.cfg.port}: {e.strerror}; {fix}"]) from None
         httpd.hall = self

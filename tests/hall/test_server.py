@@ -209,3 +209,40 @@ def test_port_in_use_names_the_key_and_the_fix(harness):
         assert "choose a free port" in str(err.value)
     finally:
         blocker.close()
+
+
+def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
+    """Risk: hall.port = 80 passes check-config, then the service (no capabilities) fails
+    to start with advice about hall.bind, which cannot fix it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from pydantic import ValidationError
+
+    from edge.config.hall import HallConfig
+
+    with pytest.raises(ValidationError) as err:
+        HallConfig(enabled=True, port=80)
+    assert "use a port of 1024 or more" in str(err.value)
+    assert HallConfig(port=1024).port == 1024 and HallConfig(port=0).port == 0
+
+    # At start, a port the kernel keeps for root (a sysctl can raise the limit) gives the
+    # same advice. Run as the service does: without CAP_NET_BIND_SERVICE.
+    script = ("from edge.config.hall import HallConfig\n"
+              "from edge.hall.server import HallServer\n"
+              "cfg = HallConfig.model_construct(**{**HallConfig().model_dump(), "
+              "'enabled': True, 'bind': '127.0.0.1', 'port': 81})\n"
+              "HallServer(cfg, None, {'kk': 'a', 'ru': 'b'}, None, 'Asia/Almaty').start()\n")
+    argv = [sys.executable, "-c", script]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot drop CAP_NET_BIND_SERVICE")
+        argv = ["setpriv", "--inh-caps=-net_bind_service",
+                "--bounding-set=-net_bind_service", *argv]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stderr
+    assert "use a port of 1024 or more in hall.port" in run.stderr
+    assert "hall.bind" not in run.stderr
