@@ -10,7 +10,8 @@ Usage: sudo scripts/install.sh [--config FILE] [options]
 
   --config FILE     the center's config, installed as /etc/kezek/kezek.toml (needed on
                     the first install; a later one replaces the file, keeping the old one
-                    as kezek.toml.previous)
+                    as kezek.toml.previous). Checked first with `kezek check-config`: an
+                    invalid file is refused and nothing in /etc/kezek changes
   --root DIR        install into DIR instead of / (an image, a test tree); implies
                     --no-systemctl except for `systemctl --root enable`. DESTDIR works too.
   --no-systemctl    do not reload, enable or start anything (also automatic when the
@@ -143,6 +144,17 @@ for record in "$VENV"/lib/python3*/site-packages/kezek_edge-*.dist-info/RECORD; 
   sed -i '/direct_url\.json/d' "$record"
 done
 say "installed kezek-edge $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("kezek-edge"))') into ${VENV#"$ROOT"}"
+
+# --- check the new config with the code just installed -------------------------------------
+# Before anything in /etc/kezek or the service is touched: an invalid file would make the
+# service exit 78 at once, and a second bad try would overwrite kezek.toml.previous.
+if [ -n "$CONFIG" ]; then
+  if ! problems="$("$VENV/bin/kezek" check-config "$CONFIG" 2>&1)"; then
+    echo "$problems" >&2
+    die "--config $CONFIG is not a valid config (problems above); nothing was installed from it: /etc/kezek/kezek.toml, kezek.toml.previous and the service are unchanged. Fix the file, check it with ${VENV#"$ROOT"}/bin/kezek check-config $CONFIG, and run install.sh again"
+  fi
+  say "$problems"
+fi
 
 # Docs beside the code: the unit's Documentation= points here.
 for doc in "$SRC"/docs/*.md; do

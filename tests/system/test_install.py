@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -62,17 +63,20 @@ def tree(root: Path) -> dict[str, tuple]:
 
 @pytest.fixture(scope="module")
 def pip_args(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """pip arguments that need no index: the build backend from a local wheel directory.
+    """pip arguments that need no index: the build backend and the project's dependencies
+    from a local wheel directory.
 
-    Downloaded once per run (pip's cache makes later runs offline); the project's own
-    dependencies are not installed (--no-deps): the test checks the install, not PyPI.
+    Downloaded once per run (pip's cache makes later runs offline). The dependencies are
+    installed because install.sh runs the installed `kezek check-config` on the config.
     """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = ["setuptools>=68", *project["dependencies"], *project["optional-dependencies"]["pi"]]
     wheels = tmp_path_factory.mktemp("wheels")
-    got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                          "--dest", str(wheels), "setuptools>=68"],
+    got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
+                          "--dest", str(wheels), *wanted],
                          capture_output=True, text=True, timeout=300)
-    assert got.returncode == 0, f"cannot fetch the build backend: {got.stderr}"
-    return f"--no-deps --no-index --find-links {wheels}"
+    assert got.returncode == 0, f"cannot fetch the build backend and dependencies: {got.stderr}"
+    return f"--no-index --find-links {wheels}"
 
 
 def run(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -137,11 +141,25 @@ def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> N
     secrets.write_text("KEZEK_MQTT_PASSWORD=s3cret\n")
     (etc / "kezek.toml").write_text("# edited on the box\n")
     newer = tmp_path / "newer.toml"
-    newer.write_text("# from central\n")
+    from_central = "# from central\n" + config.read_text(encoding="utf-8")
+    newer.write_text(from_central, encoding="utf-8")
     update = run(install, "--root", str(root), "--config", str(newer), "--pip-args", pip_args)
     assert update.returncode == 0, update.stderr
-    assert (etc / "kezek.toml").read_text() == "# from central\n"
+    assert (etc / "kezek.toml").read_text(encoding="utf-8") == from_central
     assert (etc / "kezek.toml.previous").read_text() == "# edited on the box\n"
+
+    # An invalid config (twice): refused with its problems, before anything is replaced;
+    # the second try must not overwrite kezek.toml.previous either.
+    bad = tmp_path / "bad.toml"
+    bad.write_text(from_central.replace("[console]", "[consol]"), encoding="utf-8")
+    for _ in range(2):
+        refused = run(install, "--root", str(root), "--config", str(bad), "--pip-args", pip_args)
+        assert refused.returncode != 0
+        assert "consol: unknown key; remove it or check its spelling" in refused.stderr
+        assert f"--config {bad} is not a valid config" in refused.stderr
+        assert "wrote /etc/kezek" not in refused.stdout
+        assert (etc / "kezek.toml").read_text(encoding="utf-8") == from_central
+        assert (etc / "kezek.toml.previous").read_text() == "# edited on the box\n"
     assert secrets.read_text() == "KEZEK_MQTT_PASSWORD=s3cret\n"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
 
