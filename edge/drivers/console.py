@@ -101,9 +101,13 @@ class ConsoleDriver:
     name = "console"
 
     def __init__(self, controller: Any, stdin: IO[str], stdout: IO[str],
-                 shutdown: Callable[[], None], printer: str | None = None) -> None:
+                 shutdown: Callable[[], None], printer: str | None = None,
+                 quit_on_eof: bool | None = None) -> None:
         self.controller = controller
         self.stdin = stdin
+        # End of input is Ctrl-D only on a terminal (and in `kezek demo`, which a person
+        # drives). Under systemd stdin is /dev/null: its end must not stop the service.
+        self.quit_on_eof = _is_tty(stdin) if quit_on_eof is None else quit_on_eof
         self.stdout = stdout
         self.shutdown = shutdown
         self.printer = printer
@@ -157,17 +161,35 @@ class ConsoleDriver:
         return True
 
     def _read_loop(self) -> None:
+        quit_asked = False
         try:
             for line in self.stdin:
-                if self._stop.is_set() or not self.handle_line(line):
+                if self._stop.is_set():
+                    return
+                if not self.handle_line(line):
+                    quit_asked = True
                     break
         except Exception:
             logger.exception("console input failed")
-        # End of input (or quit) ends a console session: the demo and tests rely on it.
-        self.shutdown()
+        if self._stop.is_set():
+            return
+        if quit_asked or self.quit_on_eof:
+            self.shutdown()  # `quit`, or Ctrl-D at a terminal
+        else:
+            logger.warning("console input ended; the service keeps running (stop it with "
+                           "SIGTERM: systemctl stop kezek)")
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or file-less stream
+        return False
 
 
 def build(ctx: AppContext) -> list[ConsoleDriver]:
     import sys
-    return [ConsoleDriver(ctx.controller, ctx.stdin or sys.stdin, ctx.stdout, ctx.shutdown,
-                          printer=ctx.config.console.printer)]
+    stdin = ctx.stdin or sys.stdin
+    return [ConsoleDriver(ctx.controller, stdin, ctx.stdout, ctx.shutdown,
+                          printer=ctx.config.console.printer,
+                          quit_on_eof=ctx.demo or _is_tty(stdin))]

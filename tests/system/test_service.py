@@ -182,3 +182,59 @@ def test_config_problems_found_at_start_exit_78(start_service, make_config, shor
     svc = start_service(make_config(f'[bookings]\niin_secret_file = "{short_dir}/no-secret"\n'))
     assert svc.proc.wait(60) == 78
     assert f"cannot read the IIN secret {short_dir}/no-secret" in svc.log()
+
+
+def test_console_end_of_input_keeps_the_service_running(make_config, short_dir: Path,
+                                                         kezek: list[str]) -> None:
+    """Risk: under systemd stdin is /dev/null; with [console] enabled (as in demo.toml)
+    its end counted as `quit`, so the service stopped at once with exit 0, not restarted."""
+    config = short_dir / "kezek.toml"
+    config.write_text(make_config(system_section(short_dir / "run"), "[console]\nenabled = true\n"),
+                      encoding="utf-8")
+    sock = short_dir / "run" / "status.sock"
+    with open(short_dir / "log.txt", "w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(kezek + ["run", "--config", str(config), "--state-dir",
+                                         str(short_dir / "state")],
+                                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=log)
+        try:
+            wait_status(sock, lambda s: len(s["queue"]["windows"]) == 2)
+            deadline = time.monotonic() + 20
+            while "console input ended" not in (short_dir / "log.txt").read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    (short_dir / "log.txt").read_text()
+                time.sleep(0.05)
+            time.sleep(1.0)
+            assert proc.poll() is None  # still serving after its console went away
+            assert request_status(sock)["service"]["site"] == "test-01"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    assert "service keeps running (stop it with SIGTERM: systemctl stop kezek)" in \
+        (short_dir / "log.txt").read_text()
+
+
+def test_ctrl_d_at_a_terminal_quits(make_config, short_dir: Path, kezek: list[str]) -> None:
+    """At a terminal, Ctrl-D is how a person leaves the console: it still quits."""
+    config = short_dir / "kezek.toml"
+    config.write_text(make_config("[console]\nenabled = true\n"), encoding="utf-8")
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(kezek + ["run", "--config", str(config), "--state-dir",
+                                         str(short_dir / "state")],
+                                cwd=ROOT, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(master, b"ticket docs\n")
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("TICKET A-")  # the console is reading
+        os.write(master, b"\x04")  # Ctrl-D on an empty line: end of input
+        assert proc.wait(20) == 0
+        proc.stdout.close()
+        assert proc.stderr is not None and "console input ended" not in proc.stderr.read()
+        proc.stderr.close()
+    finally:
+        os.close(master)
+        os.close(slave)
