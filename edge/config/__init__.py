@@ -19,10 +19,67 @@ def _path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _file_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """The key path as written in the file: pydantic puts the name of a union's variant
+    into `loc` (`printers.kiosk.file.paper_mm`), which is no key anyone typed.
+
+    Walks the data along `loc` and drops every part that is not in it, except a last
+    part of a table (a missing key is not in the data either)."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and i == len(loc) - 1:
+            pass  # the missing key itself
+        else:
+            continue  # a union variant's name ("file", "fake", "alsa", "str")
+        out.append(part)
+    return tuple(out)
+
+
+def _tags(err: dict[str, Any]) -> str:
+    """'usb', 'serial' -> usb, serial (pydantic's own list of expected tags)."""
+    return str(err.get("ctx", {}).get("expected_tags", "")).replace("'", "")
+
+
+def _expected_tags(data: dict[str, Any], loc: tuple[Any, ...], key: str) -> str:
+    """The tags a union at `loc` accepts: validate once more with an impossible tag there
+    and read them from the error (pydantic does not list them when the tag is missing)."""
+    import copy
+    probe = copy.deepcopy(data)
+    node: Any = probe
+    for part in loc:
+        node = node[part]
+    node[key] = "\x00"
+    try:
+        AppConfig.model_validate(probe)
+    except ValidationError as e:
+        for err in e.errors():
+            if err.get("type") == "union_tag_invalid" and tuple(err.get("loc", ())) == loc:
+                return _tags(err)
+    return ""
+
+
+def _explain(err: dict[str, Any], data: Any = None) -> str:
     loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+    if data is not None:
+        loc = _file_path(loc, data)
     kind = err.get("type", "")
     msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        key = str(err.get("ctx", {}).get("discriminator", "type")).strip("'")
+        where = _path(loc + (key,))
+        if kind == "union_tag_invalid":
+            return (f"{where}: unknown {key} {err.get('ctx', {}).get('tag')!r}; "
+                    f"one of {_tags(err)}")
+        try:
+            tags = _expected_tags(data, loc, key) if isinstance(data, dict) else ""
+        except (KeyError, IndexError, TypeError):
+            tags = ""
+        return f"{where}: required" + (f"; one of {tags}" if tags else "")
     if kind == "extra_forbidden":
         return f"{_path(loc)}: unknown key; remove it or check its spelling"
     if kind == "missing":
@@ -39,7 +96,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, [_explain(err) for err in e.errors()]) from None
+        raise ConfigError(source, [_explain(err, data) for err in e.errors()]) from None
 
 
 def load_config(path: str | Path) -> AppConfig:
@@ -53,7 +110,9 @@ def load_config(path: str | Path) -> AppConfig:
     except OSError as e:
         raise ConfigError(str(p), [f"cannot read the file: {e.strerror}"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: Windows Notepad saves UTF-8 with a byte order mark, which TOML
+        # would report as an invalid statement at line 1, column 1.
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise ConfigError(str(p), [f"not UTF-8 text (byte {e.start}); save the file as UTF-8"]) from None
     except tomllib.TOMLDecodeError as e:

@@ -17,7 +17,7 @@ def test_printer_types_and_bad_values_name_the_key(config_factory):
                              "d": {"type": "file", "path": "tickets.bin"}, "e": {"type": "fake"}})
     assert [p.type for p in config.printers.values()] == ["usb", "serial", "network", "file", "fake"]
     assert config.printers["b"].rtscts is True and config.printers["c"].port == 9100
-    with pytest.raises(ConfigError, match=r"printers\.x\.serial\.baudrate"):
+    with pytest.raises(ConfigError, match=r"printers\.x\.baudrate: "):
         config_factory({"x": {"type": "serial", "port": "/dev/ttyS0", "baudrate": 1234}})
     with pytest.raises(ConfigError, match="unknown placeholder"):
         config_factory(ticket={"lines": [{"text": "{nope}"}]})

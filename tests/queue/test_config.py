@@ -105,3 +105,31 @@ def test_check_config_takes_the_file_as_other_commands_do(tmp_path: Path,
     err = capsys.readouterr().err
     assert "which config? kezek check-config FILE (or --config FILE)" in err
     assert "two config files given" in err
+
+
+@pytest.mark.parametrize("section, expected", [
+    ('[printers.kiosk]\ntype = "file"\npath = "t.bin"\npaper_mm = 3\n',
+     "printers.kiosk.paper_mm: Input should be 58 or 80 (got 3)"),
+    ('[announce.output]\ntype = "alsa"\ndevise = "x"\n',
+     "announce.output.devise: unknown key; remove it or check its spelling"),
+    ('[boards.buses.hall]\ntype = "fake"\n[[boards.buses.hall.boards]]\nrowz = 1\n',
+     "boards.buses.hall.boards.0.rowz: unknown key; remove it or check its spelling"),
+    ('[printers.kiosk]\npath = "t.bin"\n',
+     "printers.kiosk.type: required; one of usb, serial, network, file, fake"),
+    ('[printers.kiosk]\ntype = "usbb"\n',
+     "printers.kiosk.type: unknown type 'usbb'; one of usb, serial, network, file, fake"),
+    ('[[gpio.buttons]]\npin = 5\n', "gpio.buttons.0.kind: required; one of ticket, operator, rating"),
+])
+def test_union_sections_name_the_keys_as_written(tmp_path: Path, section: str, expected: str) -> None:
+    """Risk: pydantic's variant name in the path (printers.kiosk.file.paper_mm) is no key
+    in the file, and a missing or wrong `type` gave pydantic's internal wording."""
+    found = problems(tmp_path, BASE + "\n" + section)
+    assert expected in found, found
+    assert not any("discriminator" in p or "Input tag" in p for p in found), found
+
+
+def test_utf8_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad saves UTF-8 with a BOM; TOML called it an invalid statement."""
+    path = tmp_path / "notepad.toml"
+    path.write_bytes(BASE.encode("utf-8-sig"))
+    assert load_config(path).center.site == "t-01"
