@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edge.config.model import AppConfig
+from edge.config.model import AppConfig, CrossReferenceErrors
 from edge.errors import ConfigError
 
 __all__ = ["AppConfig", "load_config", "load_config_or_report", "parse_config"]
@@ -96,7 +96,14 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, [_explain(err, data) for err in e.errors()]) from None
+        problems: list[str] = []
+        for err in e.errors():
+            cross = err.get("ctx", {}).get("error")
+            if isinstance(cross, CrossReferenceErrors):
+                problems += cross.problems
+            else:
+                problems.append(_explain(err, data))
+        raise ConfigError(source, problems) from None
 
 
 def load_config(path: str | Path) -> AppConfig:

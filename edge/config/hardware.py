@@ -429,24 +429,26 @@ class BoardsConfig(StrictModel):
 
 
 def check_hardware(gpio: GpioConfig, boards: BoardsConfig, services: list[str],
-                   windows: list[int], printers: list[str]) -> None:
+                   windows: list[int], printers: list[str]) -> list[str]:
     """Rules that need the rest of the config (service ids, windows, printers).
 
-    Raises ValueError naming the key path; AppConfig's cross checks call it.
+    Returns one line per problem, naming the key path; AppConfig's cross checks call it.
     """
+    problems: list[str] = []
+
     def service(path: str, sid: str | None) -> None:
         if sid is not None and sid not in services:
-            raise ValueError(f"{path}: no service with id {sid!r} (known: {', '.join(services)})")
+            problems.append(f"{path}: no service with id {sid!r} (known: {', '.join(services)})")
 
     def window(path: str, number: int | None) -> None:
         if number is not None and number not in windows:
-            raise ValueError(f"{path}: no window number {number} in [[windows]] "
-                             f"(known: {', '.join(map(str, windows))})")
+            problems.append(f"{path}: no window number {number} in [[windows]] "
+                            f"(known: {', '.join(map(str, windows))})")
 
     def printer(path: str, name: str | None) -> None:
         if name is not None and name not in printers:
-            raise ValueError(f"{path}: no printer named {name!r} in [printers] "
-                             f"(known: {', '.join(printers) or 'none'})")
+            problems.append(f"{path}: no printer named {name!r} in [printers] "
+                            f"(known: {', '.join(printers) or 'none'})")
 
     for i, b in enumerate(gpio.buttons):
         p = f"gpio.buttons.{i}"
@@ -472,3 +474,4 @@ def check_hardware(gpio: GpioConfig, boards: BoardsConfig, services: list[str],
     for name, bus in boards.buses.items():
         for i, board in enumerate(bus.boards):
             window(f"boards.buses.{name}.boards.{i}.window", board.window)
+    return problems

@@ -16,6 +16,15 @@ from edge.config.sync import SyncConfig
 from edge.config.system import SystemConfig
 
 
+class CrossReferenceErrors(ValueError):
+    """Several problems between sections; pydantic reports one ValueError per validator,
+    so the list travels inside it and load_config lists each line on its own."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 class AppConfig(StrictModel):
     center: CenterConfig
     services: list[ServiceConfig] = Field(min_length=1)
@@ -35,13 +44,17 @@ class AppConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "AppConfig":
-        check_center(self.services, self.windows)
-        check_policies(self.policies, [s.id for s in self.services])
+        # Every problem at once: an IT person fixing a file should not need a run per line.
+        service_ids = [s.id for s in self.services]
+        problems = check_center(self.services, self.windows)
+        problems += check_policies(self.policies, service_ids)
         if self.console.printer is not None and self.console.printer not in self.printers:
-            raise ValueError(f"console.printer: no printer named {self.console.printer!r} "
-                             f"in [printers] (known: {', '.join(self.printers) or 'none'})")
-        check_hardware(self.gpio, self.boards, [s.id for s in self.services],
-                       [w.number for w in self.windows], list(self.printers))
+            problems.append(f"console.printer: no printer named {self.console.printer!r} "
+                            f"in [printers] (known: {', '.join(self.printers) or 'none'})")
+        problems += check_hardware(self.gpio, self.boards, service_ids,
+                                   [w.number for w in self.windows], list(self.printers))
+        if problems:
+            raise CrossReferenceErrors(problems)
         return self
 
     def service(self, service_id: str) -> ServiceConfig:

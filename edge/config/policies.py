@@ -173,9 +173,8 @@ class BookingsConfig(StrictModel):
         return raw
 
 
-def check_policies(policies: PoliciesConfig, service_ids: list[str]) -> None:
+def check_policies(policies: PoliciesConfig, service_ids: list[str]) -> list[str]:
     """Cross-section rule: [policies.services] names configured services only."""
-    for sid in policies.services:
-        if sid not in service_ids:
-            raise ValueError(f"policies.services.{sid}: no service with id {sid!r} "
-                             f"(known: {', '.join(service_ids)})")
+    return [f"policies.services.{sid}: no service with id {sid!r} "
+            f"(known: {', '.join(service_ids)})"
+            for sid in policies.services if sid not in service_ids]

@@ -88,10 +88,9 @@ def test_boards_config_errors(boards, message):
      "boards.buses.hall.boards.0.window: no window number 4"),
 ])
 def test_references_to_the_rest_of_the_config(gpio, boards, message):
-    with pytest.raises(ValueError) as e:
-        check_hardware(GpioConfig.model_validate(gpio), BoardsConfig.model_validate(boards),
-                       ["docs"], [1], [])
-    assert message in str(e.value)
+    problems = check_hardware(GpioConfig.model_validate(gpio), BoardsConfig.model_validate(boards),
+                              ["docs"], [1], [])
+    assert any(message in p for p in problems), problems
 
 
 def test_a_full_hardware_section_is_accepted():

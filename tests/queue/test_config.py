@@ -133,3 +133,26 @@ def test_utf8_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = tmp_path / "notepad.toml"
     path.write_bytes(BASE.encode("utf-8-sig"))
     assert load_config(path).center.site == "t-01"
+
+
+def test_every_cross_reference_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Risk: check-config stopped at the first problem between sections, so fixing a file
+    took one run per mistake although the docs promise every problem."""
+    text = (BASE.replace("docs = 2", "docs = 2, passports = 1")
+            + '\n[[services]]\nid = "realty"\nnames = { kk = "Мүлік", ru = "Недвижимость" }\n'
+              'prefix = "A"\n'
+            + '\n[[windows]]\nnumber = 1\nservices = { realty = 1 }\n'
+            + '\n[policies.services.cars]\ndaily_cap = 10\n'
+            + '\n[console]\nprinter = "kiosk"\n')
+    path = tmp_path / "center.toml"
+    path.write_text(text, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "edge.cli", "check-config", str(path)],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[1:] == [
+        "  - services.1.prefix: prefix 'A' is used by two services (also services.0.prefix)",
+        "  - windows.0.services.passports: no service with id 'passports' (known: docs, realty)",
+        "  - windows.1.number: window number 1 is used twice (also windows.0.number)",
+        "  - policies.services.cars: no service with id 'cars' (known: docs, realty)",
+        "  - console.printer: no printer named 'kiosk' in [printers] (known: none)",
+    ], run.stderr
