@@ -154,6 +154,11 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
             reload_requested.clear()
             reload_config(app, config_path, notifier)
 
+    if not demo:
+        # Copied from config/demo.toml? Said once here; `kezek doctor` fails on them too.
+        from edge.system.simulated import simulated_devices
+        for sim in simulated_devices(config):
+            logger.warning("simulated device: %s: %s; fix: %s", sim.key, sim.what, sim.fix)
     try:
         app.start_components()
         logger.info("kezek ready: site %s, device %s, database %s",

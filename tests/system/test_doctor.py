@@ -251,7 +251,7 @@ def test_run_checks_with_an_unsynced_clock(make_config, tmp_path: Path) -> None:
 
 def test_cli_exit_code(make_config, kezek: list[str], tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
-    good.write_text(make_config('[printers.kiosk]\ntype = "fake"\n'), encoding="utf-8")
+    good.write_text(make_config(), encoding="utf-8")
     bad = tmp_path / "bad.toml"
     bad.write_text(make_config(printer_section("/dev/ttyKEZEK9")), encoding="utf-8")
     env = {**os.environ, "KEZEK_CLOCK_SYNCED": "1"}
@@ -271,3 +271,54 @@ def test_cli_exit_code(make_config, kezek: list[str], tmp_path: Path) -> None:
     broken.write_text(make_config("[system]\nmetrics_bind = \"0.0.0.0\"\n"), encoding="utf-8")
     invalid = doctor(broken)
     assert invalid.returncode == 1 and "system.metrics_bind" in invalid.stdout
+
+
+def test_simulated_devices_fail_with_the_fix(make_config, kezek: list[str], tmp_path: Path) -> None:
+    """Risk: a config copied from demo.toml (mock GPIO, a file printer, fake boards) passed
+    doctor as healthy although nothing in the hall would work."""
+    cfg = tmp_path / "demo-like.toml"
+    cfg.write_text(make_config("""
+[gpio]
+pin_factory = "mock"
+[[gpio.buttons]]
+kind = "ticket"
+pin = 17
+service = "docs"
+
+[printers.kiosk]
+type = "file"
+path = "tickets.bin"
+
+[printers.lp0]
+type = "file"
+path = "/dev/usb/lp0"
+
+[printers.mem]
+type = "fake"
+
+[boards.buses.hall]
+type = "fake"
+[[boards.buses.hall.boards]]
+address = 1
+kind = "hall"
+"""), encoding="utf-8")
+    run = subprocess.run(kezek + ["doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "s"),
+                                  "--json"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "KEZEK_CLOCK_SYNCED": "1"},
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 1, run.stdout + run.stderr
+    import json
+    rows = {r["name"]: r for r in json.loads(run.stdout)}
+    assert rows["config"]["ok"], rows["config"]
+    gpio = rows["simulated gpio"]
+    assert not gpio["ok"] and "gpio.pin_factory = 'lgpio'" in gpio["hint"]
+    assert "gpio 17 (gpio.buttons.0)" not in rows  # a mock pin is always "available"
+    kiosk = rows["simulated printers.kiosk"]
+    assert not kiosk["ok"] and "not printed on paper" in kiosk["detail"]
+    assert "/dev/usb/lp0" in kiosk["hint"]
+    assert not rows["simulated printers.mem"]["ok"]
+    assert "printer kiosk" not in rows and "printer mem" not in rows  # no "ready" for them
+    assert "simulated printers.lp0" not in rows  # a file printer on a device is real
+    bus = rows["simulated boards.buses.hall"]
+    assert not bus["ok"] and "boards.buses.hall.type = 'serial'" in bus["hint"]

@@ -238,3 +238,14 @@ def test_ctrl_d_at_a_terminal_quits(make_config, short_dir: Path, kezek: list[st
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_run_warns_once_about_simulated_devices(start_service, make_config, short_dir: Path) -> None:
+    """Risk: a box runs the demo's mock GPIO and fake printer for weeks; the log said nothing."""
+    svc = start_service(make_config(system_section(short_dir / "run"),
+                                    '[printers.kiosk]\ntype = "fake"\n'))
+    svc.wait_log("kezek ready")
+    assert svc.stop() == 0
+    log = svc.log()
+    assert log.count("simulated device: printers.kiosk.type = 'fake'") == 1, log
+    assert "tickets are not printed on paper; fix: set printers.kiosk.type to" in log
