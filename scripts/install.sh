@@ -54,7 +54,8 @@ if [ "$USE_SYSTEMCTL" = 1 ] && [ ! -d /run/systemd/system ]; then
 fi
 
 USER_NAME=kezek
-GROUPS_WANTED="gpio dialout lp"
+# audio: ALSA's /dev/snd/* (the speaker for announcements) belong to group audio.
+GROUPS_WANTED="gpio dialout lp audio"
 OPT="$ROOT/opt/kezek"
 VENV="$OPT/venv"
 ETC="$ROOT/etc/kezek"

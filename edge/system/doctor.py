@@ -26,7 +26,8 @@ from edge.system.simulated import simulated_devices
 logger = logging.getLogger(__name__)
 
 SERVICE_USER = "kezek"
-SERVICE_GROUPS = ("gpio", "dialout", "lp")
+# audio: ALSA's /dev/snd/* belong to group audio (the speaker for announcements).
+SERVICE_GROUPS = ("gpio", "dialout", "lp", "audio")
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,69 @@ def check_gpio(config: AppConfig, factory: Any = None) -> list[Check]:
             continue
         dev.close()
         rows.append(Check(label, True, f"GPIO {pin} available"))
+    return rows
+
+
+# -- announcements ----------------------------------------------------------------------
+
+def check_announce(config: AppConfig, snd_dir: Path = Path("/dev/snd"),
+                   path: str | None = None) -> list[Check]:
+    """The clips every call can need, and the sound output (aplay, a playback device).
+
+    `path` is the PATH to look for programs in (None: this process's)."""
+    import shutil
+
+    cfg = config.announce
+    if not cfg.enabled:
+        return []
+    from edge.announce.service import load_clips
+    from edge.errors import ConfigError
+    rows: list[Check] = []
+    try:
+        clips = load_clips(cfg, config)
+    except ConfigError as e:
+        shown = e.problems[:3] + ([f"... {len(e.problems) - 3} more"] if len(e.problems) > 3 else [])
+        rows.append(Check("announce clips", False, "; ".join(shown),
+                          "record the missing clips (names in docs/announce.md), or make a first "
+                          "set with `kezek clips --out /var/lib/kezek/clips`"))
+    else:
+        rows.append(Check("announce clips", True,
+                          f"{clips.loaded} clips ({clips.format}), languages "
+                          f"{', '.join(cfg.languages)}"))
+    out = cfg.output
+    if out.type == "alsa":
+        if shutil.which("aplay", path=path) is None:
+            rows.append(Check("announce output", False, "aplay not found: calls cannot be spoken",
+                              "sudo apt install alsa-utils"))
+        elif out.device == "null":
+            rows.append(Check("announce output", True, "aplay to ALSA device 'null' (silent)"))
+        else:
+            pcms = sorted(snd_dir.glob("pcmC*D*p"))  # playback devices of every sound card
+            usable = [p for p in pcms if os.access(p, os.R_OK | os.W_OK)]
+            if not pcms:
+                rows.append(Check("announce output", False,
+                                  f"no sound card: no playback device in {snd_dir}",
+                                  "plug in the speaker (a USB sound card), or enable the Pi's "
+                                  "audio (dtparam=audio=on in /boot/firmware/config.txt); "
+                                  "`aplay -l` lists cards"))
+            elif not usable:
+                rows.append(Check("announce output", False,
+                                  f"cannot open {pcms[0]}: permission denied",
+                                  "add the service user to group audio (sudo usermod -aG audio "
+                                  "kezek), then restart kezek"))
+            else:
+                rows.append(Check("announce output", True,
+                                  f"aplay -D {out.device}; {len(pcms)} playback device(s) in "
+                                  f"{snd_dir}"))
+    elif out.type == "command":
+        prog = out.argv[0]
+        if shutil.which(prog, path=path) is None:
+            rows.append(Check("announce output", False,
+                              f"announce.output.argv: {prog!r} not found or not executable",
+                              "install the program or put its full path in announce.output.argv"))
+        else:
+            rows.append(Check("announce output", True, f"command {prog}"))
+    # file and fake outputs: check_simulated says that nothing is heard.
     return rows
 
 
@@ -390,6 +454,8 @@ class DoctorDeps:
     proc: Path = Path("/proc")
     thermal_root: Path | None = None
     service_user: str = SERVICE_USER
+    snd_dir: Path = Path("/dev/snd")
+    path: str | None = None  # PATH for programs such as aplay (None: the process's own)
 
 
 def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
@@ -400,6 +466,7 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += check_printers(config, state_dir)
     rows += [check_serial_port(what, port, deps.proc) for what, port in serial_ports(config)]
     rows += check_gpio(config, deps.pin_factory)
+    rows += check_announce(config, deps.snd_dir, deps.path)
     rows += check_broker(config)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))

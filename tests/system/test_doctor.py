@@ -20,8 +20,9 @@ from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
 
 from edge.config import AppConfig, parse_config
-from edge.system.doctor import (DoctorDeps, check_broker, check_database, check_gpio,
-                                check_printers, check_serial_port, render_table, run_checks)
+from edge.system.doctor import (DoctorDeps, check_announce, check_service_user, check_broker, check_database,
+                                check_gpio, check_printers, check_serial_port, render_table,
+                                run_checks)
 
 
 def load(text: str) -> AppConfig:
@@ -322,3 +323,51 @@ kind = "hall"
     assert "simulated printers.lp0" not in rows  # a file printer on a device is real
     bus = rows["simulated boards.buses.hall"]
     assert not bus["ok"] and "boards.buses.hall.type = 'serial'" in bus["hint"]
+
+
+def test_announcements_clips_and_sound_output(make_config, kezek: list[str], tmp_path: Path) -> None:
+    """Risk: doctor said nothing about announcements: a missing clip folder or no aplay
+    was only found when the service failed to start or the hall stayed silent."""
+    clips = tmp_path / "clips"
+    config = load(make_config(f"""
+[announce]
+enabled = true
+folders = {{ kk = "{clips}/kk", ru = "{clips}/ru" }}
+chime = "{clips}/chime.wav"
+"""))
+    bin_dir, snd = tmp_path / "bin", tmp_path / "snd"
+    bin_dir.mkdir()
+    snd.mkdir()
+    rows = {r.name: r for r in check_announce(config, snd, str(bin_dir))}
+    assert not rows["announce clips"].ok
+    assert f"announce.folders.kk: folder {clips}/kk does not exist" in rows["announce clips"].detail
+    assert "kezek clips --out" in rows["announce clips"].hint
+    assert not rows["announce output"].ok and "aplay not found" in rows["announce output"].detail
+    assert rows["announce output"].hint == "sudo apt install alsa-utils"
+
+    made = subprocess.run(kezek + ["clips", "--out", str(clips)], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    if made.returncode != 0 and "espeak" in made.stderr:
+        pytest.skip(f"cannot make clips here: {made.stderr}")
+    assert made.returncode == 0, made.stderr
+    aplay = bin_dir / "aplay"
+    aplay.write_text("#!/bin/sh\nexit 0\n")
+    aplay.chmod(0o755)
+    rows = {r.name: r for r in check_announce(config, snd, str(bin_dir))}
+    assert rows["announce clips"].ok, rows["announce clips"]
+    out = rows["announce output"]
+    assert not out.ok and f"no playback device in {snd}" in out.detail and "aplay -l" in out.hint
+    (snd / "pcmC0D0p").touch()
+    rows = {r.name: r for r in check_announce(config, snd, str(bin_dir))}
+    assert rows["announce output"].ok, rows["announce output"]
+
+
+def test_service_user_needs_group_audio() -> None:
+    """ALSA's devices belong to group audio: without it the speaker cannot be opened."""
+    import grp
+    members = {g.gr_name: g.gr_mem for g in grp.getgrall()}
+    if "root" in members.get("audio", []):
+        pytest.skip("root is in group audio on this machine")
+    row = check_service_user("root")
+    assert row is not None and not row.ok
+    assert "audio" in row.detail and "usermod -aG" in row.hint and "audio" in row.hint

@@ -114,7 +114,7 @@ def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> N
     uid, gid = int(kezek[2]), int(kezek[3])
     assert kezek[6] == "/usr/sbin/nologin" and uid < 1000  # a system user, no login
     members = group_members(root)
-    for g in ("gpio", "dialout", "lp"):
+    for g in ("gpio", "dialout", "lp", "audio"):
         assert "kezek" in members[g], g
 
     etc = root / "etc" / "kezek"
