@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-# Exit codes: 0 shown, 1 the service answered with an error, 3 not running (as systemctl).
+# Exit codes: 0 shown, 1 the service answered with an error, 3 no status socket to ask:
+# not running (as systemctl's 3), or running without one.
 NOT_RUNNING = 3
 
 
@@ -50,8 +51,14 @@ def handle(args: argparse.Namespace) -> int:
     try:
         status = request_status(path, timeout=args.timeout)
     except FileNotFoundError:
-        print(f"kezek is not running (no socket at {path}); see `systemctl status kezek` and "
-              "`journalctl -u kezek -e`", file=sys.stderr)
+        # A running service has no socket unless its config sets one (the key is off by
+        # default): the missing file alone does not say the service is down.
+        print(f"no status socket at {path}: either kezek is not running (see `systemctl "
+              f"status kezek`, `journalctl -u kezek -e`), or it runs without "
+              f"system.status_socket set. To use `kezek status`, add\n"
+              f"  [system]\n  status_socket = \"/run/kezek/status.sock\"\n"
+              f"to its config (/etc/kezek/kezek.toml) and restart it (sudo systemctl restart "
+              f"kezek)", file=sys.stderr)
         return NOT_RUNNING
     except ConnectionRefusedError:
         print(f"kezek is not running ({path} is left from an earlier run); see "
