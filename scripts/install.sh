@@ -161,6 +161,11 @@ fi
 for doc in "$SRC"/docs/*.md; do
   [ -f "$doc" ] && put "$doc" "$OPT/docs/$(basename "$doc")" 0644
 done
+# The example configs: `kezek demo` on the box runs config/demo.toml from here, and they
+# are the starting point for the center's own file.
+for example in "$SRC"/config/*.toml; do
+  [ -f "$example" ] && put "$example" "$OPT/config/$(basename "$example")" 0644
+done
 
 # --- config and secrets -------------------------------------------------------------------
 if [ -n "$CONFIG" ]; then

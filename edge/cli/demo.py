@@ -7,7 +7,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+# A source checkout has config/ beside edge/; an installed box has it beside the venv
+# (scripts/install.sh copies it to /opt/kezek/config, the venv being /opt/kezek/venv).
+DEMO_CONFIGS = (Path(__file__).resolve().parents[2] / "config" / "demo.toml",
+                Path(sys.prefix).parent / "config" / "demo.toml")
+
+
+def demo_config() -> Path | None:
+    return next((p for p in DEMO_CONFIGS if p.is_file()), None)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +29,12 @@ def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config_or_report
     from edge.service import run_service
     setup_logging("WARNING")
-    path = args.config or DEMO_CONFIG
+    path = args.config or demo_config()
+    if path is None:
+        print("kezek demo: the demo config is not here (looked for "
+              + " and ".join(str(p) for p in DEMO_CONFIGS)
+              + "); run scripts/install.sh again, or give one with --config FILE", file=sys.stderr)
+        return 1
     config = load_config_or_report(path)
     if config is None:
         return 1

@@ -134,6 +134,12 @@ def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> N
     check = subprocess.run([str(venv / "bin" / "python"), "-c", "import edge.cli, edge.system.notify"],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
+    # `kezek demo` on the box finds the demo config installed beside the venv.
+    assert (root / "opt" / "kezek" / "config" / "demo.toml").is_file()
+    demo = subprocess.run([str(venv / "bin" / "kezek"), "demo"], input="status\nquit\n",
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "Kezek demo" in demo.stdout and "waiting" in demo.stdout
 
     # An update with a new config from central: the secrets edited on the box stay, the
     # old config is kept beside the new one.
