@@ -350,8 +350,18 @@ def check_broker(config: AppConfig, timeout: float = 5.0) -> list[Check]:
             return [Check(label, False, f"{where}: no MQTT answer (got {reply[:4].hex() or 'nothing'})",
                           "is this port an MQTT broker? check sync.port and sync.tls")]
         if reply[3] != 0:
-            return [Check(label, False, f"{where}: broker refused the login: "
-                                        f"{_CONNACK.get(reply[3], f'code {reply[3]}')}",
+            refused = f"{where}: broker refused the login: {_CONNACK.get(reply[3], f'code {reply[3]}')}"
+            if sc.username and password is None:
+                # The usual cause when doctor runs as `sudo -u kezek`: the service gets the
+                # password from secrets.env through systemd, and that file is root's alone.
+                return [Check(label, False, f"{refused} (this doctor had no password: "
+                                            f"{sc.password_env} is not set here)",
+                              "the service reads it from /etc/kezek/secrets.env, which only root "
+                              "can read; to test the login as the service does, run: sudo sh -c "
+                              "'set -a; . /etc/kezek/secrets.env; exec setpriv --reuid=kezek "
+                              "--regid=kezek --init-groups /opt/kezek/venv/bin/kezek doctor "
+                              "--config /etc/kezek/kezek.toml'")]
+            return [Check(label, False, refused,
                           "check sync.username and the password in /etc/kezek/secrets.env "
                           "(or the client certificate)")]
         try:

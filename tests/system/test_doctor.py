@@ -219,6 +219,16 @@ def test_broker_accepts_or_refuses_the_login(make_config, mosquitto) -> None:
     assert not refused.ok and "not authorized" in refused.detail and "secrets.env" in refused.hint
 
 
+def test_broker_login_without_a_password_here_says_where_the_service_gets_it(
+        make_config, mosquitto) -> None:
+    """`sudo -u kezek kezek doctor` cannot read secrets.env (root's alone): a refused login
+    then says that this doctor had no password, not that the password is wrong."""
+    section = sync_section(mosquitto(False)) + 'username = "edge-1"\npassword_env = "KEZEK_DOCTOR_TEST_NO_SUCH_VAR"\n'
+    [refused] = check_broker(load(make_config(section)))
+    assert not refused.ok and "KEZEK_DOCTOR_TEST_NO_SUCH_VAR is not set here" in refused.detail
+    assert "only root" in refused.hint and "secrets.env" in refused.hint
+
+
 def test_database_checks(harness, tmp_path: Path) -> None:
     from edge.queue.commands import IssueTicket
     harness.call(IssueTicket("docs"))
