@@ -106,12 +106,28 @@ class BookingRejected(ValueError):
     """One booking of a batch could not be taken; the message names the field, never an IIN."""
 
 
+class RefusedBooking(dict):  # type: ignore[type-arg]
+    """Stands in for an entry the caller already refused, keeping its place in the batch.
+
+    The sync downlink refuses bookings that carry a clear `iin` (central must send
+    `iin_hmac`) and must not hand the IIN on; passing this instead keeps the engine's
+    per-entry report (index, code, reason) identical to any other bad entry. It holds
+    only the booking code.
+    """
+
+    def __init__(self, code: str | None, reason: str) -> None:
+        super().__init__({"code": code} if code is not None else {})
+        self.reason = reason
+
+
 def parse_booking(raw: Any, key: bytes | None) -> Booking:
     """A validated Booking from a wire dict; a clear `iin` is hashed here and dropped."""
     if isinstance(raw, Booking):
         return raw
     if isinstance(raw, BookingIn):
         raw = raw.model_dump()
+    if isinstance(raw, RefusedBooking):
+        raise BookingRejected(raw.reason)
     if not isinstance(raw, dict):
         raise BookingRejected(f"expected an object, got {type(raw).__name__}")
     data = dict(raw)

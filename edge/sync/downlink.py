@@ -26,14 +26,19 @@ from pydantic import ValidationError
 from edge.clock import Clock
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as qc
+from edge.queue.bookings import BookingIn, RefusedBooking
 from edge.sync.outbox import OutboxDb
 from edge.sync.protocol import (BookingsMessage, CfgMessage, CmdMessage, PayloadError, decode,
-                                explain)
+                                dumps, explain)
 
 logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], None]
 MAX_REMEMBERED_CMDS = 5000
+BOOKING_FIELDS = frozenset(BookingIn.model_fields)
+CLEAR_IIN_REASON = ("iin: a clear IIN is not accepted from central (it would be kept on the "
+                    "device); send iin_hmac = HMAC-SHA256(site secret, IIN) instead, see "
+                    "docs/bookings.md")
 
 
 class Downlink:
@@ -64,13 +69,20 @@ class Downlink:
             if not raw:
                 continue
             try:
-                command, version = self._build(kind, raw.encode("utf-8"))
+                command, version, clean = self._build(kind, raw.encode("utf-8"))
             except (PayloadError, ValidationError, ConfigError) as e:
                 # The local file changed so that central's last cfg no longer fits it.
                 why = explain(e) if isinstance(e, ValidationError) else str(e)
                 logger.error("sync: the saved %s no longer applies: %s", kind, why)
                 self.emit("sync.rejected", {"topic": kind, "reason": f"saved {kind}: {why}"})
                 continue
+            if clean != raw:
+                # Saved by an older edge that kept central's bookings verbatim, clear
+                # IINs included: keep only the sanitised copy from now on.
+                logger.warning("sync: the saved %s held fields that are never kept; "
+                               "replaced with a sanitised copy", kind)
+                self.db.put_scrubbed({f"sync.{kind}": clean})
+                raw = clean
             logger.info("sync: re-applying saved %s version %s", kind, version)
             self.pending[kind] = version
             self._track(kind, version, raw, self.controller.submit(command))
@@ -92,7 +104,7 @@ class Downlink:
                                                                 self.pending[kind]):
                 logger.debug("sync: %s version %s is not newer; ignored", kind, version)
                 return
-            command, version = self._build(kind, payload)
+            command, version, clean = self._build(kind, payload)
         except PayloadError as e:
             self._reject(kind, payload, str(e))
             return
@@ -103,16 +115,24 @@ class Downlink:
             self._reject(kind, payload, "; ".join(e.problems[:5]))
             return
         self.pending[kind] = version
-        self._track(kind, version, payload.decode("utf-8"), self.controller.submit(command))
+        self._track(kind, version, clean, self.controller.submit(command))
 
-    def _build(self, kind: str, payload: bytes) -> tuple[qc.Command, int]:
+    def _build(self, kind: str, payload: bytes) -> tuple[qc.Command, int, str]:
+        """The controller command, its version, and the text to save for restore().
+
+        The saved text is the payload for cfg; for bookings it is a sanitised copy in
+        which every refused entry keeps only its code (see refuse_unsafe_bookings).
+        """
         data = decode(payload, self.max_bytes)
         if kind == "cfg":
             msg = CfgMessage.model_validate(data)
-            return qc.Reconfigure(config=self.merge(msg), source="mqtt:cfg"), msg.version
+            return (qc.Reconfigure(config=self.merge(msg), source="mqtt:cfg"), msg.version,
+                    payload.decode("utf-8"))
+        data, refused = refuse_unsafe_bookings(data)
         bmsg = BookingsMessage.model_validate(data)
-        return (qc.LoadBookings(bookings=tuple(bmsg.bookings), version=bmsg.version,
-                                source="mqtt:bookings"), bmsg.version)
+        items = tuple(refused.get(i, b) for i, b in enumerate(bmsg.bookings))
+        return (qc.LoadBookings(bookings=items, version=bmsg.version, source="mqtt:bookings"),
+                bmsg.version, dumps(data).decode("utf-8"))
 
     def merge(self, msg: CfgMessage) -> Any:
         """The local config with central's sections replaced, validated as a whole."""
@@ -231,6 +251,45 @@ class Downlink:
     def health(self) -> dict[str, Any]:
         return {"cfg_version": self.applied["cfg"], "bookings_version": self.applied["bookings"],
                 "rejected": self.rejected, "commands_run": self.commands_run}
+
+
+def refuse_unsafe_bookings(data: dict[str, Any]
+                           ) -> tuple[dict[str, Any], dict[int, RefusedBooking]]:
+    """Refuse the bookings entries whose content must never be kept on the device.
+
+    A clear `iin` is accepted only from files loaded with the CLI (docs/bookings.md):
+    from central it would end up in the database (this snapshot is saved for restore()),
+    its WAL and backups. An entry with a key that is not a booking field is refused too,
+    since its value may be an IIN under another name (the engine would refuse it anyway).
+    Returns the message with each refused entry reduced to its code and the names of its
+    offending keys (values null) -- what is saved -- and index -> RefusedBooking, which
+    takes the entry's place in LoadBookings so the engine reports it at its own index.
+    """
+    items = data.get("bookings")
+    if not isinstance(items, list):
+        return data, {}  # the model validation names the problem
+    refused: dict[int, RefusedBooking] = {}
+    clean: list[Any] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            clean.append(item)
+            continue
+        extra = sorted(str(k) for k in item if k not in BOOKING_FIELDS)
+        if not extra:
+            clean.append(item)
+            continue
+        code = item.get("code")
+        code = code[:32] if isinstance(code, str) else None
+        if "iin" in item:
+            reason = CLEAR_IIN_REASON
+        else:
+            shown = ", ".join(k[:32] for k in extra[:5])
+            reason = (f"{shown}: not a booking field (known fields: "
+                      f"{', '.join(sorted(BOOKING_FIELDS))}); remove it")
+        refused[i] = RefusedBooking(code, reason)
+        clean.append({**({"code": code} if code is not None else {}),
+                      **{k: None for k in extra}})
+    return {**data, "bookings": clean}, refused
 
 
 def reload_by_sighup() -> str | None:

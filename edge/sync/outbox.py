@@ -81,6 +81,23 @@ class OutboxDb:
         self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                                [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()])
 
+    def put_scrubbed(self, items: dict[str, Any]) -> None:
+        """put(), overwriting the old values' bytes: for replacing data that must not stay.
+
+        secure_delete makes SQLite zero the freed cells and pages instead of leaving the old
+        value readable in the file; the checkpoint then moves the pages out of the WAL and
+        truncates it (best effort: a reader holding an old snapshot delays it).
+        """
+        self._conn.execute("PRAGMA secure_delete=ON")
+        try:
+            self.put(items)
+        finally:
+            self._conn.execute("PRAGMA secure_delete=OFF")
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            logger.warning("sync: checkpoint after a scrub failed: %s", e)
+
     def delete_keys(self, keys: list[str]) -> None:
         with self._tx():
             self._conn.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
