@@ -58,6 +58,12 @@ class _Conn:
     central_online: bool = False
     inbox: deque[tuple[str, bytes, int, int]] = field(default_factory=deque)
     connected_at: float = 0.0
+    # mid -> topic(s) of our SUBSCRIBE / PUBLISH packets, to name a refused one.
+    sub_topics: dict[int, list[str]] = field(default_factory=dict)
+    pub_topics: dict[int, str] = field(default_factory=dict)
+    subscribed: bool = False                  # every subscription granted
+    published: bool = False                   # a publish got a successful PUBACK
+    denied: list[str] = field(default_factory=list)  # "publish to T: reason", ...
 
 
 class SyncLink:
@@ -98,6 +104,7 @@ class SyncLink:
         self._next_cap_check = 0.0
         self._outbox_level = "ok"
         self._outbox_count = 0
+        self._denied = ""   # what the broker refused on the last connection ("" = nothing)
         # Counters for health().
         self.connects = 0
         self.watchdog_restarts = 0
@@ -116,6 +123,11 @@ class SyncLink:
                                  emit=self.emit, resend=self._resend,
                                  max_bytes=c.downlink_max_bytes)
         self._outbox_level = self.db.get("sync.outbox_alarm", "ok") or "ok"
+        # The engine keeps alarms across restarts: one raised by an earlier run is
+        # cleared by the first connection the broker fully accepts.
+        alarms = getattr(self.controller.snapshot, "alarms", None) or {}
+        if "sync.denied" in alarms:
+            self._denied = str(alarms["sync.denied"].get("message") or "refused by the broker")
         self.downlink.restore()
         if not self._subscribed:
             self.controller.subscribe(self._on_applied)
@@ -139,13 +151,15 @@ class SyncLink:
     def health(self) -> dict[str, Any]:
         conn = self._conn
         out: dict[str, Any] = {
-            "ok": bool(conn and conn.connected), "broker": f"{self.config.host}:{self.config.port}",
+            "ok": bool(conn and conn.connected) and not self._denied,
+            "broker": f"{self.config.host}:{self.config.port}",
             "connected": bool(conn and conn.connected),
             "central_online": bool(conn and conn.central_online),
             "session": conn.session if conn else None, "connects": self.connects,
             "watchdog_restarts": self.watchdog_restarts, "bad_messages": self.bad_messages,
             "outbox": self._outbox_count, "outbox_cap": self.app_config.storage.outbox_cap,
             "outbox_alarm": self._outbox_level, "last_error": self.last_error,
+            "denied": self._denied,
         }
         if self.pump is not None:
             out.update(self.pump.health())
@@ -225,6 +239,10 @@ class SyncLink:
             return conn
         if rc != 0 or conn.lost:
             return self._drop(conn, conn.lost_reason or f"connection lost (rc {rc})")
+        if conn.denied:
+            return self._refused(conn)
+        if conn.subscribed and conn.published and self._denied:
+            self._authorized()
         if not conn.connected and now - conn.started > self.config.connect_timeout_s:
             return self._drop(conn, "no CONNACK in time")
         self._handle_inbox(conn)
@@ -257,6 +275,8 @@ class SyncLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         client.max_inflight_messages_set(max(20, self.config.inflight_batches + 10))
         client.will_set(self.topics.state, dumps({"v": 1, "online": False, "session": session}),
                         qos=1, retain=True)
@@ -270,7 +290,7 @@ class SyncLink:
         logger.debug("sync: connecting, session %s", session)
         return conn
 
-    def _drop(self, conn: _Conn | None, reason: str) -> None:
+    def _drop(self, conn: _Conn | None, reason: str, *, slow: bool = False) -> None:
         if conn is not None:
             if conn.connected:
                 logger.warning("sync: link to %s:%s down: %s", self.config.host,
@@ -284,8 +304,10 @@ class SyncLink:
         self._failures += 1
         c = self.config
         delay = min(c.reconnect_max_s, c.reconnect_min_s * 2 ** min(self._failures - 1, 20))
-        if "taken over" in reason:
-            delay = c.reconnect_max_s  # another process uses our identity: do not fight it
+        if slow or "taken over" in reason:
+            # Another process uses our identity, or the broker refuses us: retrying at
+            # once cannot help (and would resend every event), so wait the longest delay.
+            delay = c.reconnect_max_s
         # Jitter spreads the reconnects of many centers after a broker restart.
         self._next_attempt = self._mono() + delay * random.uniform(0.5, 1.0)
         return None
@@ -299,8 +321,9 @@ class SyncLink:
             conn.connected_at = self._mono()
             self.connects += 1
             t = self.topics
-            client.subscribe([(t.ack, 1), (t.cfg, 1), (t.bookings, 1), (t.cmd, 1),
-                              (t.state, 1), (CENTRAL_STATE_TOPIC, 1)])
+            topics = [t.ack, t.cfg, t.bookings, t.cmd, t.state, CENTRAL_STATE_TOPIC]
+            _, mid = client.subscribe([(topic, 1) for topic in topics])
+            conn.sub_topics[mid] = topics
             self._birth(conn)
             assert self.pump is not None
             self.pump.start_session(conn.session, self._mono())
@@ -327,6 +350,53 @@ class SyncLink:
         except Exception:
             logger.exception("sync: on_disconnect failed")
 
+    def _on_subscribe(self, client: Any, conn: _Conn, mid: int, reason_codes: list[Any],
+                      props: Any) -> None:
+        # The broker grants or refuses each subscription on its own (SUBACK reason codes):
+        # an ACL that does not match our identity refuses them all with 0x87.
+        try:
+            topics = conn.sub_topics.pop(mid, [])
+            for i, rc in enumerate(reason_codes):
+                if getattr(rc, "is_failure", False):
+                    topic = topics[i] if i < len(topics) else "?"
+                    conn.denied.append(f"subscribe to {topic}: {rc}")
+            if not conn.denied:
+                conn.subscribed = True
+        except Exception:
+            logger.exception("sync: on_subscribe failed")
+
+    def _on_publish(self, client: Any, conn: _Conn, mid: int, reason: Any, props: Any) -> None:
+        # PUBACK with a failure code (0x87 not authorized, 0x97 quota...): the broker
+        # dropped the message. Without this check the pump would resend it forever.
+        try:
+            topic = conn.pub_topics.pop(mid, "?")
+            if getattr(reason, "is_failure", False):
+                conn.denied.append(f"publish to {topic}: {reason}")
+            else:
+                conn.published = True
+        except Exception:
+            logger.exception("sync: on_publish failed")
+
+    def _refused(self, conn: _Conn) -> None:
+        """The broker refused a publish or subscription: say why, alarm, back off."""
+        what = "; ".join(conn.denied[:3]) + (f" (+{len(conn.denied) - 3} more)"
+                                              if len(conn.denied) > 3 else "")
+        fix = (f"check the broker's ACL and that the MQTT username or the client "
+               f"certificate's CN equals center.device ({self.device})")
+        message = f"the broker refused to {what}; {fix}"
+        if message != self._denied:
+            logger.error("sync: %s", message)
+            self._denied = message
+            self.emit("alarm.raised", {"alarm": "sync.denied", "severity": "critical",
+                                       "message": message[:500]})
+        return self._drop(conn, message, slow=True)
+
+    def _authorized(self) -> None:
+        """A connection got its subscriptions and a publish through after a refusal."""
+        logger.info("sync: the broker accepts our subscriptions and publishes again")
+        self._denied = ""
+        self.emit("alarm.cleared", {"alarm": "sync.denied"})
+
     def _on_message(self, client: Any, conn: _Conn, msg: Any) -> None:
         try:
             conn.inbox.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
@@ -339,8 +409,9 @@ class SyncLink:
         birth = EdgeState(online=True, session=conn.session, ts=reading.wall_ms, boot=reading.boot,
                           last_seq=self.db.last_assigned_seq(), acked_seq=self.pump.acked,
                           software=SOFTWARE)
-        conn.client.publish(self.topics.state, dumps(birth.model_dump(exclude_none=True)),
-                            qos=1, retain=True)
+        info = conn.client.publish(self.topics.state,
+                                   dumps(birth.model_dump(exclude_none=True)), qos=1, retain=True)
+        conn.pub_topics[info.mid] = self.topics.state
 
     def _goodbye(self, conn: _Conn) -> None:
         """A clean stop: say offline (the will is only for unclean ends) and disconnect."""
@@ -360,6 +431,8 @@ class SyncLink:
         if not conn.connected or conn.lost:
             return False
         info = conn.client.publish(topic, payload, qos=1, retain=retain)
+        # Callbacks run on this thread inside loop(), so the PUBACK cannot come first.
+        conn.pub_topics[info.mid] = topic
         return info.rc == 0
 
     # -- incoming -------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""A broker whose ACL refuses the edge (login differs from center.device) is reported."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from edge.central.server import Central
+from edge.central.store import CentralStore
+from edge.sync.mqtt import BrokerSettings
+from tests.sync.conftest import DEVICE, SITE, Broker, EdgeRig, make_config, wait_for
+
+ACL = ("pattern readwrite qms/v1/+/%u/#\npattern read qms/v1/central/state\n\n"
+       "user central\ntopic readwrite qms/v1/#\n")
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A directory Mosquitto can read: started as root it reads its password and ACL
+    files after dropping to its own user, and pytest's tmp_path is private."""
+    path = Path(tempfile.mkdtemp(prefix="kezek-acl-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
+        tmp_path: Path, shared: Path, edges: list[EdgeRig],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Risk: SUBACK/PUBACK 0x87 ignored: health ok, every event resent forever."""
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.fail("install mosquitto (it provides mosquitto_passwd)")
+    passwd = shared / "passwd"
+    passwd.write_text("")
+    for user in ("central", "ast01-e1"):
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "secret"], check=True)
+    passwd.chmod(0o644)
+    acl = shared / "acl"
+    acl.write_text(ACL)
+    acl.chmod(0o644)
+    broker = Broker(tmp_path, extra=f"password_file {passwd}\nacl_file {acl}\n")
+    broker.start()
+    central = Central(BrokerSettings("127.0.0.1", broker.port, username="central",
+                                     password="secret", keepalive_s=5), tmp_path / "central.db")
+    central.start()
+    reader = CentralStore(tmp_path / "central.db")
+    try:
+        assert central.wait_connected(10)
+        monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "secret")
+        # The login is ast01-e1 but center.device is edge-1: the ACL refuses everything.
+        edge = EdgeRig(make_config(broker.port, username="ast01-e1", reconnect_max_s=4.0),
+                       tmp_path / "edge")
+        edges.append(edge)
+        edge.record(20)
+        wait_for(lambda: "sync.denied" in edge.app.controller.snapshot.alarms, 10,
+                 "the sync.denied alarm")
+        health = edge.link.health()
+        assert health["ok"] is False
+        assert "not authorized" in health["last_error"].lower()
+        assert "center.device (edge-1)" in health["last_error"]
+        assert f"qms/v1/{SITE}/{DEVICE}/" in health["last_error"]
+        alarm = edge.app.controller.snapshot.alarms["sync.denied"]
+        assert alarm["severity"] == "critical"
+        time.sleep(3)
+        health = edge.link.health()
+        assert health["connects"] <= 2, "refused connections must back off"
+        assert health["sent_batches"] <= 2, "events must not be resent in a tight loop"
+        assert len(edge.events_of("alarm.raised")) == 1
+
+        # The fix at the broker: the device's login may use the topics.
+        acl.write_text(ACL + "\nuser ast01-e1\ntopic readwrite qms/v1/#\n")
+        broker.stop()
+        broker.start()
+        wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 20,
+                 "the alarm to clear")
+        last = edge.last_seq()
+        wait_for(lambda: (reader.device(SITE, DEVICE) or {}).get("contiguous") == last, 20,
+                 "events at central once the ACL is fixed")
+        assert edge.link.health()["ok"] is True
+        assert edge.link.health()["denied"] == ""
+    finally:
+        reader.close()
+        central.stop()
+        broker.stop()
