@@ -185,7 +185,7 @@ class Central:
                 logger.warning("central: bad state from %s/%s: %s", site, device,
                                explain(e) if isinstance(e, ValidationError) else e)
                 return
-            self.store.put_state(site, device, state.online, state.session)
+            self.store.put_state(site, device, state.online, state.session, state.db)
 
     def _central_state(self, payload: bytes) -> None:
         # Several instances share the topic: when one goes (its will says offline) while

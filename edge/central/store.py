@@ -4,11 +4,18 @@
 below which every event is stored (the ack). Several central processes may share the
 file (WAL; BEGIN IMMEDIATE serialises writers), which is what a shared subscription
 needs: batches of one device may reach different instances in any order.
+
+Streams: an edge names its database (`db`, a uuid made once per database). A device whose
+database was replaced (a new SD card: seq starts again at 1) gets a new stream, stored
+under the key `<device>~2`, `~3`... in the `device` column of every table, so its events
+sit beside the old ones instead of clashing with them. An event whose (stream, seq) is
+stored with another id is a conflict: it is kept whole in `conflicts`, never dropped.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -18,6 +25,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from edge.sync.protocol import EventBatch
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -37,6 +46,9 @@ CREATE TABLE IF NOT EXISTS gaps (
 CREATE TABLE IF NOT EXISTS conflicts (
     site TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, stored_id TEXT NOT NULL,
     new_id TEXT NOT NULL, received_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (
+    site TEXT NOT NULL, device TEXT NOT NULL, db TEXT NOT NULL, key TEXT NOT NULL,
+    since_ms INTEGER NOT NULL, PRIMARY KEY (site, device, db));
 CREATE TABLE IF NOT EXISTS health (
     site TEXT NOT NULL, device TEXT NOT NULL, payload TEXT NOT NULL,
     received_ms INTEGER NOT NULL, PRIMARY KEY (site, device));
@@ -45,6 +57,14 @@ CREATE TABLE IF NOT EXISTS states (
     received_ms INTEGER NOT NULL, PRIMARY KEY (site, device));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release: (table, column, declaration). A file made by an
+# older central gets them at open; old rows keep NULL.
+ADDED_COLUMNS = [
+    ("conflicts", "type", "TEXT"), ("conflicts", "ts", "INTEGER"),
+    ("conflicts", "mono_ms", "INTEGER"), ("conflicts", "boot", "TEXT"),
+    ("conflicts", "clock_synced", "INTEGER"), ("conflicts", "hist", "INTEGER"),
+    ("conflicts", "data", "TEXT"), ("states", "db", "TEXT"),
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,14 @@ class CentralStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.executescript(SCHEMA)
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                except sqlite3.OperationalError as e:  # another instance added it first
+                    if "duplicate column" not in str(e):
+                        raise
 
     def close(self) -> None:
         self._conn.close()
@@ -100,23 +128,23 @@ class CentralStore:
     def store_batch(self, batch: EventBatch) -> StoreResult:
         """Insert what is new, in one transaction; the result's acked_seq is committed."""
         c = self._conn
-        site, device = batch.site, batch.device
+        site = batch.site
         now = _now_ms()
         inserted = duplicates = conflicts = 0
         c.execute("BEGIN IMMEDIATE")
         try:
+            device = self._stream(site, batch.device, batch.db, now)
             c.execute("INSERT OR IGNORE INTO devices(site, device) VALUES (?, ?)", (site, device))
             contiguous = c.execute("SELECT contiguous FROM devices WHERE site=? AND device=?",
                                    (site, device)).fetchone()[0]
-            fresh = [ev for ev in batch.events if ev.seq > contiguous]
-            duplicates += len(batch.events) - len(fresh)
-            # What is already stored in the batch's range (a resend after a lost ack),
-            # in one query; the rest goes in with one statement.
-            stored_ids: dict[int, str] = {}
-            if fresh:
-                stored_ids = dict(c.execute(
-                    "SELECT seq, id FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?",
-                    (site, device, min(ev.seq for ev in fresh), max(ev.seq for ev in fresh))))
+            # What is already stored in the whole range of the batch (a resend after a lost
+            # ack, or another database's events under the same seqs), in one query; ids
+            # are compared below the contiguous mark too, else a replaced database's
+            # events would pass for duplicates and be acked without being stored.
+            stored_ids: dict[int, str] = dict(c.execute(
+                "SELECT seq, id FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?",
+                (site, device, batch.events[0].seq, batch.events[-1].seq)))
+            fresh = batch.events
             new = [ev for ev in fresh if ev.seq not in stored_ids]
             before = c.total_changes
             c.executemany(  # OR IGNORE: a batch repeating a seq of its own stores it once
@@ -132,11 +160,19 @@ class CentralStore:
                 if stored_id == ev.id:
                     duplicates += 1
                 else:
-                    # Same seq, another event: the edge's database was replaced. Keep the
-                    # first, record the clash for people to look at.
+                    # Same seq, another event: a database replaced without a new `db`
+                    # (an old edge, a restored backup). Keep the first in `events` and
+                    # this one whole in `conflicts` (once, however often it is resent), so
+                    # that the ack covering it deletes nothing central does not hold.
                     conflicts += 1
-                    c.execute("INSERT INTO conflicts VALUES (?,?,?,?,?,?)",
-                              (site, device, ev.seq, stored_id, ev.id, now))
+                    c.execute(
+                        "INSERT INTO conflicts(site, device, seq, stored_id, new_id, "
+                        "received_ms, type, ts, mono_ms, boot, clock_synced, hist, data) "
+                        "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM "
+                        "conflicts WHERE site=? AND device=? AND seq=? AND new_id=?)",
+                        (site, device, ev.seq, stored_id, ev.id, now, ev.type, ev.ts,
+                         ev.mono_ms, ev.boot, int(ev.clock_synced), int(ev.hist),
+                         _data_json(ev.data), site, device, ev.seq, ev.id))
             if batch.floor > contiguous:
                 # The edge holds nothing at or below floor any more: what we lack there is
                 # gone for good (dropped at the edge's outbox cap, or acked to another store).
@@ -164,6 +200,39 @@ class CentralStore:
         resend = contiguous + 1 if first > contiguous + 1 else None
         return StoreResult(contiguous, inserted, duplicates, conflicts, resend)
 
+    def _stream(self, site: str, device: str, db: str | None, now: int) -> str:
+        """The `device` key under which this database's events are stored."""
+        if db is None:
+            return device  # an edge that does not name its database: one stream
+        c = self._conn
+        row = c.execute("SELECT key FROM streams WHERE site=? AND device=? AND db=?",
+                        (site, device, db)).fetchone()
+        if row is not None:
+            return str(row[0])
+        known = c.execute("SELECT COUNT(*) FROM streams WHERE site=? AND device=?",
+                          (site, device)).fetchone()[0]
+        # The first database named for a device continues its stream (the events an
+        # older edge sent without `db` came from it); a later one is a replacement.
+        key = device if known == 0 else f"{device}~{known + 1}"
+        if known:
+            logger.warning("central: %s/%s sends from a new database %s: its events are "
+                           "kept as the stream %s", site, device, db, key)
+        c.execute("INSERT INTO streams VALUES (?,?,?,?,?)", (site, device, db, key, now))
+        return key
+
+    def streams(self, site: str, device: str) -> list[tuple[str, str]]:
+        """(db, key) of every database a device has sent from, oldest first."""
+        return [(r[0], r[1]) for r in self._conn.execute(
+            "SELECT db, key FROM streams WHERE site=? AND device=? ORDER BY since_ms, rowid",
+            (site, device))]
+
+    def conflicts(self, site: str, device: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT seq, stored_id, new_id, type, data FROM conflicts WHERE site=? AND "
+            "device=? ORDER BY seq, rowid", (site, device)).fetchall()
+        return [{"seq": r[0], "stored_id": r[1], "new_id": r[2], "type": r[3],
+                 "data": json.loads(r[4]) if r[4] else None} for r in rows]
+
     def _advance(self, site: str, device: str, contiguous: int) -> int:
         while True:
             rows = self._conn.execute(
@@ -180,13 +249,21 @@ class CentralStore:
         self._conn.execute("INSERT OR REPLACE INTO health VALUES (?,?,?,?)",
                            (site, device, json.dumps(payload, ensure_ascii=False), _now_ms()))
 
-    def put_state(self, site: str, device: str, online: bool, session: int) -> None:
-        # A will from an older session must not overwrite a newer birth.
+    def put_state(self, site: str, device: str, online: bool, session: int,
+                  db: str | None = None) -> None:
+        # A will from an older session must not overwrite a newer birth. The session
+        # counter lives in the edge's database, so a replaced database starts again at 1:
+        # a birth naming another database wins whatever its session, while a will from
+        # another database (the old card's, late) changes nothing.
         self._conn.execute(
-            "INSERT INTO states VALUES (?,?,?,?,?) ON CONFLICT(site, device) DO UPDATE SET "
-            "online=excluded.online, session=excluded.session, received_ms=excluded.received_ms "
-            "WHERE excluded.session >= states.session",
-            (site, device, int(online), session, _now_ms()))
+            "INSERT INTO states(site, device, online, session, received_ms, db) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(site, device) DO UPDATE SET "
+            "online=excluded.online, session=excluded.session, received_ms=excluded.received_ms, "
+            "db=coalesce(excluded.db, states.db) "
+            "WHERE (excluded.session >= states.session AND (excluded.db IS NULL "
+            "OR states.db IS NULL OR excluded.db = states.db)) "
+            "OR (excluded.online AND excluded.db IS NOT NULL AND excluded.db IS NOT states.db)",
+            (site, device, int(online), session, _now_ms(), db))
 
     # -- reading --------------------------------------------------------------------
     def events(self, site: str, device: str) -> list[dict[str, Any]]:

@@ -96,6 +96,7 @@ class SyncLink:
         self._subscribed = False
         self._conn: _Conn | None = None
         self.db: OutboxDb | None = None
+        self.db_id: str | None = None
         self.pump: OutboxPump | None = None
         self.downlink: Downlink | None = None
         self._failures = 0
@@ -115,10 +116,12 @@ class SyncLink:
     def start(self) -> None:
         acquire_identity_lock(self.state_dir, self.site, self.device)
         self.db = OutboxDb(self.db_path)
+        self.db_id = self.db.database_id()
         c = self.config
         self.pump = OutboxPump(self.db, site=self.site, device=self.device,
                                window=c.inflight_batches, max_events=c.batch_max_events,
-                               max_bytes=c.batch_max_bytes, ack_timeout_s=c.ack_timeout_s)
+                               max_bytes=c.batch_max_bytes, ack_timeout_s=c.ack_timeout_s,
+                               db_id=self.db_id)
         self.downlink = Downlink(self.db, self.controller, self.app_config, self.clock,
                                  emit=self.emit, resend=self._resend,
                                  max_bytes=c.downlink_max_bytes)
@@ -278,8 +281,8 @@ class SyncLink:
         client.on_subscribe = self._on_subscribe
         client.on_publish = self._on_publish
         client.max_inflight_messages_set(max(20, self.config.inflight_batches + 10))
-        client.will_set(self.topics.state, dumps({"v": 1, "online": False, "session": session}),
-                        qos=1, retain=True)
+        client.will_set(self.topics.state, dumps({"v": 1, "online": False, "session": session,
+                                                  "db": self.db_id}), qos=1, retain=True)
         self._conn = conn
         try:
             client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
@@ -408,7 +411,7 @@ class SyncLink:
         reading = self.clock.read()
         birth = EdgeState(online=True, session=conn.session, ts=reading.wall_ms, boot=reading.boot,
                           last_seq=self.db.last_assigned_seq(), acked_seq=self.pump.acked,
-                          software=SOFTWARE)
+                          software=SOFTWARE, db=self.db_id)
         info = conn.client.publish(self.topics.state,
                                    dumps(birth.model_dump(exclude_none=True)), qos=1, retain=True)
         conn.pub_topics[info.mid] = self.topics.state
@@ -417,7 +420,8 @@ class SyncLink:
         """A clean stop: say offline (the will is only for unclean ends) and disconnect."""
         try:
             info = conn.client.publish(self.topics.state, dumps(
-                {"v": 1, "online": False, "session": conn.session}), qos=1, retain=True)
+                {"v": 1, "online": False, "session": conn.session, "db": self.db_id}),
+                qos=1, retain=True)
             deadline = self._mono() + 1.0
             while not info.is_published() and self._mono() < deadline:
                 if conn.client.loop(timeout=0.05) != 0:

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,19 @@ class OutboxDb:
         except sqlite3.Error as e:
             logger.warning("sync: checkpoint after a scrub failed: %s", e)
 
+    def database_id(self) -> str:
+        """This database's id for central (`db` on the wire), made once and kept in meta.
+
+        A new SD card has a new database, so a new id: central can tell its events (seq
+        from 1 again) from the old card's instead of taking them for duplicates.
+        """
+        with self._tx():
+            value = self.get("sync.db_id")
+            if not isinstance(value, str) or not value:
+                value = str(uuid.uuid4())
+                self._write_meta({"sync.db_id": value})
+        return value
+
     def delete_keys(self, keys: list[str]) -> None:
         with self._tx():
             self._conn.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
@@ -131,7 +145,8 @@ class OutboxDb:
         return max(stored, b[1] if b else 0)
 
     def read_batch(self, from_seq: int, *, site: str, device: str, session: int, floor: int,
-                   hist_through: int, max_events: int, max_bytes: int) -> Batch | None:
+                   hist_through: int, max_events: int, max_bytes: int,
+                   db: str | None = None) -> Batch | None:
         """The longest run of consecutive events from `from_seq` within both bounds.
 
         One event bigger than max_bytes still goes alone (it cannot be split; the broker's
@@ -143,7 +158,8 @@ class OutboxDb:
         if not rows:
             return None
         head = (f'{{"v":1,"site":{json.dumps(site)},"device":{json.dumps(device)},'
-                f'"session":{session},"floor":{floor},"events":[').encode("utf-8")
+                f'"session":{session},"floor":{floor},'
+                + (f'"db":{json.dumps(db)},' if db else "") + '"events":[').encode("utf-8")
         parts: list[bytes] = []
         size = len(head) + 2
         first = int(rows[0][0])

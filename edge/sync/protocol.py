@@ -75,6 +75,10 @@ class EventBatch(Wire):
     session: int = Field(ge=1, description="the edge's connection session (see state)")
     floor: int = Field(ge=0, description="the edge holds nothing at or below this seq any more "
                                          "(acked earlier, or dropped at the outbox cap)")
+    db: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$",
+                          description="id of the edge's database (a uuid made once); a new "
+                                      "one means the database was replaced and seq "
+                                      "and session start again at 1")
     events: list[EventEnvelope] = Field(min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
@@ -111,6 +115,10 @@ class EdgeState(Wire):
     last_seq: int | None = Field(default=None, ge=0, description="newest seq in the outbox")
     acked_seq: int | None = Field(default=None, ge=0, description="newest seq acked by central")
     software: str | None = None
+    db: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$",
+                          description="id of the edge's database (a uuid made once); a new "
+                                      "one means the database was replaced and seq "
+                                      "and session start again at 1")
 
 
 class CentralState(Wire):

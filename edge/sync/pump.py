@@ -31,8 +31,10 @@ class InFlight:
 
 class OutboxPump:
     def __init__(self, db: OutboxDb, *, site: str, device: str, window: int,
-                 max_events: int, max_bytes: int, ack_timeout_s: float) -> None:
+                 max_events: int, max_bytes: int, ack_timeout_s: float,
+                 db_id: str | None = None) -> None:
         self.db = db
+        self.db_id = db_id
         self.site = site
         self.device = device
         self.window = window
@@ -113,7 +115,7 @@ class OutboxPump:
             batch = self.db.read_batch(
                 self.cursor, site=self.site, device=self.device, session=self.session,
                 floor=self.floor, hist_through=self.hist_through,
-                max_events=self.max_events, max_bytes=self.max_bytes)
+                max_events=self.max_events, max_bytes=self.max_bytes, db=self.db_id)
             if batch is None:
                 break
             if not send(batch.payload):

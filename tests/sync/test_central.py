@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from edge.queue.commands import IssueTicket
 from edge.sync.schemas import check_schemas
@@ -93,3 +94,77 @@ def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: P
         out, _ = run.communicate(timeout=15)
     assert run.returncode == 0
     assert SITE in out, "the live summary was printed"
+
+
+def _batch(seqs: range, prefix: str, *, db: str | None = None, floor: int = 0) -> Any:
+    from edge.sync.protocol import EventBatch
+
+    return EventBatch.model_validate({
+        "v": 1, "site": SITE, "device": DEVICE, "session": 1, "floor": floor,
+        **({"db": db} if db else {}),
+        "events": [{"v": 1, "id": f"{prefix}-{s}", "site": SITE, "device": DEVICE, "seq": s,
+                    "boot": "b", "type": "test.event", "ts": 0, "mono_ms": 0,
+                    "clock_synced": True, "hist": False, "data": {"from": prefix}}
+                   for s in seqs]})
+
+
+def test_store_keeps_conflicting_events_below_its_mark(tmp_path: Path) -> None:
+    """Risk: a replaced database's events (same seqs, other ids) below the contiguous mark
+    were counted as duplicates and acked, then deleted at the edge: lost."""
+    from edge.central.store import CentralStore
+
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        assert store.store_batch(_batch(range(1, 31), "old")).acked_seq == 30
+        result = store.store_batch(_batch(range(1, 11), "new"))
+        assert result.conflicts == 10 and result.duplicates == 0
+        store.store_batch(_batch(range(1, 11), "new"))  # resent: kept once
+        kept = store.conflicts(SITE, DEVICE)
+        assert [(c["seq"], c["stored_id"], c["new_id"]) for c in kept] == \
+            [(s, f"old-{s}", f"new-{s}") for s in range(1, 11)]
+        assert kept[0]["type"] == "test.event" and kept[0]["data"] == {"from": "new"}
+        assert [e["id"] for e in store.events(SITE, DEVICE)][:2] == ["old-1", "old-2"]
+        assert store.device(SITE, DEVICE)["conflicts"] == 20
+    finally:
+        store.close()
+
+
+def test_replaced_edge_database_is_a_new_stream_and_shows_online(
+        broker: Broker, central: CentralRig, tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: a new SD card (seq and session from 1 again) has its events acked as
+    duplicates of the old card's and deleted, and shows offline for good."""
+    from edge.central.store import CentralStore
+
+    reader = CentralStore(central.db)
+    try:
+        for _ in range(3):   # a few restarts: the old card's session grows
+            old = EdgeRig(make_config(broker.port), tmp_path / "old-card")
+            edges.append(old)
+            wait_for(lambda: old.link.health()["connected"], 10, "old card connected")
+            old.close()
+            edges.remove(old)
+        old = EdgeRig(make_config(broker.port), tmp_path / "old-card")
+        edges.append(old)
+        old.record(30)
+        wait_for(lambda: central.contiguous() == old.last_seq(), 15, "old card drained")
+        old_events = central.events()
+        old.close()
+        edges.remove(old)
+        wait_for(lambda: reader._conn.execute(
+            "SELECT online FROM states").fetchone() == (0,), 10, "old card offline")
+
+        new = EdgeRig(make_config(broker.port), tmp_path / "new-card")
+        edges.append(new)
+        new.record(10)
+        wait_for(lambda: new.link.health()["acked_seq"] == new.last_seq(), 15,
+                 "the new card's events acked")
+        streams = reader.streams(SITE, DEVICE)
+        assert [key for _, key in streams] == [DEVICE, f"{DEVICE}~2"]
+        assert streams[1][0] == new.link.db_id != streams[0][0]
+        assert_exactly_once(central, new.last_seq(), new.ids, device=f"{DEVICE}~2")
+        assert central.events() == old_events, "the old card's events are untouched"
+        assert reader.conflicts(SITE, DEVICE) == []
+        wait_for(lambda: reader.summary()[0]["online"] == 1, 10,
+                 "the new card shown online although its session is lower")
+    finally:
+        reader.close()
