@@ -214,6 +214,9 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
             notifier.ready("reload refused, running config kept")
         else:
             app.config = new
+            # Components that read the config later (the sync link merges central's cfg
+            # over it) see the reloaded file, not the one the process started with.
+            app.ctx.config = new
             logger.info("SIGHUP: reloaded services, windows and policies from %s", config_path)
             notifier.ready("config reloaded")
 

@@ -42,7 +42,8 @@ CLEAR_IIN_REASON = ("iin: a clear IIN is not accepted from central (it would be 
 
 
 class Downlink:
-    def __init__(self, db: OutboxDb, controller: Any, base_config: Any, clock: Clock, *,
+    def __init__(self, db: OutboxDb, controller: Any, base_config: Callable[[], Any],
+                 clock: Clock, *,
                  emit: Emit, resend: Callable[[int], int], max_bytes: int,
                  reload: Callable[[], str | None] | None = None) -> None:
         self.db = db
@@ -138,7 +139,9 @@ class Downlink:
         """The local config with central's sections replaced, validated as a whole."""
         from edge.config import parse_config
 
-        data = self.base_config.model_dump(mode="json")
+        # The config running now: after a SIGHUP reload that is the new file, not the one
+        # the process started with (sections central leaves out keep the file's value).
+        data = self.base_config().model_dump(mode="json")
         for section, value in msg.config.model_dump(exclude_none=True).items():
             data[section] = value
         return parse_config(data, f"cfg version {msg.version} from central")

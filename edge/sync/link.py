@@ -42,7 +42,8 @@ def build(ctx: Any) -> list[Any]:
     c = ctx.config
     acquire_identity_lock(ctx.state_dir, c.center.site, c.center.device)
     return [SyncLink(c.sync, app_config=c, controller=ctx.controller, clock=ctx.clock,
-                     db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components)]
+                     db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components,
+                     current_config=lambda: ctx.config)]
 
 
 @dataclass
@@ -72,9 +73,13 @@ class SyncLink:
     def __init__(self, config: SyncConfig, *, app_config: Any, controller: Any, clock: Any,
                  db_path: Path, state_dir: Path, components: dict[str, Any] | None = None,
                  client_factory: ClientFactory | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 current_config: Callable[[], Any] | None = None) -> None:
         self.config = config
         self.app_config = app_config
+        # The file's config as reloaded (SIGHUP): what central's cfg is merged over.
+        # [center], [storage] and [sync] need a restart, so app_config serves for those.
+        self.current_config = current_config or (lambda: app_config)
         self.site = app_config.center.site
         self.device = app_config.center.device
         self.controller = controller
@@ -122,7 +127,7 @@ class SyncLink:
                                window=c.inflight_batches, max_events=c.batch_max_events,
                                max_bytes=c.batch_max_bytes, ack_timeout_s=c.ack_timeout_s,
                                db_id=self.db_id)
-        self.downlink = Downlink(self.db, self.controller, self.app_config, self.clock,
+        self.downlink = Downlink(self.db, self.controller, self.current_config, self.clock,
                                  emit=self.emit, resend=self._resend,
                                  max_bytes=c.downlink_max_bytes)
         self._outbox_level = self.db.get("sync.outbox_alarm", "ok") or "ok"

@@ -206,3 +206,60 @@ def test_clock_jumps_do_not_reorder_or_lose(broker: Broker, central: CentralRig,
     tests = [e for e in events if e["type"] == "test.event"]
     assert [e["data"]["i"] for e in tests] == list(range(90))
     assert any(not e["clock_synced"] for e in tests)
+
+
+RELOAD_TOML = """
+[center]
+site = "{site}"
+device = "{device}"
+name = {{ kk = "T", ru = "T" }}
+[policies]
+recall_limit = {recall}
+[[services]]
+id = "docs"
+names = {{ kk = "D", ru = "D" }}
+prefix = "A"
+[[windows]]
+number = 1
+services = {{ docs = 1 }}
+[sync]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+tls = false
+keepalive_s = 2
+reconnect_min_s = 0.1
+reconnect_max_s = 0.5
+"""
+
+
+class _Notifier:
+    def reloading(self) -> None:
+        pass
+
+    def ready(self, *_: object) -> None:
+        pass
+
+
+def test_cfg_after_sighup_merges_over_the_reloaded_file(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: central's next cfg was merged over the config of process start, undoing a
+    SIGHUP reload of the sections central leaves out."""
+    from edge.config import load_config
+    from edge.service import reload_config
+
+    path = tmp_path / "center.toml"
+    path.write_text(RELOAD_TOML.format(site=SITE, device=DEVICE, recall=3, port=broker.port))
+    edge = EdgeRig(load_config(path), tmp_path / "edge")
+    edges.append(edge)
+    assert edge.app.engine.policies.recall_limit == 3
+    path.write_text(RELOAD_TOML.format(site=SITE, device=DEVICE, recall=7, port=broker.port))
+    reload_config(edge.app, path, _Notifier())   # what SIGHUP does
+    wait_for(lambda: edge.app.engine.policies.recall_limit == 7, 10, "the reload")
+    # Central manages the windows only: [policies] stays the (reloaded) file's.
+    probe.publish(T.cfg, cfg(1, windows=[{"number": 1, "services": {"docs": 1}},
+                                         {"number": 2, "services": {"docs": 1}}]), retain=True)
+    wait_for(lambda: edge.link.health()["cfg_version"] == 1, 10, "cfg version 1")
+    assert sorted(w.number for w in edge.app.controller.snapshot.windows) == [1, 2]
+    assert edge.app.engine.policies.recall_limit == 7
