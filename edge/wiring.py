@@ -25,6 +25,8 @@ BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
     ("edge.queue.inbox", lambda c: bool(c.bookings.inbox)),
     ("edge.system.status", lambda c: bool(c.system.status_socket or c.system.metrics_port)),
     ("edge.sync.link", lambda c: c.sync.enabled),
+    # Without sync nobody reads the outbox: this keeps it within storage.outbox_cap.
+    ("edge.sync.trim", lambda c: not c.sync.enabled),
 ]
 
 

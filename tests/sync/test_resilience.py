@@ -88,3 +88,37 @@ def test_outbox_alarm_at_80_percent_and_drop_policy_at_the_cap(
         wait_for(lambda: edge.events_of("alarm.cleared"), 10, "the alarm to clear")
     finally:
         central.stop()
+
+
+def test_outbox_cap_holds_without_sync_and_a_later_link_starts_after_the_gap(
+        broker: Broker, tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: a standalone center ([sync] enabled = false) grows its outbox forever."""
+    from edge.config import parse_config
+    from tests.sync.conftest import config_dict, edge_outbox_count
+
+    standalone = config_dict(broker.port, outbox_cap=1000)
+    standalone["sync"]["enabled"] = False
+    edge = EdgeRig(parse_config(standalone, "<standalone>"), tmp_path / "edge")
+    edges.append(edge)
+    assert "sync" not in edge.app.ctx.components
+    edge.record(1500)
+    wait_for(lambda: edge_outbox_count(edge.db_path) <= 1000, 10, "the outbox trimmed to its cap")
+    dropped = wait_for(lambda: edge.events_of("sync.outbox_dropped"), 10, "the drop report")
+    assert dropped[0]["from_seq"] == 1 and dropped[0]["cap"] == 1000
+    through = max(d["to_seq"] for d in edge.events_of("sync.outbox_dropped"))
+    edge.close()
+    edges.remove(edge)
+
+    # Sync turned on later: central gets what is left, and the gap is recorded.
+    central = CentralRig(broker.port, tmp_path / "central.db")
+    try:
+        edge = EdgeRig(make_config(broker.port, outbox_cap=1000), tmp_path / "edge")
+        edges.append(edge)
+        assert "outbox-trim" not in edge.app.ctx.components
+        # (the new link records events of its own: wait for the newest)
+        wait_for(lambda: central.contiguous() == edge.last_seq(), 20, "the kept events")
+        last = central.contiguous()
+        assert [e["seq"] for e in central.events()] == list(range(through + 1, last + 1))
+        assert central._reader.gaps("test-site", "edge-1")[0][:2] == (1, through)
+    finally:
+        central.stop()
