@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 SOFTWARE = "kezek-edge/0.1"
 SESSION_TAKEN_OVER = 142  # MQTT v5 reason code: another client connected with our id
+CRITICAL_CLEAR_RATIO = 0.95  # a critical outbox alarm goes back to warning below this
 
 
 def build(ctx: Any) -> list[Any]:
@@ -533,6 +534,9 @@ class SyncLink:
         count = bounds[1] - bounds[0] + 1 if bounds else 0
         self._outbox_count = count
         cap = self.app_config.storage.outbox_cap
+        # The level is judged on the count before the policy trims: after a drop the
+        # outbox is at 99 % and would always read "warning", never "critical".
+        reached = count
         if count >= cap and self.config.outbox_full_policy == "drop_oldest":
             # Keep 1% headroom so the drop report itself does not trigger the next drop.
             target = cap - max(1, cap // 100)
@@ -546,8 +550,10 @@ class SyncLink:
                                               "count": through - bounds[0] + 1, "cap": cap})
             count = target
         ratio = self.config.outbox_alarm_ratio
-        if count >= cap:
+        if reached >= cap:
             level = "critical"
+        elif self._outbox_level == "critical" and count >= CRITICAL_CLEAR_RATIO * cap:
+            level = "critical"  # hysteresis: drop_oldest keeps it at 99 % while cut off
         elif count >= ratio * cap:
             level = "warning"
         elif self._outbox_level != "ok" and count >= (ratio - 0.1) * cap:

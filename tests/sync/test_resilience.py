@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,11 @@ def test_outbox_alarm_at_80_percent_and_drop_policy_at_the_cap(
     edge.record(200, start=820)
     dropped = wait_for(lambda: edge.events_of("sync.outbox_dropped"), 10, "the cap policy")
     assert dropped[0]["from_seq"] == 1 and dropped[0]["count"] >= 20
+    # At the cap the alarm is critical, and stays so while the outbox is kept near it.
+    assert edge.link.health()["outbox_alarm"] == "critical"
+    edge.record(5, start=1020)
+    time.sleep(2.5)
+    assert edge.link.health()["outbox_alarm"] == "critical"
     through = dropped[0]["to_seq"]
     central = CentralRig(broker.port, tmp_path / "central.db")
     try:
