@@ -54,7 +54,7 @@ def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
         assert central.wait_connected(10)
         monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "secret")
         # The login is ast01-e1 but center.device is edge-1: the ACL refuses everything.
-        edge = EdgeRig(make_config(broker.port, username="ast01-e1", reconnect_max_s=4.0),
+        edge = EdgeRig(make_config(broker.port, username="ast01-e1", reconnect_max_s=10.0),
                        tmp_path / "edge")
         edges.append(edge)
         edge.record(20)
@@ -67,17 +67,20 @@ def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
         assert f"qms/v1/{SITE}/{DEVICE}/" in health["last_error"]
         alarm = edge.app.controller.snapshot.alarms["sync.denied"]
         assert alarm["severity"] == "critical"
-        time.sleep(3)
-        health = edge.link.health()
-        assert health["connects"] <= 2, "refused connections must back off"
-        assert health["sent_batches"] <= 2, "events must not be resent in a tight loop"
+        # Backed off: no reconnect and nothing resent for a while (ack_timeout_s is 2 s,
+        # so a link that kept resending would send several batches in this time).
+        before = edge.link.health()
+        time.sleep(4)
+        after = edge.link.health()
+        assert after["connects"] == before["connects"], "refused connections must back off"
+        assert after["sent_batches"] == before["sent_batches"], "no resending in a loop"
         assert len(edge.events_of("alarm.raised")) == 1
 
         # The fix at the broker: the device's login may use the topics.
         acl.write_text(ACL + "\nuser ast01-e1\ntopic readwrite qms/v1/#\n")
         broker.stop()
         broker.start()
-        wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 20,
+        wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 30,
                  "the alarm to clear")
         last = edge.last_seq()
         wait_for(lambda: (reader.device(SITE, DEVICE) or {}).get("contiguous") == last, 20,
