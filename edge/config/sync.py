@@ -65,7 +65,8 @@ class SyncConfig(StrictModel):
     watchdog_s: float = Field(default=60.0, ge=0.5, le=3600,
                               description="the network loop must show life this often, or the "
                                           "watchdog replaces it with a new client")
-    downlink_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+    # 8 MiB: a bookings snapshot of 20,000 entries (protocol.md's maximum) is ~4.4 MB.
+    downlink_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
                                     description="largest cfg/bookings/cmd payload accepted")
     outbox_alarm_ratio: float = Field(default=0.8, ge=0.1, le=0.99,
                                       description="raise the sync.outbox alarm at this share of "

@@ -151,14 +151,15 @@ GARBAGE = [
     b'{"v": 2, "version": 99, "config": {}}',
     b'{"v": 1}',
     b'{"v": 1, "version": -1, "bookings": "x"}',
-    b"x" * (1024 * 1024 + 1),
+    b"x" * (1024 * 1024 + 1),   # over downlink_max_bytes as this test sets it
 ]
 
 
 def test_garbage_on_every_downlink_topic(broker: Broker, central: CentralRig, probe: Probe,
                                          tmp_path: Path, edges: list[EdgeRig]) -> None:
     """Risk: one bad message kills the network loop or changes the running state."""
-    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    # 1 MiB instead of the 8 MiB default keeps the oversized payload quick to publish.
+    edge = EdgeRig(make_config(broker.port, downlink_max_bytes=1024 * 1024), tmp_path / "edge")
     edges.append(edge)
     edge.record(20)
     wait_for(lambda: central.contiguous() == edge.last_seq(), 10, "first events")
@@ -263,3 +264,25 @@ def test_cfg_after_sighup_merges_over_the_reloaded_file(
     wait_for(lambda: edge.link.health()["cfg_version"] == 1, 10, "cfg version 1")
     assert sorted(w.number for w in edge.app.controller.snapshot.windows) == [1, 2]
     assert edge.app.engine.policies.recall_limit == 7
+
+
+def test_a_full_bookings_snapshot_fits_the_default_limit(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: the default downlink_max_bytes (1 MiB) refused snapshots above ~4,700
+    bookings although protocol.md promises up to 20,000."""
+    import hashlib
+
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    edges.append(edge)
+    doc = json.dumps({"v": 1, "version": 1, "bookings": [
+        {"code": f"AB-{i:05d}", "service": "docs", "date": "2026-11-24",
+         "slot_start": f"{9 + (i // 60) % 9:02d}:{i % 60:02d}", "slot_minutes": 15,
+         "iin_hmac": hashlib.sha256(str(i).encode()).hexdigest(), "status": "active",
+         "version": 1} for i in range(20_000)]})
+    assert len(doc) > 4_000_000
+    probe.publish(T.bookings, doc, retain=True)
+    wait_for(lambda: edge.link.health()["bookings_version"] == 1, 30,
+             "the 20,000-booking snapshot to load")
+    assert results(edge, "sync.rejected") == []
+    assert results(edge, "bookings.loaded")[0]["changed"] == 20_000
