@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
-from edge.clock import Clock
+from edge.clock import Clock, ClockReading
 from edge.errors import CommandError, KezekError
 from edge.queue.commands import Command, Tick
 from edge.queue.engine import QueueEngine, Reply
@@ -135,22 +135,32 @@ class Controller:
         if fut is not None and not fut.set_running_or_notify_cancel():
             return
         reading = self.clock.read()
+        if not isinstance(command, Tick) and self.engine.day_ends(reading):
+            # The first command of a new day (before any tick) comes after the day's roll,
+            # committed on its own as a tick would: the command then sees today's queue.
+            if not self._step(Tick(source="day"), reading, fut, answer=False):
+                return
+        self._step(command, reading, fut)
+
+    def _step(self, command: Command, reading: ClockReading, fut: "Future[Applied] | None",
+              *, answer: bool = True) -> bool:
+        """decide -> commit -> apply -> listeners; True if it took. A failure settles `fut`;
+        success does only if `answer` (the day's roll before a command leaves it open)."""
         try:
             outcome = self.engine.decide(command, reading)
         except CommandError as e:
             if fut is not None:
                 fut.set_exception(e)
-            return
+            return False
         except Exception as e:  # a bug must not kill the loop; the state is untouched
             logger.exception("engine failed on %s", type(command).__name__)
             if fut is not None:
                 fut.set_exception(KezekError(f"internal error on {type(command).__name__}: {e}"))
-            return
+            return False
         if outcome.is_empty:
-            applied = Applied(command, outcome.reply, [], self._snapshot)
-            if fut is not None:
-                fut.set_result(applied)
-            return
+            if fut is not None and answer:
+                fut.set_result(Applied(command, outcome.reply, [], self._snapshot))
+            return True
         try:
             stored = self.store.commit(outcome, reading)
         except Exception as e:
@@ -158,14 +168,15 @@ class Controller:
             logger.error("could not save %s: %s", type(command).__name__, e)
             if fut is not None:
                 fut.set_exception(e if isinstance(e, KezekError) else KezekError(f"storage: {e}"))
-            return
+            return False
         self.engine.apply(outcome)
         self._snapshot = self.engine.snapshot()
         applied = Applied(command, outcome.reply, stored, self._snapshot)
-        if fut is not None:
+        if fut is not None and answer:
             fut.set_result(applied)
         for listener in self._listeners:
             try:
                 listener(applied)
             except Exception:
                 logger.exception("listener %r failed", listener)
+        return True

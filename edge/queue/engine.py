@@ -313,11 +313,25 @@ class QueueEngine:
         if draft.step.jump_ms:
             draft.emit("clock.jump", wall_step_ms=draft.step.jump_ms, synced=reading.synced,
                        accepted=draft.step.accepted)
+        if not isinstance(command, c.Tick) and self._day_ends_at(draft.now):
+            # The lines, counts and indexes a command reads are the committed state: decided
+            # in the same draft as the roll, a command would see yesterday's queue (call a
+            # ticket the roll just closed). The roll must be its own committed step.
+            raise CommandError("day_not_started", f"day {local_day(draft.now, self.tz)} has "
+                               "not started: decide and commit a Tick first (see day_ends)")
         self._roll_day(draft)
         scanned = self._timers(draft)
         handler(draft, command)
         self._after(draft, scanned)
         return draft.finish()
+
+    def day_ends(self, reading: ClockReading) -> bool:
+        """Whether `reading` starts a new business day. Then the caller commits a Tick (it
+        closes yesterday's tickets) before deciding any other command on the new day."""
+        return self._day_ends_at(advance(self.state.time, reading).eff_ms)
+
+    def _day_ends_at(self, now_ms: int) -> bool:
+        return bool(self.state.day) and local_day(now_ms, self.tz) > self.state.day
 
     def apply(self, outcome: Outcome) -> None:
         """Make a committed outcome the engine's state."""

@@ -23,6 +23,8 @@ class PureEngine:
         self.events: list[Event] = []
 
     def do(self, command: c.Command) -> Outcome:
+        if not isinstance(command, c.Tick) and self.engine.day_ends(self.clock.read()):
+            self.do(c.Tick(source="day"))   # as the controller: the day's roll comes first
         out = self.engine.decide(command, self.clock.read())
         self.engine.apply(out)
         self.events.extend(out.events)

@@ -41,6 +41,18 @@ def test_numbers_restart_at_local_midnight_not_utc(pure: PureEngine, clock: Manu
     assert "day.started" in pure.types()
 
 
+def test_the_engine_decides_no_command_on_a_day_not_rolled_yet(pure: PureEngine,
+                                                               clock: ManualClock) -> None:
+    pure.do(c.IssueTicket("docs"))
+    clock.advance(24 * HOUR)
+    assert pure.engine.day_ends(clock.read())
+    # Decided together with the roll, CallNext would see yesterday's line: refused.
+    assert pure.refused(c.CallNext(1)).code == "day_not_started"
+    pure.do(c.Tick())
+    assert not pure.engine.day_ends(clock.read())
+    assert pure.refused(c.CallNext(1)).code == "queue_empty"
+
+
 def test_day_change_ends_every_open_ticket_in_one_final_state(pure: PureEngine, clock: ManualClock) -> None:
     pure.do(c.IssueTicket("docs"))
     pure.do(c.IssueTicket("docs"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import Counter as Tally
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from edge.errors import CommandError, StorageError
 from edge.queue import commands as c
 from edge.queue.migrations import LATEST
 from edge.queue.store import QueueStore
+from tests.conftest import Harness
 
 
 def test_pragmas_are_wal_and_full(tmp_path: Path) -> None:
@@ -117,3 +119,35 @@ def test_garbage_database_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="cannot open the queue database"):
         QueueStore(path)
+
+
+@pytest.mark.parametrize("first", ["call", "issue"])
+def test_first_command_of_a_new_day_comes_after_the_roll(tmp_path: Path, demo_config, clock,
+                                                        first: str) -> None:
+    """Risk: the next morning's first command arrives before any tick; decided in the same
+    step as the roll it called yesterday's ticket (two final events) or printed yesterday's
+    queue as `ahead`."""
+    # An hourly tick: no tick runs between the clock's jump and the command.
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        for _ in range(3):
+            h.call(c.IssueTicket("docs"))
+        clock.advance(24 * 3600)                       # 09:00 the next day
+        if first == "call":
+            with pytest.raises(CommandError) as e:
+                h.call(c.CallNext(1))
+            assert e.value.code == "queue_empty"       # yesterday's tickets are closed
+        else:
+            a = h.call(c.IssueTicket("docs"))
+            issued = [e for e in a.events if e.type == "ticket.issued"][0]
+            assert (issued.data["ticket"], issued.data["day"]) == ("A-001", "2026-11-24")
+            assert issued.data["ahead"] == 0 and issued.data["wait_min"] == 0
+            assert h.controller.snapshot.waiting_total == 1
+        outbox = h.store.outbox()
+        finals = Tally(e.data["ticket_id"] for e in outbox
+                       if e.type in ("ticket.done", "ticket.no_show", "ticket.voided"))
+        assert finals == {1: 1, 2: 1, 3: 1}
+        assert not [e for e in outbox if e.type == "ticket.called"]
+        assert [e.data["day"] for e in outbox if e.type == "day.started"] == ["2026-11-24"]
+    finally:
+        h.close()
