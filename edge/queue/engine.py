@@ -953,7 +953,15 @@ class QueueEngine:
             raise CommandError("not_waiting", f"{t.label} is {t.state.value}; only a waiting "
                                "ticket can be voided")
         d.put(t.with_(state=TicketState.VOIDED, finished_ms=d.now))
-        d.emit("ticket.voided", **ticket_view(t), reason=cmd.reason)
+        # A booked check-in whose ticket never printed: the visitor holds nothing, so the
+        # booking lets go of the dead ticket and may be scanned again.
+        b = d.booking(t.booking) if t.booking else None
+        reopened = b is not None and b.ticket_id == t.id
+        if b is not None and reopened:
+            status = BookingStatus.ACTIVE if b.status is BookingStatus.CHECKED_IN else b.status
+            d.put_booking(b.with_(status=status, ticket_id=None, checked_in_ms=None))
+        d.emit("ticket.voided", **ticket_view(t), reason=cmd.reason,
+               **({"booking": t.booking} if reopened else {}))
         d.out.reply = Reply(f"VOIDED {t.label}", t)
 
     def _record(self, d: _Draft, cmd: c.RecordEvent) -> None:

@@ -22,8 +22,9 @@ Event types (data keys in brackets) — docs/events.md is the reference for cent
   booking.expired   [booking, service, day, slot_start]
   bookings.loaded   [version, received, changed, unchanged, kept_checked_in, rejected, source]
   bookings.rejected [version, items]
-  (ticket.issued also carries `booking`; ticket.no_show carries `reason`; SLA alarms
-  carry kind, ticket_id, ticket, service, visit, limit_min)
+  (ticket.issued also carries `booking`; ticket.voided carries `booking` when the voided
+  ticket was that booking's check-in, now open again; ticket.no_show carries `reason`;
+  SLA alarms carry kind, ticket_id, ticket, service, visit, limit_min)
   day.started       [day, previous]
   clock.jump        [wall_step_ms, synced]
 """

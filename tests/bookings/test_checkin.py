@@ -73,6 +73,27 @@ def test_second_check_in_is_refused_with_the_ticket(make_center) -> None:
     assert center.types().count("booking.checked_in") == 1
 
 
+def test_a_voided_booked_ticket_frees_the_booking_for_a_new_scan(make_center) -> None:
+    """Risk: the kiosk's print failed, the worker voided the ticket, and the booking kept
+    the dead ticket: every re-scan was refused already_checked_in."""
+    center = make_center()
+    center.call(c.LoadBookings((booking("AB-1", "09:15"),), 1))
+    first = center.call(c.CheckIn("AB-1", printer="kiosk")).reply.ticket
+    center.call(c.TicketPrinted(first.id, ok=False, detail="paper out"))
+    voided = center.call(c.VoidTicket(first.id, reason="not printed within 90 s: paper out"))
+    assert voided.events[-1].data["booking"] == "AB-1"
+    b = center.engine.state.bookings["AB-1"]
+    assert (b.status, b.ticket_id, b.checked_in_ms) == (BookingStatus.ACTIVE, None, None)
+    center.tick(60)
+    again = center.call(c.CheckIn("AB-1", printer="kiosk")).reply.ticket
+    assert again.booked and again.id != first.id
+    center.restart()                               # what was committed, not just memory
+    b = center.engine.state.bookings["AB-1"]
+    assert (b.status, b.ticket_id) == (BookingStatus.CHECKED_IN, again.id)
+    err = center.refused(c.CheckIn("AB-1"))
+    assert err.code == "already_checked_in" and again.label in str(err)
+
+
 def test_unknown_code(make_center) -> None:
     center = make_center()
     assert center.refused(c.CheckIn("NOPE-1")).code == "unknown_booking"
