@@ -955,13 +955,15 @@ class QueueEngine:
         d.put(t.with_(state=TicketState.VOIDED, finished_ms=d.now))
         # A booked check-in whose ticket never printed: the visitor holds nothing, so the
         # booking lets go of the dead ticket and may be scanned again.
-        b = d.booking(t.booking) if t.booking else None
+        code = t.booking or t.extra.get("late_booking")
+        b = d.booking(code) if code else None
         reopened = b is not None and b.ticket_id == t.id
         if b is not None and reopened:
+            # A late visitor's booking stays expired: the next scan is late again.
             status = BookingStatus.ACTIVE if b.status is BookingStatus.CHECKED_IN else b.status
             d.put_booking(b.with_(status=status, ticket_id=None, checked_in_ms=None))
         d.emit("ticket.voided", **ticket_view(t), reason=cmd.reason,
-               **({"booking": t.booking} if reopened else {}))
+               **({"booking": code} if reopened else {}))
         d.out.reply = Reply(f"VOIDED {t.label}", t)
 
     def _record(self, d: _Draft, cmd: c.RecordEvent) -> None:
@@ -1052,8 +1054,10 @@ class QueueEngine:
             if old is not None and b.version <= old.version:
                 stale += 1
                 continue
-            if old is not None and old.status is BookingStatus.CHECKED_IN:
-                # The visitor is in the building with a ticket: that fact wins.
+            if old is not None and (old.status is BookingStatus.CHECKED_IN
+                                    or old.ticket_id is not None):
+                # The visitor is in the building with a ticket (on time or late): that
+                # fact wins.
                 kept += 1
                 d.put_booking(old.with_(version=b.version))
                 continue
@@ -1111,7 +1115,9 @@ class QueueEngine:
         if b.status is BookingStatus.REBOOKED:
             raise Refusal("booking_rebooked", f"booking {b.code} was moved to another time"
                           + (f" (new booking {b.rebooked_to})" if b.rebooked_to else ""))
-        if b.status is BookingStatus.CHECKED_IN:
+        # A late visitor's walk-in ticket is recorded too (status expired): one ticket per
+        # booking, however often the code is scanned.
+        if b.status is BookingStatus.CHECKED_IN or b.ticket_id is not None:
             t = d.ticket(b.ticket_id) if b.ticket_id is not None else None
             label = t.label if t else "?"
             raise Refusal("already_checked_in", f"booking {b.code} is already checked in "
@@ -1132,9 +1138,11 @@ class QueueEngine:
                 raise Refusal("too_late", f"booking {b.code} was at {b.slot_start}; check-in "
                               f"closed at {closed}", slot=b.slot_start)
             self._walk_in_allowed(d, s)
-            t = self._issue_ticket(d, s, Category.NORMAL, printer, source)
-            if b.status is BookingStatus.ACTIVE:
-                d.put_booking(b.with_(status=BookingStatus.EXPIRED))
+            # An ordinary ticket, not booked; extra names the booking so a void frees it.
+            t = self._issue_ticket(d, s, Category.NORMAL, printer, source,
+                                   extra={"late_booking": b.code})
+            d.put_booking(b.with_(status=BookingStatus.EXPIRED, ticket_id=t.id,
+                                  checked_in_ms=d.now))
             d.emit("booking.late", booking=b.code, service=s.id, slot_start=b.slot_start,
                    ticket_id=t.id, ticket=t.label, late_s=max(0, (d.now - slot) // 1000))
             d.out.reply = Reply(f"LATE {b.code} (slot {b.slot_start}): walk-in {d.out.reply.text}",

@@ -94,6 +94,34 @@ def test_a_voided_booked_ticket_frees_the_booking_for_a_new_scan(make_center) ->
     assert err.code == "already_checked_in" and again.label in str(err)
 
 
+def test_late_visitor_gets_one_walk_in_ticket_however_often_they_scan(make_center) -> None:
+    """Risk: a late check-in recorded no ticket, so every scan printed another walk-in."""
+    center = make_center()
+    center.call(c.LoadBookings((booking("AB-1", "08:30"), booking("AB-2", "08:30")), 1))
+    late = center.call(c.CheckIn("AB-1", printer="kiosk")).reply.ticket
+    assert late is not None and not late.booked
+    b = center.engine.state.bookings["AB-1"]
+    assert (b.status, b.ticket_id) == (BookingStatus.EXPIRED, late.id)
+    for _ in range(2):
+        err = center.refused(c.CheckIn("AB-1", printer="kiosk"))
+        assert err.code == "already_checked_in" and late.label in str(err)
+    center.restart()
+    assert center.refused(c.CheckIn("AB-1")).code == "already_checked_in"
+    assert [t.label for t in center.engine.waiting_line("docs")] == [late.label]
+    # Expired by the timer before the scan: the same, one ticket.
+    center.tick(60)
+    assert center.engine.state.bookings["AB-2"].status is BookingStatus.EXPIRED
+    second = center.label(c.CheckIn("AB-2"))
+    assert center.refused(c.CheckIn("AB-2")).code == "already_checked_in"
+    # A newer version from central does not forget the ticket either.
+    reply = center.call(c.LoadBookings((booking("AB-2", "08:30", version=2),), 2)).reply
+    assert reply.data["kept_checked_in"] == 1
+    assert center.refused(c.CheckIn("AB-2")).code == "already_checked_in"
+    # The late ticket could not print and was voided: the visitor may scan again.
+    center.call(c.VoidTicket(late.id, reason="not printed within 90 s: paper out"))
+    assert center.label(c.CheckIn("AB-1")) not in (late.label, second)
+
+
 def test_unknown_code(make_center) -> None:
     center = make_center()
     assert center.refused(c.CheckIn("NOPE-1")).code == "unknown_booking"
