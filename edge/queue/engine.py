@@ -182,6 +182,11 @@ class _Draft:
         return out
 
 
+def _without_slot(extra: dict[str, Any]) -> dict[str, Any]:
+    """A ticket's extra without slot_ms (the early booked visitor's pending promotion)."""
+    return {k: v for k, v in extra.items() if k != "slot_ms"} if "slot_ms" in extra else extra
+
+
 def _number_key(t: Ticket) -> tuple[str, str]:
     return (t.day, t.origin_service or t.service)
 
@@ -508,8 +513,7 @@ class QueueEngine:
         for _, _, tid in sorted(promote):
             t = d.ticket(tid)
             assert t is not None
-            extra = {k: v for k, v in t.extra.items() if k != "slot_ms"}
-            d.put(t.with_(tier=TIER_BOOKED, arrival=d.arrival(), extra=extra))
+            d.put(t.with_(tier=TIER_BOOKED, arrival=d.arrival(), extra=_without_slot(t.extra)))
         # A called visitor who does not come within the timeout is a no-show.
         if pol.no_show_after_s:
             for number in sorted(self.state.windows):
@@ -617,8 +621,10 @@ class QueueEngine:
                 "issued_at": local_time(t.issued_ms, self.tz).strftime("%Y-%m-%dT%H:%M:%S")}
 
     def _call(self, d: _Draft, w: Window, t: Ticket) -> None:
+        # A booked visitor called before the slot has had their turn: the slot no longer
+        # promotes them (after a park or transfer they queue like anyone else).
         t = t.with_(state=TicketState.CALLED, window=w.number, recalls=0, called_ms=d.now,
-                    serving_ms=None)
+                    serving_ms=None, extra=_without_slot(t.extra))
         d.put(t)
         d.put_window(w.with_(ticket_id=t.id))
         d.emit("ticket.called", **ticket_view(t), window=w.number, calls=1,
@@ -839,7 +845,7 @@ class QueueEngine:
         same = target.id == t.service
         moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
                         arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
-                        recalls=0,
+                        recalls=0, extra=_without_slot(t.extra),
                         # To another service: right after those already in service there.
                         # To the same service: the back of the line, as a fresh arrival.
                         tier=(TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL) if same
@@ -852,7 +858,7 @@ class QueueEngine:
 
     def _park(self, d: _Draft, cmd: c.Park) -> None:
         w, t = self._held(d, cmd.window)
-        t = t.with_(state=TicketState.PARKED, window=None)
+        t = t.with_(state=TicketState.PARKED, window=None, extra=_without_slot(t.extra))
         d.put(t)
         self._release(d, w)
         d.emit("ticket.parked", **ticket_view(t), window=w.number)

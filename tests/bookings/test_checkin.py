@@ -8,7 +8,7 @@ import pytest
 
 from edge.queue import commands as c
 from edge.queue.bookings import BookingStatus, iin_valid
-from edge.queue.lines import TIER_BOOKED, TIER_NORMAL
+from edge.queue.lines import TIER_BOOKED, TIER_NORMAL, TIER_TRANSFER
 from edge.queue.policies import Refusal, kiosk_text
 
 from .conftest import TODAY, TOMORROW, YESTERDAY, booking, make_iin
@@ -293,6 +293,36 @@ def test_early_booked_visitor_waits_as_a_walk_in_until_the_slot(make_center) -> 
     center.tick()
     t = center.engine.ticket(t.id)
     assert t.tier == TIER_BOOKED and "slot_ms" not in t.extra
+
+
+@pytest.mark.parametrize("aside", ["park", "transfer"])
+def test_early_booked_visitor_called_before_the_slot_is_not_promoted_later(make_center,
+                                                                           aside: str) -> None:
+    """Risk: a visitor called before the slot kept it; when it came, the promotion moved
+    them ahead of walk-ins after an unpark, or out of the transfer tier after a transfer."""
+    center = make_center()
+    center.call(c.LoadBookings((booking("AB-1", "09:20"),), 1))
+    early = center.label(c.CheckIn("AB-1"))              # 20 min early: a walk-in for now
+    assert center.label(c.CallNext(1)) == early
+    if aside == "park":
+        center.call(c.Park(1))
+        walk_ins = [center.label(c.IssueTicket("docs")) for _ in range(3)]
+        center.at("09:30")
+        center.call(c.Unpark(early))
+        center.tick()
+        # Unparked: the back of the line, as in the core.
+        assert [t.label for t in center.engine.waiting_line("docs")] == walk_ins + [early]
+    else:
+        other = center.label(c.IssueTicket("docs"))
+        assert center.label(c.CallNext(4)) == other
+        center.call(c.Transfer(1, "realty"))
+        center.call(c.Transfer(4, "realty"))
+        center.at("09:21")
+        center.tick()
+        # Both transfers, in the order they came: the slot does not demote the first.
+        line = center.engine.waiting_line("realty")
+        assert [(t.label, t.tier) for t in line] == [(early, TIER_TRANSFER), (other, TIER_TRANSFER)]
+    assert all("slot_ms" not in t.extra for t in center.engine.state.tickets.values())
 
 
 def test_check_in_events_carry_the_booking_not_the_iin(make_center) -> None:
