@@ -45,7 +45,10 @@ def check_invariants(engine: QueueEngine) -> None:
             assert t.state.at_window and t.window == w.number
     at_windows = [t.id for t in tickets.values() if t.state.at_window]
     assert sorted(at_windows) == sorted(held), "a called ticket has no window"
-    live = Tally((t.day, t.service, t.number) for t in tickets.values() if not t.state.is_final)
+    # A transferred ticket keeps the number of the service that issued it (B-001 served
+    # in docs beside A-001): numbers are unique per issuing service.
+    live = Tally((t.day, t.origin_service or t.service, t.number) for t in tickets.values()
+                 if not t.state.is_final)
     assert all(n == 1 for n in live.values()), "a number is used twice among live tickets"
 
 
