@@ -382,6 +382,9 @@ class QueueEngine:
             if new_day:
                 self._forget_old_days()
                 self._times.clear()
+                # The hall screen and boards list today's calls: yesterday's evening calls
+                # would show as the morning's "last calls" (a restart already forgets them).
+                self._recent.clear()
         for ev in outcome.events:
             if ev.type == "ticket.done":
                 self._times.add(ev.data["service"], int(ev.data.get("service_s", 0)))

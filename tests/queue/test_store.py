@@ -151,3 +151,22 @@ def test_first_command_of_a_new_day_comes_after_the_roll(tmp_path: Path, demo_co
         assert [e.data["day"] for e in outbox if e.type == "day.started"] == ["2026-11-24"]
     finally:
         h.close()
+
+
+def test_yesterdays_calls_leave_the_hall_list_at_the_new_day(tmp_path: Path, demo_config,
+                                                           clock) -> None:
+    """Risk: the hall screen and boards opened the morning with last evening's calls."""
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        for _ in range(2):
+            h.call(c.IssueTicket("docs"))
+            h.call(c.CallNext(1))
+        assert [r.ticket for r in h.controller.snapshot.recent_calls] == ["A-002", "A-001"]
+        clock.advance(24 * 3600)
+        h.call(c.Tick())
+        assert h.controller.snapshot.recent_calls == ()
+        h.call(c.IssueTicket("docs"))
+        h.call(c.CallNext(1))
+        assert [r.ticket for r in h.controller.snapshot.recent_calls] == ["A-001"]
+    finally:
+        h.close()
