@@ -569,11 +569,18 @@ class QueueEngine:
                                f"no service {sid!r} (services: {', '.join(self.services)})")
         return s
 
-    def _held(self, d: _Draft, number: int, *states: TicketState) -> tuple[Window, Ticket]:
+    def _held(self, d: _Draft, number: int, action: str = "",
+              before_start: bool = False) -> tuple[Window, Ticket]:
+        """The ticket at window `number`; `before_start`: only while called, not in service."""
         w = d.window(number)
         t = d.ticket(w.ticket_id) if w.ticket_id is not None else None
-        if t is None or t.state not in (states or (TicketState.CALLED, TicketState.SERVING)):
+        if t is None or not t.state.at_window:
             raise CommandError("no_ticket", f"window {number} has no ticket called or in service")
+        if before_start and t.state is TicketState.SERVING:
+            # The operator sees a visitor at the window: say who, and why not now.
+            why = "start was already pressed" if action == "start" else \
+                f"{action} works only before start"
+            raise CommandError("in_service", f"{t.label} is in service at window {number}; {why}")
         return w, t
 
     def _find_today(self, d: _Draft, label: str) -> Ticket:
@@ -800,7 +807,7 @@ class QueueEngine:
         self._call(d, w, t)
 
     def _recall(self, d: _Draft, cmd: c.Recall) -> None:
-        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        w, t = self._held(d, cmd.window, "recall", before_start=True)
         gap_ms = self.policies.recall_min_interval_s * 1000
         since = d.now - (t.called_ms or 0)
         if gap_ms and t.called_ms is not None and since < gap_ms:
@@ -825,12 +832,12 @@ class QueueEngine:
                **({"reason": reason} if reason else {}))
 
     def _no_show(self, d: _Draft, cmd: c.NoShow) -> None:
-        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        w, t = self._held(d, cmd.window, "no-show", before_start=True)
         self._no_show_ticket(d, w, t, auto=False)
         d.out.reply = Reply(f"NOSHOW {t.label}", t)
 
     def _start(self, d: _Draft, cmd: c.StartService) -> None:
-        w, t = self._held(d, cmd.window, TicketState.CALLED)
+        w, t = self._held(d, cmd.window, "start", before_start=True)
         t = t.with_(state=TicketState.SERVING, serving_ms=d.now)
         d.put(t)
         d.emit("ticket.serving", **ticket_view(t), window=w.number,

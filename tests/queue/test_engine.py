@@ -162,6 +162,20 @@ def test_start_is_optional_and_service_time_counts_from_start(pure: PureEngine, 
     assert done.data["visit_s"] == 360
 
 
+def test_recall_noshow_and_start_after_start_say_who_is_in_service(pure: PureEngine) -> None:
+    """Risk: "window 1 has no ticket called" while the operator sees A-001 at the window."""
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.StartService(1))
+    for command, action in ((c.Recall(1), "recall"), (c.NoShow(1), "no-show")):
+        err = pure.refused(command)
+        assert err.code == "in_service"
+        assert str(err) == f"A-001 is in service at window 1; {action} works only before start"
+    err = pure.refused(c.StartService(1))
+    assert err.code == "in_service" and "A-001" in str(err) and "already" in str(err)
+    assert pure.refused(c.Recall(3)).code == "no_ticket"       # nobody at window 3
+
+
 def test_paused_and_closed_windows_do_not_call(pure: PureEngine) -> None:
     pure.do(c.IssueTicket("docs"))
     pure.do(c.PauseWindow(1))
