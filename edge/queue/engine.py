@@ -1150,7 +1150,9 @@ class QueueEngine:
                           f"opens at {opens}", slot=b.slot_start, from_time=opens)
         if d.now > slot + rules.late_ms or b.status is BookingStatus.EXPIRED:
             closed = local_time(slot + rules.late_ms, self.tz).strftime("%H:%M")
-            if rules.late_action == "refuse":
+            # A booking_only service takes no walk-ins: a late visitor must book again,
+            # so say "late" with the slot rather than "for booked visitors only".
+            if rules.late_action == "refuse" or pol.rules(s.id).mode == "booking_only":
                 raise Refusal("too_late", f"booking {b.code} was at {b.slot_start}; check-in "
                               f"closed at {closed}", slot=b.slot_start)
             self._walk_in_allowed(d, s)

@@ -272,9 +272,14 @@ def test_booking_only_service_refuses_walk_ins_and_says_how_to_book(make_center)
 
 
 def test_late_visitor_of_a_booking_only_service_is_refused(make_center) -> None:
+    """Risk: a booked visitor who came late was told the service is for booked visitors
+    only; they are booked: the kiosk must say they are late, with the slot."""
     center = make_center(policies={"services": {"docs": {"mode": "booking_only"}}})
     center.call(c.LoadBookings((booking("AB-1", "08:00"),), 1))
-    assert center.refused(c.CheckIn("AB-1")).code == "booking_only"
+    err = center.refused(c.CheckIn("AB-1"))
+    assert err.code == "too_late" and err.params["slot"] == "08:00"
+    assert "08:00" in kiosk_text(err.code, "ru", err.params)
+    assert center.engine.state.bookings["AB-1"].ticket_id is None
 
 
 def test_walk_in_only_service_still_honours_a_booking(make_center) -> None:
