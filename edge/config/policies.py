@@ -103,8 +103,10 @@ class PoliciesConfig(StrictModel):
                                                    "(an earlier recall is refused); 0 = off, "
                                                    "10-30 is usual")
     no_show_after_s: int | None = Field(default=None, ge=10, le=3600,
-                                        description="a called visitor who has not come after this "
-                                                    "many seconds becomes a no-show; none = off")
+                                        description="a called visitor not started (the start "
+                                                    "button) after this many seconds becomes a "
+                                                    "no-show; needs operators to press start; "
+                                                    "none = off")
     hours: dict[Weekday, DayHours] | None = Field(
         default=None, description="working hours per weekday (mon..sun); a weekday left out is "
                                   "closed; leave the whole table out to be open at all hours "

@@ -825,7 +825,10 @@ class QueueEngine:
 
     def _no_show_ticket(self, d: _Draft, w: Window, t: Ticket, auto: bool,
                         reason: str | None = None) -> None:
-        t = t.with_(state=TicketState.NO_SHOW, finished_ms=d.now)
+        # The reason stays on the ticket so a later `done` at the window can say why the
+        # visitor is gone (see _finish).
+        t = t.with_(state=TicketState.NO_SHOW, finished_ms=d.now,
+                    extra={**t.extra, "no_show": reason} if reason else t.extra)
         d.put(t)
         self._release(d, w)
         d.emit("ticket.no_show", **ticket_view(t), window=w.number, calls=t.recalls + 1, auto=auto,
@@ -845,9 +848,37 @@ class QueueEngine:
         d.out.reply = Reply(f"SERVING {t.label} at {w.number}", t)
 
     def _finish(self, d: _Draft, cmd: c.Finish) -> None:
-        w, t = self._held(d, cmd.window)
+        try:
+            w, t = self._held(d, cmd.window)
+        except CommandError as e:
+            gone = self._timed_out_at(d, cmd.window) if e.code == "no_ticket" else None
+            if gone is None:
+                raise
+            # no_show_after_s counts from the call until `start`: an operator who serves
+            # without pressing it loses the visit; say so instead of "no ticket".
+            raise CommandError("no_ticket", f"{gone.label} was closed as a no-show "
+                               f"{self.policies.no_show_after_s} s after its call because "
+                               "start was not pressed (policies.no_show_after_s); press start "
+                               "when the visitor comes to the window") from None
         self._done(d, w, t)
         d.out.reply = Reply(f"DONE {t.label}", t)
+
+    def _timed_out_at(self, d: _Draft, number: int) -> Ticket | None:
+        """The last ticket called to window `number` today, if the no-show timer closed it.
+
+        Walks today's tickets: only on a refused `done`, never on the hot path."""
+        last: Ticket | None = None
+        for t in self.state.tickets.values():
+            t = d.ticket(t.id) or t
+            if t.day == d.day and t.window == number and t.called_ms is not None \
+                    and (last is None or t.called_ms > (last.called_ms or 0)):
+                last = t
+        done_ms = d.window(number).last_done_mono_ms
+        if last is not None and last.state is TicketState.NO_SHOW \
+                and last.extra.get("no_show") == "timeout" \
+                and (done_ms is None or (last.finished_ms or 0) > done_ms):
+            return last
+        return None
 
     def _transfer(self, d: _Draft, cmd: c.Transfer) -> None:
         target = self._service(cmd.service)

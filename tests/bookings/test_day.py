@@ -159,3 +159,27 @@ def test_a_whole_day(make_center) -> None:
     err = center.refused(c.IssueTicket("docs"))
     assert err.code == "closed" and err.params["opens"] == "26.11 09:00"
     assert TODAY < center.engine.state.day
+
+
+def test_done_after_a_timeout_no_show_says_start_was_not_pressed(make_center) -> None:
+    """Risk: with no_show_after_s the visit of an operator who never presses start ends as
+    a no-show, and `done` answered only "window 1 has no ticket called or in service"."""
+    center = make_center(policies={"no_show_after_s": 120})
+    first = center.label(c.IssueTicket("docs"))
+    assert center.label(c.CallNext(1)) == first
+    center.clock.advance(300)                        # served 5 min without `start`
+    # `done` before any tick: the timer closes the ticket in the same decision.
+    err = center.refused(c.Finish(1))
+    assert err.code == "no_ticket"
+    assert f"{first} was closed as a no-show 120 s after its call" in str(err)
+    assert "start was not pressed" in str(err)
+    center.tick()                                    # committed by the tick: the same answer
+    assert "start was not pressed" in str(center.refused(c.Finish(1)))
+    # With start pressed the timer does not apply, and a plain empty window says so.
+    second = center.label(c.IssueTicket("docs"))
+    center.call(c.CallNext(1))
+    center.call(c.StartService(1))
+    center.tick(300)
+    assert center.call(c.Finish(1)).reply.text == f"DONE {second}"
+    err = center.refused(c.Finish(1))
+    assert err.code == "no_ticket" and "no-show" not in str(err)
