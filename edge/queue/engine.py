@@ -48,6 +48,15 @@ class Counter:
     last: int
 
 
+@dataclass(frozen=True)
+class NewConfig:
+    """A reloaded configuration, decided but not in effect until apply()."""
+
+    services: dict[str, Service]
+    windows: dict[int, Window]     # configured windows merged with their runtime state
+    policies: "Policies"
+
+
 @dataclass
 class Outcome:
     """Everything one command changes; written in one transaction, then applied."""
@@ -60,6 +69,7 @@ class Outcome:
     counters: dict[str, Counter] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     bookings: dict[str, Booking] = field(default_factory=dict)
+    config: NewConfig | None = None   # a Reconfigure: swapped in by apply(), after the commit
 
     @property
     def is_empty(self) -> bool:
@@ -182,6 +192,23 @@ class _Draft:
         return out
 
 
+def _merge_windows(configured: list[Window], saved: dict[int, Window]) -> dict[int, Window]:
+    """Configured windows with the runtime state of `saved` (state, ticket, last visit)."""
+    merged: dict[int, Window] = {}
+    for w in configured:
+        old = saved.get(w.number)
+        if old is not None:
+            w = w.with_(state=old.state, ticket_id=old.ticket_id,
+                        last_done_ticket_id=old.last_done_ticket_id,
+                        last_done_mono_ms=old.last_done_mono_ms)
+        merged[w.number] = w
+    # A window removed from the config keeps existing while it holds a ticket.
+    for n, old in saved.items():
+        if n not in merged and old.ticket_id is not None:
+            merged[n] = old
+    return merged
+
+
 def _without_slot(extra: dict[str, Any]) -> dict[str, Any]:
     """A ticket's extra without slot_ms (the early booked visitor's pending promotion)."""
     return {k: v for k, v in extra.items() if k != "slot_ms"} if "slot_ms" in extra else extra
@@ -240,20 +267,7 @@ class QueueEngine:
 
     # -- setup ----------------------------------------------------------------------
     def _configure_windows(self, configured: list[Window]) -> None:
-        """Merge configured windows with their persisted runtime state."""
-        merged: dict[int, Window] = {}
-        for w in configured:
-            saved = self.state.windows.get(w.number)
-            if saved is not None:
-                w = w.with_(state=saved.state, ticket_id=saved.ticket_id,
-                            last_done_ticket_id=saved.last_done_ticket_id,
-                            last_done_mono_ms=saved.last_done_mono_ms)
-            merged[w.number] = w
-        # A window removed from the config keeps existing while it holds a ticket.
-        for n, saved in self.state.windows.items():
-            if n not in merged and saved.ticket_id is not None:
-                merged[n] = saved
-        self.state.windows = merged
+        self.state.windows = _merge_windows(configured, self.state.windows)
 
     def _rebuild_indexes(self) -> None:
         self._lines = {sid: Line() for sid in self.services}
@@ -373,6 +387,10 @@ class QueueEngine:
         for w in outcome.windows.values():
             st.windows[w.number] = w
         st.counters.update(outcome.counters)
+        if outcome.config is not None:
+            self.services = dict(outcome.config.services)  # services carry no runtime state
+            self.policies = outcome.config.policies
+            st.windows = dict(outcome.config.windows)       # drops windows no longer configured
         if outcome.meta:
             m = outcome.meta
             new_day = m["day"] != st.day
@@ -392,6 +410,8 @@ class QueueEngine:
                 d = ev.data
                 self._recent.appendleft(CallView(d["ticket"], d["window"], d["service"],
                                                  outcome.now_ms, d["calls"]))
+        if outcome.config is not None:
+            self._rebuild_indexes()   # lines per (new) service, estimate_samples
 
     def _forget_old_days(self) -> None:
         # Finished tickets of earlier days stay in the database, not in memory.
@@ -1039,14 +1059,14 @@ class QueueEngine:
             if not t.state.is_final and t.service not in new_ids:
                 raise CommandError("config_conflict", f"service {t.service} still has ticket "
                                    f"{t.label}; keep the service until its tickets are done")
-        self.services = {s.id: s for s in services}  # services carry no runtime state
-        self.policies = policies
-        known = set(self.state.windows)
-        self._configure_windows(windows)
-        self._rebuild_indexes()
-        for w in windows:
-            if w.number not in known:
-                d.put_window(self.state.windows[w.number])
+        # Nothing changes here: apply() swaps the new config in once the commit succeeded
+        # (a failed write must leave the old config running). Windows merge with their
+        # state in this draft (a timer may have freed one just now); all are written.
+        current = {n: d.window(n) for n in self.state.windows}
+        merged = _merge_windows(windows, current)
+        for w in merged.values():
+            d.put_window(w)
+        d.out.config = NewConfig({s.id: s for s in services}, merged, policies)
         d.emit("config.applied", services=sorted(new_ids), windows=sorted(w.number for w in windows))
         d.out.reply = Reply("CONFIG applied")
 

@@ -170,3 +170,29 @@ def test_yesterdays_calls_leave_the_hall_list_at_the_new_day(tmp_path: Path, dem
         assert [r.ticket for r in h.controller.snapshot.recent_calls] == ["A-001"]
     finally:
         h.close()
+
+
+def test_a_config_reload_whose_commit_fails_is_not_in_effect(harness) -> None:
+    """Risk: the reload changed the engine inside decide(); the caller was told the save
+    failed, yet the new services, windows and policies were already running."""
+    from edge.config import parse_config
+    data = harness.config.model_dump(mode="python")
+    data["policies"]["recall_limit"] = 1
+    data["services"][0]["prefix"] = "Z"
+    data["windows"].append({**data["windows"][0], "number": 9, "label": "9"})
+    new = parse_config(data, "reloaded")
+    sid = data["services"][0]["id"]
+    harness.store.conn.execute("CREATE TRIGGER fail BEFORE INSERT ON outbox BEGIN "
+                               "SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(Exception):
+        harness.call(c.Reconfigure(new))
+    harness.store.conn.execute("DROP TRIGGER fail")
+    engine = harness.engine
+    assert engine.policies.recall_limit == 3 and 9 not in engine.state.windows
+    assert harness.call(c.IssueTicket(sid)).reply.ticket.label.startswith("A-")
+    assert 9 not in [w.number for w in harness.controller.snapshot.windows]
+    # Committed, it takes effect, and the new window is saved.
+    harness.call(c.Reconfigure(new))
+    assert engine.policies.recall_limit == 1 and 9 in engine.state.windows
+    assert harness.call(c.IssueTicket(sid)).reply.ticket.label == "Z-002"
+    assert 9 in [w.number for w in harness.controller.snapshot.windows]
