@@ -167,9 +167,15 @@ class _Draft:
         return a
 
     def raise_alarm(self, alarm: str, message: str, severity: str = "warning", **extra: Any) -> None:
-        if alarm in self.alarms:
-            return
-        info = {"alarm": alarm, "severity": severity, "message": message, "since_ms": self.now, **extra}
+        old = self.alarms.get(alarm)
+        if old is not None and old.get("severity") == severity:
+            return  # raised already: one event per alarm, not one per check
+        # A raised alarm whose severity changes (sync.outbox: warning -> critical at the
+        # cap) is raised again, so the snapshot, status and central all see the new level.
+        info = {"alarm": alarm, "severity": severity, "message": message,
+                "since_ms": old["since_ms"] if old else self.now, **extra}
+        if old is not None:
+            info["previous_severity"] = old.get("severity")
         self.alarms[alarm] = info
         self.meta_dirty = True
         self.emit("alarm.raised", **info)

@@ -225,6 +225,26 @@ def test_printer_down_refuses_tickets_and_raises_then_clears_an_alarm(pure: Pure
     assert pure.types().count("alarm.cleared") == 1
 
 
+def test_a_raised_alarm_whose_severity_changes_is_raised_again(pure: PureEngine) -> None:
+    """sync.outbox goes from warning (80 %) to critical (the cap): the new level reaches
+    the snapshot and central; the same level again records nothing."""
+    def outbox(severity: str) -> None:
+        pure.do(c.RecordEvent("alarm.raised", {"alarm": "sync.outbox", "severity": severity,
+                                               "message": f"outbox {severity}"}))
+
+    outbox("warning")
+    since = pure.engine.snapshot().alarms["sync.outbox"]["since_ms"]
+    outbox("warning")
+    assert pure.types().count("alarm.raised") == 1
+    outbox("critical")
+    raised = [e.data for e in pure.events if e.type == "alarm.raised"]
+    assert [r["severity"] for r in raised] == ["warning", "critical"]
+    assert raised[1]["previous_severity"] == "warning" and raised[1]["since_ms"] == since
+    assert pure.engine.snapshot().alarms["sync.outbox"]["severity"] == "critical"
+    outbox("critical")
+    assert pure.types().count("alarm.raised") == 2
+
+
 def test_print_jobs_and_void(pure: PureEngine) -> None:
     pure.do(c.IssueTicket("docs", printer="kiosk"))
     pure.do(c.IssueTicket("docs", printer="kiosk"))
