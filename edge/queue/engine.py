@@ -70,6 +70,8 @@ class Outcome:
     meta: dict[str, Any] = field(default_factory=dict)
     bookings: dict[str, Booking] = field(default_factory=dict)
     config: NewConfig | None = None   # a Reconfigure: swapped in by apply(), after the commit
+    redated: set[int] = field(default_factory=set)  # tickets whose `day` changed (the store's
+                                                    # upsert leaves `day` alone: see store.py)
 
     @property
     def is_empty(self) -> bool:
@@ -481,10 +483,17 @@ class QueueEngine:
             return  # the business day never goes back (clock stepped back, fake-hwclock)
         previous, d.day = d.day, today
         d.meta_dirty = True
+        carried = self._issued_under_a_stale_clock(d, previous)
         # Every ticket ends its day in exactly one final state.
         for t in list(self.state.tickets.values()):
             t = d.ticket(t.id) or t
             if t.state.is_final or t.day > previous:
+                continue
+            if t.id in carried:
+                d.put(self._shifted(t, carried[t.id]).with_(day=today))
+                d.out.redated.add(t.id)
+                d.emit("ticket.redated", **ticket_view(t), day=today, previous=previous,
+                       reason="clock_set")
                 continue
             final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
             d.put(t.with_(state=final, finished_ms=d.now, window=None))
@@ -492,9 +501,38 @@ class QueueEngine:
                    **ticket_view(t), window=t.window, reason="day_closed", auto=True,
                    calls=t.recalls + (1 if t.called_ms else 0))
         for w in self.state.windows.values():
-            if w.ticket_id is not None:
+            if w.ticket_id is not None and w.ticket_id not in carried:
                 d.put_window(d.window(w.number).with_(ticket_id=None))
         d.emit("day.started", day=today, previous=previous)
+
+    @staticmethod
+    def _shifted(t: Ticket, ms: int) -> Ticket:
+        """The ticket's times moved onto the real clock, so its wait is not 14 h long."""
+        times = {k: getattr(t, k) + ms for k in ("issued_ms", "queued_ms", "called_ms", "serving_ms")
+                 if getattr(t, k) is not None}
+        return t.with_(**times)
+
+    def _issued_under_a_stale_clock(self, d: _Draft, previous: str) -> dict[int, int]:
+        """Tickets of `previous` that were in fact issued today, under a clock not yet set.
+
+        A Pi without a real-time clock boots with the time it saved at shutdown (say 19:00
+        yesterday) and runs on it until NTP answers. If that step to the real time is what
+        starts the new day, every ticket issued since the boot was issued this morning:
+        the visitors holding them are in the hall and keep their places. Tickets issued
+        before the boot really were yesterday's and close as usual.
+        """
+        base = self.state.time
+        if not (d.step.accepted and d.step.jump_ms > 0 and base is not None
+                and base.boot == d.reading.boot):
+            return {}
+        # Until the step, effective time ran with the monotonic clock since the boot, so
+        # eff - mono is the effective time at the boot (earlier accepted steps only make it
+        # later: fewer tickets carried, never a ticket of an earlier boot).
+        boot_began_ms = base.eff_ms - base.mono_ms
+        # How far effective time moved beyond where the monotonic clock would have taken it.
+        step_ms = d.now - (base.eff_ms + max(0, d.reading.mono_ms - base.mono_ms))
+        return {t.id: step_ms for t in self.state.tickets.values()
+                if t.day == previous and not t.state.is_final and t.issued_ms >= boot_began_ms}
 
     def _timers(self, d: _Draft) -> int | None | bool:
         """Time-based rules that run before every command: bookings expire, checked-in

@@ -12,6 +12,8 @@ Event types (data keys in brackets) — docs/events.md is the reference for cent
   ticket.parked     [ticket_id, ticket, service, window]
   ticket.unparked   [ticket_id, ticket, service]
   ticket.voided     [ticket_id, ticket, service, reason]
+  ticket.redated    [ticket_id, ticket, service, day, previous, reason]  (issued before NTP
+                     set the clock, carried to the real day: docs/queue.md, "Time")
   ticket.printed    [ticket_id, ticket, printer]
   ticket.print_failed [ticket_id, ticket, printer, detail]
   window.opened / window.closed / window.paused / window.resumed   [window]

@@ -192,6 +192,9 @@ class QueueStore:
         try:
             if outcome.tickets:
                 conn.executemany(_TICKET_UPSERT, [_ticket_row(t) for t in outcome.tickets.values()])
+            if outcome.redated:
+                conn.executemany("UPDATE tickets SET day = ? WHERE id = ?",
+                                 [(outcome.tickets[i].day, i) for i in outcome.redated])
             if outcome.windows:
                 conn.executemany(
                     "INSERT OR REPLACE INTO windows (number, state, ticket_id, last_done_ticket_id, "

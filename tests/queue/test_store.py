@@ -196,3 +196,46 @@ def test_a_config_reload_whose_commit_fails_is_not_in_effect(harness) -> None:
     assert engine.policies.recall_limit == 1 and 9 in engine.state.windows
     assert harness.call(c.IssueTicket(sid)).reply.ticket.label == "Z-002"
     assert 9 in [w.number for w in harness.controller.snapshot.windows]
+
+
+def test_tickets_issued_before_ntp_set_the_clock_keep_their_place_on_the_real_day(
+        tmp_path: Path, demo_config, clock) -> None:
+    """Risk: a Pi without a battery clock boots at 09:00 with the time it saved at 19:00
+    yesterday and no network. When NTP finally steps the clock, the day rolls, and the
+    morning's visitors (paper in hand) were closed as yesterday's no-shows."""
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        monday = h.call(c.IssueTicket("benefits")).reply.ticket.label  # really Monday's
+        clock.advance(10 * 3600)                      # Monday 19:00: the Pi is switched off
+        h.call(c.Tick())
+        h.close()
+        saved = clock.wall_ms
+        clock.reboot("boot-2", wall_ms=saved, synced=False)   # Tuesday 09:00, clock says Mon 19:00
+        h._open()
+        h.call(c.IssueTicket("docs"))                 # A-001 and A-002, in fact Tuesday's
+        clock.advance(60)
+        h.call(c.IssueTicket("docs"))
+        assert h.call(c.CallNext(1)).reply.ticket.label == "A-001"
+        clock.advance(40 * 60)
+        clock.wall_ms = saved + 14 * 3600 * 1000 + 41 * 60 * 1000  # NTP: Tuesday 09:41
+        clock.synced = True
+        a = h.call(c.IssueTicket("docs"))
+        # Numbers go on after the morning's: no second A-001 in the hall.
+        assert (a.reply.ticket.label, a.reply.ticket.day) == ("A-003", "2026-11-24")
+        h.restart()                                   # the new day of A-001/A-002 was saved
+        tickets = {t.label: t for t in h.store.tickets(day="2026-11-24")}
+        assert set(tickets) == {"A-001", "A-002", "A-003"}
+        assert tickets["A-001"].state.value == "called" and tickets["A-002"].state.value == "waiting"
+        # Their times moved onto the real clock: A-002 has waited 40 minutes, not 14 hours.
+        assert 39 * 60_000 <= h.engine.state.time.eff_ms - tickets["A-002"].queued_ms <= 42 * 60_000
+        outbox = h.store.outbox()
+        closed = [(e.data["ticket"], e.data["reason"]) for e in outbox if e.type == "ticket.no_show"]
+        assert closed == [(monday, "day_closed")]     # only Monday's own ticket
+        redated = [(e.data["ticket"], e.data["day"], e.data["previous"]) for e in outbox
+                   if e.type == "ticket.redated"]
+        assert redated == [("A-001", "2026-11-24", "2026-11-23"), ("A-002", "2026-11-24", "2026-11-23")]
+        # Window 1 still has its visitor; the line goes on with A-002.
+        h.call(c.Finish(1))
+        assert h.call(c.CallNext(1)).reply.ticket.label == "A-002"
+    finally:
+        h.close()
