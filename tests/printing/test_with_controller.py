@@ -57,15 +57,18 @@ def setup(harness) -> Iterator[Callable[..., tuple[PrinterWorker, FakeTransport,
     config = parse_config(data, str(DEMO))
     workers: list[PrinterWorker] = []
 
-    def make(void_after_s: float = 30.0) -> tuple[PrinterWorker, FakeTransport, Events]:
+    def make(void_after_s: float = 30.0, reprints_file: Path | None = None,
+             plugged: bool = True) -> tuple[PrinterWorker, FakeTransport, Events]:
         events = Events()
         harness.controller.subscribe(events)
         transport = FakeTransport("kiosk", write_timeout_s=0.5)
+        transport.plugged = plugged
         worker = PrinterWorker("kiosk", transport, harness.controller,
                                render=functools.partial(ticket_bytes, config=config, printer="kiosk"),
                                void_after_s=void_after_s, retry_interval_s=0.05, poll_interval_s=0.05,
                                wall_ms=lambda: harness.clock.read().wall_ms,
-                               timezone=config.center.timezone, default=True)
+                               timezone=config.center.timezone, default=True,
+                               reprints_file=reprints_file)
         harness.controller.subscribe(worker.on_applied)
         worker.start()
         workers.append(worker)
@@ -136,3 +139,40 @@ def test_owed_ticket_is_printed_by_a_worker_started_later_and_reprint_works(harn
     assert "REPRINT C-001" in label
     wait_until(lambda: len(printer.tickets) == 2)
     assert printer.tickets[0] == printer.tickets[1]
+
+
+def test_a_reprint_pending_at_a_restart_is_printed_not_voided(harness, setup, tmp_path):
+    ledger = tmp_path / "printing" / "kiosk-reprints.json"
+    worker, printer, _ = setup(void_after_s=90, reprints_file=ledger)
+    tid = harness.call(IssueTicket("docs", printer="kiosk")).reply.data["ticket_id"]
+    wait_until(lambda: len(printer.tickets) == 1)
+    harness.clock.advance(300)                  # 5 min later the visitor asks for a copy
+    printer.plugged = False
+    harness.call(Reprint("A-001", printer="kiosk"))
+    wait_until(lambda: not worker.health()["ok"])
+    worker.stop(2)
+    harness.restart()                           # the reprint is still owed
+    worker2, printer2, events = setup(void_after_s=90, reprints_file=ledger)
+    wait_until(lambda: len(printer2.tickets) == 1)
+    assert printer2.tickets[0] == printer.tickets[0]
+    assert events.of("ticket.voided") == []
+    assert harness.engine.state.tickets[tid].state.value == "waiting"
+
+
+def test_a_given_up_reprint_stays_given_up_after_a_restart(harness, setup, tmp_path):
+    ledger = tmp_path / "printing" / "kiosk-reprints.json"
+    worker, printer, _ = setup(void_after_s=0.3, reprints_file=ledger)
+    tid = harness.call(IssueTicket("docs", printer="kiosk")).reply.data["ticket_id"]
+    wait_until(lambda: len(printer.tickets) == 1)
+    printer.plugged = False
+    harness.call(Reprint("A-001", printer="kiosk"))
+    wait_until(lambda: tid in worker._abandoned)
+    harness.clock.advance(60)
+    worker.stop(2)
+    harness.restart()
+    worker2, printer2, events = setup(void_after_s=0.3, reprints_file=ledger)
+    wait_until(lambda: worker2.health()["ok"] and harness.controller.snapshot.devices
+               .get("printer:kiosk", {}).get("ok"))
+    time.sleep(0.6)                             # past void_after_s
+    assert events.of("ticket.voided") == [] and printer2.tickets == []
+    assert harness.engine.state.tickets[tid].state.value == "waiting"

@@ -49,7 +49,8 @@ def build(ctx: AppContext) -> list[Any]:
             void_after_s=pc.void_after_s, retry_interval_s=pc.retry_interval_s,
             poll_interval_s=getattr(pc, "poll_interval_s", 5.0),
             wall_ms=lambda: ctx.clock.read().wall_ms, timezone=config.center.timezone,
-            default=(i == 0), blocked=blocked)
+            default=(i == 0), blocked=blocked,
+            reprints_file=ctx.state_dir / "printing" / f"{name}-reprints.json")
         ctx.controller.subscribe(worker.on_applied)
         workers.append(worker)
     return workers

@@ -9,13 +9,16 @@ and clears the alarm) and VoidTicket.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import queue
 import threading
 import time
 import zoneinfo
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from edge.drivers.printing.content import TicketJob
@@ -43,7 +46,8 @@ class PrinterWorker:
                  render: Callable[[TicketJob], bytes], void_after_s: float,
                  retry_interval_s: float, poll_interval_s: float = 5.0,
                  wall_ms: Callable[[], int] | None = None, timezone: str = "Asia/Almaty",
-                 default: bool = False, blocked: str | None = None) -> None:
+                 default: bool = False, blocked: str | None = None,
+                 reprints_file: Path | None = None) -> None:
         self.printer = printer
         self.name = f"printer:{printer}"
         self.transport = transport
@@ -59,9 +63,13 @@ class PrinterWorker:
         self._inbox: "queue.Queue[Any]" = queue.Queue()
         self._pending: "OrderedDict[int, _Pending]" = OrderedDict()
         # Tickets asked to be printed again (already printed once): never voided; the engine
-        # lists them among its print jobs like new ones, so remember them here.
+        # lists them among its print jobs like new ones, so remember them here -- and in
+        # `reprints_file`, so a restart does not take a pending reprint for a new, overdue
+        # ticket and void the paper the visitor holds.
         self._reprints: set[int] = set()
         self._abandoned: set[int] = set()
+        self._reprints_file = reprints_file
+        self._load_reprints()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._healthy: bool | None = None
@@ -171,14 +179,18 @@ class PrinterWorker:
                 return
 
     def _add(self, data: dict[str, Any], *, reprint: bool) -> None:
+        # The engine may mark a job that was printed before (a reprint) itself.
+        reprint = reprint or data.get("reprint") is True
         try:
             job = TicketJob.from_event(data, reprint=reprint)
         except (ValueError, TypeError) as e:
             logger.error("%s: ignoring a malformed print job: %s", self.name, e)
             return
         if reprint:
-            self._reprints.add(job.ticket_id)
-            self._abandoned.discard(job.ticket_id)
+            if job.ticket_id not in self._reprints or job.ticket_id in self._abandoned:
+                self._reprints.add(job.ticket_id)
+                self._abandoned.discard(job.ticket_id)
+                self._save_reprints()
         elif job.ticket_id in self._reprints:
             if job.ticket_id in self._abandoned:
                 return
@@ -240,6 +252,14 @@ class PrinterWorker:
         if jobs:
             logger.info("%s: %d ticket(s) still to print", self.name, len(jobs))
         self._need_fetch = False
+        # A remembered reprint the engine no longer owes (printed, or the ticket finished)
+        # need not be remembered any more.
+        owed = {int(d["ticket_id"]) for d in jobs if d.get("ticket_id") is not None}
+        gone = {t for t in self._reprints if t not in owed and t not in self._pending}
+        if gone:
+            self._reprints -= gone
+            self._abandoned -= gone
+            self._save_reprints()
 
     def _void_overdue(self) -> None:
         now = time.monotonic()
@@ -252,6 +272,7 @@ class PrinterWorker:
                 # The visitor already holds the first paper: never void it for a failed copy.
                 logger.warning("%s: giving up the reprint of %s: %s", self.name, p.job.ticket, why)
                 self._abandoned.add(tid)
+                self._save_reprints()
                 continue
             self.voided += 1
             reason = f"not printed within {self.void_after_s:g} s: {why}"
@@ -299,11 +320,43 @@ class PrinterWorker:
             return
         self.transport.end_job()
         del self._pending[job.ticket_id]
-        self._reprints.discard(job.ticket_id)
+        if job.ticket_id in self._reprints:
+            self._reprints.discard(job.ticket_id)
+            self._save_reprints()
         self.printed += 1
         logger.info("%s: printed %s%s", self.name, job.ticket, " (reprint)" if job.reprint else "")
         self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=True,
                                    detail="reprint" if job.reprint else ""))
+
+    def _load_reprints(self) -> None:
+        if self._reprints_file is None:
+            return
+        try:
+            data = json.loads(self._reprints_file.read_text(encoding="utf-8"))
+            self._reprints = {int(t) for t in data.get("reprints", [])}
+            self._abandoned = {int(t) for t in data.get("abandoned", [])} & self._reprints
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            logger.warning("%s: cannot read %s (%s): pending reprints from before the restart "
+                           "are printed as new tickets", self.name, self._reprints_file, e)
+
+    def _save_reprints(self) -> None:
+        if self._reprints_file is None:
+            return
+        path = self._reprints_file
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"reprints": sorted(self._reprints),
+                           "abandoned": sorted(self._abandoned)}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            logger.warning("%s: cannot save %s (%s): a restart may take a pending reprint "
+                           "for a new ticket", self.name, path, e)
 
     def _submit(self, command: Command) -> None:
         def done(fut: Any) -> None:
