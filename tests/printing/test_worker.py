@@ -193,3 +193,22 @@ def test_blocked_printer_reports_its_config_problem(fake_controller, config_fact
         assert transport.opens == 0
     finally:
         worker.stop(2)
+
+
+def test_a_ticket_issued_during_the_start_up_fetch_prints_once(make_worker, fake_controller, issued_data):
+    # Issued while the worker's first PrintJobs is in flight: the ticket is in the reply and
+    # its ticket.issued event is in the worker's inbox too.
+    real_call = fake_controller.call
+
+    def call(command: Any, timeout: float = 10.0) -> Any:
+        if type(command).__name__ == "PrintJobs" and not fake_controller.of("PrintJobs"):
+            fake_controller.jobs = [issued_data(1, "A-001")]
+            fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+        return real_call(command, timeout)
+
+    fake_controller.call = call
+    worker, printer = make_worker()
+    fake_controller.wait_for(lambda c: printed(c) == [1])
+    fake_controller.emit("ticket.issued", issued_data(2, "A-002"))   # the inbox has been read
+    fake_controller.wait_for(lambda c: printed(c) == [1, 2])
+    assert len(printer.tickets) == 2 and worker.health()["printed"] == 2

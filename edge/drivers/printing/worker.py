@@ -29,6 +29,7 @@ from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted,
 logger = logging.getLogger(__name__)
 
 _STOP = object()
+_HANDLED_KEPT = 20_000
 
 
 @dataclass
@@ -70,6 +71,9 @@ class PrinterWorker:
         self._abandoned: set[int] = set()
         self._reprints_file = reprints_file
         self._load_reprints()
+        # Tickets already printed or voided: a ticket issued while the PrintJobs fetch runs
+        # arrives twice (in the reply and as ticket.issued) and must print once.
+        self._handled: "OrderedDict[int, None]" = OrderedDict()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._healthy: bool | None = None
@@ -187,10 +191,13 @@ class PrinterWorker:
             logger.error("%s: ignoring a malformed print job: %s", self.name, e)
             return
         if reprint:
+            self._handled.pop(job.ticket_id, None)
             if job.ticket_id not in self._reprints or job.ticket_id in self._abandoned:
                 self._reprints.add(job.ticket_id)
                 self._abandoned.discard(job.ticket_id)
                 self._save_reprints()
+        elif job.ticket_id in self._handled:
+            return
         elif job.ticket_id in self._reprints:
             if job.ticket_id in self._abandoned:
                 return
@@ -275,6 +282,7 @@ class PrinterWorker:
                 self._save_reprints()
                 continue
             self.voided += 1
+            self._mark_handled(tid)
             reason = f"not printed within {self.void_after_s:g} s: {why}"
             logger.warning("%s: voiding %s (%s)", self.name, p.job.ticket, reason)
             self._submit(VoidTicket(ticket_id=tid, reason=reason[:200]))
@@ -287,6 +295,7 @@ class PrinterWorker:
             del self._pending[job.ticket_id]
             logger.error("%s: cannot render %s: %s", self.name, job.ticket, e)
             self.failed += 1
+            self._mark_handled(job.ticket_id)
             if not job.reprint:
                 self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
                 self._submit(VoidTicket(ticket_id=job.ticket_id, reason=f"cannot print: {e}"[:200]))
@@ -320,6 +329,7 @@ class PrinterWorker:
             return
         self.transport.end_job()
         del self._pending[job.ticket_id]
+        self._mark_handled(job.ticket_id)
         if job.ticket_id in self._reprints:
             self._reprints.discard(job.ticket_id)
             self._save_reprints()
@@ -327,6 +337,11 @@ class PrinterWorker:
         logger.info("%s: printed %s%s", self.name, job.ticket, " (reprint)" if job.reprint else "")
         self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=True,
                                    detail="reprint" if job.reprint else ""))
+
+    def _mark_handled(self, ticket_id: int) -> None:
+        self._handled[ticket_id] = None
+        while len(self._handled) > _HANDLED_KEPT:   # a day's tickets, many times over
+            self._handled.popitem(last=False)
 
     def _load_reprints(self) -> None:
         if self._reprints_file is None:
