@@ -134,6 +134,32 @@ def test_chattering_button_is_locked_out_and_raises_an_alarm(parts, recorder, mo
     assert len(recorder.of_type(CallNext)) == 9, "the button works again after the lockout"
 
 
+def test_bouncing_presses_are_not_chatter(parts, recorder, mock_factory, fake_time):
+    """Each real press comes with two 2 ms bounce blips; 3 presses must not lock the button."""
+    comp = parts(buttons=[{**CALL, "min_interval_s": 0.5}])
+    for _ in range(3):
+        for _ in range(2):
+            press(mock_factory, fake_time, 22, 0.002)
+            fake_time.advance(0.001)
+        press(mock_factory, fake_time, 22, 0.15)
+        fake_time.advance(1.0)
+    assert len(recorder.of_type(CallNext)) == 3
+    assert recorder.of_type(DeviceStatus) == []
+    assert comp.health()["buttons"][0]["state"] != "locked"
+
+
+def test_a_contact_flapping_faster_than_debounce_is_chatter(parts, recorder, mock_factory, fake_time):
+    comp = parts(buttons=[CALL])
+    for _ in range(100):                    # 100 blips of 5 ms in 1 s: a broken contact
+        press(mock_factory, fake_time, 22, 0.005)
+        fake_time.advance(0.005)
+    assert recorder.of_type(CallNext) == []
+    alarms = recorder.of_type(DeviceStatus)
+    assert [(a.device, a.ok) for a in alarms] == [("button:gpio22", False)]
+    assert "80 contact blips" in alarms[0].detail
+    assert comp.health()["buttons"][0]["state"] == "locked"
+
+
 def test_stuck_button_does_nothing_and_raises_an_alarm(parts, recorder, mock_factory, fake_time):
     comp = parts(buttons=[TICKET])
     mock_factory.pin(17).drive_low()

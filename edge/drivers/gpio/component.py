@@ -193,8 +193,10 @@ class GpioComponent:
                                    "button and its cable")
         elif alert == "chatter":
             logger.warning("%s chattering: ignored for %.0f s", b.name, lg.lockout_s)
-            self._status(b, False, f"more than {lg.chatter_presses} presses in "
-                                   f"{lg.chatter_window_s:.0f} s; ignored for {lg.lockout_s:.0f} s "
+            self._status(b, False, f"more than {lg.chatter_presses} presses (or "
+                                   f"{lg.chatter_presses * lg.chatter_blips_per_press} contact "
+                                   f"blips) in {lg.chatter_window_s:.0f} s; ignored for "
+                                   f"{lg.lockout_s:.0f} s "
                                    "(check the button's contacts and cable)")
         elif alert in ("unstuck", "calm"):
             logger.info("%s works again", b.name)

@@ -22,6 +22,10 @@ class ButtonRules:
     min_interval_s: float = 1.0    # at most one action per this many seconds
     chatter_presses: int = 8       # more presses than this within chatter_window_s = chatter
     chatter_window_s: float = 5.0
+    # Contact bounce comes as a few blips shorter than debounce_s around each real press:
+    # blips count apart, against this many per chatter_presses (a flapping contact gives
+    # hundreds a second).
+    chatter_blips_per_press: int = 10
     lockout_s: float = 60.0        # a chattering button is ignored this long
     stuck_s: float = 30.0          # held longer = stuck (alarm; its release does nothing)
 
@@ -47,7 +51,8 @@ class ButtonLogic:
         self.locked_until: float | None = None
         self.stuck = False
         self._hold_signalled = False
-        self._presses: collections.deque[float] = collections.deque()
+        self._presses: collections.deque[float] = collections.deque()   # at least debounce_s long
+        self._blips: collections.deque[float] = collections.deque()     # shorter: bounce
         self.counters = ButtonCounters()
 
     @property
@@ -55,21 +60,27 @@ class ButtonLogic:
         return self.locked_until is not None
 
     def pressed(self) -> Alert | None:
-        """A press edge; returns 'chatter' when this press starts a lockout."""
-        t = self._now()
-        self.down_at = t
+        """A press edge. Chatter is judged at release, once the press's length is known."""
+        self.down_at = self._now()
         self._hold_signalled = False
-        self._presses.append(t)
-        while self._presses and t - self._presses[0] > self.rules.chatter_window_s:
-            self._presses.popleft()
-        if len(self._presses) > self.rules.chatter_presses:
-            started = self.locked_until is None
-            # Chatter during a lockout extends it: a flapping contact stays ignored.
-            self.locked_until = t + self.rules.lockout_s
-            if started:
-                self.counters.lockouts += 1
-                return "chatter"
         return None
+
+    def _count(self, t: float, held: float) -> bool:
+        """Count a finished press for chatter; True when it starts a lockout."""
+        bounce = held < self.rules.debounce_s
+        seen, limit = ((self._blips, self.rules.chatter_presses * self.rules.chatter_blips_per_press)
+                       if bounce else (self._presses, self.rules.chatter_presses))
+        seen.append(t)
+        while seen and t - seen[0] > self.rules.chatter_window_s:
+            seen.popleft()
+        if len(seen) <= limit:
+            return False
+        started = self.locked_until is None
+        # Chatter during a lockout extends it: a flapping contact stays ignored.
+        self.locked_until = t + self.rules.lockout_s
+        if started:
+            self.counters.lockouts += 1
+        return started
 
     def released(self) -> tuple[Action | None, Alert | None]:
         """A release edge: the action it completes (if any) and an alert to report."""
@@ -81,6 +92,8 @@ class ButtonLogic:
         if self.stuck:
             self.stuck = False
             return None, "unstuck"       # coming back from stuck is not a press
+        if self._count(t, held):
+            return None, "chatter"
         if self.locked_until is not None:
             self.counters.locked_out += 1
             return None, None
@@ -108,5 +121,6 @@ class ButtonLogic:
         if self.locked_until is not None and t >= self.locked_until:
             self.locked_until = None
             self._presses.clear()
+            self._blips.clear()
             return "calm"
         return None
