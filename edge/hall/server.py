@@ -8,10 +8,13 @@ full state on connect and after every change, so a reconnecting TV is always com
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import errno
+import hashlib
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -49,7 +52,18 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # Connections beyond the live screens: page, script and style loads of reconnecting TVs.
+# Every answer but the /events stream closes its connection, so a browser's idle keep-alive
+# connections never hold these slots (TVs switched on together would find none left).
 EXTRA_CONNECTIONS = 8
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def _csp(index_html: bytes) -> str:
+    """The policy with the page's one inline script (its load watchdog) allowed by hash."""
+    hashes = " ".join("'sha256-%s'" % base64.b64encode(hashlib.sha256(m).digest()).decode()
+                      for m in _INLINE_SCRIPT.findall(index_html))
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    return csp.replace("script-src 'self'", f"script-src 'self' {hashes}".rstrip())
 
 
 class Hub:
@@ -151,14 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
         if length is not None:
             self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", cache)
-        for k, v in {**SECURITY_HEADERS, **(extra or {})}.items():
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": self.server.hall.csp}
+        for k, v in {**headers, **(extra or {})}.items():
             self.send_header(k, v)
         self.end_headers()
 
     def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8", *,
               head: bool = False, cache: str = "no-store",
               extra: dict[str, str] | None = None) -> None:
-        self._headers(status, ctype, len(body), cache=cache, extra=extra)
+        # Not kept alive: an idle connection would hold one of the few connection slots.
+        self._headers(status, ctype, len(body), cache=cache, extra={"Connection": "close", **(extra or {})})
         if not head:
             self.wfile.write(body)
 
@@ -245,6 +261,7 @@ class HallServer:
         self.hub = Hub(cfg.max_clients)
         pkg = resources.files("edge.hall") / "static"
         self.static = {name: (pkg / name).read_bytes() for name, _ in STATIC.values()}
+        self.csp = _csp(self.static["index.html"])
         self._conn_slots = threading.BoundedSemaphore(cfg.max_clients + EXTRA_CONNECTIONS)
         self._httpd: _HTTPServer | None = None
         self._threads: list[threading.Thread] = []

@@ -134,3 +134,17 @@ def test_page_shows_the_centers_time_and_who_is_at_each_window(harness, make_hal
     assert by_number["3"][1] == "\u2014"  # open, nobody at it
     closed = [w.number for w in harness.controller.snapshot.windows if w.state == "closed"]
     assert all(str(n) not in by_number for n in closed)
+
+
+def test_page_reloads_itself_when_its_script_did_not_load(harness, make_hall, chromium):
+    """Risk: a TV whose hall.js load failed (refused, cut off) stays blank until someone
+    walks up to it: the page must try again by itself."""
+    hall = make_hall()
+    script = hall.static["hall.js"]
+    hall.static["hall.js"] = b"/* the load that failed */"
+    host, port = hall.address
+    chromium.goto(f"http://{host}:{port}/")
+    chromium.wait_for("document.readyState === 'complete'")
+    assert chromium.eval("document.body.classList.contains('connecting')")
+    hall.static["hall.js"] = script
+    chromium.wait_for("document.body.classList.contains('online')", timeout=20)

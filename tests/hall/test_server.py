@@ -246,3 +246,24 @@ def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
     assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stderr
     assert "use a port of 1024 or more in hall.port" in run.stderr
     assert "hall.bind" not in run.stderr
+
+
+def test_page_loads_close_their_connection_so_idle_browsers_hold_no_slots(make_hall):
+    """Risk: TVs switched on together keep idle keep-alive connections, every slot is taken
+    and the next TV's script load is refused: that screen stays blank."""
+    hall = make_hall(max_clients=1)           # 1 + 8 connection slots
+    host, port = hall.address
+    idle = []
+    try:
+        for _ in range(20):                   # more than all the slots, none closed by us
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            conn.request("GET", "/hall.js")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read()
+            assert resp.getheader("Connection") == "close"
+            idle.append(conn)
+        resp, _ = request(hall, "GET", "/hall.css")
+        assert resp.status == 200
+    finally:
+        for conn in idle:
+            conn.close()

@@ -1,6 +1,8 @@
 /* Hall screen: renders the state pushed over Server-Sent Events; reconnects by itself. */
 (function () {
   'use strict';
+  // The page's load watchdog reloads it when this script never ran (a failed load).
+  window.kezekHall = true;
   var source = null;
   var lastSeen = 0;
   var keepaliveMs = 15000;
@@ -152,6 +154,12 @@
       connect();
     }
   }, 1000);
+
+  // The style sheet can fail to load (a refused connection) while this script ran: try
+  // the whole page again rather than show it unstyled for good.
+  if (!getComputedStyle(document.documentElement).getPropertyValue('--kezek-hall-css')) {
+    setTimeout(function () { location.reload(); }, 10000);
+  }
 
   connect();
 }());
