@@ -48,6 +48,31 @@ def test_config_check_raster_glyphs(config_factory):
     assert any("'中'" in p and "ticket.lines.0.text" in p for p in printing_problems(config))
 
 
+def test_config_check_finds_a_qr_code_wider_than_the_paper(config_factory, fake_controller, tmp_path):
+    import io
+    import logging
+
+    from edge.component import AppContext
+    from edge.drivers.printing import service
+
+    url = "https://egov-queue.example.kz/ticket/{site}/{ticket}?lang=kk&utm_source=kiosk"
+    config = config_factory({"narrow": {"type": "fake", "paper_mm": 58},
+                             "wide": {"type": "fake", "paper_mm": 80}},
+                            ticket={"qr_url": url, "qr_size": 10})
+    problems = printing_problems(config)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("ticket.qr_size: printer 'narrow' (58 mm paper, 384 dots)")
+    assert "A-999" in problems[0] and "set ticket.qr_size = 9 or less" in problems[0]
+    # At start the narrow printer is reported down with that problem; the wide one prints.
+    ctx = AppContext(config=config, controller=fake_controller, clock=None, state_dir=tmp_path,
+                     db_path=tmp_path / "k.db", stdout=io.StringIO(), logger=logging.getLogger())
+    workers = {w.printer: w for w in service.build(ctx)}
+    assert workers["narrow"]._blocked and "ticket.qr_size" in workers["narrow"]._blocked
+    assert workers["wide"]._blocked is None
+    assert printing_problems(config_factory({"narrow": {"type": "fake", "paper_mm": 58}},
+                                            ticket={"qr_url": url, "qr_size": 9})) == []
+
+
 CONFIG = """
 [center]
 site = "ast-01"

@@ -15,6 +15,7 @@ def printing_problems(config: AppConfig) -> list[str]:
         key = f"printers.{name}"
         if pc.profile != "default":
             problems += _profile_problems(key, pc)
+        problems += _qr_problems(config, name, pc)
         if pc.mode == "raster":
             missing = False
             for attr in ("font", "font_bold"):
@@ -39,6 +40,43 @@ def printing_problems(config: AppConfig) -> list[str]:
                 problems.append(f"{where}: printer {name!r} ({pc.mode} mode) cannot print {shown} "
                                 f"in {text!r}; {fix}")
     return problems
+
+
+def qr_dots(content: str, qr_size: int) -> int:
+    """How wide the QR code of `content` prints, in dots, as the ticket renderer draws it."""
+    from edge.drivers.printing.raster import qr_image
+    scale = 2 if qr_size % 2 == 0 else 1
+    return qr_image(content, qr_size // scale).width * scale
+
+
+def longest_qr_content(config: AppConfig) -> str | None:
+    """The longest QR content any ticket can have: each service's highest number."""
+    url = config.ticket.qr_url
+    if not url or not any(line.kind == "qr" for line in config.ticket.lines):
+        return None
+    contents = []
+    for s in config.services:
+        last = s.range[1]
+        label = f"{s.prefix}-{last:0{max(3, len(str(last)))}d}"   # as Service.label()
+        contents.append(url.format(site=config.center.site, ticket=label, number=last,
+                                   service=s.id))
+    return max(contents, key=len, default=None)
+
+
+def _qr_problems(config: AppConfig, name: str, pc) -> list[str]:  # noqa: ANN001
+    content = longest_qr_content(config)
+    if content is None:
+        return []
+    size = config.ticket.qr_size
+    dots = qr_dots(content, size)
+    if dots <= pc.dots:
+        return []
+    fits = [q for q in range(size - 1, 1, -1) if qr_dots(content, q) <= pc.dots]
+    fix = (f"set ticket.qr_size = {fits[0]} or less, or shorten ticket.qr_url" if fits
+           else "shorten ticket.qr_url")
+    return [f"ticket.qr_size: printer {name!r} ({pc.paper_mm} mm paper, {pc.dots} dots) cannot "
+            f"print the QR code: at qr_size = {size} the longest ticket's code ({content!r}) is "
+            f"{dots} dots wide; {fix}"]
 
 
 def _profile_problems(key: str, pc) -> list[str]:  # noqa: ANN001 - any printer config
