@@ -67,14 +67,30 @@ class CommandPlayer:
         if not any("{file}" in a for a in self.cfg.argv):
             _run(list(self.cfg.argv), stdin=wav, timeout_s=self.cfg.timeout_s, hint=hint)
             return
-        fd, tmp = tempfile.mkstemp(prefix="kezek-announce-", suffix=".wav")
+        tmp: str | None = None
         try:
+            fd, tmp = tempfile.mkstemp(prefix="kezek-announce-", suffix=".wav")
             with os.fdopen(fd, "wb") as f:
                 f.write(wav)
+        except OSError as e:  # a full disk, a read-only or missing temp folder
+            where = tmp or tempfile.gettempdir()
+            if tmp is not None:
+                _unlink(tmp)
+            raise DeviceError(SPEAKER, f"cannot write the announcement to {where}: "
+                              f"{e.strerror or e}", "free space in the temporary folder "
+                              "(TMPDIR), or use an announce.output.argv without {file}") from None
+        try:
             argv = [a.replace("{file}", tmp) for a in self.cfg.argv]
             _run(argv, stdin=None, timeout_s=self.cfg.timeout_s, hint=hint)
         finally:
-            os.unlink(tmp)
+            _unlink(tmp)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError as e:
+        logger.warning("announce: cannot remove %s: %s", path, e)
 
 
 class FilePlayer:

@@ -125,7 +125,13 @@ class AnnounceService:
                 logger.warning("announce: %s -> window %s waited over %.0f s; skipped",
                                item.ticket, item.window, self.cfg.max_age_s)
                 continue
-            self.play_now(item)
+            try:
+                self.play_now(item)
+            except Exception as e:  # a bug or an unexpected error: the next call must speak
+                self.failed += 1
+                self._last_error = f"{type(e).__name__}: {e}"
+                logger.exception("announce: %s -> window %s failed", item.ticket, item.window)
+                self._report(False, f"announcement failed: {self._last_error}; see the log")
 
     def render(self, item: Announcement) -> bytes:
         segments = plan(item.ticket, item.window, self.cfg.languages,
@@ -149,6 +155,12 @@ class AnnounceService:
             return
         try:
             self.output.play(wav, item.ticket)
+        except OSError as e:  # an output that let one through: still the speaker's trouble
+            self.failed += 1
+            self._last_error = f"speaker: {e}"
+            logger.error("announce: %s -> window %s not played: %s", item.ticket, item.window, e)
+            self._report(False, f"cannot play: {e}")
+            return
         except DeviceError as e:
             self.failed += 1
             self._last_error = str(e)

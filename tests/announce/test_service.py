@@ -4,6 +4,7 @@ a failing speaker raises an alarm without ever stopping calls."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import threading
 import time
@@ -232,6 +233,65 @@ def test_command_output_with_a_file_and_with_stdin(tmp_path):
     assert (tmp_path / "b.wav").read_bytes() == wav
     with pytest.raises(DeviceError, match="false failed: exit status 1"):
         CommandPlayer(CommandOutput(type="command", argv=["false"])).play(wav, "A-001")
+
+
+def test_command_output_that_cannot_write_its_file_is_a_device_error(tmp_path):
+    """Risk: a full disk (here: a 1000-byte file size limit) raises a bare OSError that
+    kills the announcer's thread."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
+
+    code = ("from edge.announce.outputs import CommandPlayer\n"
+            "from edge.config.announce import CommandOutput\n"
+            "from edge.errors import DeviceError\n"
+            "try:\n"
+            "    CommandPlayer(CommandOutput(type='command', argv=['true', '{file}']))"
+            ".play(b'x' * 5000, 'A-001')\n"
+            "except DeviceError as e:\n"
+            "    print('DeviceError', e.device, '|', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         preexec_fn=limit, timeout=30, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert out.stdout.startswith("DeviceError speaker | speaker: cannot write the announcement"), \
+        out.stdout + out.stderr
+    assert "File too large" in out.stdout and "free space" in out.stdout
+    assert list(tmp_path.iterdir()) == []        # no half-written WAV left behind
+
+
+class BrokenOnceOutput(FakePlayer):
+    """An output with a bug: its first play raises something nobody expected."""
+
+    def play(self, wav: bytes, name: str) -> None:
+        if not hasattr(self, "broke"):
+            self.broke = True
+            raise RuntimeError("unexpected")
+        super().play(wav, name)
+
+
+def test_an_unexpected_error_while_playing_is_reported_and_the_next_call_is_spoken(harness, clip_dir):
+    """Risk: the announcer's thread dies silently: every later call is mute, health says ok."""
+    from edge.announce.clips import ClipSet
+    cfg = clip_dir.config()
+    out = BrokenOnceOutput()
+    service = started(AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out, harness.controller))
+    try:
+        service.enqueue(Announcement("A-001", 1))
+        deadline = time.monotonic() + 5
+        while "device:speaker" not in harness.controller.snapshot.alarms:
+            assert time.monotonic() < deadline, "no speaker alarm"
+            time.sleep(0.02)
+        assert "RuntimeError: unexpected" in harness.controller.snapshot.alarms["device:speaker"]["message"]
+        assert service.health()["ok"] is False and service.health()["failed"] == 1
+        service.enqueue(Announcement("A-002", 2))
+        assert out.wait_for(1)
+        assert [n for n, _ in out.played] == ["A-002"]
+    finally:
+        service.stop(2.0)
 
 
 def test_file_output_writes_wavs_and_keeps_the_newest(harness, announcer, clip_dir, tmp_path):
