@@ -23,6 +23,16 @@ def test_addressed_codec_golden_frames(address, rows, charset, width, expected):
     assert CODECS["addressed"].encode(address, rows, charset=charset, width=width) == expected
 
 
+def test_rows_are_cut_and_padded_after_transliteration():
+    """Risk: ж -> zh makes a row longer than the board, and a multi-row board's rows shift."""
+    frame = CODECS["addressed"].encode(20, ["Жұмыс жабық", "", "", ""], charset="latin", width=12)
+    assert frame == b"\x01\x14" + b"Zhumys zhaby" + b" " * 36 + b"\x07"
+    assert CODECS["addressed"].encode(11, ["Шығыс-Щучье"], charset="latin", width=12) == \
+        b"\x01\x0bShygys-Shchu\x07"
+    alpha = CODECS["alpha"].encode(1, ["Шешуші ұяшық", "Щ"], charset="latin", width=12)
+    assert b"\x1b0bSheshushi uy\x0dShch\x03" in alpha
+
+
 def test_alpha_codec_golden_frame_hold():
     # STX A A ESC '0' 'b' "A-042" ETX: 2+65+65+27+48+98 + 260 + 3 = 568 = 0x0238
     expected = (b"\x00\x00\x00\x00\x00\x01Z01\x02AA\x1b0bA-042\x03" + b"0238" + b"\x04")

@@ -20,8 +20,10 @@ class Codec(Protocol):
                blink: bool = False) -> bytes: ...
 
 
-def fit(row: str, width: int) -> str:
-    return row[:width]
+def fit(row: str, width: int, charset: str) -> bytes:
+    """The row as the board's bytes, cut to `width` characters. Encoded first: a
+    transliteration makes rows longer (ж -> zh, щ -> shch), and a board counts bytes."""
+    return encode_text(row, charset)[:width]
 
 
 class AddressedCodec:
@@ -34,10 +36,10 @@ class AddressedCodec:
     def encode(self, address: int, rows: list[str], *, charset: str, width: int,
                blink: bool = False) -> bytes:
         if len(rows) == 1:
-            text = fit(rows[0], width)
+            text = fit(rows[0], width, charset)
         else:
-            text = "".join(fit(r, width).ljust(width) for r in rows)
-        return bytes([SOH, address]) + encode_text(text, charset) + bytes([BEL])
+            text = b"".join(fit(r, width, charset).ljust(width) for r in rows)
+        return bytes([SOH, address]) + text + bytes([BEL])
 
 
 class AlphaCodec:
@@ -54,7 +56,7 @@ class AlphaCodec:
 
     def encode(self, address: int, rows: list[str], *, charset: str, width: int,
                blink: bool = False) -> bytes:
-        text = b"\x0d".join(encode_text(fit(r, width), "latin") for r in rows)
+        text = b"\x0d".join(fit(r, width, "latin") for r in rows)
         body = (bytes([STX]) + b"AA" + bytes([ESC]) + b"0" + (b"c" if blink else b"b")
                 + text + bytes([ETX]))
         checksum = f"{sum(body) % 65536:04X}".encode("ascii")
