@@ -71,6 +71,20 @@ def test_window_and_hall_boards_show_calls(recorder, service):
     wait_for(lambda: frames_of(fake, 3)[-1] == b"\x01\x03---\x07", what="the window to clear")
 
 
+def test_hall_board_lists_a_recalled_ticket_once_at_the_top(recorder, service):
+    """Risk: two recalls of one ticket push every other call off the hall board."""
+    fake = FakeTransport()
+    service(recorder, {"hall": {"type": "fake", "blink_s": 0, "gap_ms": 0,
+                                "boards": [{**HALL, "rows": 3}]}}, transports={"hall": fake})
+    calls: list[tuple[str, int]] = []
+    call(recorder, "A-001", 4, calls)
+    call(recorder, "A-002", 3, calls)
+    call(recorder, "A-001", 4, calls, "ticket.recalled")
+    call(recorder, "A-001", 4, calls, "ticket.recalled")
+    wait_for(lambda: frames_of(fake, 9) and frames_of(fake, 9)[-1] == b"\x01\x09A-001>4 A-002>3 "
+             + b" " * 8 + b"\x07", what="each ticket once, the recalled one first")
+
+
 def test_new_call_blinks_then_stays(recorder, service):
     """Addressed boards have no blink command: the writer alternates text and blank frames."""
     fake = FakeTransport()

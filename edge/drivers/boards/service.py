@@ -33,7 +33,14 @@ def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
             if w.number == board.window and w.ticket:
                 return [fmt.format(ticket=w.ticket, window=w.number)]
         return [board.idle_text]
-    calls = list(getattr(snapshot, "recent_calls", ()))[:board.rows]
+    # Newest first, each ticket once: a recall moves the ticket back to the top (as the
+    # hall page does), it does not push other calls off the board.
+    calls, seen = [], set()
+    for c in getattr(snapshot, "recent_calls", ()):
+        if c.ticket not in seen:
+            seen.add(c.ticket)
+            calls.append(c)
+    calls = calls[:board.rows]
     rows = [fmt.format(ticket=c.ticket, window=c.window) for c in calls]
     if not rows:
         rows = [board.idle_text]
