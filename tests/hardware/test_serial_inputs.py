@@ -112,6 +112,23 @@ def test_scanner_never_logs_the_code(recorder, pty_pair, started, caplog):
     assert "12 characters" in caplog.text
 
 
+def test_scanner_takes_codes_up_to_max_length_whole_and_refuses_longer_ones(
+        recorder, pty_pair, started):
+    """Risk: a code longer than 80 characters (max_length may be up to 512) is dropped, or
+    cut short and sent as a wrong code."""
+    cfg = ScannerConfig.model_validate({"type": "scanner", "port": str(pty_pair.link),
+                                        "max_length": 200})
+    scanner = started(ScannerInput(cfg, "gpio.serial_inputs.0", recorder))
+    code = "BK-" + "0123456789ABCDEFGHIJ" * 5            # 103 characters
+    pty_pair.send(code.encode() + b"\r")
+    wait_for(lambda: recorder.of_type(CheckIn), what="the long scan")
+    pty_pair.send(("X" * 250).encode())                  # too long, no line end: a pause ends it
+    wait_for(lambda: scanner.ignored == 1, what="the over-long scan to be refused")
+    pty_pair.send(code.replace("BK", "BQ").encode())     # no line end either: whole
+    wait_for(lambda: len(recorder.of_type(CheckIn)) == 2, what="the scan without a suffix")
+    assert [c.code for c in recorder.of_type(CheckIn)] == [code, code.replace("BK", "BQ")]
+
+
 def test_missing_port_is_a_clear_error_at_start(recorder, tmp_path):
     cfg = keypad(str(tmp_path / "ttyNOPE"))
     comp = KeypadInput(cfg, "gpio.serial_inputs.2", recorder)

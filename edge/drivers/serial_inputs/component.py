@@ -81,7 +81,10 @@ class KeypadInput(_SerialInput):
         cfg = self.config
         if cfg.protocol == "lines":
             for line in self._lines.feed(data):
-                self._handle(parse_line(line, window=cfg.window, source=self.name))
+                if line is None:
+                    self._handle(Parsed(None, f"line longer than {self._lines.max_line} bytes"))
+                else:
+                    self._handle(parse_line(line, window=cfg.window, source=self.name))
         else:
             for address, key in self._frames.feed(data):
                 self._handle(parse_frame(address, key, addresses=cfg.addresses, keys=self._keys,
@@ -124,7 +127,9 @@ class ScannerInput(_SerialInput):
                  beep: Callable[[], None] | None = None,
                  now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, key, controller)
-        self._lines = LineReader()
+        # Room for max_length characters plus the spaces a scanner may add: a longer line is
+        # refused whole (clean_scan checks the length), never cut to a wrong code.
+        self._lines = LineReader(max_line=config.max_length + 16)
         self._beep = beep
         self._now = now
         self._last: tuple[str, float] | None = None
@@ -141,12 +146,13 @@ class ScannerInput(_SerialInput):
         if self._lines.pending() and self._now() - self._last_byte_at > 0.3:
             self._scan(self._lines.take())
 
-    def _scan(self, raw: str) -> None:
-        code = clean_scan(raw, self.config.max_length)
+    def _scan(self, raw: str | None) -> None:
+        code = None if raw is None else clean_scan(raw, self.config.max_length)
         if code is None:
             self.ignored += 1
-            logger.info("%s: ignored a scan of %d characters (not a booking code)",
-                        self.name, len(raw))
+            size = (f"over {self._lines.max_line}" if raw is None else str(len(raw)))
+            logger.info("%s: ignored a scan of %s characters (not a booking code; codes up to "
+                        "max_length = %d)", self.name, size, self.config.max_length)
             return
         now = self._now()
         if self._last is not None and self._last[0] == code and now - self._last[1] < self.repeat_s:

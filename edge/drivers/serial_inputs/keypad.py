@@ -60,32 +60,38 @@ def parse_line(line: str, *, window: int | None, source: str) -> Parsed:
 
 
 class LineReader:
-    """Splits a byte stream into lines; drops over-long lines (a stuck key, garbage)."""
+    """Splits a byte stream into lines. An over-long line (a stuck key, garbage, a code
+    longer than allowed) is never cut short: it comes out as None, for the caller to refuse."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
         self._buf = bytearray()
         self._overflow = False
 
-    def feed(self, data: bytes) -> list[str]:
-        lines: list[str] = []
+    def feed(self, data: bytes) -> list[str | None]:
+        lines: list[str | None] = []
         for byte in data:
             if byte in (0x0A, 0x0D):
-                if self._buf and not self._overflow:
+                if self._overflow:
+                    lines.append(None)
+                elif self._buf:
                     lines.append(self._buf.decode("utf-8", errors="replace"))
                 self._buf.clear()
                 self._overflow = False
-            elif len(self._buf) >= MAX_LINE:
+            elif len(self._buf) >= self.max_line:
                 self._overflow = True
             else:
                 self._buf.append(byte)
         return lines
 
-    def pending(self) -> bytes:
-        return bytes(self._buf)
+    def pending(self) -> bool:
+        return bool(self._buf) or self._overflow
 
-    def take(self) -> str:
-        text = self._buf.decode("utf-8", errors="replace")
+    def take(self) -> str | None:
+        """The unfinished line (a scanner without a line end), or None if it was too long."""
+        text = None if self._overflow else self._buf.decode("utf-8", errors="replace")
         self._buf.clear()
+        self._overflow = False
         return text
 
 
