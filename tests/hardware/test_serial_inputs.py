@@ -53,6 +53,8 @@ def test_line_protocol_table(line, window, expected):
     ("3 dance", "unknown action 'dance'"),
     ("3 rate 9", "rate needs a score 1..5"),
     ("3 transfer", "transfer needs a service id"),
+    ("² next", "bad window number '²'"),          # isdigit() but not a number int() takes
+    ("①", "bad window number '①'"),
 ])
 def test_line_protocol_errors(line, error):
     parsed = parse_line(line, window=None, source="k")
@@ -75,6 +77,15 @@ def test_line_keypad_over_pty_answers_each_command(recorder, pty_pair, started):
     assert pty_pair.read_until(b"\r\n") == b"ERR nothing_called window 3 has nobody to recall\r\n"
     pty_pair.send(b"3 fly\n")
     assert pty_pair.read_until(b"\r\n").startswith(b"ERR bad_input unknown action 'fly'")
+    assert recorder.of_type(CallNext) == [CallNext(window=3, source="keypad:ttyTEST")]
+
+
+def test_a_bad_line_is_answered_and_the_next_line_in_the_same_read_still_works(
+        recorder, pty_pair, started):
+    started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", recorder))
+    pty_pair.send("²\r3 next\r".encode())         # one read: a bad line, then a good one
+    assert pty_pair.read_until(b"\r\n").startswith("ERR bad_input bad window number '²'".encode())
+    assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
     assert recorder.of_type(CallNext) == [CallNext(window=3, source="keypad:ttyTEST")]
 
 

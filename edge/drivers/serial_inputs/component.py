@@ -83,8 +83,13 @@ class KeypadInput(_SerialInput):
             for line in self._lines.feed(data):
                 if line is None:
                     self._handle(Parsed(None, f"line longer than {self._lines.max_line} bytes"))
-                else:
-                    self._handle(parse_line(line, window=cfg.window, source=self.name))
+                    continue
+                try:
+                    parsed = parse_line(line, window=cfg.window, source=self.name)
+                except Exception as e:  # a parser bug: this line is refused, the next still read
+                    logger.exception("%s: cannot parse a line", self.name)
+                    parsed = Parsed(None, f"cannot read this line ({type(e).__name__})")
+                self._handle(parsed)
         else:
             for address, key in self._frames.feed(data):
                 self._handle(parse_frame(address, key, addresses=cfg.addresses, keys=self._keys,

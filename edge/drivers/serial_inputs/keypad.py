@@ -39,8 +39,10 @@ def parse_line(line: str, *, window: int | None, source: str) -> Parsed:
     if not words:
         return Parsed(None, "empty line")
     target = window
-    if words[0].isdigit():
+    if words[0].isascii() and words[0].isdecimal():   # not '²' or '٣': isdigit() lets them by
         target = int(words.pop(0))
+    elif words[0][0].isdigit() or words[0][0].isnumeric():
+        return Parsed(None, f"bad window number {words[0]!r}: use the digits 0-9, e.g. '3 next'")
     if target is None:
         return Parsed(None, "no window: start the line with the window number, e.g. '3 next'")
     if not words:
