@@ -174,6 +174,21 @@ def test_stuck_button_does_nothing_and_raises_an_alarm(parts, recorder, mock_fac
     assert "stuck down" in statuses[0].detail
 
 
+def test_a_button_already_pressed_at_start_raises_the_stuck_alarm(parts, recorder, mock_factory,
+                                                                 fake_time):
+    """Risk: a button jammed before a restart never raises its alarm (no edge ever comes)."""
+    button = {**TICKET, "pull": "off", "active_high": True}   # external pull-down: pressed = high
+    mock_factory.pin(17).drive_high()        # held down while the service starts
+    comp = parts(buttons=[button])
+    fake_time.advance(31)
+    wait_for(lambda: recorder.of_type(DeviceStatus), what="the stuck alarm")
+    assert comp.health()["buttons"][0]["state"] == "stuck"
+    assert "stuck down" in recorder.of_type(DeviceStatus)[0].detail
+    mock_factory.pin(17).drive_low()         # freed: not a ticket
+    assert recorder.of_type(IssueTicket) == []
+    assert [s.ok for s in recorder.of_type(DeviceStatus)] == [False, True]
+
+
 def test_refusal_beeps_the_buzzer(parts, recorder, mock_factory, fake_time):
     recorder.refuse[CallNext] = CommandError("queue_empty", "nobody is waiting")
     comp = parts(buttons=[CALL], buzzers={"desk": {"pin": 12}})

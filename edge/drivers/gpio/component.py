@@ -100,6 +100,11 @@ class GpioComponent:
                 dev.when_pressed = self._edge_handler(b, pressed=True)
                 dev.when_released = self._edge_handler(b, pressed=False)
                 b.device = dev   # keep it alive: pins hold only a weak reference
+                if dev.is_pressed:
+                    # Jammed before the start: no edge will ever come, but stuck must be seen.
+                    logger.warning("%s already pressed at start", b.name)
+                    with b.lock:
+                        b.logic.down_at_start()
             for led_cfg in self.config.leds:
                 self.leds.append((led_cfg, LED(led_cfg.pin, active_high=led_cfg.active_high,
                                                initial_value=False, pin_factory=self.pin_factory)))

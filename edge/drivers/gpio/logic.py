@@ -51,6 +51,7 @@ class ButtonLogic:
         self.locked_until: float | None = None
         self.stuck = False
         self._hold_signalled = False
+        self._down_since_start = False   # down when we started: its length is unknown
         self._presses: collections.deque[float] = collections.deque()   # at least debounce_s long
         self._blips: collections.deque[float] = collections.deque()     # shorter: bounce
         self.counters = ButtonCounters()
@@ -63,7 +64,16 @@ class ButtonLogic:
         """A press edge. Chatter is judged at release, once the press's length is known."""
         self.down_at = self._now()
         self._hold_signalled = False
+        self._down_since_start = False
         return None
+
+    def down_at_start(self) -> None:
+        """The button already reads pressed when the service starts (jammed, or a finger on
+        it): no edge will come, so count it down from now. It can become stuck (alarm);
+        its release is not a press."""
+        self.down_at = self._now()
+        self._hold_signalled = True
+        self._down_since_start = True
 
     def _count(self, t: float, held: float) -> bool:
         """Count a finished press for chatter; True when it starts a lockout."""
@@ -91,7 +101,11 @@ class ButtonLogic:
         self.down_at = None
         if self.stuck:
             self.stuck = False
+            self._down_since_start = False
             return None, "unstuck"       # coming back from stuck is not a press
+        if self._down_since_start:
+            self._down_since_start = False
+            return None, None            # pressed before we started: not a press
         if self._count(t, held):
             return None, "chatter"
         if self.locked_until is not None:
