@@ -1050,7 +1050,10 @@ class QueueEngine:
         state = PrintState.PRINTED if cmd.ok else PrintState.FAILED
         if t.print_state is state:
             return
-        d.put(t.with_(print_state=state))
+        # "printed" stays once set: a reprint later owed is then known as one, so a
+        # printer worker started after a restart never voids a ticket the visitor holds.
+        d.put(t.with_(print_state=state, extra={**t.extra, "printed": True}) if cmd.ok
+              else t.with_(print_state=state))
         if cmd.ok:
             d.emit("ticket.printed", **ticket_view(t), printer=t.printer)
         else:
@@ -1120,7 +1123,10 @@ class QueueEngine:
             if t.print_state in (PrintState.PENDING, PrintState.FAILED) and t.state is TicketState.WAITING \
                     and (cmd.printer is None or t.printer == cmd.printer):
                 ahead = self._ahead(t.service, t.tier) - 1
-                jobs.append(self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead))))
+                job = self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead)))
+                if t.extra.get("printed"):
+                    job["reprint"] = True  # the visitor has paper: never void this one
+                jobs.append(job)
         jobs.sort(key=lambda j: j["ticket_id"])
         d.out.reply = Reply(f"{len(jobs)} tickets to print", None, {"jobs": jobs})
 

@@ -251,10 +251,16 @@ def test_print_jobs_and_void(pure: PureEngine) -> None:
     pure.do(c.TicketPrinted(1, ok=True))
     jobs = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
     assert [j["ticket"] for j in jobs] == ["A-002"]
+    assert "reprint" not in jobs[0]
     pure.do(c.TicketPrinted(2, ok=False, detail="cover open"))
     pure.do(c.VoidTicket(2, "printer never came back"))
     assert pure.engine.state.tickets[2].state is TicketState.VOIDED
     assert pure.do(c.PrintJobs("kiosk")).reply.data["jobs"] == []
+    # A reprint of a ticket printed once is marked so: a worker started after a restart
+    # must not take it for a new ticket that never printed (and void it).
+    pure.do(c.Reprint("A-001"))
+    [job] = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
+    assert job["ticket"] == "A-001" and job["reprint"] is True
 
 
 def test_unknown_service_and_category_are_refused(pure: PureEngine) -> None:

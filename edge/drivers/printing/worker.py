@@ -183,14 +183,17 @@ class PrinterWorker:
                 return
 
     def _add(self, data: dict[str, Any], *, reprint: bool) -> None:
-        # The engine may mark a job that was printed before (a reprint) itself.
+        # `reprint`: someone asked for a copy just now (a ticket.reprint event), which also
+        # retries a copy given up before. A fetched job the engine marks as printed before
+        # is a reprint too, but one given up stays given up until a copy is asked again.
+        asked = reprint
         reprint = reprint or data.get("reprint") is True
         try:
             job = TicketJob.from_event(data, reprint=reprint)
         except (ValueError, TypeError) as e:
             logger.error("%s: ignoring a malformed print job: %s", self.name, e)
             return
-        if reprint:
+        if asked:
             self._handled.pop(job.ticket_id, None)
             if job.ticket_id not in self._reprints or job.ticket_id in self._abandoned:
                 self._reprints.add(job.ticket_id)
@@ -198,7 +201,7 @@ class PrinterWorker:
                 self._save_reprints()
         elif job.ticket_id in self._handled:
             return
-        elif job.ticket_id in self._reprints:
+        elif reprint or job.ticket_id in self._reprints:
             if job.ticket_id in self._abandoned:
                 return
             job = TicketJob.from_event(data, reprint=True)
