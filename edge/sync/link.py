@@ -112,6 +112,7 @@ class SyncLink:
         self._outbox_level = "ok"
         self._outbox_count = 0
         self._denied = ""   # what the broker refused on the last connection ("" = nothing)
+        self._identity_alarm = False  # sync.identity raised and not cleared yet
         # Counters for health().
         self.connects = 0
         self.watchdog_restarts = 0
@@ -137,6 +138,7 @@ class SyncLink:
         alarms = getattr(self.controller.snapshot, "alarms", None) or {}
         if "sync.denied" in alarms:
             self._denied = str(alarms["sync.denied"].get("message") or "refused by the broker")
+        self._identity_alarm = "sync.identity" in alarms
         self.downlink.restore()
         if not self._subscribed:
             self.controller.subscribe(self._on_applied)
@@ -258,6 +260,12 @@ class SyncLink:
         if conn.connected:
             if now - conn.connected_at > max(5.0, self.config.keepalive_s):
                 self._failures = 0  # a stable connection resets the backoff
+            if self._identity_alarm and now - conn.connected_at > 2 * self.config.reconnect_max_s:
+                # Another device with our identity would have taken the session back by
+                # now (it retries every reconnect_max_s): it is gone.
+                self._identity_alarm = False
+                logger.info("sync: no other device has used our identity for a while")
+                self.emit("alarm.cleared", {"alarm": "sync.identity"})
             if conn.central_online:
                 assert self.pump is not None
                 self._wake.clear()
@@ -350,10 +358,7 @@ class SyncLink:
             value = getattr(reason, "value", reason)
             if value == SESSION_TAKEN_OVER:
                 conn.lost_reason = "session taken over by another client with the same identity"
-                self.emit("alarm.raised", {
-                    "alarm": "sync.identity", "severity": "critical",
-                    "message": f"another device connected as {self.site}/{self.device}; "
-                               "check that no two controllers share center.device"})
+                self._identity_conflict(f"another device connected as {self.site}/{self.device}")
             else:
                 conn.lost_reason = f"disconnected: {reason}"
         except Exception:
@@ -385,6 +390,20 @@ class SyncLink:
                 conn.published = True
         except Exception:
             logger.exception("sync: on_publish failed")
+
+    def _recent_birth(self, state: EdgeState) -> bool:
+        """Born within the time two devices fighting over one identity take to come back."""
+        if state.ts is None:
+            return False
+        window_ms = (3 * self.config.reconnect_max_s + 10) * 1000
+        return abs(self.clock.read().wall_ms - state.ts) <= window_ms
+
+    def _identity_conflict(self, what: str) -> None:
+        message = f"{what}; check that no two controllers share center.device"
+        logger.error("sync: %s", message)
+        self._identity_alarm = True
+        self.emit("alarm.raised", {"alarm": "sync.identity", "severity": "critical",
+                                   "message": message[:500]})
 
     def _refused(self, conn: _Conn) -> None:
         """The broker refused a publish or subscription: say why, alarm, back off."""
@@ -492,7 +511,18 @@ class SyncLink:
                 mine = parse(EdgeState, payload, 4096) if payload else None
             except (PayloadError, ValueError):
                 mine = None
-            if mine is None or not mine.online or mine.session != conn.session:
+            if mine is not None and mine.online and mine.db and mine.db != self.db_id \
+                    and self._recent_birth(mine):
+                # A fresh birth from another database on our own state topic: another
+                # controller runs as this device. Mosquitto just closes the older connection
+                # (no DISCONNECT 0x8E to see), so this is how both of them find out. An old
+                # one is a device gone without its will (replaced card): not a conflict.
+                self._identity_conflict(
+                    f"another device (database {mine.db}, boot {mine.boot}) is online as "
+                    f"{self.site}/{self.device}")
+                conn.lost, conn.lost_reason = True, ("session taken over by another client "
+                                                     "with the same identity")
+            elif mine is None or not mine.online or mine.session != conn.session:
                 logger.info("sync: our state topic says offline; publishing birth again")
                 self._birth(conn)
         elif topic in (t.cfg, t.bookings, t.cmd):
