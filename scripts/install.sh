@@ -155,6 +155,13 @@ if [ -n "$CONFIG" ]; then
     die "--config $CONFIG is not a valid config (problems above); nothing was installed from it: /etc/kezek/kezek.toml, kezek.toml.previous and the service are unchanged. Fix the file, check it with ${VENV#"$ROOT"}/bin/kezek check-config $CONFIG, and run install.sh again"
   fi
   say "$problems"
+  # The service, `kezek doctor` and `kezek bookings load` must all find one state folder:
+  # a relative storage.state_dir would be a different folder for each working directory.
+  state_dir="$("$VENV/bin/python" -c 'import sys; from edge.config import load_config; print(load_config(sys.argv[1]).storage.state_dir)' "$CONFIG")"
+  case "$state_dir" in
+    /*) ;;
+    *) die "--config $CONFIG: storage.state_dir = \"$state_dir\" is a relative path; on the box the service and every kezek command must find the same folder: remove the line (the default is /var/lib/kezek) or give an absolute path. Nothing was installed from it." ;;
+  esac
 fi
 
 # Docs beside the code: the unit's Documentation= points here.

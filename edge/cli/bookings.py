@@ -108,6 +108,7 @@ def handle_load(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or config.storage.state_dir
     name = f"{time.strftime('%Y%m%dT%H%M%S')}-{args.file.stem}"
     target = write_inbox_file(state_dir, name, good)
-    print(f"{len(good)} booking(s) queued in {target}; the running service loads them within "
-          "seconds (or when it starts)")
+    print(f"{len(good)} booking(s) queued in {target.resolve()}; the running service loads "
+          "them within seconds (or when it starts) if this is its state folder "
+          "(storage.state_dir)")
     return 0 if not bad else 2

@@ -96,9 +96,16 @@ def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> N
     src = snapshot_source(tmp_path / "src")
     root = tmp_path / "root"
     make_root(root)
-    config = tmp_path / "center.toml"
-    config.write_text((ROOT / "config" / "demo.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    demo = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    relative = tmp_path / "relative.toml"
+    relative.write_text(demo, encoding="utf-8")
     install = src / "scripts" / "install.sh"
+    # The demo keeps its state in ./state: on a box every kezek command must find one folder.
+    refused = run(install, "--root", str(root), "--config", str(relative), "--pip-args", pip_args)
+    assert refused.returncode != 0 and 'storage.state_dir = "state" is a relative path' in refused.stderr
+    assert not (root / "etc" / "kezek" / "kezek.toml").exists()
+    config = tmp_path / "center.toml"
+    config.write_text(demo.replace('state_dir = "state"\n', ""), encoding="utf-8")
     args = ["--root", str(root), "--config", str(config), "--pip-args", pip_args]
 
     first = run(install, *args)
