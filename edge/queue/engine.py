@@ -9,6 +9,7 @@ next start loads what was committed.
 from __future__ import annotations
 
 import math
+import re
 import zoneinfo
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -224,6 +225,12 @@ def _without_slot(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _number_key(t: Ticket) -> tuple[str, str]:
     return (t.day, t.origin_service or t.service)
+
+
+def _label_key(label: str) -> tuple[str, int] | None:
+    """("A", 17) for A-017, A17, a-17 or "A 17"; None for anything that is not a label."""
+    m = re.fullmatch(r"\s*([^\W\d_]+)\s*-?\s*(\d+)\s*", label.upper())
+    return (m[1], int(m[2])) if m else None
 
 
 def ticket_view(t: Ticket) -> dict[str, Any]:
@@ -649,7 +656,10 @@ class QueueEngine:
 
     def _find_today(self, d: _Draft, label: str) -> Ticket:
         label = label.strip().upper()
-        found = [t for t in self.state.tickets.values() if t.label == label and t.day == d.day]
+        # An operator types "A17", "a-17" or "A 017" for the A-017 on the board.
+        key = _label_key(label)
+        found = [t for t in self.state.tickets.values() if t.day == d.day
+                 and (t.label == label or (key is not None and _label_key(t.label) == key))]
         found = [d.ticket(t.id) or t for t in found]
         live = [t for t in found if not t.state.is_final]
         if live:

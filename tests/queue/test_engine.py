@@ -300,3 +300,16 @@ def test_snapshot_follows_every_change_though_unchanged_views_are_reused(
     pure.do(c.Reconfigure(parse_config(data, "renamed")))
     names = {s.id: s.names.get("en") for s in pure.engine.snapshot().services}
     assert names and all(n == f"Renamed {sid}" for sid, n in names.items())
+
+
+def test_a_label_typed_loosely_finds_the_ticket(pure: PureEngine) -> None:
+    """An operator types "a17" or "A-17" for the A-017 on the board."""
+    for _ in range(17):
+        pure.do(c.IssueTicket("docs"))
+    assert pure.label(c.CallTicket(1, "a17")) == "A-017"
+    pure.do(c.Park(1))
+    assert pure.label(c.Unpark(" A 017 ")) == "A-017"
+    assert pure.label(c.CallTicket(1, "A-17")) == "A-017"
+    err = pure.refused(c.CallTicket(1, "A-18"))
+    assert err.code == "unknown_ticket" and "A-18" in str(err)
+    assert pure.refused(c.CallTicket(1, "17")).code == "unknown_ticket"   # no prefix: ambiguous
