@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +30,18 @@ def setup_logging(level: str) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+def with_default_status_socket(config: Any, runtime_directory: str | None) -> Any:
+    """Under systemd (RuntimeDirectory=kezek sets RUNTIME_DIRECTORY=/run/kezek) an unset
+    system.status_socket means `<runtime dir>/status.sock`, where `kezek status` looks
+    first: an installed box answers `kezek status` without a config change. Elsewhere
+    (a checkout, the tests) unset stays off, so two runs never share one socket."""
+    if config.system.status_socket is not None or not runtime_directory:
+        return config
+    path = Path(runtime_directory.split(":")[0]) / "status.sock"
+    return config.model_copy(update={"system": config.system.model_copy(
+        update={"status_socket": path})})
+
+
 def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config_or_report
     from edge.errors import ConfigError, KezekError
@@ -35,6 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config_or_report(args.config)
     if config is None:
         return CONFIG_EXIT
+    config = with_default_status_socket(config, os.environ.get("RUNTIME_DIRECTORY"))
     state_dir = args.state_dir or config.storage.state_dir
     try:
         return run_service(config, state_dir, config_path=args.config, log_level=args.log_level)

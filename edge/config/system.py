@@ -16,8 +16,8 @@ class SystemConfig(StrictModel):
 
     status_socket: Path | None = Field(
         default=None,
-        description="unix socket `kezek status` talks to, e.g. '/run/kezek/status.sock' "
-                    "(inside the unit's RuntimeDirectory); unset = no status socket")
+        description="unix socket `kezek status` talks to; unset = status.sock in the "
+                    "unit's RuntimeDirectory (/run/kezek) under systemd, none elsewhere")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="lowest level written to the log")
     log_format: Literal["auto", "journal", "plain"] = Field(
