@@ -233,6 +233,15 @@ def _label_key(label: str) -> tuple[str, int] | None:
     return (m[1], int(m[2])) if m else None
 
 
+UNSYNCED_BOOT = "issued_unsynced_boot"
+
+
+def _unsynced_mark(extra: dict[str, Any], r: ClockReading) -> dict[str, Any]:
+    """A ticket issued before NTP set the clock remembers the boot it was issued in: if the
+    clock's step then starts a new day, it is the morning's ticket (see _roll_day)."""
+    return extra if r.synced else {**extra, UNSYNCED_BOOT: r.boot}
+
+
 def ticket_view(t: Ticket) -> dict[str, Any]:
     return {"ticket_id": t.id, "ticket": t.label, "service": t.service}
 
@@ -491,13 +500,20 @@ class QueueEngine:
         previous, d.day = d.day, today
         d.meta_dirty = True
         carried = self._issued_under_a_stale_clock(d, previous)
+        if carried:
+            # Numbering goes on after the morning's tickets (finished ones too): the hall
+            # must not show a second A-001 today.
+            for sid, ctr in self.state.counters.items():
+                if ctr.day == previous:
+                    d.out.counters[sid] = Counter(today, ctr.last)
         # Every ticket ends its day in exactly one final state.
         for t in list(self.state.tickets.values()):
             t = d.ticket(t.id) or t
             if t.state.is_final or t.day > previous:
                 continue
             if t.id in carried:
-                d.put(self._shifted(t, carried[t.id]).with_(day=today))
+                extra = {k: v for k, v in t.extra.items() if k != UNSYNCED_BOOT}
+                d.put(self._shifted(t, carried[t.id]).with_(day=today, extra=extra))
                 d.out.redated.add(t.id)
                 d.emit("ticket.redated", **ticket_view(t), day=today, previous=previous,
                        reason="clock_set")
@@ -532,14 +548,15 @@ class QueueEngine:
         if not (d.step.accepted and d.step.jump_ms > 0 and base is not None
                 and base.boot == d.reading.boot):
             return {}
-        # Until the step, effective time ran with the monotonic clock since the boot, so
-        # eff - mono is the effective time at the boot (earlier accepted steps only make it
-        # later: fewer tickets carried, never a ticket of an earlier boot).
-        boot_began_ms = base.eff_ms - base.mono_ms
-        # How far effective time moved beyond where the monotonic clock would have taken it.
-        step_ms = d.now - (base.eff_ms + max(0, d.reading.mono_ms - base.mono_ms))
+        # Where the monotonic clock alone would have taken effective time: if that is still
+        # the previous day, the step (not midnight) is what starts the new day.
+        by_mono = base.eff_ms + max(0, d.reading.mono_ms - base.mono_ms)
+        if local_day(by_mono, self.tz) != previous:
+            return {}
+        step_ms = d.now - by_mono
         return {t.id: step_ms for t in self.state.tickets.values()
-                if t.day == previous and not t.state.is_final and t.issued_ms >= boot_began_ms}
+                if t.day == previous and not t.state.is_final
+                and t.extra.get(UNSYNCED_BOOT) == d.reading.boot}
 
     def _timers(self, d: _Draft) -> int | None | bool:
         """Time-based rules that run before every command: bookings expire, checked-in
@@ -790,7 +807,7 @@ class QueueEngine:
                    arrival=d.arrival(), tier=tier, issued_ms=d.now, queued_ms=d.now,
                    origin_service=s.id, booking=booking,
                    print_state=PrintState.PENDING if printer else PrintState.NONE,
-                   printer=printer, extra=extra or {})
+                   printer=printer, extra=_unsynced_mark(extra or {}, d.reading))
         d.put(t)
         d.out.counters[s.id] = Counter(d.day, number)
         ahead = self._ahead(s.id, tier)

@@ -239,3 +239,54 @@ def test_tickets_issued_before_ntp_set_the_clock_keep_their_place_on_the_real_da
         assert h.call(c.CallNext(1)).reply.ticket.label == "A-002"
     finally:
         h.close()
+
+
+def test_only_tickets_issued_before_ntp_in_this_boot_are_carried_and_numbers_go_on(
+        tmp_path: Path, demo_config, clock) -> None:
+    """Risks: yesterday's last ticket before a power cut was carried into the morning;
+    numbering restarted at 1, so a second A-001 was issued after the morning's."""
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        clock.advance(9 * 3600 + 55 * 60)
+        evening = h.call(c.IssueTicket("benefits")).reply.ticket.label   # Monday 18:55
+        h.close()                                     # power cut at 18:55
+        fake_hwclock = clock.wall_ms - 38 * 60 * 1000  # saved hourly: 18:17
+        real_morning = clock.wall_ms + (14 * 60 + 5) * 60 * 1000
+        clock.reboot("boot-2", wall_ms=fake_hwclock, synced=False)
+        clock.advance(25)                             # the service is up 25 s after boot
+        h._open()
+        morning = [h.call(c.IssueTicket("docs")).reply.ticket.label for _ in range(3)]
+        assert morning == ["A-001", "A-002", "A-003"]
+        h.call(c.CallNext(1))
+        h.call(c.Finish(1))                           # A-001 served before NTP came
+        clock.advance(600)
+        clock.wall_ms, clock.synced = real_morning + 600_000, True
+        assert h.call(c.IssueTicket("docs")).reply.ticket.label == "A-004"
+        outbox = h.store.outbox()
+        assert [e.data["ticket"] for e in outbox if e.type == "ticket.redated"] == ["A-002", "A-003"]
+        assert [(e.data["ticket"], e.data["reason"]) for e in outbox
+                if e.type == "ticket.no_show"] == [(evening, "day_closed")]
+    finally:
+        h.close()
+
+
+def test_a_small_ntp_step_at_midnight_closes_the_day_as_usual(tmp_path: Path, demo_config,
+                                                              clock) -> None:
+    """Risk: a synced clock stepped by a few seconds in the tick that crosses midnight
+    carried all of yesterday's open tickets into the new day."""
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        h.call(c.IssueTicket("docs"))
+        h.call(c.IssueTicket("docs"))
+        h.call(c.CallNext(1))
+        clock.advance(15 * 3600 - 1)                  # 23:59:59, synced all day
+        h.call(c.Tick())
+        clock.advance(2)
+        clock.jump_wall(3)                            # NTP: +3 s in the tick past midnight
+        h.call(c.Tick())
+        outbox = h.store.outbox()
+        assert [e.type for e in outbox if e.type == "ticket.redated"] == []
+        assert len([e for e in outbox if e.type == "ticket.no_show"]) == 2
+        assert h.call(c.IssueTicket("docs")).reply.ticket.label == "A-001"
+    finally:
+        h.close()
