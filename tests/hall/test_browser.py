@@ -9,7 +9,11 @@ import struct
 import zoneinfo
 from pathlib import Path
 
+from edge.clock import ManualClock
+from edge.config.hall import HallConfig
+from edge.hall.server import HallServer
 from edge.queue.commands import CallNext, IssueTicket, PauseWindow, Recall
+from edge.queue.snapshot import CallView, QueueSnapshot, ServiceView, WindowView
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "hall.png"
 
@@ -148,3 +152,99 @@ def test_page_reloads_itself_when_its_script_did_not_load(harness, make_hall, ch
     assert chromium.eval("document.body.classList.contains('connecting')")
     hall.static["hall.js"] = script
     chromium.wait_for("document.body.classList.contains('online')", timeout=20)
+
+
+# Real ЦОН service names: long, in two languages, wrapping on the screen.
+LONG_SERVICE_NAMES = [
+    ("Жеке куәлік және төлқұжат", "Удостоверение личности и паспорт"),
+    ("Жылжымайтын мүлікке құқықтарды мемлекеттік тіркеу",
+     "Государственная регистрация прав на недвижимое имущество"),
+    ("Әлеуметтік төлемдер және жәрдемақылар", "Социальные выплаты и пособия"),
+    ("Көлік құралдарын тіркеу және жүргізуші куәлігі",
+     "Регистрация транспортных средств и водительские удостоверения"),
+    ("Жер қатынастары және жер учаскелері", "Земельные отношения и земельные участки"),
+    ("Зейнетақы төлемдерін тағайындау", "Назначение пенсионных выплат"),
+    ("Неке қию және азаматтық хал актілерін тіркеу",
+     "Регистрация брака и актов гражданского состояния"),
+    ("Тұрғылықты жері бойынша тіркеу", "Регистрация по месту жительства"),
+    ("Мекенжай анықтамасы және анықтамалар", "Адресная справка и справки"),
+    ("Кәсіпкерлік қызметті тіркеу", "Регистрация предпринимательской деятельности"),
+    ("Балаларға арналған қызметтер", "Услуги для детей и семьи"),
+    ("Әскери есепке алу", "Воинский учёт"),
+]
+
+# Each element: [key, problem or null]. A problem: not shown, outside the screen, cut by
+# an ancestor that hides its overflow, or its own text spilling out of it.
+CLIPPED_JS = """(() => {
+  const vw = window.innerWidth, vh = window.innerHeight;
+  function problem(el) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return 'not shown';
+    if (r.left < -0.5 || r.top < -0.5 || r.right > vw + 0.5 || r.bottom > vh + 0.5)
+      return 'outside the screen';
+    if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
+      return 'its text spills out';
+    for (let a = el.parentElement; a; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.overflowX === 'visible' && cs.overflowY === 'visible') continue;
+      const p = a.getBoundingClientRect();
+      if (r.left < p.left - 0.5 || r.top < p.top - 0.5 || r.right > p.right + 0.5 ||
+          r.bottom > p.bottom + 0.5) return 'cut by ' + (a.id || a.tagName);
+    }
+    return null;
+  }
+  const out = {windows: [], counts: []};
+  document.querySelectorAll('#windows li.win').forEach(
+    e => out.windows.push([e.dataset.window, problem(e)]));
+  document.querySelectorAll('#services li.service .count').forEach(
+    e => out.counts.push([e.parentElement.dataset.service, problem(e)]));
+  return JSON.stringify(out);
+})()"""
+
+
+class _BigCenter:
+    """A controller stand-in holding one fixed snapshot: a big center's hall."""
+
+    def __init__(self, windows: int, services: int) -> None:
+        self.snapshot = QueueSnapshot(
+            day="2026-11-23",
+            services=tuple(ServiceView(f"s{i}", {"kk": LONG_SERVICE_NAMES[i % 12][0],
+                                                 "ru": LONG_SERVICE_NAMES[i % 12][1]},
+                                       chr(65 + i), 100 + i, 8.0) for i in range(services)),
+            # Every fifth window on a break: its tile says so in two languages.
+            windows=tuple(WindowView(n, str(n), "paused" if n % 5 == 0 else "open",
+                                     f"{chr(65 + n % 12)}-{100 + n:03d}", "called", "s0", {},
+                                     False) for n in range(1, windows + 1)),
+            recent_calls=tuple(CallView(f"{chr(65 + n % 12)}-{100 + n:03d}", n, "s0", 0, 1)
+                               for n in range(1, 6)),
+            waiting_total=services * 100)
+
+    def subscribe(self, listener) -> None:
+        pass
+
+
+def test_a_big_center_sees_every_window_and_every_waiting_count(chromium, tmp_path):
+    """Risk: with many windows the waiting counts (and windows) were cut off the screen
+    without a sign: a visitor looking for their service's queue found nothing. With 30
+    windows and 12 long-named services every tile and every count is whole on screen."""
+    hall = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=0), _BigCenter(windows=30, services=12),
+                      {"kk": "Халыққа қызмет көрсету орталығы №1", "ru": "ЦОН №1 г. Астана"},
+                      ManualClock(1_700_000_000_000), "Asia/Almaty")
+    hall.start()
+    try:
+        host, port = hall.address
+        for width, height in ((1920, 1080), (1280, 720)):
+            chromium.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                          deviceScaleFactor=1, mobile=False)
+            chromium.goto(f"http://{host}:{port}/")
+            chromium.wait_for("document.querySelectorAll('#services li.service').length === 12"
+                              " && document.querySelectorAll('#windows li.win').length === 30")
+            (tmp_path / f"hall-{width}x{height}.png").write_bytes(chromium.screenshot())
+            seen = json.loads(chromium.eval(CLIPPED_JS))
+            assert len(seen["windows"]) == 30 and len(seen["counts"]) == 12
+            problems = {kind: [e for e in elements if e[1]] for kind, elements in seen.items()}
+            assert problems == {"windows": [], "counts": []}, f"at {width}x{height}"
+            # All at once: nothing is waiting for its turn on another page.
+            assert chromium.eval("document.querySelectorAll('#side li[hidden]').length") == 0
+    finally:
+        hall.stop(2.0)

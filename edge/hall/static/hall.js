@@ -99,6 +99,132 @@
       ul.appendChild(li);
     });
     document.body.dataset.day = s.day || '';
+    fit();
+  }
+
+  // -- Fitting the side panel ------------------------------------------------------------
+  // Nothing may be cut off silently: a visitor looks for their window or their service's
+  // queue. The style sheet has levels (body data-wl / data-sl: smaller window tiles in more
+  // columns; a smaller waiting list, then in two columns; a wider side panel): the first
+  // level at which everything fits is used, so a small center keeps the level-0 look. Only
+  // when even the last level does not fit are the lists shown in turns (pages), never cut.
+  var WL_MAX = 3;
+  var SL_MAX = 5;
+  var LEVELS = [];
+  for (var wl = 0; wl <= WL_MAX; wl++) {
+    for (var sl = 0; sl <= SL_MAX; sl++) { LEVELS.push([wl, sl]); }
+  }
+  LEVELS.sort(function (a, b) {
+    return (a[0] + a[1]) - (b[0] + b[1]) || Math.max(a[0], a[1]) - Math.max(b[0], b[1]);
+  });
+  var PAGE_MS = 8000;
+  var pagers = {};
+
+  function pager(key) {
+    if (!pagers[key]) {
+      var ids = key === 'windows' ? ['windows', 'windows-panel', 'p-windows']
+                                  : ['services', 'waiting-panel', 'p-waiting'];
+      pagers[key] = {list: $(ids[0]), panel: $(ids[1]), label: $(ids[2]), per: 0, page: 0};
+    }
+    return pagers[key];
+  }
+
+  function spills(el) {
+    return el.scrollHeight > el.clientHeight || el.scrollWidth > el.clientWidth;
+  }
+
+  function overflows(p) {
+    if (p.panel.hidden) { return false; }
+    if (spills(p.panel)) { return true; }
+    var items = p.list.children;
+    for (var i = 0; i < items.length; i++) {
+      if (!items[i].hidden && spills(items[i])) { return true; }
+    }
+    return false;
+  }
+
+  function setLevels(wl, sl) {
+    var body = document.body;
+    body.dataset.wl = String(wl);
+    body.dataset.sl = String(sl);
+    body.classList.toggle('wide', wl >= 2 || sl >= 3);
+  }
+
+  function showPage(p) {
+    var items = p.list.children;
+    var n = items.length;
+    var per = p.per || n;
+    var pages = Math.max(1, Math.ceil(n / per));
+    p.page = p.page % pages;
+    var shown = 0;
+    for (var i = 0; i < n; i++) {
+      items[i].hidden = Math.floor(i / per) !== p.page;
+      if (!items[i].hidden) { shown++; }
+    }
+    // Two columns fill top to bottom, then the next column: rows for what is shown.
+    p.list.style.setProperty('--srows', String(Math.max(1, Math.ceil(shown / 2))));
+    p.label.textContent = pages > 1 ? (p.page + 1) + '/' + pages : '';
+  }
+
+  function paginate(p) {
+    p.per = 0;
+    showPage(p);
+    if (!overflows(p)) { return; }
+    // Start from how many are whole inside the panel now, then take fewer while it spills.
+    var bottom = p.panel.getBoundingClientRect().bottom;
+    var items = p.list.children;
+    var per = 0;
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].getBoundingClientRect().bottom <= bottom + 0.5) { per++; }
+    }
+    p.per = Math.max(1, Math.min(per, items.length - 1));
+    showPage(p);
+    while (p.per > 1 && overflows(p)) {
+      p.per--;
+      showPage(p);
+    }
+  }
+
+  function fit() {
+    var w = pager('windows');
+    var sv = pager('services');
+    [w, sv].forEach(function (p) { p.per = 0; showPage(p); });
+    // Levels in order of preference: least shrinking first, then the most even.
+    var fits = LEVELS.some(function (l) {
+      setLevels(l[0], l[1]);
+      return !overflows(w) && !overflows(sv);
+    });
+    fitted = sideSize();
+    if (fits) { return; }
+    // Even the smallest level does not fit: the bigger list is shown in turns first.
+    var order = w.list.scrollHeight >= sv.list.scrollHeight ? [w, sv] : [sv, w];
+    order.forEach(function (p) { if (overflows(p)) { paginate(p); } });
+    fitted = sideSize();
+  }
+
+  setInterval(function () {
+    ['windows', 'services'].forEach(function (key) {
+      var p = pager(key);
+      if (!p.per) { return; }
+      p.page++;
+      showPage(p);
+      if (overflows(p)) { paginate(p); }
+    });
+  }, PAGE_MS);
+  // The side panel's room changes without a new state: the screen turns or resizes, the
+  // header grows when the clock first shows. Fit again then (not when fit() itself only
+  // widened the panel: the size it ended with is remembered).
+  var fitted = '';
+  function sideSize() {
+    var side = $('side');
+    return side.clientWidth + 'x' + side.clientHeight;
+  }
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () {
+      if (document.body.dataset.wl && sideSize() !== fitted) { fit(); }
+    }).observe($('side'));
+  } else {
+    window.addEventListener('resize', function () { if (document.body.dataset.wl) { fit(); } });
   }
 
   // The center's local time from the controller's clock (sent with every ping): a TV's
