@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]
 MAX_REMEMBERED_CMDS = 5000
 BOOKING_FIELDS = frozenset(BookingIn.model_fields)
+_PLAIN = (str, int, float, bool, type(None))
 CLEAR_IIN_REASON = ("iin: a clear IIN is not accepted from central (it would be kept on the "
                     "device); send iin_hmac = HMAC-SHA256(site secret, IIN) instead, see "
                     "docs/bookings.md")
@@ -132,8 +133,11 @@ class Downlink:
         data, refused = refuse_unsafe_bookings(data)
         bmsg = BookingsMessage.model_validate(data)
         items = tuple(refused.get(i, b) for i, b in enumerate(bmsg.bookings))
+        # Only what the model took, never the raw message: a key it ignores (a "removed"
+        # list, say) may carry an IIN.
+        saved = {"v": bmsg.v, "version": bmsg.version, "bookings": data["bookings"]}
         return (qc.LoadBookings(bookings=items, version=bmsg.version, source="mqtt:bookings"),
-                bmsg.version, dumps(data).decode("utf-8"))
+                bmsg.version, dumps(saved).decode("utf-8"))
 
     def merge(self, msg: CfgMessage) -> Any:
         """The local config with central's sections replaced, validated as a whole."""
@@ -278,20 +282,25 @@ def refuse_unsafe_bookings(data: dict[str, Any]
             clean.append(item)
             continue
         extra = sorted(str(k) for k in item if k not in BOOKING_FIELDS)
-        if not extra:
+        # A known field holding an object or a list could hide an IIN just as well.
+        nested = sorted(str(k) for k in item
+                        if k in BOOKING_FIELDS and not isinstance(item[k], _PLAIN))
+        if not extra and not nested:
             clean.append(item)
             continue
         code = item.get("code")
         code = code[:32] if isinstance(code, str) else None
         if "iin" in item:
             reason = CLEAR_IIN_REASON
-        else:
+        elif extra:
             shown = ", ".join(k[:32] for k in extra[:5])
             reason = (f"{shown}: not a booking field (known fields: "
                       f"{', '.join(sorted(BOOKING_FIELDS))}); remove it")
+        else:
+            reason = f"{', '.join(nested[:5])}: must be a string or a number, not an object or list"
         refused[i] = RefusedBooking(code, reason)
         clean.append({**({"code": code} if code is not None else {}),
-                      **{k: None for k in extra}})
+                      **{k: None for k in extra + nested if k != "code"}})
     return {**data, "bookings": clean}, refused
 
 

@@ -44,13 +44,18 @@ def test_clear_iin_from_central_is_refused_per_entry_and_never_stored(
          "iin": OTHER_IIN},
         {"code": "AB-102", "service": "docs", "date": "2026-11-23", "slot_start": "10:30",
          "IIN": IIN},
-        {"code": "AB-103", "service": "docs", "date": "2026-11-23", "slot_start": "11:00"}]}
+        {"code": "AB-103", "service": "docs", "date": "2026-11-23", "slot_start": "11:00"},
+        # an IIN inside a known field, and in a top-level key the message model ignores
+        {"code": "AB-104", "service": "docs", "date": "2026-11-23", "slot_start": "11:15",
+         "site": {"iin": IIN}}],
+        "removed": [{"code": "AB-099", "iin": OTHER_IIN}]}
     probe.publish(T.bookings, json.dumps(doc), retain=True)
     wait_for(lambda: edge.link.health()["bookings_version"] == 3, 10, "bookings applied")
     rejected = edge.events_of("bookings.rejected")
     assert len(rejected) == 1
     items = {i["index"]: i for i in rejected[0]["items"]}
-    assert sorted(items) == [0, 1, 2], "each entry is reported at its own index"
+    assert sorted(items) == [0, 1, 2, 4], "each entry is reported at its own index"
+    assert "site: must be a string or a number" in items[4]["reason"]
     assert items[0]["code"] == "AB-100" and "send iin_hmac" in items[0]["reason"]
     assert "clear IIN" in items[1]["reason"]
     assert "IIN: not a booking field" in items[2]["reason"]
@@ -80,3 +85,4 @@ def test_clear_iin_from_central_is_refused_per_entry_and_never_stored(
     assert saved["version"] == 3
     assert saved["bookings"][0] == {"code": "AB-100", "iin": None}
     assert saved["bookings"][3] == doc["bookings"][3]
+    assert saved["bookings"][4] == {"code": "AB-104", "site": None} and "removed" not in saved
