@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS gaps (
 CREATE TABLE IF NOT EXISTS conflicts (
     site TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, stored_id TEXT NOT NULL,
     new_id TEXT NOT NULL, received_ms INTEGER NOT NULL);
+-- The "stored once" check of every conflicting event: without it each check scans the
+-- whole table, and a restored edge resending 60,000 seqs held the write lock for seconds.
+CREATE INDEX IF NOT EXISTS conflicts_key ON conflicts(site, device, seq, new_id);
 CREATE TABLE IF NOT EXISTS streams (
     site TEXT NOT NULL, device TEXT NOT NULL, db TEXT NOT NULL, key TEXT NOT NULL,
     since_ms INTEGER NOT NULL, PRIMARY KEY (site, device, db));
