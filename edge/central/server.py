@@ -223,6 +223,10 @@ class Central:
         ack: dict[str, Any] = {"v": 1, "acked_seq": result.acked_seq}
         if result.resend_from is not None:
             ack["resend_from"] = result.resend_from
+        if batch.db is not None:
+            # Name the stream: two boxes with one device id share this topic, and an ack
+            # for one database must not delete the other's unstored events.
+            ack["db"] = batch.db
         self.client.publish(Topics(site, device).ack, dumps(ack), qos=1)
 
     # -- downlink -------------------------------------------------------------------

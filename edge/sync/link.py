@@ -491,7 +491,7 @@ class SyncLink:
                 self.bad_messages += 1
                 logger.warning("sync: bad ack ignored: %s", _why(e))
                 return
-            self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from)
+            self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from, ack.db)
         elif topic == CENTRAL_STATE_TOPIC:
             try:
                 state = parse(CentralState, payload, 4096) if payload else None

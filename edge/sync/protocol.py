@@ -101,6 +101,10 @@ class Ack(Wire):
     acked_seq: int = Field(ge=0, description="central has stored every event 1..acked_seq")
     resend_from: int | None = Field(default=None, ge=1,
                                     description="central saw a gap: please resend from here")
+    db: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$",
+                          description="the `db` of the stream this ack is for (the batch's "
+                                      "`db`); an edge with another database ignores it. "
+                                      "Absent from an older central: the edge then takes it")
 
 
 class EdgeState(Wire):

@@ -54,6 +54,7 @@ class OutboxPump:
         self.sent_events = 0
         self.rewinds = 0
         self.bad_acks = 0
+        self.foreign_acks = 0   # acks naming another database (another box, same id)
 
     @property
     def floor(self) -> int:
@@ -81,14 +82,24 @@ class OutboxPump:
         self._progress_at = now
         return target
 
-    def on_ack(self, acked_seq: int, now: float, resend_from: int | None = None) -> None:
+    def on_ack(self, acked_seq: int, now: float, resend_from: int | None = None,
+               db: str | None = None) -> bool:
+        """Central's ack; False when it is for another database's stream (ignored)."""
+        if db is not None and self.db_id is not None and db != self.db_id:
+            # Another box with our device id (its own database) shares the ack topic: its
+            # acks say nothing about what central stored of ours.
+            if not self.foreign_acks:
+                logger.warning("sync: ignoring an ack for database %s (ours is %s): another "
+                               "device uses this device id", db, self.db_id)
+            self.foreign_acks += 1
+            return False
         newest = self.db.last_assigned_seq()
         if acked_seq > newest:
             # Central cannot have stored what was never assigned: a bug or a stray ack.
             logger.warning("sync: central acked seq %s but the newest seq here is %s; "
                            "ignoring the ack", acked_seq, newest)
             self.bad_acks += 1
-            return
+            return True
         if acked_seq > self.acked:
             self.db.delete_through(acked_seq, {"sync.acked_seq": acked_seq})
             self.acked = acked_seq
@@ -104,6 +115,7 @@ class OutboxPump:
         if resend_from is not None and self.inflight and \
                 now - self.inflight[0].sent_at >= min(1.0, self.ack_timeout_s):
             self.rewind(resend_from, now, "central saw a gap", loss=True)
+        return True
 
     def pump(self, now: float, send: Callable[[bytes], bool]) -> int:
         """Send what the window allows; returns how many batches went out."""
@@ -142,4 +154,5 @@ class OutboxPump:
                 "window": self.cwnd,
                 "sent_batches": self.sent_batches, "sent_events": self.sent_events,
                 "rewinds": self.rewinds, "bad_acks": self.bad_acks,
+                "foreign_acks": self.foreign_acks,
                 "dropped_through": self.dropped_through}

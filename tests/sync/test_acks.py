@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from pathlib import Path
@@ -11,8 +12,8 @@ import paho.mqtt.client as mqtt
 
 from edge.central.store import CentralStore
 from edge.sync.protocol import CENTRAL_STATE_TOPIC, EventBatch, Topics, dumps
-from tests.sync.conftest import (DEVICE, SITE, Broker, CentralRig, EdgeRig, assert_exactly_once,
-                                 edge_outbox_count, make_config, wait_for)
+from tests.sync.conftest import (DEVICE, SITE, Broker, CentralRig, EdgeRig, Probe,
+                                 assert_exactly_once, edge_outbox_count, make_config, wait_for)
 
 
 class ScramblingCentral:
@@ -113,3 +114,38 @@ def test_slow_central_behind_the_broker_queue_limit(broker: Broker, tmp_path: Pa
         assert edge.link.health()["rewinds"] >= 1, "the broker was expected to drop some"
     finally:
         central.stop()
+
+
+def test_an_ack_for_another_database_deletes_nothing(broker: Broker, probe: Probe, tmp_path: Path,
+                                                     edges: list[EdgeRig]) -> None:
+    """Risk: two boxes with one center.device share the ack topic; central's ack for one
+    box's stream deleted the other box's events that central never stored."""
+    probe.publish(CENTRAL_STATE_TOPIC, dumps({"v": 1, "online": True, "session": 1}), retain=True)
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")   # nobody acks but the probe
+    edges.append(edge)
+    edge.record(10)
+    wait_for(lambda: edge.link.health()["sent_events"] >= 10, 10, "the events sent")
+    ack = Topics(SITE, DEVICE).ack
+    mine = edge.link.db_id
+    probe.publish(ack, dumps({"v": 1, "acked_seq": 10, "db": "another-box-db"}))
+    # An older central names no stream: taken as before. Acks are handled in order, so
+    # once this one is in, the foreign one was seen.
+    probe.publish(ack, dumps({"v": 1, "acked_seq": 4}))
+    wait_for(lambda: edge.link.health()["acked_seq"] >= 4, 10, "the acks handled")
+    assert edge.link.health()["acked_seq"] == 4, "an ack for another database deleted events"
+    assert edge_outbox_count(edge.db_path) >= 6
+    assert edge.link.health().get("foreign_acks") == 1
+    probe.publish(ack, dumps({"v": 1, "acked_seq": 10, "db": mine}))
+    wait_for(lambda: edge.link.health()["acked_seq"] == 10, 10, "an ack naming our database")
+    assert edge.link.health()["foreign_acks"] == 1
+
+
+def test_central_names_the_stream_in_its_acks(broker: Broker, central: CentralRig, probe: Probe,
+                                              tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: an ack without the stream's db cannot be told from another box's."""
+    probe.subscribe(Topics(SITE, DEVICE).ack)
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    edges.append(edge)
+    edge.record(5)
+    acks = wait_for(lambda: probe.seen(Topics(SITE, DEVICE).ack), 10, "an ack from central")
+    assert all(json.loads(a)["db"] == edge.link.db_id for a in acks)
