@@ -66,6 +66,9 @@ class _Conn:
     subscribed: bool = False                  # every subscription granted
     published: bool = False                   # a publish got a successful PUBACK
     denied: list[str] = field(default_factory=list)  # "publish to T: reason", ...
+    ended_by_us: bool = False                 # we chose to drop it (not a lost connection)
+    saw_foreign: bool = False                 # an online birth of another database seen
+    birth_acked: bool = False                 # a birth of ours got its PUBACK (retained)
 
 
 class SyncLink:
@@ -113,6 +116,10 @@ class SyncLink:
         self._outbox_count = 0
         self._denied = ""   # what the broker refused on the last connection ("" = nothing)
         self._identity_alarm = False  # sync.identity raised and not cleared yet
+        # The previous connection saw another database's online birth on our state topic,
+        # published our birth over it, and was then lost (not closed by us): if the next
+        # connection sees a foreign birth again, another device is live with our identity.
+        self._foreign_before = False
         # Counters for health().
         self.connects = 0
         self.watchdog_restarts = 0
@@ -249,7 +256,8 @@ class SyncLink:
         if not self._current(gen):
             return conn
         if rc != 0 or conn.lost:
-            return self._drop(conn, conn.lost_reason or f"connection lost (rc {rc})")
+            return self._drop(conn, conn.lost_reason or f"connection lost (rc {rc})",
+                              lost=not conn.ended_by_us)
         if conn.denied:
             return self._refused(conn)
         if conn.subscribed and conn.published and self._denied:
@@ -307,8 +315,11 @@ class SyncLink:
         logger.debug("sync: connecting, session %s", session)
         return conn
 
-    def _drop(self, conn: _Conn | None, reason: str, *, slow: bool = False) -> None:
+    def _drop(self, conn: _Conn | None, reason: str, *, slow: bool = False,
+              lost: bool = False) -> None:
         if conn is not None:
+            if conn.connected:
+                self._foreign_before = lost and conn.saw_foreign and conn.birth_acked
             if conn.connected:
                 logger.warning("sync: link to %s:%s down: %s", self.config.host,
                                self.config.port, reason)
@@ -388,19 +399,16 @@ class SyncLink:
                 conn.denied.append(f"publish to {topic}: {reason}")
             else:
                 conn.published = True
+                if topic == self.topics.state:
+                    conn.birth_acked = True
         except Exception:
             logger.exception("sync: on_publish failed")
-
-    def _recent_birth(self, state: EdgeState) -> bool:
-        """Born within the time two devices fighting over one identity take to come back."""
-        if state.ts is None:
-            return False
-        window_ms = (3 * self.config.reconnect_max_s + 10) * 1000
-        return abs(self.clock.read().wall_ms - state.ts) <= window_ms
 
     def _identity_conflict(self, what: str) -> None:
         message = f"{what}; check that no two controllers share center.device"
         logger.error("sync: %s", message)
+        if self._identity_alarm:
+            return  # raised already: one event per conflict, not one per reconnect
         self._identity_alarm = True
         self.emit("alarm.raised", {"alarm": "sync.identity", "severity": "critical",
                                    "message": message[:500]})
@@ -511,17 +519,26 @@ class SyncLink:
                 mine = parse(EdgeState, payload, 4096) if payload else None
             except (PayloadError, ValueError):
                 mine = None
-            if mine is not None and mine.online and mine.db and mine.db != self.db_id \
-                    and self._recent_birth(mine):
-                # A fresh birth from another database on our own state topic: another
-                # controller runs as this device. Mosquitto just closes the older connection
-                # (no DISCONNECT 0x8E to see), so this is how both of them find out. An old
-                # one is a device gone without its will (replaced card): not a conflict.
-                self._identity_conflict(
-                    f"another device (database {mine.db}, boot {mine.boot}) is online as "
-                    f"{self.site}/{self.device}")
-                conn.lost, conn.lost_reason = True, ("session taken over by another client "
-                                                     "with the same identity")
+            if mine is not None and mine.online and mine.db and mine.db != self.db_id:
+                # An online birth from another database on our own state topic. Either a
+                # device gone without its will (a replaced card) left it, or another
+                # controller runs as this device (Mosquitto just closes the older
+                # connection, no DISCONNECT 0x8E to see). No clock can tell them apart (a
+                # Pi's may be hours off), so answer with our birth: a stale one is then
+                # overwritten for good, while a live device puts its own back when it takes
+                # the connection from us, and we see it again on our next connection.
+                conn.saw_foreign = True
+                if self._foreign_before:
+                    self._identity_conflict(
+                        f"another device (database {mine.db}, boot {mine.boot}) is online as "
+                        f"{self.site}/{self.device}")
+                    conn.lost, conn.ended_by_us = True, True
+                    conn.lost_reason = ("session taken over by another client with the same "
+                                        "identity")
+                else:
+                    logger.info("sync: our state topic holds an online birth of database %s; "
+                                "publishing our birth over it", mine.db)
+                    self._birth(conn)
             elif mine is None or not mine.online or mine.session != conn.session:
                 logger.info("sync: our state topic says offline; publishing birth again")
                 self._birth(conn)

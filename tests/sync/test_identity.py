@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
-from tests.sync.conftest import Broker, EdgeRig, make_config, wait_for
+from edge.clock import ClockReading, SystemClock
+from edge.sync.protocol import Topics, dumps
+from tests.sync.conftest import (DEVICE, SITE, Broker, EdgeRig, Probe, TcpProxy, make_config,
+                                 wait_for)
 
 
 def identity_alarm(rig: EdgeRig) -> bool:
@@ -32,3 +37,57 @@ def test_two_devices_with_one_identity_raise_sync_identity_then_it_clears(
     wait_for(lambda: not identity_alarm(first), 40, "sync.identity cleared on the first edge")
     assert first.events_of("alarm.cleared")[-1]["alarm"] == "sync.identity"
     wait_for(lambda: first.link.health()["connected"], 10, "the first edge connected")
+
+
+class SkewedClock:
+    """A Pi without a battery clock before NTP: the wall clock hours off, not synced."""
+
+    def __init__(self, offset_ms: int) -> None:
+        self.inner = SystemClock()
+        self.offset_ms = offset_ms
+
+    def read(self) -> ClockReading:
+        r = self.inner.read()
+        return replace(r, wall_ms=r.wall_ms + self.offset_ms, synced=False)
+
+
+def test_identity_conflict_is_found_when_one_clock_is_hours_off(
+        tmp_path: Path, broker: Broker, edges: list[EdgeRig]) -> None:
+    """Risk: the other box's birth `ts` was compared with our wall clock, so a box whose
+    clock was 2 h behind looked like an old birth and the two fought unnoticed."""
+    config = make_config(broker.port, reconnect_max_s=1.0)
+    first = EdgeRig(config, tmp_path / "first")
+    edges.append(first)
+    wait_for(lambda: first.link.health()["connected"], 10, "the first edge connected")
+    second = EdgeRig(config, tmp_path / "second", clock=SkewedClock(-2 * 3600 * 1000))
+    edges.append(second)
+    wait_for(lambda: identity_alarm(first) and identity_alarm(second), 20,
+             "sync.identity on both edges")
+    for rig in (first, second):
+        assert len(rig.events_of("alarm.raised")) == 1, "one alarm per conflict, not per retry"
+
+
+def test_a_stale_foreign_birth_raises_nothing(tmp_path: Path, broker: Broker, proxy: TcpProxy,
+                                              probe: Probe, edges: list[EdgeRig]) -> None:
+    """Risk: a box replaced without its will leaves an online birth of its database
+    retained; the new box must not take it for a live second device, even after the
+    connection drops and comes back."""
+    state = Topics(SITE, DEVICE).state
+    probe.publish(state, dumps({"v": 1, "online": True, "session": 7,
+                                "ts": int(time.time() * 1000), "boot": "gone",
+                                "db": "a-replaced-card"}), retain=True)
+    probe.subscribe(state)
+    edge = EdgeRig(make_config(proxy.port, reconnect_max_s=1.0), tmp_path / "edge")
+    edges.append(edge)
+    wait_for(lambda: edge.link.health()["connected"], 10, "the edge connected")
+    wait_for(lambda: any(b'"online":true' in p and edge.link.db_id.encode() in p
+                         for p in probe.seen(state)), 10, "our birth over the stale one")
+    for _ in range(2):   # lost connections (not closed by the edge), then back
+        connects = edge.link.health()["connects"]
+        proxy.reset_all()
+        wait_for(lambda: edge.link.health()["connects"] > connects
+                 and edge.link.health()["connected"], 10, "the edge back")
+    time.sleep(1.5)
+    assert not identity_alarm(edge)
+    assert edge.events_of("alarm.raised") == []
+    assert edge.link.health()["connected"]
