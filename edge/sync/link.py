@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -65,6 +66,9 @@ class _Conn:
     pub_topics: dict[int, str] = field(default_factory=dict)
     subscribed: bool = False                  # every subscription granted
     published: bool = False                   # a publish got a successful PUBACK
+    accepted: set[str] = field(default_factory=set)  # topics of publishes PUBACKed
+    refused_pub: set[str] = field(default_factory=set)  # topics of publishes refused
+    central_acked: bool = False               # central acked our events on it
     denied: list[str] = field(default_factory=list)  # "publish to T: reason", ...
     ended_by_us: bool = False                 # we chose to drop it (not a lost connection)
     saw_foreign: bool = False                 # an online birth of another database seen
@@ -115,6 +119,9 @@ class SyncLink:
         self._outbox_level = "ok"
         self._outbox_count = 0
         self._denied = ""   # what the broker refused on the last connection ("" = nothing)
+        # Topics whose publishes the broker refused while sync.denied is raised: it clears
+        # only once a publish to each is accepted (or central acks our events).
+        self._denied_topics: set[str] = set()
         self._identity_alarm = False  # sync.identity raised and not cleared yet
         # The previous connection saw another database's online birth on our state topic,
         # published our birth over it, and was then lost (not closed by us): if the next
@@ -145,6 +152,7 @@ class SyncLink:
         alarms = getattr(self.controller.snapshot, "alarms", None) or {}
         if "sync.denied" in alarms:
             self._denied = str(alarms["sync.denied"].get("message") or "refused by the broker")
+            self._denied_topics = set(re.findall(r"publish to (\S+):", self._denied))
         self._identity_alarm = "sync.identity" in alarms
         self.downlink.restore()
         if not self._subscribed:
@@ -260,7 +268,7 @@ class SyncLink:
                               lost=not conn.ended_by_us)
         if conn.denied:
             return self._refused(conn)
-        if conn.subscribed and conn.published and self._denied:
+        if self._denied and self._accepted(conn):
             self._authorized()
         if not conn.connected and now - conn.started > self.config.connect_timeout_s:
             return self._drop(conn, "no CONNACK in time")
@@ -397,8 +405,10 @@ class SyncLink:
             topic = conn.pub_topics.pop(mid, "?")
             if getattr(reason, "is_failure", False):
                 conn.denied.append(f"publish to {topic}: {reason}")
+                conn.refused_pub.add(topic)
             else:
                 conn.published = True
+                conn.accepted.add(topic)
                 if topic == self.topics.state:
                     conn.birth_acked = True
         except Exception:
@@ -420,6 +430,7 @@ class SyncLink:
         fix = (f"check the broker's ACL and that the MQTT username or the client "
                f"certificate's CN equals center.device ({self.device})")
         message = f"the broker refused to {what}; {fix}"
+        self._denied_topics |= conn.refused_pub
         if message != self._denied:
             logger.error("sync: %s", message)
             self._denied = message
@@ -427,10 +438,25 @@ class SyncLink:
                                        "message": message[:500]})
         return self._drop(conn, message, slow=True)
 
+    def _accepted(self, conn: _Conn) -> bool:
+        """Did this connection get through what the broker refused before?
+
+        Every subscription granted, and a publish accepted on each topic that was refused
+        (a broker may take our birth and health but refuse evt: that is no cure); for evt,
+        central's ack counts too. Without a refused topic on record, any accepted publish.
+        """
+        if not conn.subscribed:
+            return False
+        if not self._denied_topics:
+            return conn.published
+        return all(t in conn.accepted or (t == self.topics.evt and conn.central_acked)
+                   for t in self._denied_topics)
+
     def _authorized(self) -> None:
-        """A connection got its subscriptions and a publish through after a refusal."""
+        """A connection got through everything the broker refused before."""
         logger.info("sync: the broker accepts our subscriptions and publishes again")
         self._denied = ""
+        self._denied_topics = set()
         self.emit("alarm.cleared", {"alarm": "sync.denied"})
 
     def _on_message(self, client: Any, conn: _Conn, msg: Any) -> None:
@@ -499,7 +525,8 @@ class SyncLink:
                 self.bad_messages += 1
                 logger.warning("sync: bad ack ignored: %s", _why(e))
                 return
-            self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from, ack.db)
+            if self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from, ack.db):
+                conn.central_acked = True
         elif topic == CENTRAL_STATE_TOPIC:
             try:
                 state = parse(CentralState, payload, 4096) if payload else None

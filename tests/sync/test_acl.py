@@ -91,3 +91,63 @@ def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
         reader.close()
         central.stop()
         broker.stop()
+
+
+def test_denied_stays_raised_while_evt_is_refused_and_clears_when_accepted(
+        tmp_path: Path, shared: Path, edges: list[EdgeRig],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Risk: a broker that takes the birth and health but refuses evt: sync.denied was
+    cleared on every reconnect (any PUBACK counted) and raised again, an alarm pair per
+    reconnect filling the outbox while no event got through."""
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.fail("install mosquitto (it provides mosquitto_passwd)")
+    passwd = shared / "passwd"
+    passwd.write_text("")
+    for user in ("central", DEVICE):
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "secret"], check=True)
+    passwd.chmod(0o644)
+    base = f"qms/v1/{SITE}/{DEVICE}"
+    central_acl = "\nuser central\ntopic readwrite qms/v1/#\n"
+    no_evt = (f"user {DEVICE}\n" + "".join(f"topic readwrite {base}/{t}\n" for t in (
+        "state", "health", "evt/ack", "cfg", "bookings", "cmd"))
+        + "topic read qms/v1/central/state\n")
+    acl = shared / "acl"
+    acl.write_text(no_evt + central_acl)
+    acl.chmod(0o644)
+    broker = Broker(tmp_path, extra=f"password_file {passwd}\nacl_file {acl}\n")
+    broker.start()
+    central = Central(BrokerSettings("127.0.0.1", broker.port, username="central",
+                                     password="secret", keepalive_s=5), tmp_path / "central.db")
+    central.start()
+    reader = CentralStore(tmp_path / "central.db")
+    try:
+        assert central.wait_connected(10)
+        monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "secret")
+        edge = EdgeRig(make_config(broker.port, username=DEVICE, reconnect_max_s=1.0),
+                       tmp_path / "edge")
+        edges.append(edge)
+        edge.record(20)
+        wait_for(lambda: "sync.denied" in edge.app.controller.snapshot.alarms, 10,
+                 "the sync.denied alarm")
+        connects = edge.link.health()["connects"]
+        wait_for(lambda: edge.link.health()["connects"] >= connects + 3, 15,
+                 "three more refused connections")
+        assert "sync.denied" in edge.app.controller.snapshot.alarms
+        assert len(edge.events_of("alarm.raised")) == 1
+        assert edge.events_of("alarm.cleared") == [], "cleared while evt is still refused"
+        assert f"publish to {base}/evt" in edge.link.health()["denied"]
+
+        acl.write_text(no_evt + f"topic write {base}/evt\n" + central_acl)
+        broker.stop()
+        broker.start()
+        wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 20,
+                 "the alarm to clear")
+        assert len(edge.events_of("alarm.cleared")) == 1
+        last = edge.last_seq()
+        wait_for(lambda: (reader.device(SITE, DEVICE) or {}).get("contiguous") == last, 20,
+                 "events at central once evt is allowed")
+        assert edge.link.health()["denied"] == ""
+    finally:
+        reader.close()
+        central.stop()
+        broker.stop()
