@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 SOFTWARE = "kezek-edge/0.1"
 SESSION_TAKEN_OVER = 142  # MQTT v5 reason code: another client connected with our id
 CRITICAL_CLEAR_RATIO = 0.95  # a critical outbox alarm goes back to warning below this
+# A broker refusing a message that is too large (Mosquitto's message_size_limit) sends no
+# PUBACK: it drops the connection. This many losses in a row, each within OVERSIZE_WINDOW_S
+# of an event batch going out and with the same first unacked seq, are taken as a refusal.
+OVERSIZE_LOSSES = 3
+OVERSIZE_WINDOW_S = 5.0
 
 
 def build(ctx: Any) -> list[Any]:
@@ -127,6 +132,8 @@ class SyncLink:
         # published our birth over it, and was then lost (not closed by us): if the next
         # connection sees a foreign birth again, another device is live with our identity.
         self._foreign_before = False
+        # Connections lost right after an event batch went out: (first unacked seq, count).
+        self._oversize: tuple[int, int] = (0, 0)
         # Counters for health().
         self.connects = 0
         self.watchdog_restarts = 0
@@ -264,8 +271,12 @@ class SyncLink:
         if not self._current(gen):
             return conn
         if rc != 0 or conn.lost:
-            return self._drop(conn, conn.lost_reason or f"connection lost (rc {rc})",
-                              lost=not conn.ended_by_us)
+            reason = conn.lost_reason or f"connection lost (rc {rc})"
+            lost = not conn.ended_by_us
+            too_big = self._too_big(conn, reason) if lost else None
+            if too_big:
+                return self._drop(conn, too_big, slow=True, lost=True)
+            return self._drop(conn, reason, lost=lost)
         if conn.denied:
             return self._refused(conn)
         if self._denied and self._accepted(conn):
@@ -437,6 +448,44 @@ class SyncLink:
             self.emit("alarm.raised", {"alarm": "sync.denied", "severity": "critical",
                                        "message": message[:500]})
         return self._drop(conn, message, slow=True)
+
+    def _too_big(self, conn: _Conn, reason: str) -> str | None:
+        """A lost connection: the broker's answer to an event batch it finds too large?
+
+        Mosquitto drops a client that publishes beyond message_size_limit (DISCONNECT
+        "protocol error", no PUBACK), and the resend after the reconnect is the same batch:
+        without this, a silent loop. Returns the refusal message (alarm raised, batch
+        limit halved), or None.
+        """
+        assert self.pump is not None
+        pump = self.pump
+        sent_at = pump.last_sent_at
+        if not conn.connected or "taken over" in reason or not pump.inflight \
+                or sent_at is None or self._mono() - sent_at > OVERSIZE_WINDOW_S:
+            self._oversize = (0, 0)
+            return None
+        head = pump.inflight[0]
+        first, count = self._oversize
+        count = count + 1 if first == head.first else 1
+        self._oversize = (head.first, count)
+        if count < OVERSIZE_LOSSES:
+            return None
+        big = max(pump.inflight, key=lambda b: b.size)
+        old_limit = pump.max_bytes
+        pump.max_bytes = max(1, min(old_limit, big.size) // 2)   # 1: one event per batch
+        message = (f"the broker dropped the connection {count} times in a row right after an "
+                   f"event batch of {big.size} bytes (seq {big.first}..{big.last}) went out "
+                   f"({reason}): it likely refuses messages that large (Mosquitto's "
+                   f"message_size_limit or max_packet_size); raise that limit or lower "
+                   f"sync.batch_max_bytes ({self.config.batch_max_bytes}); trying batches of "
+                   f"at most {pump.max_bytes} bytes")
+        logger.error("sync: %s", message)
+        self._denied_topics.add(self.topics.evt)
+        if not self._denied:
+            self.emit("alarm.raised", {"alarm": "sync.denied", "severity": "critical",
+                                       "message": message[:500]})
+        self._denied = message
+        return message
 
     def _accepted(self, conn: _Conn) -> bool:
         """Did this connection get through what the broker refused before?

@@ -27,6 +27,7 @@ class InFlight:
     first: int
     last: int
     sent_at: float
+    size: int = 0   # bytes of the payload
 
 
 class OutboxPump:
@@ -49,6 +50,7 @@ class OutboxPump:
         self.session = 0
         self.hist_through = 0
         self._progress_at = 0.0
+        self.last_sent_at: float | None = None   # when the newest batch went out
         # Counters for health().
         self.sent_batches = 0
         self.sent_events = 0
@@ -134,7 +136,8 @@ class OutboxPump:
                 break  # the client refused (disconnected); the next session resends
             if not self.inflight:
                 self._progress_at = now
-            self.inflight.append(InFlight(batch.first, batch.last, now))
+            self.inflight.append(InFlight(batch.first, batch.last, now, len(batch.payload)))
+            self.last_sent_at = now
             self.cursor = batch.last + 1
             self.sent_batches += 1
             self.sent_events += batch.count
@@ -154,5 +157,5 @@ class OutboxPump:
                 "window": self.cwnd,
                 "sent_batches": self.sent_batches, "sent_events": self.sent_events,
                 "rewinds": self.rewinds, "bad_acks": self.bad_acks,
-                "foreign_acks": self.foreign_acks,
+                "foreign_acks": self.foreign_acks, "batch_max_bytes": self.max_bytes,
                 "dropped_through": self.dropped_through}

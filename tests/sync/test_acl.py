@@ -14,7 +14,8 @@ import pytest
 from edge.central.server import Central
 from edge.central.store import CentralStore
 from edge.sync.mqtt import BrokerSettings
-from tests.sync.conftest import DEVICE, SITE, Broker, EdgeRig, make_config, wait_for
+from tests.sync.conftest import (DEVICE, SITE, Broker, CentralRig, EdgeRig, assert_exactly_once,
+                                 make_config, wait_for)
 
 ACL = ("pattern readwrite qms/v1/+/%u/#\npattern read qms/v1/central/state\n\n"
        "user central\ntopic readwrite qms/v1/#\n")
@@ -149,5 +150,33 @@ def test_denied_stays_raised_while_evt_is_refused_and_clears_when_accepted(
         assert edge.link.health()["denied"] == ""
     finally:
         reader.close()
+        central.stop()
+        broker.stop()
+
+
+def test_a_batch_over_the_brokers_size_limit_is_reported_and_made_smaller(
+        tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: Mosquitto drops a client whose publish is over message_size_limit (no PUBACK,
+    DISCONNECT "protocol error"); the edge resent the same batch forever, no alarm."""
+    broker = Broker(tmp_path, extra="message_size_limit 4000\n")
+    broker.start()
+    central = CentralRig(broker.port, tmp_path / "central.db")
+    try:
+        edge = EdgeRig(make_config(broker.port, health_interval_s=600), tmp_path / "edge")
+        edges.append(edge)
+        edge.record(100)
+        wait_for(lambda: "sync.denied" in edge.app.controller.snapshot.alarms, 20,
+                 "the sync.denied alarm")
+        message = edge.events_of("alarm.raised")[0]["message"]
+        assert "message_size_limit" in message and "sync.batch_max_bytes" in message
+        assert " bytes " in message
+        wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 30,
+                 "smaller batches to get through")
+        last = edge.last_seq()
+        wait_for(lambda: central.contiguous() == last, 30, "every event at central")
+        assert_exactly_once(central, last, edge.ids)
+        assert len(edge.events_of("alarm.raised")) == 1
+        assert edge.link.health()["batch_max_bytes"] < 4000
+    finally:
         central.stop()
         broker.stop()
