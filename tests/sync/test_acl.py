@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -31,19 +32,21 @@ def shared() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
-        tmp_path: Path, shared: Path, edges: list[EdgeRig],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Risk: SUBACK/PUBACK 0x87 ignored: health ok, every event resent forever."""
+@contextlib.contextmanager
+def broker_with_acl(tmp_path: Path, shared: Path, users: tuple[str, ...],
+                    acl_text: str) -> Iterator[tuple[Broker, Path, CentralStore]]:
+    """Mosquitto with a password for each of `users` ("secret") and the ACL `acl_text`
+    (rewrite the yielded file and restart the broker to change it), the reference
+    central logged in as "central", and a reader of central's store."""
     if shutil.which("mosquitto_passwd") is None:
         pytest.fail("install mosquitto (it provides mosquitto_passwd)")
     passwd = shared / "passwd"
     passwd.write_text("")
-    for user in ("central", "ast01-e1"):
+    for user in users:
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "secret"], check=True)
     passwd.chmod(0o644)
     acl = shared / "acl"
-    acl.write_text(ACL)
+    acl.write_text(acl_text)
     acl.chmod(0o644)
     broker = Broker(tmp_path, extra=f"password_file {passwd}\nacl_file {acl}\n")
     broker.start()
@@ -53,6 +56,18 @@ def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
     reader = CentralStore(tmp_path / "central.db")
     try:
         assert central.wait_connected(10)
+        yield broker, acl, reader
+    finally:
+        reader.close()
+        central.stop()
+        broker.stop()
+
+
+def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
+        tmp_path: Path, shared: Path, edges: list[EdgeRig],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Risk: SUBACK/PUBACK 0x87 ignored: health ok, every event resent forever."""
+    with broker_with_acl(tmp_path, shared, ("central", "ast01-e1"), ACL) as (broker, acl, reader):
         monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "secret")
         # The login is ast01-e1 but center.device is edge-1: the ACL refuses everything.
         edge = EdgeRig(make_config(broker.port, username="ast01-e1", reconnect_max_s=10.0),
@@ -88,10 +103,6 @@ def test_acl_refusal_raises_alarm_backs_off_and_clears_when_fixed(
                  "events at central once the ACL is fixed")
         assert edge.link.health()["ok"] is True
         assert edge.link.health()["denied"] == ""
-    finally:
-        reader.close()
-        central.stop()
-        broker.stop()
 
 
 def test_denied_stays_raised_while_evt_is_refused_and_clears_when_accepted(
@@ -100,29 +111,13 @@ def test_denied_stays_raised_while_evt_is_refused_and_clears_when_accepted(
     """Risk: a broker that takes the birth and health but refuses evt: sync.denied was
     cleared on every reconnect (any PUBACK counted) and raised again, an alarm pair per
     reconnect filling the outbox while no event got through."""
-    if shutil.which("mosquitto_passwd") is None:
-        pytest.fail("install mosquitto (it provides mosquitto_passwd)")
-    passwd = shared / "passwd"
-    passwd.write_text("")
-    for user in ("central", DEVICE):
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "secret"], check=True)
-    passwd.chmod(0o644)
     base = f"qms/v1/{SITE}/{DEVICE}"
     central_acl = "\nuser central\ntopic readwrite qms/v1/#\n"
     no_evt = (f"user {DEVICE}\n" + "".join(f"topic readwrite {base}/{t}\n" for t in (
         "state", "health", "evt/ack", "cfg", "bookings", "cmd"))
         + "topic read qms/v1/central/state\n")
-    acl = shared / "acl"
-    acl.write_text(no_evt + central_acl)
-    acl.chmod(0o644)
-    broker = Broker(tmp_path, extra=f"password_file {passwd}\nacl_file {acl}\n")
-    broker.start()
-    central = Central(BrokerSettings("127.0.0.1", broker.port, username="central",
-                                     password="secret", keepalive_s=5), tmp_path / "central.db")
-    central.start()
-    reader = CentralStore(tmp_path / "central.db")
-    try:
-        assert central.wait_connected(10)
+    with broker_with_acl(tmp_path, shared, ("central", DEVICE), no_evt + central_acl) \
+            as (broker, acl, reader):
         monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "secret")
         edge = EdgeRig(make_config(broker.port, username=DEVICE, reconnect_max_s=1.0),
                        tmp_path / "edge")
@@ -148,10 +143,6 @@ def test_denied_stays_raised_while_evt_is_refused_and_clears_when_accepted(
         wait_for(lambda: (reader.device(SITE, DEVICE) or {}).get("contiguous") == last, 20,
                  "events at central once evt is allowed")
         assert edge.link.health()["denied"] == ""
-    finally:
-        reader.close()
-        central.stop()
-        broker.stop()
 
 
 def test_a_batch_over_the_brokers_size_limit_is_reported_and_made_smaller(
