@@ -29,7 +29,8 @@ from edge.queue.model import (Category, PrintState, Service, Ticket, TicketState
                               WindowState)
 from edge.queue.policies import BookingRules, Refusal, Schedule, ServiceRules, capacity_left
 from edge.queue.snapshot import CallView, QueueSnapshot, ServiceView, WindowView
-from edge.queue.timebase import TimeBase, TimeStep, advance, local_day, local_time
+from edge.queue.timebase import (TimeBase, TimeStep, advance, local_day, local_time,
+                                 next_day_starts_ms)
 
 RECENT_CALLS = 12
 
@@ -273,6 +274,7 @@ class QueueEngine:
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
         # state is unchanged and no deadline has come; a cache, so decide() stays pure.
         self._gen = 0
+        self._day_end: tuple[str, int] = ("", 0)  # (business day, UTC ms its next day starts)
         self._timer_memo: tuple[int, int | None] = (-1, None)
         self._rebuild_indexes()
         self._handlers: dict[type, Callable[[_Draft, Any], None]] = {
@@ -374,7 +376,14 @@ class QueueEngine:
         return self._day_ends_at(advance(self.state.time, reading).eff_ms)
 
     def _day_ends_at(self, now_ms: int) -> bool:
-        return bool(self.state.day) and local_day(now_ms, self.tz) > self.state.day
+        # Asked before every command: an integer compare against the day's end, worked
+        # out once per day, instead of a local date per command.
+        day = self.state.day
+        if not day:
+            return False
+        if self._day_end[0] != day:
+            self._day_end = (day, next_day_starts_ms(day, self.tz))
+        return now_ms >= self._day_end[1]
 
     def apply(self, outcome: Outcome) -> None:
         """Make a committed outcome the engine's state."""

@@ -75,5 +75,12 @@ def local_day(eff_ms: int, tz: zoneinfo.ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(eff_ms / 1000, tz).date().isoformat()
 
 
+def next_day_starts_ms(day: str, tz: zoneinfo.ZoneInfo) -> int:
+    """UTC ms at which the business day after `day` (ISO date) begins in the center's zone:
+    local_day(t) > day exactly when t >= this."""
+    d = dt.date.fromisoformat(day) + dt.timedelta(days=1)
+    return int(dt.datetime(d.year, d.month, d.day, tzinfo=tz).timestamp() * 1000)
+
+
 def local_time(eff_ms: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(eff_ms / 1000, tz)
