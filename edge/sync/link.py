@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +25,8 @@ from edge.sync.downlink import Downlink
 from edge.sync.lock import acquire_identity_lock
 from edge.sync.mqtt import (BrokerSettings, ClientFactory, close_client, connect_properties,
                             make_client)
-from edge.sync.outbox import OutboxDb
+from edge.sync.machine import Machine, MachineSource, read_machine
+from edge.sync.outbox import Fork, OutboxDb
 from pydantic import ValidationError
 
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
@@ -50,7 +51,7 @@ def build(ctx: Any) -> list[Any]:
     acquire_identity_lock(ctx.state_dir, c.center.site, c.center.device)
     return [SyncLink(c.sync, app_config=c, controller=ctx.controller, clock=ctx.clock,
                      db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components,
-                     current_config=lambda: ctx.config)]
+                     current_config=lambda: ctx.config, machine=ctx.machine)]
 
 
 @dataclass
@@ -87,8 +88,11 @@ class SyncLink:
                  db_path: Path, state_dir: Path, components: dict[str, Any] | None = None,
                  client_factory: ClientFactory | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 current_config: Callable[[], Any] | None = None) -> None:
+                 current_config: Callable[[], Any] | None = None,
+                 machine: MachineSource | None = None) -> None:
         self.config = config
+        # Which board this is (passed in so tests can move the card to another board).
+        self._machine = machine or read_machine
         self.app_config = app_config
         # The file's config as reloaded (SIGHUP): what central's cfg is merged over.
         # [center], [storage] and [sync] need a restart, so app_config serves for those.
@@ -115,6 +119,8 @@ class SyncLink:
         self._conn: _Conn | None = None
         self.db: OutboxDb | None = None
         self.db_id: str | None = None
+        self.fork: Fork | None = None
+        self._fork_committed = threading.Event()   # our sync.db_changed event is stored
         self.pump: OutboxPump | None = None
         self.downlink: Downlink | None = None
         self._failures = 0
@@ -144,12 +150,12 @@ class SyncLink:
     def start(self) -> None:
         acquire_identity_lock(self.state_dir, self.site, self.device)
         self.db = OutboxDb(self.db_path)
-        self.db_id = self.db.database_id()
+        self._open_database()
         c = self.config
         self.pump = OutboxPump(self.db, site=self.site, device=self.device,
                                window=c.inflight_batches, max_events=c.batch_max_events,
                                max_bytes=c.batch_max_bytes, ack_timeout_s=c.ack_timeout_s,
-                               db_id=self.db_id)
+                               db_id=self.db_id, fork=self.fork)
         self.downlink = Downlink(self.db, self.controller, self.current_config, self.clock,
                                  emit=self.emit, resend=self._resend,
                                  max_bytes=c.downlink_max_bytes)
@@ -170,6 +176,41 @@ class SyncLink:
         self._watchdog = threading.Thread(target=self._watch, name="kezek-sync-watchdog",
                                           daemon=True)
         self._watchdog.start()
+
+    def _open_database(self) -> None:
+        """The database id, bound to this machine; a new one if the card came from another."""
+        assert self.db is not None
+        try:
+            machine = self._machine()
+        except Exception as e:   # never keep the controller from starting over this
+            logger.exception("sync: cannot tell which machine this is")
+            machine = Machine()
+            self.last_error = f"machine id: {type(e).__name__}: {e}"
+        if not machine.ids:
+            logger.warning("sync: no board serial, machine UUID, hardware MAC or machine-id "
+                           "readable: a copy of this card on another board cannot be told "
+                           "apart (docs/operations.md)")
+        elif not machine.strong:
+            logger.warning("sync: only /etc/machine-id identifies this machine, and an image "
+                           "copy keeps it: a cloned card is not detected (docs/operations.md)")
+        ident = self.db.database_id(machine)
+        self.db_id, self.fork = ident.db, ident.fork
+        if ident.moved is not None:
+            logger.warning(
+                "sync: this database was made on another machine (now identified by %s): "
+                "the SD card was moved or copied. Sending as the new database %s (was %s); "
+                "events up to seq %s came with the card", machine.describe(), ident.db,
+                ident.moved.prev_db, ident.moved.fork_seq)
+        fork = self.fork
+        if fork is not None and not fork.reported:
+            # Emitted at every start until it is committed (a power cut right after the
+            # new id was written must not leave it untold).
+            self.emit("sync.db_changed", {
+                "reason": "other_machine", "db": self.db_id, "prev_db": fork.prev_db,
+                "fork_seq": fork.fork_seq, "acked_seq": fork.acked_seq,
+                "machine": machine.describe(),
+                "message": "the SD card was moved to or copied onto another machine: its "
+                           "events continue as a new stream at central"})
 
     def stop(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -207,6 +248,10 @@ class SyncLink:
     def _on_applied(self, applied: Any) -> None:
         # Runs on the controller's thread after a commit: only wake the pump.
         if applied.events:
+            if self.fork is not None and not self.fork.reported and any(
+                    e.type == "sync.db_changed" and e.data.get("db") == self.db_id
+                    for e in applied.events):
+                self._fork_committed.set()   # persisted by the network thread
             self._wake.set()
 
     def _resend(self, from_seq: int) -> int:
@@ -623,6 +668,10 @@ class SyncLink:
 
     # -- timers ---------------------------------------------------------------------
     def _periodic(self, conn: _Conn | None, now: float) -> None:
+        if self._fork_committed.is_set() and self.db is not None and self.fork is not None:
+            self._fork_committed.clear()
+            self.db.fork_reported()
+            self.fork = replace(self.fork, reported=True)
         if self.downlink is not None:
             self.downlink.poll()
         if now >= self._next_cap_check:

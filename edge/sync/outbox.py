@@ -17,8 +17,36 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import StorageError
+from edge.sync.machine import Machine
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fork:
+    """This database continues another one (the same card, on another machine)."""
+
+    prev_db: str        # the database id before
+    fork_seq: int       # the newest seq the card held when it came to this machine
+    acked_seq: int = 0  # what central had acked of it then
+    reported: bool = True
+
+    @classmethod
+    def load(cls, value: Any) -> "Fork | None":
+        if not isinstance(value, dict) or not isinstance(value.get("prev_db"), str):
+            return None
+        try:
+            return cls(value["prev_db"], int(value.get("fork_seq", 0)),
+                       int(value.get("acked_seq", 0)), bool(value.get("reported", True)))
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class DbIdentity:
+    db: str
+    moved: Fork | None   # set when this start minted a new id: the card is on a new machine
+    fork: Fork | None    # the fork in effect (this start's or an earlier one's)
 
 
 @dataclass(frozen=True)
@@ -99,18 +127,47 @@ class OutboxDb:
         except sqlite3.Error as e:
             logger.warning("sync: checkpoint after a scrub failed: %s", e)
 
-    def database_id(self) -> str:
-        """This database's id for central (`db` on the wire), made once and kept in meta.
+    def database_id(self, machine: Machine | None = None) -> DbIdentity:
+        """This database's id for central (`db` on the wire), kept in meta, bound to `machine`.
 
         A new SD card has a new database, so a new id: central can tell its events (seq
-        from 1 again) from the old card's instead of taking them for duplicates.
+        from 1 again) from the old card's instead of taking them for duplicates. The id is
+        also bound to the machine it was made on (`sync.machine`): the same card opened on
+        another board (moved to a replacement, or copied onto a second box) gets a new id,
+        so its events become a stream of their own at central and never collide with the
+        other box's. The fork (`sync.db_fork`: the id before, and the newest seq the card
+        held then) goes with every batch: central knows that seqs up to it may arrive under
+        both ids, with the same event ids, and keeps each such event once.
         """
         with self._tx():
             value = self.get("sync.db_id")
+            recorded = self.get("sync.machine")
+            fork = self.get("sync.db_fork")
+            moved: Fork | None = None
             if not isinstance(value, str) or not value:
                 value = str(uuid.uuid4())
                 self._write_meta({"sync.db_id": value})
-        return value
+                fork = None
+            elif machine is not None and machine.ids and isinstance(recorded, dict) \
+                    and not machine.same_as(recorded):
+                moved = Fork(prev_db=value, fork_seq=self.last_assigned_seq(),
+                             acked_seq=self.get_int("sync.acked_seq", 0), reported=False)
+                value = str(uuid.uuid4())
+                fork = {"prev_db": moved.prev_db, "fork_seq": moved.fork_seq,
+                        "acked_seq": moved.acked_seq, "reported": False}
+                self._write_meta({"sync.db_id": value, "sync.db_fork": fork})
+            if machine is not None and machine.ids and recorded != machine.ids:
+                # First start on this version (nothing recorded: the card is taken to be on
+                # its own board), a new board, or a kind of id that became readable.
+                self._write_meta({"sync.machine": machine.ids})
+        return DbIdentity(value, moved, Fork.load(fork))
+
+    def fork_reported(self) -> None:
+        """The sync.db_changed event of the current fork is committed: not again at start."""
+        with self._tx():
+            fork = self.get("sync.db_fork")
+            if isinstance(fork, dict) and not fork.get("reported"):
+                self._write_meta({"sync.db_fork": {**fork, "reported": True}})
 
     def delete_keys(self, keys: list[str]) -> None:
         with self._tx():
@@ -146,7 +203,7 @@ class OutboxDb:
 
     def read_batch(self, from_seq: int, *, site: str, device: str, session: int, floor: int,
                    hist_through: int, max_events: int, max_bytes: int,
-                   db: str | None = None) -> Batch | None:
+                   db: str | None = None, fork: Fork | None = None) -> Batch | None:
         """The longest run of consecutive events from `from_seq` within both bounds.
 
         One event bigger than max_bytes still goes alone (it cannot be split; the broker's
@@ -159,7 +216,9 @@ class OutboxDb:
             return None
         head = (f'{{"v":1,"site":{json.dumps(site)},"device":{json.dumps(device)},'
                 f'"session":{session},"floor":{floor},'
-                + (f'"db":{json.dumps(db)},' if db else "") + '"events":[').encode("utf-8")
+                + (f'"db":{json.dumps(db)},' if db else "")
+                + (f'"prev_db":{json.dumps(fork.prev_db)},"fork_seq":{int(fork.fork_seq)},'
+                   if db and fork else "") + '"events":[').encode("utf-8")
         parts: list[bytes] = []
         size = len(head) + 2
         first = int(rows[0][0])

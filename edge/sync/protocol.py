@@ -79,6 +79,15 @@ class EventBatch(Wire):
                           description="id of the edge's database (a uuid made once); a new "
                                       "one means the database was replaced and seq "
                                       "and session start again at 1")
+    prev_db: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$",
+                                description="set when this database is an SD card that came "
+                                            "from another machine (moved or copied): the "
+                                            "`db` it had there. Its events up to `fork_seq` "
+                                            "may also arrive under `prev_db` (the other "
+                                            "box), with the same `id`s")
+    fork_seq: int | None = Field(default=None, ge=0,
+                                 description="with `prev_db`: the newest seq the card held "
+                                             "when it came to this machine")
     events: list[EventEnvelope] = Field(min_length=1, max_length=10_000)
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from edge.sync.outbox import OutboxDb
+from edge.sync.outbox import Fork, OutboxDb
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,10 @@ class InFlight:
 class OutboxPump:
     def __init__(self, db: OutboxDb, *, site: str, device: str, window: int,
                  max_events: int, max_bytes: int, ack_timeout_s: float,
-                 db_id: str | None = None) -> None:
+                 db_id: str | None = None, fork: Fork | None = None) -> None:
         self.db = db
         self.db_id = db_id
+        self.fork = fork   # named in every batch: central keeps copied events once
         self.site = site
         self.device = device
         self.window = window
@@ -129,7 +130,8 @@ class OutboxPump:
             batch = self.db.read_batch(
                 self.cursor, site=self.site, device=self.device, session=self.session,
                 floor=self.floor, hist_through=self.hist_through,
-                max_events=self.max_events, max_bytes=self.max_bytes, db=self.db_id)
+                max_events=self.max_events, max_bytes=self.max_bytes, db=self.db_id,
+                fork=self.fork)
             if batch is None:
                 break
             if not send(batch.payload):

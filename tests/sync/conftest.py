@@ -304,7 +304,8 @@ class EdgeRig:
     after the outbox rows are deleted on central's ack).
     """
 
-    def __init__(self, config: AppConfig, state_dir: Path, clock: Any = None) -> None:
+    def __init__(self, config: AppConfig, state_dir: Path, clock: Any = None,
+                 machine: Any = None) -> None:
         import io
 
         from edge.service import App
@@ -312,6 +313,8 @@ class EdgeRig:
         self.config = config
         self.state_dir = state_dir
         self.app = App(config, state_dir, stdout=io.StringIO(), stdin=io.StringIO(), clock=clock)
+        # Which board the card is in (edge.sync.machine.Machine); None: this machine.
+        self.app.ctx.machine = (lambda: machine) if machine is not None else None
         self.db_path = self.app.db_path
         self.ids: dict[int, str] = {}
         self.events: list[Any] = []
