@@ -10,6 +10,13 @@ database was replaced (a new SD card: seq starts again at 1) gets a new stream, 
 under the key `<device>~2`, `~3`... in the `device` column of every table, so its events
 sit beside the old ones instead of clashing with them. An event whose (stream, seq) is
 stored with another id is a conflict: it is kept whole in `conflicts`, never dropped.
+
+Forks: an SD card moved to (or copied onto) another board gets a new `db` there and names
+the old one (`prev_db`) and the newest seq it held then (`fork_seq`). Its events up to that
+seq may also come under the old `db` (from the other box, or sent before the move) with
+the same event `id`. Streams that share seqs this way are twins up to the lowest
+`fork_seq` between them: an event a twin already holds under the same (seq, id) is not
+stored again but noted in `copies` (where it is stored), and counts as held for the ack.
 """
 
 from __future__ import annotations
@@ -52,6 +59,11 @@ CREATE INDEX IF NOT EXISTS conflicts_key ON conflicts(site, device, seq, new_id)
 CREATE TABLE IF NOT EXISTS streams (
     site TEXT NOT NULL, device TEXT NOT NULL, db TEXT NOT NULL, key TEXT NOT NULL,
     since_ms INTEGER NOT NULL, PRIMARY KEY (site, device, db));
+-- Events of a stream stored under a twin stream (see Forks above): (stream, seq) -> where.
+CREATE TABLE IF NOT EXISTS copies (
+    site TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+    stored_in TEXT NOT NULL, received_ms INTEGER NOT NULL,
+    PRIMARY KEY (site, device, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS health (
     site TEXT NOT NULL, device TEXT NOT NULL, payload TEXT NOT NULL,
     received_ms INTEGER NOT NULL, PRIMARY KEY (site, device));
@@ -67,7 +79,10 @@ ADDED_COLUMNS = [
     ("conflicts", "mono_ms", "INTEGER"), ("conflicts", "boot", "TEXT"),
     ("conflicts", "clock_synced", "INTEGER"), ("conflicts", "hist", "INTEGER"),
     ("conflicts", "data", "TEXT"), ("states", "db", "TEXT"),
+    ("streams", "parent_db", "TEXT"), ("streams", "fork_seq", "INTEGER"),
+    ("devices", "copies", "INTEGER NOT NULL DEFAULT 0"),
 ]
+INF = 1 << 62   # "shares every seq": one database under two device names
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class StoreResult:
     duplicates: int
     conflicts: int
     resend_from: int | None   # set when this batch starts beyond a gap
+    copies: int = 0           # events a twin stream already holds (see Forks)
 
 
 # pydantic-core writes compact UTF-8 JSON (what json.dumps(ensure_ascii=False,
@@ -133,10 +149,12 @@ class CentralStore:
         c = self._conn
         site = batch.site
         now = _now_ms()
-        inserted = duplicates = conflicts = 0
+        inserted = duplicates = conflicts = copies = 0
         c.execute("BEGIN IMMEDIATE")
         try:
-            device = self._stream(site, batch.device, batch.db, now)
+            device = self._stream(site, batch.device, batch.db, now, batch.prev_db,
+                                  batch.fork_seq)
+            twins = self._twins(site, device)
             c.execute("INSERT OR IGNORE INTO devices(site, device) VALUES (?, ?)", (site, device))
             contiguous = c.execute("SELECT contiguous FROM devices WHERE site=? AND device=?",
                                    (site, device)).fetchone()[0]
@@ -144,10 +162,25 @@ class CentralStore:
             # ack, or another database's events under the same seqs), in one query; ids
             # are compared below the contiguous mark too, else a replaced database's
             # events would pass for duplicates and be acked without being stored.
-            stored_ids: dict[int, str] = dict(c.execute(
-                "SELECT seq, id FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?",
-                (site, device, batch.events[0].seq, batch.events[-1].seq)))
+            lo, hi = batch.events[0].seq, batch.events[-1].seq
+            stored_ids: dict[int, str] = {seq: eid for seq, eid, _ in
+                                          self._held(site, device, lo, hi)}
+            # What twin streams hold of this range (seq -> id -> the stream storing it).
+            in_twins: dict[int, dict[str, str]] = {}
+            for key, shared in twins:
+                for seq, eid, where in self._held(site, key, lo, min(hi, shared)):
+                    in_twins.setdefault(seq, {}).setdefault(eid, where)
             fresh = batch.events
+            copied = [(ev, in_twins[ev.seq][ev.id]) for ev in fresh
+                      if ev.seq not in stored_ids and ev.id in in_twins.get(ev.seq, {})]
+            if copied:
+                c.executemany("INSERT OR IGNORE INTO copies VALUES (?,?,?,?,?,?)",
+                              [(site, device, ev.seq, ev.id, where, now)
+                               for ev, where in copied])
+                copies = len(copied)
+                for ev, _ in copied:
+                    stored_ids[ev.seq] = ev.id
+                fresh = [ev for ev in fresh if ev.seq not in {e.seq for e, _ in copied}]
             new = [ev for ev in fresh if ev.seq not in stored_ids]
             before = c.total_changes
             c.executemany(  # OR IGNORE: a batch repeating a seq of its own stores it once
@@ -179,9 +212,10 @@ class CentralStore:
             if batch.floor > contiguous:
                 # The edge holds nothing at or below floor any more: what we lack there is
                 # gone for good (dropped at the edge's outbox cap, or acked to another store).
-                missing = batch.floor - contiguous - c.execute(
-                    "SELECT COUNT(*) FROM events WHERE site=? AND device=? AND seq>? AND seq<=?",
-                    (site, device, contiguous, batch.floor)).fetchone()[0]
+                # A forked stream starts at the card's floor: below it, its twins hold
+                # the events (acked to the card under its earlier `db`).
+                missing = batch.floor - contiguous - self._count_held(
+                    site, [(device, INF)] + twins, contiguous, batch.floor)
                 if missing:
                     c.execute("INSERT INTO gaps VALUES (?,?,?,?,?,?)",
                               (site, device, contiguous + 1, batch.floor,
@@ -193,17 +227,80 @@ class CentralStore:
                 contiguous = max(contiguous, batch.events[-1].seq)
             contiguous = self._advance(site, device, contiguous)
             c.execute("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?,"
-                      " conflicts=conflicts+?, last_seen_ms=? WHERE site=? AND device=?",
-                      (contiguous, inserted, duplicates, conflicts, now, site, device))
+                      " conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
+                      "WHERE site=? AND device=?",
+                      (contiguous, inserted, duplicates, conflicts, copies, now, site, device))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
         first = batch.events[0].seq
         resend = contiguous + 1 if first > contiguous + 1 else None
-        return StoreResult(contiguous, inserted, duplicates, conflicts, resend)
+        return StoreResult(contiguous, inserted, duplicates, conflicts, resend, copies)
 
-    def _stream(self, site: str, device: str, db: str | None, now: int) -> str:
+    def _held(self, site: str, key: str, lo: int, hi: int) -> list[tuple[int, str, str]]:
+        """(seq, id, stream storing it) of what stream `key` holds in lo..hi."""
+        if hi < lo:
+            return []
+        return self._conn.execute(
+            "SELECT seq, id, device FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?"
+            " UNION ALL SELECT seq, id, stored_in FROM copies WHERE site=? AND device=? AND "
+            "seq BETWEEN ? AND ?", (site, key, lo, hi, site, key, lo, hi)).fetchall()
+
+    def _count_held(self, site: str, streams: list[tuple[str, int]], after: int,
+                    through: int) -> int:
+        """How many seqs in (after, through] any of `streams` (key, up to seq) holds."""
+        parts, args = [], []
+        for key, shared in streams:
+            top = min(through, shared)
+            if top <= after:
+                continue
+            for table in ("events", "copies"):
+                parts.append(f"SELECT seq FROM {table} WHERE site=? AND device=? AND seq>? "
+                             "AND seq<=?")
+                args += [site, key, after, top]
+        if not parts:
+            return 0
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM ({' UNION '.join(parts)})",
+                                      args).fetchone()[0])
+
+    def _twins(self, site: str, key: str) -> list[tuple[str, int]]:
+        """Streams sharing seqs with stream `key`: (their key, up to which seq).
+
+        Two streams of one database (a device renamed) share every seq; a card's stream
+        and the one it forked into (`prev_db`) share seqs up to `fork_seq`. Over several
+        forks the narrowest link on the way counts (a widest-path search over the site's
+        few streams).
+        """
+        rows = self._conn.execute(
+            "SELECT key, db, parent_db, fork_seq FROM streams WHERE site=?", (site,)).fetchall()
+        if len(rows) < 2:
+            return []
+        links: dict[str, list[tuple[str, int]]] = {r[0]: [] for r in rows}
+        for k1, db1, parent1, fork1 in rows:
+            for k2, db2, _, _ in rows:
+                if k1 == k2:
+                    continue
+                if db1 == db2:
+                    links[k1].append((k2, INF))
+                elif parent1 is not None and parent1 == db2:
+                    links[k1].append((k2, int(fork1 or 0)))
+                    links[k2].append((k1, int(fork1 or 0)))
+        if not links.get(key):
+            return []
+        best: dict[str, int] = {key: INF}
+        todo = [key]
+        while todo:
+            here = todo.pop()
+            for there, width in links[here]:
+                w = min(best[here], width)
+                if w > best.get(there, 0):
+                    best[there] = w
+                    todo.append(there)
+        return [(k, w) for k, w in best.items() if k != key and w > 0]
+
+    def _stream(self, site: str, device: str, db: str | None, now: int,
+                prev_db: str | None = None, fork_seq: int | None = None) -> str:
         """The `device` key under which this database's events are stored."""
         if db is None:
             return device  # an edge that does not name its database: one stream
@@ -211,6 +308,10 @@ class CentralStore:
         row = c.execute("SELECT key FROM streams WHERE site=? AND device=? AND db=?",
                         (site, device, db)).fetchone()
         if row is not None:
+            if prev_db is not None:   # a stream made before its fork was known
+                c.execute("UPDATE streams SET parent_db=?, fork_seq=? WHERE site=? AND device=? "
+                          "AND db=? AND parent_db IS NULL", (prev_db, fork_seq or 0, site, device,
+                                                             db))
             return str(row[0])
         known = c.execute("SELECT COUNT(*) FROM streams WHERE site=? AND device=?",
                           (site, device)).fetchone()[0]
@@ -218,9 +319,13 @@ class CentralStore:
         # older edge sent without `db` came from it); a later one is a replacement.
         key = device if known == 0 else f"{device}~{known + 1}"
         if known:
-            logger.warning("central: %s/%s sends from a new database %s: its events are "
-                           "kept as the stream %s", site, device, db, key)
-        c.execute("INSERT INTO streams VALUES (?,?,?,?,?)", (site, device, db, key, now))
+            logger.warning("central: %s/%s sends from a new database %s%s: its events are "
+                           "kept as the stream %s", site, device, db,
+                           f" (its SD card came from database {prev_db}, up to seq {fork_seq})"
+                           if prev_db else "", key)
+        c.execute("INSERT INTO streams(site, device, db, key, since_ms, parent_db, fork_seq) "
+                  "VALUES (?,?,?,?,?,?,?)", (site, device, db, key, now, prev_db,
+                                             fork_seq if prev_db else None))
         return key
 
     def streams(self, site: str, device: str) -> list[tuple[str, str]]:
@@ -239,8 +344,9 @@ class CentralStore:
     def _advance(self, site: str, device: str, contiguous: int) -> int:
         while True:
             rows = self._conn.execute(
-                "SELECT seq FROM events WHERE site=? AND device=? AND seq>? ORDER BY seq "
-                "LIMIT 1000", (site, device, contiguous)).fetchall()
+                "SELECT seq FROM events WHERE site=? AND device=? AND seq>? UNION ALL "
+                "SELECT seq FROM copies WHERE site=? AND device=? AND seq>? ORDER BY seq "
+                "LIMIT 1000", (site, device, contiguous, site, device, contiguous)).fetchall()
             for (seq,) in rows:
                 if seq != contiguous + 1:
                     return contiguous
@@ -277,13 +383,28 @@ class CentralStore:
                  "boot": r[5], "clock_synced": bool(r[6]), "hist": bool(r[7]),
                  "data": json.loads(r[8])} for r in rows]
 
+    def device_events(self, site: str, device: str) -> list[dict[str, Any]]:
+        """Every event of a device over all its streams, each once (copies are not events),
+        with the stream key it is stored under as `stream`."""
+        out = []
+        for _, key in self.streams(site, device) or [("", device)]:
+            out += [{**e, "stream": key} for e in self.events(site, key)]
+        return out
+
+    def copies(self, site: str, key: str) -> list[tuple[int, str, str]]:
+        """(seq, id, stored_in) of the events stream `key` sent that a twin already held."""
+        return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
+            "SELECT seq, id, stored_in FROM copies WHERE site=? AND device=? ORDER BY seq",
+            (site, key))]
+
     def device(self, site: str, device: str) -> dict[str, Any] | None:
         row = self._conn.execute(
-            "SELECT contiguous, stored, duplicates, conflicts, last_seen_ms FROM devices "
+            "SELECT contiguous, stored, duplicates, conflicts, last_seen_ms, copies FROM devices "
             "WHERE site=? AND device=?", (site, device)).fetchone()
         if row is None:
             return None
-        return dict(zip(("contiguous", "stored", "duplicates", "conflicts", "last_seen_ms"), row))
+        return dict(zip(("contiguous", "stored", "duplicates", "conflicts", "last_seen_ms",
+                         "copies"), row))
 
     def gaps(self, site: str, device: str) -> list[tuple[int, int, str]]:
         return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
