@@ -234,6 +234,9 @@ class SyncLink:
             "outbox": self._outbox_count, "outbox_cap": self.app_config.storage.outbox_cap,
             "outbox_alarm": self._outbox_level, "last_error": self.last_error,
             "denied": self._denied,
+            # Which stream central keeps this box's events in; prev_db when the card came
+            # from another machine (see sync.db_changed).
+            "db": self.db_id, "prev_db": self.fork.prev_db if self.fork else None,
         }
         if self.pump is not None:
             out.update(self.pump.health())

@@ -223,6 +223,7 @@ def test_a_cloned_card_in_a_second_box_loses_and_mixes_nothing(
         assert len(changed) == 1 and a.events_of("sync.db_changed") == []
         assert changed[0]["prev_db"] == a.link.db_id and changed[0]["db"] == b.link.db_id
         assert changed[0]["fork_seq"] == max(card_ids) and changed[0]["reason"] == "other_machine"
+        assert b.link.health()["prev_db"] == a.link.db_id == a.link.health()["db"]
 
         central = CentralRig(broker.port, tmp_path / "central.db")
         wait_for(lambda: identity_alarm(a) and identity_alarm(b), 30,
