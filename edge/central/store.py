@@ -344,7 +344,7 @@ class CentralStore:
     def _advance(self, site: str, device: str, contiguous: int) -> int:
         while True:
             rows = self._conn.execute(
-                "SELECT seq FROM events WHERE site=? AND device=? AND seq>? UNION ALL "
+                "SELECT seq FROM events WHERE site=? AND device=? AND seq>? UNION "
                 "SELECT seq FROM copies WHERE site=? AND device=? AND seq>? ORDER BY seq "
                 "LIMIT 1000", (site, device, contiguous, site, device, contiguous)).fetchall()
             for (seq,) in rows:
