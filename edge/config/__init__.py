@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import re
 import sys
 import tomllib
+import types
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from edge.config.crosscheck import cross_section_problems
 from edge.config.model import AppConfig, CrossReferenceErrors
 from edge.errors import ConfigError
 
@@ -19,12 +24,12 @@ def _path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def _file_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+def _file_path(loc: tuple[Any, ...], data: Any, missing: bool = True) -> tuple[Any, ...]:
     """The key path as written in the file: pydantic puts the name of a union's variant
     into `loc` (`printers.kiosk.file.paper_mm`), which is no key anyone typed.
 
-    Walks the data along `loc` and drops every part that is not in it, except a last
-    part of a table (a missing key is not in the data either)."""
+    Walks the data along `loc` and drops every part that is not in it, except the last
+    part of a `missing` key's path (a missing key is not in the data either)."""
     out: list[Any] = []
     node = data
     for i, part in enumerate(loc):
@@ -32,7 +37,7 @@ def _file_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif isinstance(node, dict) and i == len(loc) - 1:
+        elif isinstance(node, dict) and i == len(loc) - 1 and missing:
             pass  # the missing key itself
         else:
             continue  # a union variant's name ("file", "fake", "alsa", "str")
@@ -63,11 +68,93 @@ def _expected_tags(data: dict[str, Any], loc: tuple[Any, ...], key: str) -> str:
     return ""
 
 
+# A required section that is missing: what to add (the file has no line to point at).
+_SECTIONS = {
+    "center": "add a [center] table with site and name",
+    "services": "add at least one [[services]] table",
+    "windows": "add at least one [[windows]] table",
+}
+
+
+def _unwrap(tp: Any) -> Any:
+    """Annotated[X, ...] and X | None -> X."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType) and len(
+                [a for a in get_args(tp) if a is not type(None)]) == 1:
+            tp = next(a for a in get_args(tp) if a is not type(None))
+        else:
+            return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return inspect.isclass(tp) and issubclass(tp, BaseModel)
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the table at pydantic's `loc` (union variants named in it) may have."""
+    tp: Any = AppConfig
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = get_origin(tp)
+        if _is_model(tp):
+            if part not in tp.model_fields:
+                return []
+            tp = tp.model_fields[part].annotation
+        elif origin is list:
+            tp = get_args(tp)[0]
+        elif origin is dict:
+            tp = get_args(tp)[1]
+        elif origin in (Union, types.UnionType):
+            # A union with a `type`/`kind` tag: pydantic puts the tag into the path.
+            variants = [v for v in map(_unwrap, get_args(tp)) if _is_model(v) and any(
+                get_origin(f.annotation) is Literal and part in get_args(f.annotation)
+                for f in v.model_fields.values())]
+            if not variants:
+                return []
+            tp = variants[0]
+        else:
+            return []
+    tp = _unwrap(tp)
+    return list(tp.model_fields) if _is_model(tp) else []
+
+
+def _suggestion(err: dict[str, Any], data: Any) -> str | None:
+    """The valid key nearest to an unknown key's spelling, if one is close and not set yet."""
+    loc = tuple(err.get("loc", ()))
+    if not loc:
+        return None
+    file_parent = _file_path(loc[:-1], data, missing=False)
+    node: Any = data
+    for part in file_parent:
+        node = node[part] if isinstance(node, (dict, list)) else None
+    present = set(node) if isinstance(node, dict) else set()
+    candidates = [k for k in _keys_at(loc[:-1]) if k not in present]
+    close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+# pydantic's wording of a wrong type, in the words of a TOML file.
+_TYPE_WORDS = {
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number", "float_parsing": "expected a number",
+    "string_type": "expected text in double quotes",
+    "list_type": "expected a list [ ... ]", "tuple_type": "expected a list [ ... ]",
+    "dict_type": "expected a table: { key = value, ... } or a [section] of its own",
+    "model_type": "expected a table: { key = value, ... } or a [section] of its own",
+    "model_attributes_type": "expected a table: { key = value, ... } or a [section] of its own",
+}
+
+
 def _explain(err: dict[str, Any], data: Any = None) -> str:
     loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
-    if data is not None:
-        loc = _file_path(loc, data)
     kind = err.get("type", "")
+    if data is not None:
+        loc = _file_path(loc, data, missing=kind == "missing")
     msg = str(err.get("msg", "")).removeprefix("Value error, ")
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         key = str(err.get("ctx", {}).get("discriminator", "type")).strip("'")
@@ -81,29 +168,140 @@ def _explain(err: dict[str, Any], data: Any = None) -> str:
             tags = ""
         return f"{where}: required" + (f"; one of {tags}" if tags else "")
     if kind == "extra_forbidden":
+        near = _suggestion(err, data) if data is not None else None
+        if near:
+            return f"{_path(loc)}: unknown key; did you mean {near!r}?"
         return f"{_path(loc)}: unknown key; remove it or check its spelling"
+    if kind == "missing" and isinstance(err.get("input"), (list, tuple)):
+        # A list such as range = [1] that lacks an item: pydantic calls the item "missing".
+        return f"{_path(loc)}: too few values (got {list(err['input'])})"
     if kind == "missing":
+        if len(loc) == 1 and loc[0] in _SECTIONS:
+            return f"{loc[0]}: required section is missing; {_SECTIONS[loc[0]]} (see config/demo.toml)"
         return f"{_path(loc)}: required key is missing"
     got = err.get("input")
     shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
-    # A message from our own validators may already start with its key path.
-    if msg.split(":")[0].count(".") and " " not in msg.split(":")[0]:
+    if kind == "list_type" and isinstance(got, dict):
+        return (f"{_path(loc)}: expected a list, got a table; for a list of tables write "
+                f"[[{_path(loc)}]] (two brackets) before each one")
+    if kind in _TYPE_WORDS:
+        return f"{_path(loc)}: {_TYPE_WORDS[kind]}{shown}"
+    head = msg.split(":")[0]
+    # A message from our own validators may already start with its key path...
+    if head.count(".") and " " not in head:
         return msg
+    # ... or with the key of the table it is about ("active_high: required with ...").
+    if re.fullmatch(r"[a-z_]+", head) and msg.startswith(head + ": ") and _path(loc) != "(top level)":
+        return f"{_path(loc)}.{msg}"
     return f"{_path(loc)}: {msg}{shown}"
 
 
+def _file_order(problem: str, data: Any) -> tuple[int, ...]:
+    """Where the key a problem names is in the file (tomllib keeps the file's order):
+    problems are listed top to bottom, each next to the others of its table."""
+    head = problem.split(": ", 1)[0]
+    if " " in head:
+        return ()
+    node, where = data, []
+    for part in head.split("."):
+        if isinstance(node, dict):
+            keys = [str(k) for k in node]
+            if part not in keys:
+                where.append(len(keys))   # a missing key: after the keys that are there
+                break
+            where.append(keys.index(part))
+            node = list(node.values())[keys.index(part)]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            where.append(int(part))
+            node = node[int(part)]
+        else:
+            break
+    return tuple(where)
+
+
 def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
+    """Validate the file's data; raises ConfigError listing every problem, in file order."""
     try:
         return AppConfig.model_validate(data)
     except ValidationError as e:
-        problems: list[str] = []
-        for err in e.errors():
-            cross = err.get("ctx", {}).get("error")
-            if isinstance(cross, CrossReferenceErrors):
-                problems += cross.problems
-            else:
-                problems.append(_explain(err, data))
-        raise ConfigError(source, problems) from None
+        errors = e.errors()
+    problems: list[str] = []
+    bad: list[tuple[Any, ...]] = []   # key paths (as in the file) with errors of their own
+    cross_checked = False
+    for err in errors:
+        cross = err.get("ctx", {}).get("error")
+        if isinstance(cross, CrossReferenceErrors):
+            problems += cross.problems
+            cross_checked = True
+            continue
+        loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+        bad.append(_file_path(loc, data, missing=err.get("type") == "missing"))
+        if err.get("type") in ("union_tag_not_found", "union_tag_invalid"):
+            bad[-1] += (str(err.get("ctx", {}).get("discriminator", "type")).strip("'"),)
+        problems.append(_explain(err, data))
+    # A misspelt required key gives "unknown key 'prefx'; did you mean 'prefix'?": the
+    # "prefix: required key is missing" next to it says the same thing again.
+    typos = {m.group(1).rsplit(".", 1)[0] + "." + m.group(2)
+             for p in problems if (m := re.match(r"(\S+): unknown key; did you mean '(\w+)'\?", p))}
+    typos |= {m.group(2) for p in problems
+              if (m := re.match(r"(\w+): unknown key; did you mean '(\w+)'\?", p))}
+    problems = [p for p in problems
+                if not (p.endswith(("required key is missing", "(see config/demo.toml)"))
+                        and p.split(": ", 1)[0] in typos)]
+    if not cross_checked:
+        # The rules between sections still run on the usable rest of the file, so that one
+        # run lists every problem (AppConfig's own check only runs on a valid file).
+        problems += cross_section_problems(data, bad)
+    problems.sort(key=lambda p: _file_order(p, data))
+    raise ConfigError(source, problems) from None
+
+
+_TOML_HINTS = (
+    ("Invalid value", "a text needs double quotes (site = \"ast-01\"), a list its closing ]"),
+    ("Cannot overwrite a value", "this key is already set in this table; keep one of the two"),
+    ("Cannot declare", "this table is already declared above; merge the two"),
+    ("Unterminated string", "a quote is not closed"),
+    ("Illegal character '\\n'", "a quote is not closed on this line"),
+    ("Unclosed array", "a list [ ... ] is not closed with ]"),
+    ("Unclosed inline table", "a { ... } is not closed with }"),
+    ("Expected newline or end of document after a statement",
+     "one key = value per line; a text needs double quotes"),
+    ("Expected '=' after a key", "write key = value"),
+)
+
+
+def _toml_problem(text: str, error: tomllib.TOMLDecodeError) -> str:
+    """A TOML syntax error as one line: where, what is wrong, what to write, the line itself."""
+    full = str(error)
+    m = re.search(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$", full)
+    msg = full[:m.start()] if m else full
+    lines = text.splitlines()
+    if m and m.group(1):
+        where, number = f"line {m.group(1)}, column {m.group(2)}", int(m.group(1))
+    else:
+        # Python 3.11 says "at end of document" for an unclosed string or a key set twice:
+        # the line is the first whose text (with all before it) gives this error.
+        number = _first_failing_line(lines, msg)
+        where = f"line {number}" if number else "at the end of the file"
+    # "Cannot declare ('gpio', 'buzzers') twice" -> "Cannot declare [gpio.buzzers] twice"
+    msg = re.sub(r"\(((?:'[^']*',? ?)+)\)",
+                 lambda t: "[" + ".".join(re.findall(r"'([^']*)'", t.group(1))) + "]", msg)
+    hint = next((h for k, h in _TOML_HINTS if msg.startswith(k)), "")
+    out = f"{where}: not valid TOML: {msg}" + (f" ({hint})" if hint else "")
+    if number and 0 < number <= len(lines) and lines[number - 1].strip():
+        out += f"; the line reads: {lines[number - 1].strip()[:80]}"
+    return out
+
+
+def _first_failing_line(lines: list[str], msg: str) -> int | None:
+    for k in range(len(lines), 0, -1):
+        try:
+            tomllib.loads("\n".join(lines[:k - 1]))
+        except tomllib.TOMLDecodeError as e:
+            if str(e).startswith(msg):
+                continue
+        return k
+    return None
 
 
 def load_config(path: str | Path) -> AppConfig:
@@ -114,16 +312,35 @@ def load_config(path: str | Path) -> AppConfig:
     except FileNotFoundError:
         raise ConfigError(str(p), ["file not found; pass the path of a .toml config "
                                    "(an example: config/demo.toml)"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(p), ["this is a folder, not a file; pass the path of the .toml "
+                                   "config in it"]) from None
+    except PermissionError:
+        # The installed file is root:kezek 0640 (docs/install.md).
+        raise ConfigError(str(p), ["cannot read the file: permission denied; run the command "
+                                   "with sudo, or as a user of the kezek group"]) from None
     except OSError as e:
         raise ConfigError(str(p), [f"cannot read the file: {e.strerror}"]) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Notepad's "Unicode" encoding.
+        raise ConfigError(str(p), ["the file is UTF-16 text; save it as UTF-8 "
+                                   "(in Notepad: Save as, Encoding: UTF-8)"])
     try:
         # utf-8-sig: Windows Notepad saves UTF-8 with a byte order mark, which TOML
         # would report as an invalid statement at line 1, column 1.
-        data = tomllib.loads(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ConfigError(str(p), [f"not UTF-8 text (byte {e.start}); save the file as UTF-8"]) from None
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(str(p), [
+            f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02X}; perhaps saved as "
+            f"Windows-1251); save the file as UTF-8"]) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"not valid TOML: {e}"]) from None
+        raise ConfigError(str(p), [_toml_problem(text, e)]) from None
+    if not data:
+        raise ConfigError(str(p), ["the file is empty (no settings); start from a copy of "
+                                   "config/demo.toml (every key is in docs/config.md)"])
     return parse_config(data, str(p))
 
 

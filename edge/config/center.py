@@ -95,31 +95,9 @@ class ConsoleConfig(StrictModel):
                                 description="printer (a [printers] name) for console tickets")
 
 
-def check_center(services: list[ServiceConfig], windows: list[WindowConfig]) -> list[str]:
-    """Cross-field rules between services and windows: one line per problem, naming the key.
-
-    A value used twice is reported once, at its second use, naming the first."""
-    problems: list[str] = []
-    ids = [s.id for s in services]
-    prefixes = [s.prefix for s in services]
-    for i, s in enumerate(services):
-        if ids.index(s.id) < i:
-            problems.append(f"services.{i}.id: service id {s.id!r} is used twice "
-                            f"(also services.{ids.index(s.id)}.id)")
-        if prefixes.index(s.prefix) < i:
-            problems.append(f"services.{i}.prefix: prefix {s.prefix!r} is used by two services "
-                            f"(also services.{prefixes.index(s.prefix)}.prefix)")
-    numbers = [w.number for w in windows]
-    for i, w in enumerate(windows):
-        if numbers.index(w.number) < i:
-            problems.append(f"windows.{i}.number: window number {w.number} is used twice "
-                            f"(also windows.{numbers.index(w.number)}.number)")
-        for sid in w.services:
-            if sid not in ids:
-                problems.append(f"windows.{i}.services.{sid}: no service with id {sid!r} "
-                                f"(known: {', '.join(ids)})")
-    return problems
+# The rules between services and windows (unique ids, prefixes and numbers, known
+# services) are in edge/config/crosscheck.py, with the other cross-section rules.
 
 
 __all__ = ["CenterConfig", "ServiceConfig", "WindowConfig", "StorageConfig", "ConsoleConfig",
-           "Names", "check_center", "model_validator"]
+           "Names", "model_validator"]

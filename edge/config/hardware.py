@@ -289,32 +289,9 @@ class GpioConfig(StrictModel):
     serial_inputs: list[SerialInputConfig] = Field(default_factory=list,
                                                    description="[[gpio.serial_inputs]]")
 
-    @model_validator(mode="after")
-    def _one_device_per_pin(self) -> "GpioConfig":
-        used: dict[int, str] = {}
-        places = ([(f"buttons.{i}.pin", b.pin) for i, b in enumerate(self.buttons)]
-                  + [(f"leds.{i}.pin", led.pin) for i, led in enumerate(self.leds)]
-                  + [(f"buzzers.{n}.pin", z.pin) for n, z in self.buzzers.items()])
-        for path, pin in places:
-            if pin in used:
-                raise ValueError(f"gpio.{path}: GPIO {pin} is already used by gpio.{used[pin]}; "
-                                 f"give each button, LED and buzzer its own pin")
-            used[pin] = path
-        for i, b in enumerate(self.buttons):
-            if b.buzzer is not None and b.buzzer not in self.buzzers:
-                raise ValueError(f"gpio.buttons.{i}.buzzer: no buzzer named {b.buzzer!r} in "
-                                 f"[gpio.buzzers] (known: {', '.join(self.buzzers) or 'none'})")
-        for i, s in enumerate(self.serial_inputs):
-            if isinstance(s, ScannerConfig) and s.buzzer is not None and s.buzzer not in self.buzzers:
-                raise ValueError(f"gpio.serial_inputs.{i}.buzzer: no buzzer named {s.buzzer!r} "
-                                 f"in [gpio.buzzers] (known: {', '.join(self.buzzers) or 'none'})")
-        seen: dict[str, int] = {}
-        for i, s in enumerate(self.serial_inputs):
-            if s.port in seen:
-                raise ValueError(f"gpio.serial_inputs.{i}.port: {s.port!r} is already used by "
-                                 f"gpio.serial_inputs.{seen[s.port]}; one serial port serves one input")
-            seen[s.port] = i
-        return self
+    # One device per pin, buzzer names and one input per serial port are checked with the
+    # other references between sections (edge/config/crosscheck.py): all at once, and
+    # still when some other key of the file has an error.
 
     def buzzer_for(self, name: str | None) -> str | None:
         """The buzzer a button or scanner uses: its own, else the only one configured."""
@@ -370,18 +347,7 @@ class _BusBase(StrictModel):
     blink_s: float = Field(default=5.0, ge=0, le=60, description="a new call blinks this long")
     boards: list[BoardConfig] = Field(min_length=1, description="[[boards.buses.NAME.boards]]")
 
-    @model_validator(mode="after")
-    def _boards_ok(self) -> "_BusBase":
-        first: dict[int, int] = {}
-        for i, b in enumerate(self.boards):
-            if b.address in first:
-                raise ValueError(f"boards {first[b.address]} and {i} both have address "
-                                 f"{b.address}; every board on one bus needs its own address")
-            first[b.address] = i
-            if self.codec == "alpha" and b.charset != "latin":
-                raise ValueError(f"board {i} has charset {b.charset!r}, but the alpha codec sends "
-                                 f"7-bit ASCII; use charset = 'latin' (Cyrillic is transliterated)")
-        return self
+    # Board addresses unique on the bus and the alpha codec's charset: edge/config/crosscheck.py.
 
 
 class SerialBusConfig(_BusBase):
@@ -416,62 +382,15 @@ class BoardsConfig(StrictModel):
 
     buses: dict[str, BusConfig] = Field(default_factory=dict, description="[boards.buses.NAME]")
 
-    @model_validator(mode="after")
-    def _ports_unique(self) -> "BoardsConfig":
-        seen: dict[str, str] = {}
-        for name, bus in self.buses.items():
-            if isinstance(bus, SerialBusConfig):
-                if bus.port in seen:
-                    raise ValueError(f"boards.buses.{name}.port: {bus.port!r} is also used by bus "
-                                     f"{seen[bus.port]!r}; put all boards of one line in one bus")
-                seen[bus.port] = name
-        return self
+    # Serial ports unique across buses: edge/config/crosscheck.py.
 
 
 def check_hardware(gpio: GpioConfig, boards: BoardsConfig, services: list[str],
                    windows: list[int], printers: list[str]) -> list[str]:
-    """Rules that need the rest of the config (service ids, windows, printers).
-
-    Returns one line per problem, naming the key path; AppConfig's cross checks call it.
-    """
-    problems: list[str] = []
-
-    def service(path: str, sid: str | None) -> None:
-        if sid is not None and sid not in services:
-            problems.append(f"{path}: no service with id {sid!r} (known: {', '.join(services)})")
-
-    def window(path: str, number: int | None) -> None:
-        if number is not None and number not in windows:
-            problems.append(f"{path}: no window number {number} in [[windows]] "
-                            f"(known: {', '.join(map(str, windows))})")
-
-    def printer(path: str, name: str | None) -> None:
-        if name is not None and name not in printers:
-            problems.append(f"{path}: no printer named {name!r} in [printers] "
-                            f"(known: {', '.join(printers) or 'none'})")
-
-    for i, b in enumerate(gpio.buttons):
-        p = f"gpio.buttons.{i}"
-        if isinstance(b, TicketButtonConfig):
-            service(f"{p}.service", b.service)
-            printer(f"{p}.printer", b.printer)
-        else:
-            window(f"{p}.window", b.window)
-        if isinstance(b, OperatorButtonConfig):
-            service(f"{p}.transfer_service", b.transfer_service)
-    for i, led in enumerate(gpio.leds):
-        printer(f"gpio.leds.{i}.printer", led.printer)
-        window(f"gpio.leds.{i}.window", led.window)
-    for i, s in enumerate(gpio.serial_inputs):
-        p = f"gpio.serial_inputs.{i}"
-        if isinstance(s, ScannerConfig):
-            printer(f"{p}.printer", s.printer)
-        else:
-            window(f"{p}.window", s.window)
-            service(f"{p}.transfer_service", s.transfer_service)
-            for addr, number in s.addresses.items():
-                window(f"{p}.addresses.{addr}", number)
-    for name, bus in boards.buses.items():
-        for i, board in enumerate(bus.boards):
-            window(f"boards.buses.{name}.boards.{i}.window", board.window)
-    return problems
+    """Rules that need the rest of the config (service ids, windows, printers), for typed
+    sections: one line per problem, naming the key path (see edge/config/crosscheck.py)."""
+    from edge.config.crosscheck import cross_section_problems
+    data = {"services": [{"id": s} for s in services], "windows": [{"number": n} for n in windows],
+            "printers": {p: {} for p in printers},
+            "gpio": gpio.model_dump(), "boards": boards.model_dump()}
+    return [p for p in cross_section_problems(data) if p.startswith(("gpio.", "boards."))]

@@ -6,11 +6,12 @@ from pydantic import Field, model_validator
 
 from edge.config.base import StrictModel
 from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, StorageConfig,
-                                WindowConfig, check_center)
+                                WindowConfig)
 from edge.config.announce import AnnounceConfig
 from edge.config.hall import HallConfig
-from edge.config.hardware import BoardsConfig, GpioConfig, check_hardware
-from edge.config.policies import BookingsConfig, PoliciesConfig, check_policies
+from edge.config.crosscheck import cross_section_problems
+from edge.config.hardware import BoardsConfig, GpioConfig
+from edge.config.policies import BookingsConfig, PoliciesConfig
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
 from edge.config.system import SystemConfig
@@ -45,14 +46,9 @@ class AppConfig(StrictModel):
     @model_validator(mode="after")
     def _cross_checks(self) -> "AppConfig":
         # Every problem at once: an IT person fixing a file should not need a run per line.
-        service_ids = [s.id for s in self.services]
-        problems = check_center(self.services, self.windows)
-        problems += check_policies(self.policies, service_ids)
-        if self.console.printer is not None and self.console.printer not in self.printers:
-            problems.append(f"console.printer: no printer named {self.console.printer!r} "
-                            f"in [printers] (known: {', '.join(self.printers) or 'none'})")
-        problems += check_hardware(self.gpio, self.boards, service_ids,
-                                   [w.number for w in self.windows], list(self.printers))
+        # The rules read plain data, so that load_config can also run them on a file whose
+        # other keys have errors (edge/config/crosscheck.py); here: this valid config's data.
+        problems = cross_section_problems(self.model_dump())
         if problems:
             raise CrossReferenceErrors(problems)
         return self

@@ -174,9 +174,4 @@ class BookingsConfig(StrictModel):
                              f"{IIN_SECRET_MIN_BYTES} bytes; use e.g. `openssl rand -hex 32`")
         return raw
 
-
-def check_policies(policies: PoliciesConfig, service_ids: list[str]) -> list[str]:
-    """Cross-section rule: [policies.services] names configured services only."""
-    return [f"policies.services.{sid}: no service with id {sid!r} "
-            f"(known: {', '.join(service_ids)})"
-            for sid in policies.services if sid not in service_ids]
+# [policies.services] naming configured services only: edge/config/crosscheck.py.

@@ -40,7 +40,7 @@ def test_announce_unknown_output_type(base):
 def test_announce_typo_is_refused(base):
     data = copy.deepcopy(base)
     data["announce"] = {"enabeld": True}
-    assert problems(data) == ["announce.enabeld: unknown key; remove it or check its spelling"]
+    assert problems(data) == ["announce.enabeld: unknown key; did you mean 'enabled'?"]
 
 
 def test_hall_bind_must_be_an_address(base):

@@ -58,11 +58,12 @@ def test_gpio_config_errors(gpio, message):
 @pytest.mark.parametrize("boards, message", [
     ({"buses": {"hall": {"type": "serial", "port": "/dev/ttyUSB0",
                          "boards": [{"address": 1, "kind": "hall"}, {"address": 1, "kind": "hall"}]}}},
-     "boards.buses.hall.serial: boards 0 and 1 both have address 1"),
+     "boards.buses.hall.boards.1.address: address 1 is also used by boards.buses.hall.boards.0; "
+     "every board on one bus needs its own address"),
     ({"buses": {"hall": {"type": "serial", "port": "/dev/ttyUSB0", "codec": "alpha",
                          "boards": [{"address": 1, "kind": "hall", "charset": "cyrillic"}]}}},
-     "boards.buses.hall.serial: board 0 has charset 'cyrillic', but the alpha codec sends 7-bit "
-     "ASCII; use charset = 'latin'"),
+     "boards.buses.hall.boards.0.charset: charset 'cyrillic', but the alpha codec of bus 'hall' "
+     "sends 7-bit ASCII; use charset = 'latin'"),
     ({"buses": {"a": {"type": "serial", "port": "/dev/ttyUSB0", "boards": [{"address": 1, "kind": "hall"}]},
                 "b": {"type": "serial", "port": "/dev/ttyUSB0", "boards": [{"address": 2, "kind": "hall"}]}}},
      "boards.buses.b.port: '/dev/ttyUSB0' is also used by bus 'a'"),

@@ -168,7 +168,7 @@ def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> N
     for _ in range(2):
         refused = run(install, "--root", str(root), "--config", str(bad), "--pip-args", pip_args)
         assert refused.returncode != 0
-        assert "consol: unknown key; remove it or check its spelling" in refused.stderr
+        assert "consol: unknown key; did you mean 'console'?" in refused.stderr
         assert f"--config {bad} is not a valid config" in refused.stderr
         assert "wrote /etc/kezek" not in refused.stdout
         assert (etc / "kezek.toml").read_text(encoding="utf-8") == from_central

@@ -1,0 +1,253 @@
+"""Rules between sections (references, values that must be unique), checked on the file's data.
+
+They read the data as written in the file, not the typed models, so that they still run
+when some keys have errors: a window naming an unknown service is reported in the same
+run as a wrong type elsewhere. A value with an error of its own is left out (its error is
+already listed), and a reference to an item that has errors is not reported as unknown:
+"no service with id 'docs'" would be false when service 'docs' exists with a bad prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+Loc = tuple[Any, ...]
+
+BUTTON_KINDS = ("ticket", "operator", "rating")
+
+
+class Doc:
+    """The file's data and the key paths that have errors of their own."""
+
+    def __init__(self, data: Any, bad: Iterable[Loc] = ()) -> None:
+        self.data = data if isinstance(data, dict) else {}
+        self.bad = {tuple(b) for b in bad}
+
+    def get(self, *loc: Any) -> Any:
+        node: Any = self.data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return None
+        return node
+
+    def has_errors(self, *loc: Any) -> bool:
+        """An error at `loc` or inside it."""
+        return any(b[:len(loc)] == loc for b in self.bad)
+
+    def table(self, *loc: Any) -> dict[Any, Any]:
+        v = self.get(*loc)
+        return v if isinstance(v, dict) else {}
+
+    def array(self, *loc: Any) -> list[Any]:
+        v = self.get(*loc)
+        return v if isinstance(v, list) else []
+
+    def text(self, *loc: Any) -> str | None:
+        """A string value without an error of its own; else None (nothing to check)."""
+        v = self.get(*loc)
+        return v if isinstance(v, str) and not self.has_errors(*loc) else None
+
+    def number(self, *loc: Any) -> int | None:
+        v = self.get(*loc)
+        ok = isinstance(v, int) and not isinstance(v, bool) and not self.has_errors(*loc)
+        return v if ok else None
+
+    def usable_section(self, *loc: Any) -> bool:
+        """The section is absent (its default) or of the right shape, with no error on itself."""
+        return loc not in self.bad and (self.get(*loc) is None
+                                        or isinstance(self.get(*loc), (dict, list)))
+
+
+def _path(loc: Loc) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+class Targets:
+    """The names one section defines, for the references of the others to be checked against."""
+
+    def __init__(self, message: Callable[[Any, str], str]) -> None:
+        self.message = message
+        self.good: list[Any] = []
+        self.with_errors: list[Any] = []
+        # False when a name cannot be read (missing, wrong type, the section is broken):
+        # then an "unknown" reference may well mean that one, and nothing is reported.
+        self.complete = True
+
+    def add(self, name: Any, has_errors: bool) -> None:
+        (self.with_errors if has_errors else self.good).append(name)
+
+    def known(self) -> str:
+        names = list(dict.fromkeys(self.good + self.with_errors))
+        return ", ".join(map(str, names)) or "none"
+
+    def check(self, loc: Loc, value: Any, problems: list[str]) -> None:
+        if value is None or not self.complete:
+            return
+        if value in self.good or value in self.with_errors:
+            return  # an item with errors: its own lines say what to fix
+        problems.append(f"{_path(loc)}: {self.message(value, self.known())}")
+
+
+def _services(doc: Doc, problems: list[str]) -> Targets:
+    t = Targets(lambda v, known: f"no service with id {v!r} (known: {known})")
+    t.complete = doc.usable_section("services")
+    first_id: dict[str, int] = {}
+    first_prefix: dict[str, int] = {}
+    for i, s in enumerate(doc.array("services")):
+        sid = doc.get("services", i, "id")
+        if not isinstance(sid, str):
+            t.complete = False
+        else:
+            t.add(sid, doc.has_errors("services", i))
+        sid = doc.text("services", i, "id")
+        if sid is not None:
+            if sid in first_id:
+                problems.append(f"services.{i}.id: service id {sid!r} is used twice "
+                                f"(also services.{first_id[sid]}.id)")
+            first_id.setdefault(sid, i)
+        prefix = doc.text("services", i, "prefix")
+        if prefix is not None:
+            if prefix in first_prefix:
+                problems.append(f"services.{i}.prefix: prefix {prefix!r} is used by two services "
+                                f"(also services.{first_prefix[prefix]}.prefix)")
+            first_prefix.setdefault(prefix, i)
+    return t
+
+
+def _windows(doc: Doc, problems: list[str]) -> Targets:
+    t = Targets(lambda v, known: f"no window number {v} in [[windows]] (known: {known})")
+    t.complete = doc.usable_section("windows")
+    first: dict[int, int] = {}
+    for i, _ in enumerate(doc.array("windows")):
+        raw = doc.get("windows", i, "number")
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            t.complete = False
+        else:
+            t.add(raw, doc.has_errors("windows", i))
+        number = doc.number("windows", i, "number")
+        if number is not None:
+            if number in first:
+                problems.append(f"windows.{i}.number: window number {number} is used twice "
+                                f"(also windows.{first[number]}.number)")
+            first.setdefault(number, i)
+    return t
+
+
+def _named(doc: Doc, loc: Loc, message: Callable[[Any, str], str]) -> Targets:
+    """Targets of a [section.NAME] table: its names are its keys, always readable."""
+    t = Targets(message)
+    t.complete = doc.usable_section(*loc)
+    for name in doc.table(*loc):
+        t.add(name, doc.has_errors(*loc, name))
+    return t
+
+
+def _unique(doc: Doc, places: list[tuple[Loc, Any]], problems: list[str],
+            message: Callable[[Any, Loc], str]) -> None:
+    """One line for each value used again, at its second use, naming the first."""
+    seen: dict[Any, Loc] = {}
+    for loc, value in places:
+        if value is None:
+            continue
+        if value in seen:
+            problems.append(f"{_path(loc)}: {message(value, seen[value])}")
+        else:
+            seen[value] = loc
+
+
+def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
+    """Every problem between sections, one line each naming the key as written in the file.
+
+    `bad` holds the key paths (as in the file) that have errors of their own; they and
+    references to items with errors are left out. Empty when all is consistent."""
+    doc = Doc(data, bad)
+    problems: list[str] = []
+    services = _services(doc, problems)
+    windows = _windows(doc, problems)
+    printers = _named(doc, ("printers",), lambda v, known:
+                      f"no printer named {v!r} in [printers] (known: {known})")
+    buzzers = _named(doc, ("gpio", "buzzers"), lambda v, known:
+                     f"no buzzer named {v!r} in [gpio.buzzers] (known: {known})")
+
+    for i, _ in enumerate(doc.array("windows")):
+        # The keys are the references; a bad weight does not make its service name wrong.
+        for sid in doc.table("windows", i, "services"):
+            services.check(("windows", i, "services", sid), sid, problems)
+    for sid in doc.table("policies", "services"):
+        services.check(("policies", "services", sid), sid, problems)
+    printers.check(("console", "printer"), doc.text("console", "printer"), problems)
+
+    _gpio(doc, services, windows, printers, buzzers, problems)
+    _boards(doc, windows, problems)
+    return problems
+
+
+def _gpio(doc: Doc, services: Targets, windows: Targets, printers: Targets, buzzers: Targets,
+          problems: list[str]) -> None:
+    pins: list[tuple[Loc, Any]] = []
+    for i, _ in enumerate(doc.array("gpio", "buttons")):
+        p = ("gpio", "buttons", i)
+        pins.append((p + ("pin",), doc.number(*p, "pin")))
+        buzzers.check(p + ("buzzer",), doc.text(*p, "buzzer"), problems)
+        kind = doc.get(*p, "kind")
+        if kind == "ticket":
+            services.check(p + ("service",), doc.text(*p, "service"), problems)
+            printers.check(p + ("printer",), doc.text(*p, "printer"), problems)
+        elif kind in ("operator", "rating"):
+            windows.check(p + ("window",), doc.number(*p, "window"), problems)
+        if kind == "operator":
+            services.check(p + ("transfer_service",), doc.text(*p, "transfer_service"), problems)
+    for i, _ in enumerate(doc.array("gpio", "leds")):
+        p = ("gpio", "leds", i)
+        pins.append((p + ("pin",), doc.number(*p, "pin")))
+        printers.check(p + ("printer",), doc.text(*p, "printer"), problems)
+        windows.check(p + ("window",), doc.number(*p, "window"), problems)
+    for name in doc.table("gpio", "buzzers"):
+        pins.append((("gpio", "buzzers", name, "pin"), doc.number("gpio", "buzzers", name, "pin")))
+    _unique(doc, pins, problems, lambda pin, first:
+            f"GPIO {pin} is already used by {_path(first)}; give each button, LED and buzzer "
+            f"its own pin")
+
+    ports: list[tuple[Loc, Any]] = []
+    for i, _ in enumerate(doc.array("gpio", "serial_inputs")):
+        p = ("gpio", "serial_inputs", i)
+        ports.append((p + ("port",), doc.text(*p, "port")))
+        kind = doc.get(*p, "type")
+        if kind == "scanner":
+            printers.check(p + ("printer",), doc.text(*p, "printer"), problems)
+            buzzers.check(p + ("buzzer",), doc.text(*p, "buzzer"), problems)
+        elif kind == "keypad":
+            windows.check(p + ("window",), doc.number(*p, "window"), problems)
+            services.check(p + ("transfer_service",), doc.text(*p, "transfer_service"), problems)
+            for addr in doc.table(*p, "addresses"):
+                windows.check(p + ("addresses", addr), doc.number(*p, "addresses", addr), problems)
+    _unique(doc, ports, problems, lambda port, first:
+            f"{port!r} is already used by {_path(first[:-1])}; one serial port serves one input")
+
+
+def _boards(doc: Doc, windows: Targets, problems: list[str]) -> None:
+    ports: list[tuple[Loc, Any]] = []
+    for name in doc.table("boards", "buses"):
+        p = ("boards", "buses", name)
+        if doc.get(*p, "type") == "serial":
+            ports.append((p + ("port",), doc.text(*p, "port")))
+        addresses: list[tuple[Loc, Any]] = []
+        alpha = doc.get(*p, "codec") == "alpha"
+        for i, _ in enumerate(doc.array(*p, "boards")):
+            b = p + ("boards", i)
+            windows.check(b + ("window",), doc.number(*b, "window"), problems)
+            addresses.append((b + ("address",), doc.number(*b, "address")))
+            charset = doc.text(*b, "charset")
+            if alpha and charset not in (None, "latin"):
+                problems.append(f"{_path(b + ('charset',))}: charset {charset!r}, but the alpha "
+                                f"codec of bus {name!r} sends 7-bit ASCII; use charset = 'latin' "
+                                f"(Cyrillic is transliterated)")
+        _unique(doc, addresses, problems, lambda addr, first:
+                f"address {addr} is also used by {_path(first[:-1])}; every board on one bus "
+                f"needs its own address")
+    _unique(doc, ports, problems, lambda port, first:
+            f"{port!r} is also used by bus {first[-2]!r}; put all boards of one line in one bus")
