@@ -95,13 +95,27 @@ def _is_model(tp: Any) -> bool:
 
 def _keys_at(loc: tuple[Any, ...]) -> list[str]:
     """The keys the table at pydantic's `loc` (union variants named in it) may have."""
+    tp = _unwrap(_type_at(loc))
+    return list(tp.model_fields) if _is_model(tp) else []
+
+
+def _description_at(loc: tuple[Any, ...]) -> str:
+    """The description of the field at pydantic's `loc` ('' when there is none)."""
+    parent = _unwrap(_type_at(loc[:-1])) if loc else None
+    if _is_model(parent) and loc[-1] in parent.model_fields:
+        return parent.model_fields[loc[-1]].description or ""
+    return ""
+
+
+def _type_at(loc: tuple[Any, ...]) -> Any:
+    """The type pydantic validates at `loc`, walking from AppConfig; None if unknown."""
     tp: Any = AppConfig
     for part in loc:
         tp = _unwrap(tp)
         origin = get_origin(tp)
         if _is_model(tp):
             if part not in tp.model_fields:
-                return []
+                return None
             tp = tp.model_fields[part].annotation
         elif origin is list:
             tp = get_args(tp)[0]
@@ -113,12 +127,11 @@ def _keys_at(loc: tuple[Any, ...]) -> list[str]:
                 get_origin(f.annotation) is Literal and part in get_args(f.annotation)
                 for f in v.model_fields.values())]
             if not variants:
-                return []
+                return None
             tp = variants[0]
         else:
-            return []
-    tp = _unwrap(tp)
-    return list(tp.model_fields) if _is_model(tp) else []
+            return None
+    return tp
 
 
 def _suggestion(err: dict[str, Any], data: Any) -> str | None:
@@ -184,6 +197,10 @@ def _explain(err: dict[str, Any], data: Any = None) -> str:
     if kind == "list_type" and isinstance(got, dict):
         return (f"{_path(loc)}: expected a list, got a table; for a list of tables write "
                 f"[[{_path(loc)}]] (two brackets) before each one")
+    if kind == "string_pattern_mismatch":
+        what = _description_at(tuple(err.get("loc", ())))
+        if what:
+            return f"{_path(loc)}: not in the required form{shown}; expected: {what}"
     if kind in _TYPE_WORDS:
         return f"{_path(loc)}: {_TYPE_WORDS[kind]}{shown}"
     head = msg.split(":")[0]

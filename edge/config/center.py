@@ -26,9 +26,11 @@ class Names(StrictModel):
 
 class CenterConfig(StrictModel):
     site: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
-                      description="site id used in MQTT topics, e.g. 'ast-con-01'")
+                      description="site id used in MQTT topics: lowercase letters, digits, "
+                                  "'-' or '_', e.g. 'ast-con-01'")
     device: str = Field(default="edge-1", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
-                        description="device id within the site")
+                        description="device id within the site: lowercase letters, digits, "
+                                    "'-' or '_', e.g. 'edge-1'")
     name: Names
     timezone: str = Field(default="Asia/Almaty", description="IANA time zone name")
     languages: list[Lang] = Field(default=["kk", "ru"], min_length=1,

@@ -100,7 +100,8 @@ def test_a_reference_to_an_item_with_errors_is_not_called_unknown(tmp_path: Path
     found = problems(tmp_path, text)
     # In the order of the file's sections: [[services]] tables are listed together.
     assert found == [
-        "services.1.prefix: String should match pattern '^[A-Z]$' (got 'BB')",
+        "services.1.prefix: not in the required form (got 'BB'); expected: one capital Latin "
+        "letter, e.g. 'A'",
         "windows.0.services.cars: no service with id 'cars' (known: docs, realty)",
         "printers.kiosk.paper_mm: Input should be 58 or 80 (got 3)",
     ], found
@@ -144,6 +145,9 @@ def test_a_misspelt_key_gives_one_line_with_the_nearest_key(tmp_path: Path, text
     (BASE.replace('name = { kk = "Орталық", ru = "Центр" }', 'name = "Центр"'),
      ["center.name: expected a table: { key = value, ... } or a [section] of its own "
       "(got 'Центр')"]),
+    (BASE.replace('site = "t-01"', 'site = "Ast 01"'),
+     ["center.site: not in the required form (got 'Ast 01'); expected: site id used in MQTT "
+      "topics: lowercase letters, digits, '-' or '_', e.g. 'ast-con-01'"]),
     (BASE.replace('prefix = "A"', 'prefix = "A"\nrange = [1]'),
      ["services.0.range: too few values (got [1])"]),
     ("", ["the file is empty (no settings); start from a copy of config/demo.toml "
@@ -233,3 +237,26 @@ def test_union_item_errors_name_no_variant(tmp_path: Path) -> None:
     text = BASE + '\n[printers.kiosk]\ntype = "file"\npath = "t.bin"\nstatus = "poll"\n'
     [line] = problems(tmp_path, text)
     assert line.startswith('printers.kiosk: status = "poll" needs a device node'), line
+
+
+def test_every_value_used_twice_is_listed_not_only_the_first(tmp_path: Path) -> None:
+    """Risk: the pin, serial port and board address checks stopped at the first clash."""
+    text = (BASE
+            + '\n[[gpio.buttons]]\nkind = "ticket"\npin = 5\nservice = "docs"\n'
+            + '[[gpio.leds]]\npin = 5\nrole = "ready"\n'
+            + '[gpio.buzzers.desk]\npin = 5\n'
+            + '[[gpio.serial_inputs]]\ntype = "scanner"\nport = "/dev/ttyACM0"\n'
+            + '[[gpio.serial_inputs]]\ntype = "keypad"\nport = "/dev/ttyACM0"\n'
+            + '\n[boards.buses.hall]\ntype = "fake"\n'
+            + '[[boards.buses.hall.boards]]\naddress = 1\nkind = "hall"\n'
+            + '[[boards.buses.hall.boards]]\naddress = 1\nkind = "hall"\n')
+    assert problems(tmp_path, text) == [
+        "gpio.leds.0.pin: GPIO 5 is already used by gpio.buttons.0.pin; give each button, LED "
+        "and buzzer its own pin",
+        "gpio.buzzers.desk.pin: GPIO 5 is already used by gpio.buttons.0.pin; give each "
+        "button, LED and buzzer its own pin",
+        "gpio.serial_inputs.1.port: '/dev/ttyACM0' is already used by gpio.serial_inputs.0; "
+        "one serial port serves one input",
+        "boards.buses.hall.boards.1.address: address 1 is also used by "
+        "boards.buses.hall.boards.0; every board on one bus needs its own address",
+    ]
