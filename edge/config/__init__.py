@@ -104,6 +104,11 @@ def _description_at(loc: tuple[Any, ...]) -> str:
     parent = _unwrap(_type_at(loc[:-1])) if loc else None
     if _is_model(parent) and loc[-1] in parent.model_fields:
         return parent.model_fields[loc[-1]].description or ""
+    # An item of a list or table whose type carries its own description (Lang, Token).
+    tp = _type_at(loc)
+    if get_origin(tp) is Annotated:
+        return next((m.description for m in get_args(tp)[1:]
+                     if getattr(m, "description", None)), "")
     return ""
 
 
@@ -258,10 +263,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
         problems.append(_explain(err, data))
     # A misspelt required key gives "unknown key 'prefx'; did you mean 'prefix'?": the
     # "prefix: required key is missing" next to it says the same thing again.
-    typos = {m.group(1).rsplit(".", 1)[0] + "." + m.group(2)
+    typos = {(m[1].rsplit(".", 1)[0] + "." + m[2]) if "." in m[1] else m[2]
              for p in problems if (m := re.match(r"(\S+): unknown key; did you mean '(\w+)'\?", p))}
-    typos |= {m.group(2) for p in problems
-              if (m := re.match(r"(\w+): unknown key; did you mean '(\w+)'\?", p))}
     problems = [p for p in problems
                 if not (p.endswith(("required key is missing", "(see config/demo.toml)"))
                         and p.split(": ", 1)[0] in typos)]

@@ -148,6 +148,9 @@ def test_a_misspelt_key_gives_one_line_with_the_nearest_key(tmp_path: Path, text
     (BASE.replace('site = "t-01"', 'site = "Ast 01"'),
      ["center.site: not in the required form (got 'Ast 01'); expected: site id used in MQTT "
       "topics: lowercase letters, digits, '-' or '_', e.g. 'ast-con-01'"]),
+    (BASE.replace('site = "t-01"', 'site = "t-01"\nlanguages = ["kk", "de"]'),
+     ["center.languages.1: not in the required form (got 'de'); expected: language code: kk, "
+      "ru or en"]),
     (BASE.replace('prefix = "A"', 'prefix = "A"\nrange = [1]'),
      ["services.0.range: too few values (got [1])"]),
     ("", ["the file is empty (no settings); start from a copy of config/demo.toml "
