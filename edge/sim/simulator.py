@@ -35,6 +35,7 @@ from edge.sim.visitors import Visitor, draw_visitors
 logger = logging.getLogger(__name__)
 
 TICK_S = 10   # the controller ticks every second; every 10 simulated seconds is plenty here
+DAY_S = 24 * 3600
 
 
 @dataclass
@@ -48,9 +49,10 @@ class Desk:
     idle_since: int = 0
     busy_since: int | None = None
     busy_s: int = 0
-    break_s: int = 0
+    break_s: int = 0               # break time within the day (open to end), set by the run
     served: int = 0
     pending_breaks: list[int] = field(default_factory=list)   # minutes of breaks due
+    breaks: list[tuple[int, int]] = field(default_factory=list)  # (start, end) as taken
 
 
 @dataclass
@@ -70,6 +72,7 @@ class DayRun:
     bookings_mode: str                          # "engine" or "walk-in"
     checkin_refused: int
     commands: int
+    warnings: list[str] = field(default_factory=list)         # shown on the report
 
 
 class DaySimulator:
@@ -84,7 +87,9 @@ class DaySimulator:
         self.midnight_ms = int(midnight.timestamp() * 1000)
         self.open_s = minutes_of(self.head.open) * 60
         self.close_s = minutes_of(self.head.close) * 60
-        self.stop_s = self.close_s + self.head.overtime_max_min * 60
+        # The engine starts a new day at local midnight (yesterday's tickets are closed), so
+        # the day cannot run past it whatever overtime_max_min says.
+        self.stop_s = min(self.close_s + self.head.overtime_max_min * 60, DAY_S - TICK_S)
         start_s = self.open_s - 60
         self.clock = ManualClock(self.midnight_ms + start_s * 1000)
         self.now_s = start_s
@@ -103,6 +108,14 @@ class DaySimulator:
         self.commands = 0
         self.checkin_refused = 0
         self.bookings_mode = "walk-in"
+        # Services some open window serves (any weight, 0 = "only if nothing else" too).
+        # Visitors of any other service can never be called: the day must not wait for them.
+        self.servable = {sid for w in config.windows for sid in w.services}
+        self.warnings = [
+            f"{load.id}: none of the {len(self.desks)} open windows serves it, so its visitors "
+            "are never called (open more windows with --windows, or add it to a window's "
+            "services in the center config)"
+            for load in scenario.services if load.id not in self.servable]
 
     # -- the engine, as the controller's loop drives it ------------------------------
     def step(self, command: c.Command) -> Outcome:
@@ -160,11 +173,11 @@ class DaySimulator:
         cutoff = False
         while self._events:
             t, _, kind, arg = heapq.heappop(self._events)
-            if t > self.stop_s and self._busy():
-                cutoff = True
+            if t > self.stop_s:
+                cutoff = self._busy()   # overtime limit (or midnight) with people left
                 break
-            if kind in ("tick", "sample") and not self._busy() and t > self.close_s:
-                continue   # the day is over: let the queue run dry
+            if t > self.close_s and not self._busy():
+                break   # closed, nobody left who can be served: the day is over
             self._advance(t)
             getattr(self, f"_on_{kind}")(arg)
         for v in self.visitors:
@@ -176,10 +189,14 @@ class DaySimulator:
                 d.busy_since = None
         end = max([self.close_s] + [v.called_s or 0 for v in self.visitors])
         end = max(end, self.now_s if cutoff else self._last_free)
+        for d in self.desks:
+            # Only break time inside the day counts: a break running past the last visitor
+            # (or cut by the overtime limit) is no time the window was missing.
+            d.break_s = sum(max(0, min(e, end) - max(s, self.open_s)) for s, e in d.breaks)
         self.store.close()
         return DayRun(self.sc, self.config, self.seed, self.visitors, self.desks, self.samples,
                       self.open_s, self.close_s, end, cutoff, self.bookings_mode,
-                      self.checkin_refused, self.commands)
+                      self.checkin_refused, self.commands, self.warnings)
 
     _last_free = 0
     _arrivals_left = 0
@@ -188,7 +205,7 @@ class DaySimulator:
         """Anyone still due: an arrival to come, a ticket waiting, a window at work."""
         if self._arrivals_left:
             return True
-        if self.engine.snapshot().waiting_total:
+        if any(s.waiting for s in self.engine.snapshot().services if s.id in self.servable):
             return True
         return any(d.state in ("walking", "serving", "recalling") for d in self.desks)
 
@@ -211,7 +228,7 @@ class DaySimulator:
     def _on_arrive(self, v: Visitor) -> None:
         self._arrivals_left -= 1
         if self.now_s >= self.close_s and not v.booked:
-            v.outcome = "not_issued"
+            v.outcome, v.refused = "turned_away", "after_close"
             return
         outcome = None
         if v.booked and self.bookings_mode == "engine":
@@ -225,8 +242,10 @@ class DaySimulator:
             try:
                 outcome = self.step(c.IssueTicket(v.service, v.category, source="sim"))
             except CommandError as e:
+                # The engine's own rules (capacity stop, booking_only, daily cap, numbers
+                # used up): a real visitor is turned away at the kiosk the same way.
                 logger.debug("ticket for visitor %d refused: %s", v.index, e)
-                v.outcome = "not_issued"
+                v.outcome, v.refused = "turned_away", e.code
                 return
         t = outcome.reply.ticket
         assert t is not None
@@ -260,6 +279,8 @@ class DaySimulator:
 
     def _on_start(self, number: int) -> None:
         d = self.by_number[number]
+        if d.state != "walking":
+            return   # the engine closed the call meanwhile (its no-show timer)
         self.step(c.StartService(number, source="sim"))
         d.state = "serving"
         v = self.by_ticket.get(d.ticket_id or -1)
@@ -267,6 +288,8 @@ class DaySimulator:
 
     def _on_finish(self, number: int) -> None:
         d = self.by_number[number]
+        if d.state != "serving":
+            return
         self.step(c.Finish(number, source="sim"))
         d.served += 1
         self._release(d)
@@ -302,7 +325,7 @@ class DaySimulator:
         minutes = d.pending_breaks.pop(0)
         self.step(c.PauseWindow(d.number, source="sim"))
         d.state = "break"
-        d.break_s += minutes * 60
+        d.breaks.append((self.now_s, self.now_s + minutes * 60))
         self.at(self.now_s + minutes * 60, "break_end", d.number)
 
     def _on_break_end(self, number: int) -> None:

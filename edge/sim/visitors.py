@@ -35,7 +35,8 @@ class Visitor:
     label: str = ""
     called_s: int | None = None
     wait_s: int | None = None  # as the engine reports it in ticket.called
-    outcome: str = "pending"   # done, no_show, unserved, not_issued, booked_no_show
+    outcome: str = "pending"   # done, no_show, unserved, turned_away, booked_no_show
+    refused: str = ""          # why turned away: after_close or the engine's refusal code
     checked_in: bool = False
 
     @property

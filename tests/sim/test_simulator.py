@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MONDAY = ROOT / "config" / "sim-monday.toml"
 
 
-def tiny(tmp_path: Path, extra: str = "") -> Path:
+def tiny(tmp_path: Path, extra: str = "", head: str = "", center: Path | None = None) -> Path:
     """One window (window 1: docs first), docs takes exactly 10 minutes, no walking."""
     path = tmp_path / "tiny.toml"
     path.write_text(f"""
 [scenario]
 name = "tiny"
-center = "{ROOT / 'config' / 'demo.toml'}"
+center = "{center or ROOT / 'config' / 'demo.toml'}"{head}
 date = 2026-11-23
 open = "09:00"
 close = "10:00"
@@ -44,10 +44,25 @@ service_min = {{ dist = "fixed", mean = 10 }}
     return path
 
 
-def visitor(i: int, at: str, leaves: bool = False) -> Visitor:
+def visitor(i: int, at: str, leaves: bool = False, service_s: int = 600,
+            service: str = "docs") -> Visitor:
     h, m = at.split(":")
-    return Visitor(index=i, service="docs", arrive_s=int(h) * 3600 + int(m) * 60,
-                   category=Category.NORMAL, service_s=600, leaves=leaves)
+    return Visitor(index=i, service=service, arrive_s=int(h) * 3600 + int(m) * 60,
+                   category=Category.NORMAL, service_s=service_s, leaves=leaves)
+
+
+def center_with(tmp_path: Path, policies: str) -> Path:
+    """The demo center with extra [policies] keys (written right under the table)."""
+    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    path = tmp_path / "center.toml"
+    path.write_text(text.replace("[policies]\n", f"[policies]\n{policies}\n", 1), encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as e:
+        load_scenario(path)
+    return str(e.value)
 
 
 def test_same_seed_gives_the_same_report_and_another_seed_another_day() -> None:
@@ -73,7 +88,7 @@ def test_hand_checked_day(tmp_path: Path) -> None:
     assert [v.outcome for v in people] == ["done", "done", "done", "no_show"]
     docs = r["services"][0]
     assert docs["visitors"] == 4 and docs["served"] == 3 and docs["no_shows"] == 1
-    assert docs["wait_min"] == {"p50": 9.0, "p90": 27.0, "max": 27.0}
+    assert docs["wait_min"] == {"p50": 9.0, "p90": 27.0, "max": 27.0, "still_waiting": 0}
     assert docs["sla_breaches"] == 2          # 18 and 27 minutes > 15
     # D is recalled every 40 s until the engine's recall limit makes the no-show.
     presses = cfg.policies.recall_limit
@@ -130,3 +145,113 @@ def test_cli_writes_report_and_chart(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["windows_open"] == 5 and report["seed"] == 3
     png = (tmp_path / "sim-monday-w5-s3.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+# -- the report's numbers: every visitor counted once, waits of the unserved kept ---------
+
+def test_every_visitor_is_counted_once() -> None:
+    """Risk: a report whose columns do not add up (turned-away visitors vanishing)."""
+    sc, cfg = load_scenario(MONDAY, windows=2)
+    for windows in (1, 2, 4, 6):
+        sc, cfg = load_scenario(MONDAY, windows=windows)
+        r = build_report(simulate(sc, cfg, 5))
+        came = sum(1 for v in simulate(sc, cfg, 5).visitors if v.comes)
+        for part in [r["summary"], *r["services"]]:
+            assert part["served"] + part["no_shows"] + part["unserved"] + part["turned_away"] \
+                == part["visitors"]
+        assert r["summary"]["visitors"] == came
+
+
+def test_a_service_no_open_window_serves_is_reported_and_does_not_hold_the_day() -> None:
+    """With 2 windows nobody serves 'benefits': its visitors are unserved (not a wait of
+    0 min), the report says why, and the day ends when the others are served instead of
+    running to the overtime limit."""
+    sc, cfg = load_scenario(MONDAY, windows=2)
+    run = simulate(sc, cfg, 1)
+    r = build_report(run)
+    benefits = next(x for x in r["services"] if x["service"] == "benefits")
+    assert benefits["served"] == 0 and benefits["unserved"] == benefits["visitors"] > 0
+    assert benefits["wait_min"]["still_waiting"] == benefits["unserved"]
+    assert benefits["wait_min"]["p50"] > 60           # waited the whole day, not "0.0 min"
+    assert benefits["sla_breaches"] == benefits["unserved"]
+    assert any("benefits" in w and "never called" in w for w in r["warnings"])
+    assert not r["summary"]["stopped_at_overtime_limit"]
+    done = max(v.called_s + v.service_s for v in run.visitors if v.outcome == "done")
+    assert run.end_s <= done + 60                      # + walking to the window
+    text = format_report(r)
+    assert "! benefits: none of the 2 open windows serves it" in text and ">=" in text
+
+
+def test_a_visitor_at_the_window_when_the_day_stops_is_one_breach_not_two(tmp_path: Path) -> None:
+    """Stop at closing: B is at the window (called after 29 min), C was never called."""
+    sc, cfg = load_scenario(tiny(tmp_path, head="\novertime_max_min = 0"))
+    people = [visitor(1, "09:00", service_s=1800), visitor(2, "09:01", service_s=2400),
+              visitor(3, "09:02")]
+    run = DaySimulator(sc, cfg, seed=0, visitors=people).run()
+    r = build_report(run)
+    docs = r["services"][0]
+    assert run.cutoff and [v.outcome for v in people] == ["done", "unserved", "unserved"]
+    assert docs["sla_breaches"] == 2                   # B once (29 > 15), C once (never called)
+    # C's wait counts until the stop at 10:00: 58 minutes, at least.
+    assert docs["wait_min"] == {"p50": 29.0, "p90": 58.0, "max": 58.0, "still_waiting": 1}
+
+
+def test_a_break_past_the_end_of_the_day_does_not_shrink_the_open_time(tmp_path: Path) -> None:
+    """Risk: a 60-min break at 09:50 subtracted whole from a day that ended at 10:00."""
+    extra = '[[breaks]]\nwindows = [1]\nstart = "09:50"\nminutes = 60\n'
+    sc, cfg = load_scenario(tiny(tmp_path, extra))
+    r = build_report(DaySimulator(sc, cfg, seed=0, visitors=[visitor(1, "09:00")]).run())
+    assert r["summary"]["last_visitor_done"] == "10:00"
+    win = r["windows"][0]
+    assert win["break_min"] == 10
+    assert win["utilisation_pct"] == round(100 * 10 / 50, 1)
+
+
+def test_turned_away_visitors_are_counted_with_the_engines_reason(tmp_path: Path) -> None:
+    """The center's capacity stop refuses walk-ins near closing: the report counts them as
+    turned away with the reason (before, they vanished from every column)."""
+    center = center_with(tmp_path, "")
+    text = center.read_text(encoding="utf-8").replace(
+        "[policies]\n", '[policies.hours]\nmon = { open = "09:00", close = "10:00" }\n\n[policies]\n', 1)
+    center.write_text(text, encoding="utf-8")
+    sc, cfg = load_scenario(tiny(tmp_path, center=center))
+    # One window, 10 minutes each: 6 fit into the hour, the 7th and 8th are refused.
+    people = [visitor(i, f"09:0{i}") for i in range(1, 9)]
+    r = build_report(DaySimulator(sc, cfg, seed=0, visitors=people).run())
+    docs = r["services"][0]
+    assert docs["turned_away"] >= 1 and docs["turned_away_why"] == {"capacity_full": docs["turned_away"]}
+    assert docs["visitors"] == 8
+    assert docs["served"] + docs["turned_away"] + docs["unserved"] + docs["no_shows"] == 8
+    assert "capacity stop" in format_report(r)
+
+
+def test_a_day_closing_late_stops_at_midnight_without_failing(tmp_path: Path) -> None:
+    """Risk: overtime past midnight, when the engine starts a new day and closes tickets."""
+    path = tiny(tmp_path).read_text(encoding="utf-8").replace('close = "10:00"', 'close = "23:50"') \
+        .replace('arrivals = { "09" = 0 }', 'arrivals = { "23" = 30 }')
+    scenario = tmp_path / "late.toml"
+    scenario.write_text(path, encoding="utf-8")
+    sc, cfg = load_scenario(scenario)
+    r = build_report(simulate(sc, cfg, 1))
+    assert r["summary"]["stopped_at_overtime_limit"]
+    assert r["summary"]["last_visitor_done"] == "23:59"
+    assert r["summary"]["unserved"] > 0
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    """Hand-checked: p50 of 1..10 is 5, p90 is 9; of four values p50 is the 2nd."""
+    from edge.sim.stats import percentile
+    assert percentile(list(range(1, 11)), 50) == 5
+    assert percentile(list(range(10, 0, -1)), 90) == 9
+    assert percentile([27, 0, 18, 9], 50) == 9
+    assert percentile([], 90) == 0.0
+
+
+def test_the_chart_is_the_same_bytes_for_the_same_seed(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    for out in ("a", "b"):
+        assert main(["simulate", "--config", str(MONDAY), "--seed", "2", "--windows", "3",
+                     "--out", str(tmp_path / out)]) == 0
+    capsys.readouterr()
+    for name in ("sim-monday-w3-s2.png", "sim-monday-w3-s2.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
