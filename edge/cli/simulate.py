@@ -32,9 +32,19 @@ def handle(args: argparse.Namespace) -> int:
     from edge.sim.scenario import load_scenario
     from edge.sim.simulator import simulate
 
+    # Exit codes as the other commands: 2 for a bad command line (argparse's own code),
+    # 1 for an invalid scenario or center config (like check-config), 0 for a report.
     if args.windows is not None and not 1 <= args.windows <= 99:
-        print("kezek simulate: --windows must be 1..99", file=sys.stderr)
+        print(f"kezek simulate: --windows must be 1..99 (got {args.windows}); leave it out to open "
+              "the scenario's windows", file=sys.stderr)
         return 2
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"kezek simulate: --out {args.out}: cannot make that directory "
+                  f"({e.strerror}); give a directory path", file=sys.stderr)
+            return 2
     try:
         scenario, config = load_scenario(args.config, args.windows)
         run = simulate(scenario, config, args.seed)
@@ -49,9 +59,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.out:
         from edge.sim.chart import draw_chart
         stem = f"{args.config.stem}-w{len(run.desks)}-s{args.seed}"
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
-        chart = draw_chart(run, report, args.out / f"{stem}.png")
+        try:
+            (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False)
+                                                  + "\n", encoding="utf-8")
+            chart = draw_chart(run, report, args.out / f"{stem}.png")
+        except OSError as e:
+            print(f"kezek simulate: --out {args.out}: cannot write the report ({e.strerror})",
+                  file=sys.stderr)
+            return 1
         print(f"\nsaved {args.out / (stem + '.json')} and {chart}", file=sys.stderr)
     return 0

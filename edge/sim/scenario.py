@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from edge.config import AppConfig, load_config
+from edge.config import AppConfig, _explain, load_config
 from edge.config.base import StrictModel
 from edge.errors import ConfigError
 
@@ -130,6 +130,52 @@ class Scenario(StrictModel):
     services: list[ServiceLoad] = Field(min_length=1)
     breaks: list[Break] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        problems = scenario_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _span(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def scenario_problems(sc: "Scenario") -> list[str]:
+    """What the keys cannot say one by one: arrivals outside the opening hours (those
+    visitors would silently vanish), a service listed twice (its visitors would be counted
+    twice), breaks outside the day or overlapping on one window (taken back to back)."""
+    head = sc.scenario
+    lo, hi = minutes_of(head.open), minutes_of(head.close)
+    problems: list[str] = []
+    first: dict[str, int] = {}
+    for i, load in enumerate(sc.services):
+        if load.id in first:
+            problems.append(f"services.{i}.id: service {load.id!r} is already listed as "
+                            f"services.{first[load.id]}; put all its arrivals in one [[services]] entry")
+        first.setdefault(load.id, i)
+        outside = sorted((h for h, rate in load.arrivals.items()
+                          if rate > 0 and not (int(h) * 60 < hi and (int(h) + 1) * 60 > lo)), key=int)
+        if outside:
+            problems.append(f"services.{i}.arrivals: hour(s) {', '.join(outside)} lie outside "
+                            f"open-close ({head.open}-{head.close}), so nobody would get a ticket "
+                            f"then; remove them or move scenario.open / scenario.close")
+    taken: dict[int, list[tuple[int, int, int]]] = {}
+    for i, b in enumerate(sc.breaks):
+        start = minutes_of(b.start)
+        if not lo <= start < hi:
+            problems.append(f"breaks.{i}.start: {b.start} is outside open-close "
+                            f"({head.open}-{head.close}); a break starts while the center is open")
+        for w in b.windows:
+            for j, s, e in taken.get(w, []):
+                if start < e and s < start + b.minutes:
+                    problems.append(f"breaks.{i}: window {w} is already on break "
+                                    f"{_span(s)}-{_span(e)} (breaks.{j}); make the breaks "
+                                    "not overlap or merge them")
+            taken.setdefault(w, []).append((i, start, start + b.minutes))
+    return problems
+
 
 def load_scenario(path: Path, windows: int | None = None) -> tuple[Scenario, AppConfig]:
     """Read and check a scenario and its center config; ConfigError names every problem."""
@@ -138,19 +184,32 @@ def load_scenario(path: Path, windows: int | None = None) -> tuple[Scenario, App
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(path), ["file not found; an example is config/sim-monday.toml"]) from None
+    except OSError as e:
+        raise ConfigError(str(path), [f"cannot read the scenario: {e.strerror}; pass the path of "
+                                      "a .toml scenario (an example: config/sim-monday.toml)"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from None
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(str(path), [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                                      for err in e.errors()]) from None
+        problems = []
+        for err in e.errors():
+            if err.get("type") == "value_error" and not err.get("loc"):
+                # scenario_problems: already "key: what is wrong; the fix", one per "; "
+                problems += str(err["msg"]).removeprefix("Value error, ").split("\n")
+            else:
+                problems.append(_explain(err, data))
+        raise ConfigError(str(path), problems) from None
     if windows is not None:
         sc = sc.model_copy(update={"scenario": sc.scenario.model_copy(update={"windows": windows})})
     center_path = sc.scenario.center if sc.scenario.center.is_absolute() \
         else path.parent / sc.scenario.center
-    config = load_config(center_path)
-    problems = []
+    try:
+        config = load_config(center_path)
+    except ConfigError as e:
+        raise ConfigError(str(path), [f"scenario.center = {str(sc.scenario.center)!r} "
+                                      f"({center_path}): {p}" for p in e.problems]) from None
+    problems = center_problems(sc, config, str(center_path))
     ids = {s.id for s in config.services}
     for i, s in enumerate(sc.services):
         if s.id not in ids:
@@ -167,6 +226,41 @@ def load_scenario(path: Path, windows: int | None = None) -> tuple[Scenario, App
     if problems:
         raise ConfigError(str(path), problems)
     return sc, config
+
+
+def center_problems(sc: Scenario, config: AppConfig, center: str) -> list[str]:
+    """Scenario keys the center's own policies would turn into refusals mid-run (the engine
+    refusing a recall or a start is no fact about the day, only a scenario that cannot be
+    played), and a day the center is closed (nobody would get a ticket)."""
+    head, pol = sc.scenario, config.policies
+    problems: list[str] = []
+    if pol.recall_min_interval_s and head.recall_after_s < pol.recall_min_interval_s:
+        problems.append(f"scenario.recall_after_s: {head.recall_after_s:g} s is shorter than the "
+                        f"center's policies.recall_min_interval_s ({pol.recall_min_interval_s} s), "
+                        f"which refuses such a recall; set it to {pol.recall_min_interval_s} or more")
+    if pol.no_show_after_s and head.walk_s >= pol.no_show_after_s:
+        problems.append(f"scenario.walk_s: {head.walk_s:g} s reaches the center's "
+                        f"policies.no_show_after_s ({pol.no_show_after_s} s): every called visitor "
+                        f"would be a no-show before reaching the window; set it below "
+                        f"{pol.no_show_after_s}")
+    day = head.date
+    weekday = day.strftime("%A")
+    if day in pol.closed_dates:
+        problems.append(f"scenario.date: {day} is in the center's policies.closed_dates ({center}): "
+                        "nobody gets a ticket that day; pick another date")
+    elif pol.hours is not None:
+        hours = pol.hours.get(weekday[:3].lower())  # type: ignore[call-overload]
+        if hours is None:
+            problems.append(f"scenario.date: {day} is a {weekday}, when the center is closed "
+                            f"(no {weekday[:3].lower()} in policies.hours of {center}); pick a "
+                            "working day or add its hours there")
+        elif (minutes_of(head.open) < minutes_of(hours.open)
+              or minutes_of(head.close) > minutes_of(hours.close)):
+            problems.append(f"scenario.open / scenario.close: {head.open}-{head.close} is outside "
+                            f"the center's hours on {weekday} ({hours.open}-{hours.close}, "
+                            f"policies.hours.{weekday[:3].lower()} in {center}), when the engine "
+                            "issues no tickets; keep them within those hours")
+    return problems
 
 
 def _open_windows(config: AppConfig, sc: Scenario) -> tuple[AppConfig, Scenario]:

@@ -247,6 +247,86 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([], 90) == 0.0
 
 
+# -- scenario errors: each names the key and the fix -------------------------------------
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_arrivals_outside_the_opening_hours_are_an_error(tmp_path: Path) -> None:
+    """Risk: "08" = 30 with open 09:00 silently drops thirty people from the day."""
+    path = write(tmp_path, tiny(tmp_path).read_text(encoding="utf-8")
+                 .replace('arrivals = { "09" = 0 }', 'arrivals = { "08" = 30, "09" = 5, "12" = 10 }'))
+    msg = problems_of(path)
+    assert "services.0.arrivals: hour(s) 08, 12 lie outside open-close (09:00-10:00)" in msg
+
+
+def test_a_service_listed_twice_is_an_error(tmp_path: Path) -> None:
+    """Risk: its visitors counted in two rows (and twice in the SLA breaches)."""
+    extra = '[[services]]\nid = "docs"\narrivals = { "09" = 5 }\nservice_min = { dist = "fixed", mean = 5 }\n'
+    assert "services.1.id: service 'docs' is already listed as services.0" in \
+        problems_of(tiny(tmp_path, extra))
+
+
+def test_breaks_outside_the_day_or_overlapping_are_errors(tmp_path: Path) -> None:
+    extra = ('[[breaks]]\nwindows = [1]\nstart = "09:10"\nminutes = 30\n'
+             '[[breaks]]\nwindows = [1]\nstart = "09:30"\nminutes = 10\n'
+             '[[breaks]]\nwindows = [1]\nstart = "08:30"\nminutes = 10\n')
+    msg = problems_of(tiny(tmp_path, extra))
+    assert "breaks.1: window 1 is already on break 09:10-09:40 (breaks.0)" in msg
+    assert "breaks.2.start: 08:30 is outside open-close (09:00-10:00)" in msg
+
+
+def test_unknown_keys_and_a_missing_center_name_the_key(tmp_path: Path) -> None:
+    text = tiny(tmp_path).read_text(encoding="utf-8")
+    msg = problems_of(write(tmp_path, text.replace("walk_s = 0", "walk_s = 0\nwalk_sec = 5")))
+    assert "scenario.walk_sec: unknown key; remove it or check its spelling" in msg
+    msg = problems_of(write(tmp_path, text.replace(str(ROOT / "config" / "demo.toml"), "nope.toml")))
+    assert "scenario.center = 'nope.toml'" in msg and "file not found" in msg
+
+
+def test_center_policies_the_scenario_would_break_are_errors(tmp_path: Path) -> None:
+    """Risk: the engine refusing a recall or a start mid-run (the run used to die with
+    'window 1 has no ticket called or in service')."""
+    center = center_with(tmp_path, "no_show_after_s = 20")
+    path = tiny(tmp_path, center=center)
+    msg = problems_of(write(tmp_path, path.read_text(encoding="utf-8").replace("walk_s = 0", "walk_s = 30")))
+    assert "scenario.walk_s: 30 s reaches the center's policies.no_show_after_s (20 s)" in msg
+    center = center_with(tmp_path, "")
+    center.write_text(center.read_text(encoding="utf-8").replace(
+        "recall_min_interval_s = 0", "recall_min_interval_s = 60"), encoding="utf-8")
+    msg = problems_of(tiny(tmp_path, center=center))
+    assert "scenario.recall_after_s: 40 s is shorter than the center's " \
+           "policies.recall_min_interval_s (60 s)" in msg
+
+
+def test_a_day_the_center_is_closed_is_an_error(tmp_path: Path) -> None:
+    center = center_with(tmp_path, "")
+    center.write_text(center.read_text(encoding="utf-8").replace(
+        "[policies]\n", '[policies.hours]\ntue = { open = "09:00", close = "18:00" }\n\n[policies]\n', 1),
+        encoding="utf-8")
+    msg = problems_of(tiny(tmp_path, center=center))
+    assert "scenario.date: 2026-11-23 is a Monday, when the center is closed" in msg
+
+
+def test_cli_errors_are_messages_with_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad scenario exits 1 like check-config; a bad command line exits 2; no traceback."""
+    bad = write(tmp_path, tiny(tmp_path).read_text(encoding="utf-8").replace("walk_s = 0", 'walk_s = "x"'))
+    assert main(["simulate", "--config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "scenario.walk_s" in err and "Traceback" not in err
+    assert main(["simulate", "--config", str(tmp_path / "missing.toml")]) == 1
+    assert "file not found" in capsys.readouterr().err
+    for n in ("0", "-3", "100"):
+        assert main(["simulate", "--config", str(MONDAY), "--windows", n]) == 2
+        assert "--windows" in capsys.readouterr().err
+    not_a_dir = write(tmp_path, "x", "file.txt")
+    assert main(["simulate", "--config", str(MONDAY), "--out", str(not_a_dir)]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
 def test_the_chart_is_the_same_bytes_for_the_same_seed(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     for out in ("a", "b"):
