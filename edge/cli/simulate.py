@@ -1,4 +1,4 @@
-"""`kezek simulate --config FILE [--seed N] [--windows N] [--out DIR]`: simulate a day."""
+"""`kezek simulate --config FILE [--seed N] [--seeds N] [--windows N] [--out DIR] [--json]`: simulate a day."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, type=Path,
                    help="scenario TOML (e.g. config/sim-monday.toml); it names the center config")
     p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same day")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="play this many days (seeds --seed, --seed+1, ...) and show each day's "
+                        "numbers with their median and worst: one seed is one day's luck")
     p.add_argument("--windows", type=int, default=None,
                    help="open this many windows (the first N; more are copies of windows 1, 2, ...)")
     p.add_argument("--out", type=Path, default=None,
@@ -28,7 +31,7 @@ def handle(args: argparse.Namespace) -> int:
     import json
 
     from edge.errors import ConfigError, KezekError
-    from edge.sim.report import build_report, format_report
+    from edge.sim.report import build_report, days_summary, format_days, format_report
     from edge.sim.scenario import load_scenario
     from edge.sim.simulator import simulate
 
@@ -37,6 +40,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.windows is not None and not 1 <= args.windows <= 99:
         print(f"kezek simulate: --windows must be 1..99 (got {args.windows}); leave it out to open "
               "the scenario's windows", file=sys.stderr)
+        return 2
+    if args.seeds is not None and not 1 <= args.seeds <= 1000:
+        print(f"kezek simulate: --seeds must be 1..1000 (got {args.seeds})", file=sys.stderr)
+        return 2
+    if args.seeds is not None and args.out is not None:
+        print("kezek simulate: --out draws one day; leave out --seeds, or pick a seed with --seed",
+              file=sys.stderr)
         return 2
     if args.out is not None:
         try:
@@ -47,6 +57,12 @@ def handle(args: argparse.Namespace) -> int:
             return 2
     try:
         scenario, config = load_scenario(args.config, args.windows)
+        if args.seeds is not None:
+            summary = days_summary([build_report(simulate(scenario, config, seed))
+                                    for seed in range(args.seed, args.seed + args.seeds)])
+            print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json
+                  else format_days(summary))
+            return 0
         run = simulate(scenario, config, args.seed)
     except ConfigError as e:
         print(e, file=sys.stderr)

@@ -49,8 +49,11 @@ def draw_chart(run: DayRun, report: dict[str, Any], path: Path) -> Path:
     s = report["summary"]
     g.text((LEFT, 12), f"{report['scenario']} — {report['weekday']} {report['date']}, "
                        f"{report['windows_open']} windows, seed {report['seed']}", fill=INK, font=normal)
-    g.text((LEFT, 34), f"wait p90 {s['wait_min']['p90']} min, SLA breaches {s['sla_breaches']} "
-                       f"({s['sla_breach_pct']}%), last visitor done {s['last_visitor_done']}",
+    never = s["wait_min"]["still_waiting"]
+    g.text((LEFT, 34), f"wait p90 {'>=' if never else ''}{s['wait_min']['p90']} min, SLA breaches "
+                       f"{s['sla_breaches']} ({s['sla_breach_pct']}%), last visitor done "
+                       f"{s['last_visitor_done']}" + (f"; {never} never called (not on the chart)"
+                                                     if never else ""),
            fill=INK, font=small)
 
     def panel(top: int, bottom: int, ymax: float, title: str) -> Any:

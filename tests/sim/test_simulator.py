@@ -335,3 +335,21 @@ def test_the_chart_is_the_same_bytes_for_the_same_seed(tmp_path: Path,
     capsys.readouterr()
     for name in ("sim-monday-w3-s2.png", "sim-monday-w3-s2.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_many_seeds_show_each_day_and_the_median_and_worst(capsys: pytest.CaptureFixture[str]) -> None:
+    """One seed is one day's luck; --seeds N plays N days and summarises them."""
+    assert main(["simulate", "--config", str(MONDAY), "--windows", "4", "--seed", "3",
+                 "--seeds", "5", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    sc, cfg = load_scenario(MONDAY, windows=4)
+    p90s = [build_report(simulate(sc, cfg, seed))["summary"]["wait_min"]["p90"] for seed in range(3, 8)]
+    assert summary["seeds"] == [3, 4, 5, 6, 7]
+    assert [d["wait_p90"] for d in summary["days"]] == p90s
+    assert summary["median"]["wait_p90"] == sorted(p90s)[2]       # nearest rank: 3rd of 5
+    assert summary["worst"]["wait_p90"] == max(p90s)
+    assert main(["simulate", "--config", str(MONDAY), "--seeds", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "3 seeds (1..3)" in text and "median" in text and "worst" in text
+    assert main(["simulate", "--config", str(MONDAY), "--seeds", "0"]) == 2
+    assert main(["simulate", "--config", str(MONDAY), "--seeds", "2", "--out", "x"]) == 2
