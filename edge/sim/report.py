@@ -155,7 +155,11 @@ def format_report(r: dict[str, Any]) -> str:
              f"SLA breaches {s['sla_breaches']} ({s['sla_breach_pct']}% of {s['ticketed']} with a ticket)",
              f"  longest queue {s['peak_queue']} at {s['peak_at']}; last visitor done {s['last_visitor_done']}"
              f" ({s['overtime_min']} min after closing); windows busy {s['utilisation_pct']}%"
-             + ("; STOPPED at the overtime limit with people waiting" if s["stopped_at_overtime_limit"] else "")]
+             + (f"; STOPPED at {s['last_visitor_done']} (the overtime limit, or midnight) with "
+                f"{s['unserved']} not served" if s["stopped_at_overtime_limit"] else "")]
+    if s["checkin_refused"]:
+        lines.append(f"  {s['checkin_refused']} booked visitors were refused at check-in (too early or "
+                     "late for the center's bookings.early_min / late_min) and took a walk-in ticket")
     if w["still_waiting"]:
         lines.append(f"  {w['still_waiting']} visitors were never called: their waits count until "
                      f"{s['last_visitor_done']}, so the waits marked >= are at least that long")

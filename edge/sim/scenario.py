@@ -40,7 +40,15 @@ class Exponential(StrictModel):
 class LogNormal(StrictModel):
     dist: Literal["lognormal"]
     mean: float = Field(gt=0, le=480, description="mean minutes")
-    sd: float = Field(gt=0, le=480, description="standard deviation in minutes")
+    sd: float = Field(le=480, description="standard deviation in minutes")
+
+    @field_validator("sd")
+    @classmethod
+    def _spread(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("sd must be above 0; for the same time every visit use "
+                             '{ dist = "fixed", mean = ... }')
+        return v
 
 
 class Uniform(StrictModel):
@@ -55,6 +63,7 @@ class Uniform(StrictModel):
         return self
 
 
+DISTS = ("fixed", "exponential", "lognormal", "uniform")
 ServiceTime = Annotated[Union[Fixed, Exponential, LogNormal, Uniform], Field(discriminator="dist")]
 
 
@@ -198,7 +207,10 @@ def load_scenario(path: Path, windows: int | None = None) -> tuple[Scenario, App
                 # scenario_problems: already "key: what is wrong; the fix", one per "; "
                 problems += str(err["msg"]).removeprefix("Value error, ").split("\n")
             else:
-                problems.append(_explain(err, data))
+                # service_min.<variant>.sd -> service_min.sd: the variant is no key in the file
+                loc = tuple(part for i, part in enumerate(err.get("loc", ()))
+                            if not (i and err["loc"][i - 1] == "service_min" and part in DISTS))
+                problems.append(_explain({**err, "loc": loc}, data))
         raise ConfigError(str(path), problems) from None
     if windows is not None:
         sc = sc.model_copy(update={"scenario": sc.scenario.model_copy(update={"windows": windows})})

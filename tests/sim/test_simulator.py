@@ -353,3 +353,17 @@ def test_many_seeds_show_each_day_and_the_median_and_worst(capsys: pytest.Captur
     assert "3 seeds (1..3)" in text and "median" in text and "worst" in text
     assert main(["simulate", "--config", str(MONDAY), "--seeds", "0"]) == 2
     assert main(["simulate", "--config", str(MONDAY), "--seeds", "2", "--out", "x"]) == 2
+
+
+def test_service_time_errors_name_the_key_as_written(tmp_path: Path) -> None:
+    text = tiny(tmp_path).read_text(encoding="utf-8")
+    msg = problems_of(write(tmp_path, text.replace('{ dist = "fixed", mean = 10 }',
+                                                   '{ dist = "lognormal", mean = 7, sd = 0 }')))
+    assert 'services.0.service_min.sd: sd must be above 0; for the same time every visit use ' \
+           '{ dist = "fixed"' in msg
+    msg = problems_of(write(tmp_path, text.replace('{ dist = "fixed", mean = 10 }',
+                                                   '{ dist = "uniform", min = 10, max = 5 }')))
+    assert "services.0.service_min: max (5.0) must not be below min (10.0)" in msg
+    msg = problems_of(write(tmp_path, text.replace('{ dist = "fixed", mean = 10 }',
+                                                   '{ dist = "exponential", mean = -3 }')))
+    assert "services.0.service_min.mean: Input should be greater than 0 (got -3)" in msg
