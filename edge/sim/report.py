@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from edge.sim.simulator import DayRun
@@ -213,9 +214,10 @@ def days_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
             "worst": {k: worst(k) for k in keys} | {"last_visitor_done": max(d["last_visitor_done"] for d in days)}}
 
 
-def percentile_hhmm(days: list[dict[str, Any]], p: float) -> str:
+def percentile_hhmm(days: list[dict[str, Any]], p: int) -> str:
+    """Nearest-rank percentile of "HH:MM" times (zero-padded, so they sort as text)."""
     ordered = sorted(d["last_visitor_done"] for d in days)
-    return ordered[max(1, -(-len(ordered) * p // 100)) - 1] if ordered else ""
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1] if ordered else ""
 
 
 def format_days(summary: dict[str, Any]) -> str:
