@@ -104,17 +104,13 @@ def _services(doc: Doc, problems: list[str]) -> Targets:
         else:
             t.add(sid, doc.has_errors("services", i))
         sid = doc.text("services", i, "id")
-        if sid is not None:
-            if sid in first_id:
-                problems.append(f"services.{i}.id: service id {sid!r} is used twice "
-                                f"(also services.{first_id[sid]}.id)")
-            first_id.setdefault(sid, i)
+        if (j := _seen_before(first_id, sid, i)) is not None:
+            problems.append(f"services.{i}.id: service id {sid!r} is used twice "
+                            f"(also services.{j}.id)")
         prefix = doc.text("services", i, "prefix")
-        if prefix is not None:
-            if prefix in first_prefix:
-                problems.append(f"services.{i}.prefix: prefix {prefix!r} is used by two services "
-                                f"(also services.{first_prefix[prefix]}.prefix)")
-            first_prefix.setdefault(prefix, i)
+        if (j := _seen_before(first_prefix, prefix, i)) is not None:
+            problems.append(f"services.{i}.prefix: prefix {prefix!r} is used by two services "
+                            f"(also services.{j}.prefix)")
     return t
 
 
@@ -129,12 +125,20 @@ def _windows(doc: Doc, problems: list[str]) -> Targets:
         else:
             t.add(raw, doc.has_errors("windows", i))
         number = doc.number("windows", i, "number")
-        if number is not None:
-            if number in first:
-                problems.append(f"windows.{i}.number: window number {number} is used twice "
-                                f"(also windows.{first[number]}.number)")
-            first.setdefault(number, i)
+        if (j := _seen_before(first, number, i)) is not None:
+            problems.append(f"windows.{i}.number: window number {number} is used twice "
+                            f"(also windows.{j}.number)")
     return t
+
+
+def _seen_before(first: dict[Any, int], value: Any, i: int) -> int | None:
+    """Where `value` was first used (None: not before, and item `i` is now its first use)."""
+    if value is None:
+        return None
+    if value in first:
+        return first[value]
+    first[value] = i
+    return None
 
 
 def _named(doc: Doc, loc: Loc, message: Callable[[Any, str], str]) -> Targets:
