@@ -286,3 +286,47 @@ def test_a_full_bookings_snapshot_fits_the_default_limit(
              "the 20,000-booking snapshot to load")
     assert results(edge, "sync.rejected") == []
     assert results(edge, "bookings.loaded")[0]["changed"] == 20_000
+
+
+def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: json.loads raises RecursionError on deep nesting and a bare ValueError on a
+    5,000-digit number, and lets NaN and lone surrogate escapes through (SQLite refuses
+    those later, as a 'storage' error): the message vanished into a log traceback, with
+    no sync.rejected for central, or failed with a reason that does not name the input."""
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+    edges.append(edge)
+    edge.record(1)
+    wait_for(lambda: central.contiguous() == edge.last_seq(), 10, "the edge to be subscribed")
+    good = {"code": "ABC-1", "service": "docs", "date": "2026-11-24", "slot_start": "10:00"}
+    hostile = [
+        (T.cfg, b'{"v": 1, "version": 5, "config": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+         "nested too deeply"),
+        (T.bookings, b'{"v": 1, "version": ' + b"9" * 5000 + b', "bookings": []}',
+         "5000 digits is too large"),
+        (T.cfg, b'{"v": 1, "version": 6, "config": {"policies": {"recall_limit": NaN}}}',
+         "NaN is not a JSON number"),
+        (T.bookings, json.dumps({"v": 1, "version": 3, "bookings": [
+            {**good, "site": "\ud800"}]}).encode(), "bookings[0].site: holds a lone UTF-16"),
+        (T.cmd, json.dumps({"v": 1, "cmd_id": "c-sur", "name": "announce", "ts": 0,
+                            "ttl_s": 60, "args": {"text": "x\udcff"}}).encode(),
+         "args.text: holds a lone UTF-16 surrogate"),
+    ]
+    for topic, payload, _ in hostile:
+        probe.publish(topic, payload)
+    wait_for(lambda: len(results(edge, "sync.rejected")) == len(hostile), 15,
+             "every hostile payload to be reported")
+    reasons = [r["reason"] for r in results(edge, "sync.rejected")]
+    for (_, _, words), reason in zip(hostile, reasons):
+        assert words in reason, reasons
+    assert results(edge, "cmd.result") == [], "the refused command must not run"
+    # Nothing is stuck behind them: the next cfg and bookings apply.
+    probe.publish(T.cfg, cfg(7))
+    probe.publish(T.bookings, json.dumps({"v": 1, "version": 4, "bookings": [good]}))
+    wait_for(lambda: "tax" in services_of(edge), 10, "the good cfg to apply")
+    wait_for(lambda: edge.link.health()["bookings_version"] == 4, 10, "the good bookings")
+    last = edge.last_seq()
+    wait_for(lambda: central.contiguous() == last, 15, "every event to reach central")
+    assert_exactly_once(central, last, edge.ids)
+    assert edge.link.health()["bad_messages"] == 0, "no message may end in a traceback"

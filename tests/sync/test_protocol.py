@@ -35,6 +35,11 @@ def test_a_good_batch_is_parsed_from_bytes() -> None:
     (b"[1, 2]", "expected an object"),
     (json.dumps(batch(v=2)).encode(), "unsupported protocol version v=2"),
     (b"{" + b" " * 20_000 + b"}", "over the limit of 10000"),
+    (b'{"v": 1, "x": ' + b"[" * 3000 + b"]" * 3000 + b"}", "nested too deeply"),
+    (b'{"v": 1, "seq": ' + b"1" * 4400 + b"}", "4400 digits is too large"),
+    (b'{"v": 1, "ts": Infinity}', "Infinity is not a JSON number"),
+    (b'{"v": 1, "ts": 1e999}', "too large for a float"),
+    (b'{"v": 1, "events": [{"data": {"k": "\\udc00"}}]}', r"events\[0\]\.data\.k: holds a lone"),
 ])
 def test_unusable_payloads_name_their_problem(payload: bytes, words: str) -> None:
     with pytest.raises(PayloadError, match=words):
