@@ -35,10 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def read_rows(path: Path) -> list[tuple[str, Any]]:
     """(where, raw booking dict) per booking in a .json or .csv file; ValueError if unreadable."""
     import csv
-    import json
+
+    from edge.jsonin import loads as loads_untrusted
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
-        data = json.loads(text)
+        # Strict: a deep file ended in a RecursionError traceback, a lone surrogate in a
+        # traceback when the inbox file was written.
+        data = loads_untrusted(text)
         items = data.get("bookings") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise ValueError("expected a list of bookings or an object with a 'bookings' list")

@@ -95,7 +95,10 @@ class BookingIn(BaseModel):
     iin_hmac: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
                                  description="HMAC-SHA256(site secret, IIN), lowercase hex")
     status: Literal["active", "cancelled", "rebooked", "expired"] = Field(default="active")
-    version: int = Field(default=1, ge=1, description="grows with every change of this booking")
+    # At most SQLite's largest integer: a bigger one passed validation and then failed
+    # the whole batch as a storage error naming nothing.
+    version: int = Field(default=1, ge=1, le=2**63 - 1,
+                         description="grows with every change of this booking")
     site: str | None = Field(default=None, max_length=64,
                              description="center the booking is for; another site is refused")
     rebooked_to: str | None = Field(default=None, max_length=32,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import CommandError, KezekError
+from edge.jsonin import loads as loads_untrusted
 from edge.queue.commands import LoadBookings
 
 logger = logging.getLogger(__name__)
@@ -96,11 +97,15 @@ class BookingsInbox:
             if self._stop.is_set():
                 break
             try:
-                payload = json.loads(path.read_text(encoding="utf-8"))
-                bookings = payload["bookings"]
+                # Strict reading: a file nested thousands deep (RecursionError) or holding
+                # a lone surrogate escape (refused by SQLite as a 'storage' error, so kept
+                # and retried forever) would block every file queued behind it.
+                payload = loads_untrusted(path.read_bytes())
+                bookings = payload.get("bookings") if isinstance(payload, dict) else None
                 if not isinstance(bookings, list):
-                    raise ValueError("'bookings' is not a list")
-            except (OSError, ValueError, KeyError, TypeError) as e:
+                    raise ValueError('expected {"bookings": [...]} (as `kezek bookings load` '
+                                     "writes it); queue booking files with that command")
+            except (OSError, ValueError) as e:
                 self._reject(path, f"unreadable booking file: {e}")
                 continue
             try:

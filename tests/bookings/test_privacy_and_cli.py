@@ -120,6 +120,13 @@ def test_cli_unknown_csv_column_and_unreadable_file(tmp_path, secret_file, capsy
     f2.write_text("{not json", encoding="utf-8")
     assert kezek(["bookings", "load", "--config", str(cfg), str(f2)]) == 1
     assert "cannot read bookings" in capsys.readouterr().err
+    # Deep nesting and a lone surrogate escape were tracebacks, not an answer.
+    f2.write_text('{"bookings": ' + "[" * 5000 + "]" * 5000 + "}", encoding="utf-8")
+    assert kezek(["bookings", "load", "--config", str(cfg), str(f2)]) == 1
+    assert "cannot read bookings: nested too deeply" in capsys.readouterr().err
+    f2.write_text(json.dumps({"bookings": [booking("AB-1", site="\udc00")]}), encoding="utf-8")
+    assert kezek(["bookings", "load", "--config", str(cfg), str(f2)]) == 1
+    assert "bookings[0].site: holds a lone UTF-16 surrogate" in capsys.readouterr().err
 
 
 def test_inbox_moves_an_unreadable_file_aside(make_center, tmp_path) -> None:
@@ -152,3 +159,32 @@ def test_inbox_keeps_a_file_it_could_not_store_and_loads_it_later(make_center, t
     assert not inbox.health()["ok"] and "will retry" in inbox.health()["error"]
     assert inbox.poll() == 1 and "AB-100" in center.engine.state.bookings
     assert inbox.health()["ok"] and not list(folder.glob("*.json"))
+
+
+def test_hostile_inbox_files_are_set_aside_and_never_block_the_files_behind_them(
+        make_center, tmp_path) -> None:
+    """Risk: a file nested thousands deep raised RecursionError out of poll() (health still
+    'ok'), a lone surrogate escape or a booking version beyond SQLite's integers failed as a
+    'storage' error (the file kept and retried forever); either way every file sorted
+    after it was never loaded."""
+    center = make_center()
+    write_inbox_file(tmp_path, "z-good", [booking("AB-100")])
+    folder = inbox_path(tmp_path)
+    hostile = {
+        "a-deep.json": '{"bookings": ' + "[" * 5000 + "]" * 5000 + "}",
+        "b-surrogate.json": json.dumps({"bookings": [booking("AB-7", site="\ud800")]}),
+        "c-version.json": json.dumps({"bookings": [booking("AB-8", version=10**20)]}),
+        "d-list.json": json.dumps([booking("AB-9")]),
+    }
+    for name, text in hostile.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    inbox = BookingsInbox(center.controller, folder)
+    assert inbox.poll() == 2   # the good file, and c-version.json (its booking is refused)
+    assert "AB-100" in center.engine.state.bookings and "AB-8" not in center.engine.state.bookings
+    rejected = folder / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == ["a-deep.json", "b-surrogate.json",
+                                                           "d-list.json"]
+    assert not list(folder.glob("*.json")), "nothing may stay queued"
+    assert inbox.health()["rejected_files"] == 3
+    refusal = [e.data for e in center.events() if e.type == "bookings.rejected"][-1]["items"][0]
+    assert refusal["code"] == "AB-8" and "version" in refusal["reason"]
