@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 SOCKET_MODE = 0o660
 DEFAULT_SOCKET = Path("/run/kezek/status.sock")
 _MAX_REQUEST = 4096
+# For the whole request line: a client that never writes must not block the next one.
+_REQUEST_DEADLINE_S = 2.0
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -119,23 +122,28 @@ class StatusServer:
                 self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> None:
-        conn.settimeout(2.0)  # a client that never writes must not block the next one
         try:
-            request = _read_line(conn)
+            request = _read_line(conn, _REQUEST_DEADLINE_S)
             reply = self._handle(request)
+            conn.settimeout(_REQUEST_DEADLINE_S)
             conn.sendall(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
             self._served += 1
         except (OSError, socket.timeout) as e:
             logger.debug("status client went away: %s", e)
+        except Exception:  # one bad request must not end the thread (and the socket)
+            logger.exception("status request failed")
 
     def _handle(self, raw: bytes) -> dict[str, Any]:
         try:
-            request = json.loads(raw.decode("utf-8") or "{}")
+            # Strict: '[[[[...' raised RecursionError and 4,000 digits a bare ValueError,
+            # which ended the server thread; the socket then accepted and never answered.
+            request = loads_untrusted(raw or b"{}")
             cmd = request.get("cmd", "status") if isinstance(request, dict) else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            cmd = None
+            why = "unknown request"
+        except ValueError as e:
+            cmd, why = None, f"unreadable request ({e})"
         if cmd != "status":
-            return {"ok": False, "error": "unknown request; send {\"cmd\": \"status\"}"}
+            return {"ok": False, "error": f"{why}; send {{\"cmd\": \"status\"}}"}
         try:
             return {"ok": True, "status": self._report()}
         except Exception as e:  # the service keeps running; the client hears why
@@ -143,9 +151,16 @@ class StatusServer:
             return {"ok": False, "error": f"status report failed: {type(e).__name__}: {e}"}
 
 
-def _read_line(conn: socket.socket) -> bytes:
+def _read_line(conn: socket.socket, deadline_s: float) -> bytes:
+    """The request line, within `deadline_s` in all: a timeout per recv() alone let a
+    client dripping a byte a second hold the (single) server thread for over an hour."""
     data = b""
+    deadline = time.monotonic() + deadline_s
     while b"\n" not in data and len(data) < _MAX_REQUEST:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout(f"no complete request within {deadline_s:g} s")
+        conn.settimeout(left)
         chunk = conn.recv(1024)
         if not chunk:
             break

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,49 @@ def test_metrics_listen_on_loopback_only(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert "# TYPE kezek_disk_free_bytes gauge" in body
+
+
+@pytest.mark.parametrize("request_line", [
+    b"[" * 4000 + b"\n",                 # RecursionError in json.loads
+    b"9" * 4095 + b"\n",                 # a bare ValueError (Python's int digit limit)
+    b'{"cmd": "status", "x": NaN}\n',
+])
+def test_hostile_request_gets_a_reason_and_the_server_lives(server: StatusServer,
+                                                            request_line: bytes) -> None:
+    """Risk: the error escaped _answer() and ended the server thread; the socket kept
+    accepting but never answered again, so `kezek status` hung until its timeout."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(3)
+        s.connect(str(server.path))
+        s.sendall(request_line)
+        reply = json.loads(s.recv(4096))
+    assert reply["ok"] is False and "unreadable request" in reply["error"]
+    assert 'send {"cmd": "status"}' in reply["error"]
+    assert server.health()["ok"]
+    assert request_status(server.path, timeout=3)["service"]["site"] == "s"
+
+
+def test_a_client_dripping_bytes_does_not_hold_the_server(server: StatusServer) -> None:
+    """Risk: the 2 s timeout was per recv(): one byte every second kept the one server
+    thread busy for up to 4,096 s, and every `kezek status` meanwhile timed out."""
+    stop = threading.Event()
+
+    def drip() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(server.path))
+            try:
+                while not stop.wait(0.5):
+                    s.sendall(b" ")
+            except OSError:
+                pass  # the server hung up on us: that is the point
+
+    t = threading.Thread(target=drip, daemon=True)
+    t.start()
+    time.sleep(0.3)
+    try:
+        started = time.monotonic()
+        assert request_status(server.path, timeout=5)["service"]["device"] == "d"
+        assert time.monotonic() - started < 4
+    finally:
+        stop.set()
+        t.join(5)
