@@ -162,11 +162,18 @@ class ConsoleDriver:
 
     def _read_loop(self) -> None:
         quit_asked = False
+        _tolerate_bad_bytes(self.stdin)
         try:
             for line in self.stdin:
                 if self._stop.is_set():
                     return
-                if not self.handle_line(line):
+                try:
+                    going = self.handle_line(line)
+                except Exception as e:  # a bug on one line must not end the console
+                    logger.exception("console: cannot handle a line")
+                    self._say(f"ERROR internal error ({type(e).__name__}); see the log")
+                    continue
+                if not going:
                     quit_asked = True
                     break
         except Exception:
@@ -178,6 +185,24 @@ class ConsoleDriver:
         else:
             logger.warning("console input ended; the service keeps running (stop it with "
                            "SIGTERM: systemctl stop kezek)")
+
+
+def _tolerate_bad_bytes(stream: IO[str]) -> None:
+    """Read bytes that are not UTF-8 as U+FFFD, not as an error.
+
+    With the default strict decoding, one such byte (a terminal in another encoding, line
+    noise) raised UnicodeDecodeError out of the read loop: the console stopped for good,
+    and at a terminal (and in `kezek demo`) that counted as Ctrl-D and stopped the whole
+    service. Under the C locale Python decodes them to lone surrogates instead, which the
+    database refuses later. The line is then answered like any unknown word.
+    """
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:
+        return  # a StringIO (tests): already text
+    try:
+        reconfigure(errors="replace")
+    except (ValueError, OSError) as e:  # a closed or unusual stream: keep it as it is
+        logger.debug("console: cannot set decoding errors to replace: %s", e)
 
 
 def _is_tty(stream: IO[str]) -> bool:
