@@ -55,6 +55,14 @@ SECURITY_HEADERS = {
 # Every answer but the /events stream closes its connection, so a browser's idle keep-alive
 # connections never hold these slots (TVs switched on together would find none left).
 EXTRA_CONNECTIONS = 8
+# A client gets this long, in all, to send its request line and headers (a TV on the LAN
+# needs milliseconds). The 20 s timeout below is per read: alone, it let a client that
+# sends a byte every few seconds hold a slot for as long as it liked.
+REQUEST_HEAD_S = 5.0
+# Connections one client address may have open before its request head has arrived: a
+# browser opens at most 6 to one host. Without this one misbehaving client (or a slowloris
+# script) took every slot and no TV could load its page or reconnect its stream.
+PENDING_PER_CLIENT = 6
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
@@ -121,6 +129,53 @@ class Hub:
             self._cond.notify_all()
 
 
+class _PendingHeads:
+    """Connections whose request head has not arrived yet: counted per client address,
+    and cut once they have taken longer than REQUEST_HEAD_S."""
+
+    def __init__(self, per_client: int, deadline_s: float) -> None:
+        self.per_client = per_client
+        self.deadline_s = deadline_s
+        self._lock = threading.Lock()
+        self._since: dict[Any, tuple[str, float]] = {}
+        self._per_client: dict[str, int] = {}
+        self.cut = 0
+        self.refused = 0
+
+    def admit(self, sock: Any, client: str) -> bool:
+        with self._lock:
+            if self._per_client.get(client, 0) >= self.per_client:
+                self.refused += 1
+                return False
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            self._since[sock] = (client, time.monotonic())
+            return True
+
+    def done(self, sock: Any) -> None:
+        """The head arrived, or the connection ended (either may come first; both are fine)."""
+        with self._lock:
+            entry = self._since.pop(sock, None)
+            if entry is not None:
+                left = self._per_client[entry[0]] - 1
+                if left:
+                    self._per_client[entry[0]] = left
+                else:
+                    del self._per_client[entry[0]]
+
+    def reap(self) -> None:
+        """Close the connections past their deadline: their handler's read then ends."""
+        limit = time.monotonic() - self.deadline_s
+        with self._lock:
+            late = [sock for sock, (_, since) in self._since.items() if since < limit]
+        for sock in late:
+            self.done(sock)
+            self.cut += 1
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -129,7 +184,14 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         # ThreadingMixIn starts a thread per connection without limit; a LAN scanner or a
         # stuck TV must not exhaust the Pi, so connections beyond the cap are closed.
+        pending = self.hall.pending
+        if not pending.admit(request, client_address[0]):
+            logger.debug("hall: %s has %d requests still arriving; refused one more",
+                         client_address[0], pending.per_client)
+            self.shutdown_request(request)
+            return
         if not self.hall._conn_slots.acquire(blocking=False):
+            pending.done(request)
             logger.warning("hall: too many connections; refused %s", client_address[0])
             self.shutdown_request(request)
             return
@@ -141,6 +203,7 @@ class _HTTPServer(ThreadingHTTPServer):
         try:
             self.process_request_thread(request, client_address)
         finally:
+            self.hall.pending.done(request)
             self.hall._conn_slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -151,6 +214,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
     timeout = 20  # a client that stops reading or writing is dropped (also on the stream)
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()   # reads the headers too
+        finally:
+            self.server.hall.pending.done(self.connection)
 
     def version_string(self) -> str:
         return "kezek-hall"  # no Python version in headers: nothing to fingerprint
@@ -263,6 +332,7 @@ class HallServer:
         self.static = {name: (pkg / name).read_bytes() for name, _ in STATIC.values()}
         self.csp = _csp(self.static["index.html"])
         self._conn_slots = threading.BoundedSemaphore(cfg.max_clients + EXTRA_CONNECTIONS)
+        self.pending = _PendingHeads(PENDING_PER_CLIENT, REQUEST_HEAD_S)
         self._httpd: _HTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -312,6 +382,7 @@ class HallServer:
                              name="kezek-hall-http", daemon=True),
             threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
                              daemon=True),
+            threading.Thread(target=self._reap_loop, name="kezek-hall-reaper", daemon=True),
         ]
         for t in self._threads:
             t.start()
@@ -332,7 +403,9 @@ class HallServer:
     def health(self) -> dict[str, Any]:
         host, port = self.address if self._httpd else (self.cfg.bind, self.cfg.port)
         return {"ok": self._httpd is not None and not self.stopping, "url": f"http://{host}:{port}/",
-                "screens": self.hub.clients, "broadcasts": self.broadcasts}
+                "screens": self.hub.clients, "broadcasts": self.broadcasts,
+                "slow_requests_cut": self.pending.cut,
+                "refused_busy_clients": self.pending.refused}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -340,6 +413,13 @@ class HallServer:
             raise RuntimeError("hall server not started")
         host, port = self._httpd.server_address[:2]
         return str(host), int(port)
+
+    def _reap_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            try:
+                self.pending.reap()
+            except Exception:  # a bug here must not leave slow clients holding slots
+                logger.exception("hall: cannot close slow connections")
 
     # -- the broadcaster ---------------------------------------------------------------
     def _publish(self, now: float) -> float | None:

@@ -267,3 +267,70 @@ def test_page_loads_close_their_connection_so_idle_browsers_hold_no_slots(make_h
     finally:
         for conn in idle:
             conn.close()
+
+
+def _client_from(address: str, hall) -> socket.socket:
+    """A TCP connection to the hall from another loopback address (another machine)."""
+    s = socket.socket()
+    s.settimeout(5)
+    s.bind((address, 0))
+    s.connect(hall.address)
+    return s
+
+
+def _get(address: str, hall, path: str) -> bytes:
+    with _client_from(address, hall) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: hall\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+def test_one_slow_client_cannot_take_the_tvs_slots(make_hall):
+    """Risk: a client that opens connections and sends its request a byte at a time
+    (slowloris; or a broken TV) held every connection slot: the 20 s timeout is per read,
+    so it never fired, and every other TV got its connection closed at once -- no page,
+    no stream reconnect -- for as long as that client went on."""
+    hall = make_hall(max_clients=1)                # 1 + 8 connection slots
+    slow = []
+    try:
+        for _ in range(20):                        # more than every slot
+            try:
+                s = _client_from("127.0.0.1", hall)
+                s.sendall(b"GET / HTTP/1.1\r\n")
+                slow.append(s)
+            except OSError:
+                pass
+        time.sleep(0.3)
+        for s in slow:                             # still "sending": a header byte
+            try:
+                s.sendall(b"X")
+            except OSError:
+                pass
+        # Another machine (a TV) still loads its page and opens its stream.
+        page = _get("127.0.0.2", hall, "/hall.js")
+        assert page.startswith(b"HTTP/1.1 200"), page[:80]
+        tv = _client_from("127.0.0.2", hall)
+        tv.sendall(b"GET /events HTTP/1.1\r\nHost: hall\r\n\r\n")
+        assert tv.recv(4096).startswith(b"HTTP/1.1 200")
+        tv.close()
+        # The slow client's connections are cut once their head is overdue, not 20 s later
+        # and not never.
+        deadline = time.monotonic() + 10
+        open_ones = list(slow)
+        while open_ones and time.monotonic() < deadline:
+            for s in list(open_ones):
+                try:
+                    s.settimeout(0.05)
+                    if s.recv(1) == b"":
+                        open_ones.remove(s)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    open_ones.remove(s)
+        assert not open_ones, f"{len(open_ones)} slow connections still open"
+        assert hall.health()["slow_requests_cut"] >= 1
+    finally:
+        for s in slow:
+            s.close()
