@@ -102,7 +102,7 @@ class Downlink:
         try:
             peek = decode(payload, self.max_bytes)
             version = peek.get("version")
-            if isinstance(version, int) and 1 <= version <= max(self.applied[kind],
+            if type(version) is int and 1 <= version <= max(self.applied[kind],
                                                                 self.pending[kind]):
                 logger.debug("sync: %s version %s is not newer; ignored", kind, version)
                 return

@@ -169,6 +169,13 @@ class Health(Wire):
     sync: dict[str, Any] = Field(description="the link's own counters")
 
 
+class Downlink(Wire):
+    """Base of what central sends to the edge: types are taken as they are (strict), so a
+    `true` is not window 1 and `"5"` is not version 5; the error names the field."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
 class CentralSections(Wire):
     """The parts of the edge config that central manages; the rest stays local."""
 
@@ -182,7 +189,7 @@ class CentralSections(Wire):
         default=None, description="replaces [policies] (same keys as the TOML file)")
 
 
-class CfgMessage(Wire):
+class CfgMessage(Downlink):
     """`.../cfg`, retained, QoS 1: a versioned configuration snapshot; newest wins."""
 
     v: Literal[1] = Field(description="protocol version")
@@ -190,7 +197,7 @@ class CfgMessage(Wire):
     config: CentralSections
 
 
-class BookingsMessage(Wire):
+class BookingsMessage(Downlink):
     """`.../bookings`, retained, QoS 1: a versioned bookings snapshot; newest wins."""
 
     v: Literal[1] = Field(description="protocol version")
@@ -199,33 +206,33 @@ class BookingsMessage(Wire):
                                            description="bookings, see docs/bookings.md")
 
 
-class WindowArgs(Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class WindowArgs(Downlink):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     window: int = Field(ge=1, le=999, description="window number")
 
 
-class ReprintArgs(Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ReprintArgs(Downlink):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     label: str = Field(pattern=r"^[A-Z]-\d{3,4}$", description="ticket label, e.g. A-001")
     printer: str | None = Field(default=None, max_length=64)
 
 
-class AnnounceArgs(Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class AnnounceArgs(Downlink):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     text: str = Field(min_length=1, max_length=500)
     lang: Literal["kk", "ru", "en"] | None = None
 
 
-class ResendArgs(Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ResendArgs(Downlink):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     from_seq: int = Field(ge=1, description="resend from this seq (not below the last ack)")
 
 
-class NoArgs(Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NoArgs(Downlink):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class _CmdBase(Wire):
+class _CmdBase(Downlink):
     v: Literal[1] = Field(description="protocol version")
     cmd_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
                         description="unique id; a command runs at most once per cmd_id")
@@ -315,7 +322,7 @@ def decode(payload: bytes, limit: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PayloadError(f"payload is a JSON {type(data).__name__}, expected an object")
     v = data.get("v", PROTOCOL_VERSION)
-    if v != PROTOCOL_VERSION:
+    if type(v) is not int or v != PROTOCOL_VERSION:   # true == 1 and 1.0 == 1 in Python
         raise PayloadError(f"unsupported protocol version v={v!r}; this edge speaks "
                            f"v={PROTOCOL_VERSION}")
     return data

@@ -312,6 +312,13 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
         (T.cmd, json.dumps({"v": 1, "cmd_id": "c-sur", "name": "announce", "ts": 0,
                             "ttl_s": 60, "args": {"text": "x\udcff"}}).encode(),
          "args.text: holds a lone UTF-16 surrogate"),
+        # Wrong types were converted: `true` closed window 1, "9" was version 9.
+        (T.cmd, json.dumps({"v": 1, "cmd_id": "c-bool", "name": "close_window", "ts": 0,
+                            "ttl_s": 60, "args": {"window": True}}).encode(),
+         "args.window: Input should be a valid integer"),
+        (T.bookings, json.dumps({"v": 1, "version": "9", "bookings": []}).encode(),
+         "version: Input should be a valid integer"),
+        (T.cfg, b'{"v": true, "version": 8, "config": {}}', "unsupported protocol version"),
     ]
     for topic, payload, _ in hostile:
         probe.publish(topic, payload)
@@ -320,7 +327,8 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
     reasons = [r["reason"] for r in results(edge, "sync.rejected")]
     for (_, _, words), reason in zip(hostile, reasons):
         assert words in reason, reasons
-    assert results(edge, "cmd.result") == [], "the refused command must not run"
+    assert results(edge, "cmd.result") == [], "the refused commands must not run"
+    assert {w.number: w.state for w in edge.app.controller.snapshot.windows}[1] == "open"
     # Nothing is stuck behind them: the next cfg and bookings apply.
     probe.publish(T.cfg, cfg(7))
     probe.publish(T.bookings, json.dumps({"v": 1, "version": 4, "bookings": [good]}))
