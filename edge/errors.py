@@ -50,4 +50,13 @@ class PrinterError(DeviceError):
 
 
 class StorageError(KezekError):
-    """The local database cannot be opened, migrated or written."""
+    """The local database cannot be opened, migrated or written.
+
+    `kind` names the fault for alarms and exit codes: "full" (no space left), "readonly"
+    (the file system or the file cannot be written), "corrupt" (the file is damaged),
+    "io" (the card reports errors, or a file vanished), "busy", or "" when unknown.
+    """
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        self.kind = kind
+        super().__init__(message)

@@ -23,6 +23,7 @@ from edge.queue.bookings import Booking, BookingStatus
 from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.queue.engine import Counter, EngineState, Outcome
 from edge.queue.events import StoredEvent
+from edge.queue.faults import fix_for, storage_error
 from edge.queue.migrations import LATEST, MIGRATIONS
 from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
 from edge.queue.timebase import TimeBase
@@ -96,6 +97,19 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
     return LATEST
 
 
+def _check_not_damaged(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged file at start (a power cut during a bad write, a failing card).
+
+    Pages that the start does not read (old tickets, the outbox) would otherwise fail
+    only later, in a visitor's commit or in the middle of a sync. quick_check reads every
+    page once: well under a second for the few MB a center's database holds.
+    """
+    result = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    if result != ["ok"]:
+        raise StorageError(f"{path}: the queue database is damaged ({'; '.join(result[:2])}); "
+                           f"fix: {fix_for('corrupt', path)}", "corrupt")
+
+
 class QueueStore:
     """The queue database. Only the controller's loop writes through it."""
 
@@ -104,18 +118,17 @@ class QueueStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = connect(self.path)
-        except sqlite3.DatabaseError as e:
-            raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
-                               "run `kezek doctor` or restore a backup") from None
+        except (sqlite3.Error, OSError) as e:
+            raise storage_error(e, self.path, "cannot open the queue database") from None
         try:
+            _check_not_damaged(self.conn, self.path)
             migrate(self.conn, self.path)
         except StorageError:
             self.conn.close()
             raise
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.Error, OSError) as e:
             self.conn.close()
-            raise StorageError(f"{self.path}: cannot open the queue database: {e}; "
-                               "run `kezek doctor` or restore a backup") from None
+            raise storage_error(e, self.path, "cannot open the queue database") from None
         # The value last written per meta key; a key whose value did not change is not
         # rewritten (values are copied: the engine hands over dicts it may change later).
         self._meta_values: dict[str, Any] = {}
@@ -233,8 +246,17 @@ class QueueStore:
             if rows:
                 conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as e:
+            # SQLite may have rolled back by itself (a full disk, an I/O error) or never
+            # begun (a read-only file system): a ROLLBACK then fails with "no transaction
+            # is active", which must not hide the real fault.
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as rollback_error:
+                    logger.warning("rollback of a failed commit failed too: %s", rollback_error)
+            if isinstance(e, sqlite3.Error):
+                raise storage_error(e, self.path, "cannot save the command") from None
             raise
         for k, _ in rows:
             v = meta[k]
