@@ -18,7 +18,7 @@ from typing import Callable
 
 from edge.clock import Clock, ClockReading
 from edge.errors import CommandError, KezekError
-from edge.queue.commands import Command, Tick
+from edge.queue.commands import Command, RecordEvent, Tick
 from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
@@ -35,6 +35,25 @@ class Applied:
     reply: Reply
     events: list[StoredEvent]
     snapshot: QueueSnapshot
+
+
+@dataclass(frozen=True)
+class StorageFault:
+    """The database cannot be written now: what (`kind`), why, and since when."""
+
+    kind: str          # full, readonly, corrupt, io, busy, or "" (unknown)
+    message: str       # the error, naming the folder and the fix
+    since_ms: int      # wall clock of the first failed commit
+    failures: int = 1  # commits refused since then
+
+    @property
+    def alarm(self) -> str:
+        return f"storage.{self.kind or 'error'}"
+
+
+# While the database cannot be written, the alarm is tried this often: it is stored (and
+# so goes to central) as soon as a write works again, even on a quiet day with no command.
+STORAGE_PROBE_S = 10.0
 
 
 Listener = Callable[[Applied], None]
@@ -55,6 +74,9 @@ class Controller:
         self._snapshot = engine.snapshot()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.storage_fault: StorageFault | None = None
+        self.storage_probe_s = STORAGE_PROBE_S
+        self._next_probe = 0.0
 
     # -- used from any thread -------------------------------------------------------
     def submit(self, command: Command) -> "Future[Applied]":
@@ -104,6 +126,9 @@ class Controller:
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_interval
                 self._apply(Tick(), None)
+                if self.storage_fault is not None and time.monotonic() >= self._next_probe:
+                    self._next_probe = time.monotonic() + self.storage_probe_s
+                    self._apply(self._storage_alarm(), None)
         self._drain_on_stop()
 
     def start(self) -> None:
@@ -165,10 +190,13 @@ class Controller:
             stored = self.store.commit(outcome, reading)
         except Exception as e:
             # Nothing was applied in memory: the engine only changes after a commit.
-            logger.error("could not save %s: %s", type(command).__name__, e)
+            error = e if isinstance(e, KezekError) else KezekError(f"storage: {e}")
+            self._storage_failed(command, error, reading)
             if fut is not None:
-                fut.set_exception(e if isinstance(e, KezekError) else KezekError(f"storage: {e}"))
+                fut.set_exception(error)
             return False
+        if self.storage_fault is not None:
+            self._storage_recovered()
         self.engine.apply(outcome)
         self._snapshot = self.engine.snapshot()
         applied = Applied(command, outcome.reply, stored, self._snapshot)
@@ -180,3 +208,38 @@ class Controller:
             except Exception:
                 logger.exception("listener %r failed", listener)
         return True
+
+    # -- storage faults ---------------------------------------------------------------
+    def _storage_failed(self, command: Command, error: KezekError, reading: ClockReading) -> None:
+        kind = getattr(error, "kind", "")
+        old = self.storage_fault
+        if old is not None and old.kind == kind:
+            # Said once: a full card must not also fill the journal with one line a second.
+            self.storage_fault = StorageFault(kind, str(error), old.since_ms, old.failures + 1)
+            logger.debug("could not save %s: %s", type(command).__name__, error)
+            return
+        self.storage_fault = StorageFault(kind, str(error),
+                                          old.since_ms if old else reading.wall_ms)
+        self._next_probe = time.monotonic() + self.storage_probe_s
+        logger.error("could not save %s: %s (every command is refused until this is fixed; "
+                     "the visitor gets no ticket that is not saved)", type(command).__name__, error)
+
+    def _storage_alarm(self) -> RecordEvent:
+        fault = self.storage_fault
+        assert fault is not None
+        return RecordEvent("alarm.raised", {
+            "alarm": fault.alarm, "severity": "critical", "message": fault.message,
+            "since_ms": fault.since_ms, "refused": fault.failures}, source="storage")
+
+    def _storage_recovered(self) -> None:
+        # A commit went through: the alarm that could not be stored while it lasted is
+        # recorded now (raised, with its since_ms, then cleared), so central learns of it.
+        fault = self.storage_fault
+        assert fault is not None
+        raised = self._storage_alarm()
+        self.storage_fault = None
+        logger.warning("the queue database saves again (%s refused commands since the fault: "
+                       "%s)", fault.failures, fault.message)
+        self.submit(raised)
+        self.submit(RecordEvent("alarm.cleared", {"alarm": fault.alarm,
+                                                  "refused": fault.failures}, source="storage"))

@@ -10,7 +10,7 @@ import logging
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class HealthCollector:
 
     def __init__(self, *, state_dir: Path, db_path: Path, components: Mapping[str, Any],
                  min_free_mb: int = 200, cpu_temp_warn_c: float = 80.0,
-                 thermal_root: Path = THERMAL_ROOT, skip: tuple[str, ...] = ()) -> None:
+                 thermal_root: Path = THERMAL_ROOT, skip: tuple[str, ...] = (),
+                 storage_fault: Callable[[], Any] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.db_path = Path(db_path)
         self.components = components
@@ -89,6 +90,9 @@ class HealthCollector:
         self.cpu_temp_warn_c = cpu_temp_warn_c
         self.thermal_root = thermal_root
         self._skip = skip  # components not reported (the status server itself)
+        # The controller's StorageFault (or None): commits refused right now. Not a probe of
+        # the file: only a real commit knows whether the card takes writes.
+        self._storage_fault = storage_fault or (lambda: None)
 
     def collect(self) -> dict[str, Any]:
         problems: list[str] = []
@@ -100,6 +104,10 @@ class HealthCollector:
         if disk is not None and disk[0] < self.min_free_mb:
             problems.append(f"only {disk[0]} MB free on the disk of {self.state_dir} "
                             f"(minimum {self.min_free_mb} MB): free space or replace the SD card")
+        fault = self._storage_fault()
+        if fault is not None:
+            problems.append(f"storage ({fault.alarm}): {fault.failures} commands refused "
+                            f"since the fault began: {fault.message}")
         devices = component_health({k: v for k, v in self.components.items()
                                     if k not in self._skip})
         for name, h in devices.items():
@@ -112,6 +120,9 @@ class HealthCollector:
             "disk_free_mb": disk[0] if disk else None,
             "disk_total_mb": disk[1] if disk else None,
             "outbox_depth": outbox_depth(self.db_path),
+            "storage": None if fault is None else {
+                "alarm": fault.alarm, "kind": fault.kind, "since_ms": fault.since_ms,
+                "refused": fault.failures, "message": fault.message},
             "devices": devices,
             "problems": problems,
         }

@@ -199,7 +199,8 @@ def make_collector(ctx: Any) -> HealthCollector:
     return HealthCollector(state_dir=ctx.state_dir, db_path=ctx.db_path,
                            components=ctx.components, min_free_mb=sysconf.min_free_mb,
                            cpu_temp_warn_c=sysconf.cpu_temp_warn_c,
-                           skip=("status", "metrics"))
+                           skip=("status", "metrics"),
+                           storage_fault=lambda: getattr(ctx.controller, "storage_fault", None))
 
 
 def build(ctx: Any) -> list[Any]:

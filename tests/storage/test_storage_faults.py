@@ -78,3 +78,59 @@ def test_full_disk_refuses_the_ticket_names_the_fault_and_loses_nothing(
         assert memory_tickets(h) == db_tickets(db)
     finally:
         h.close()
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    import time
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_full_disk_is_logged_once_shown_in_status_and_its_alarm_reaches_the_outbox(
+        small_disk: Path, demo_config: AppConfig, clock: ManualClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from edge.system.health import HealthCollector
+    db = small_disk / "kezek.db"
+    h = Harness(demo_config, db, clock, tick_interval_s=0.02)
+    try:
+        h.controller.storage_probe_s = 0.3
+        collector = HealthCollector(state_dir=small_disk, db_path=db, components={},
+                                    min_free_mb=0,
+                                    storage_fault=lambda: h.controller.storage_fault)
+        h.call(IssueTicket(service="docs"))
+        filler = fill(small_disk)
+        with caplog.at_level("DEBUG", logger="edge.controller"):
+            with pytest.raises(StorageError):
+                for _ in range(200):
+                    h.call(IssueTicket(service="docs"))
+            for _ in range(3):
+                with pytest.raises(StorageError):
+                    h.call(IssueTicket(service="docs"))
+            import time
+            time.sleep(1.0)  # ~50 ticks and 3 alarm attempts while the disk is full
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1, [r.getMessage() for r in errors]
+        assert "disk is full" in errors[0].getMessage()
+        health = collector.collect()
+        assert health["ok"] is False
+        assert health["storage"]["alarm"] == "storage.full"
+        assert any("storage.full" in p and "free space" in p for p in health["problems"])
+        assert memory_tickets(h) == db_tickets(db)
+
+        filler.unlink()
+        # No command needed: the alarm attempt itself finds that the disk takes writes.
+        _wait_for(lambda: h.controller.storage_fault is None
+                  and any(e.type == "alarm.cleared" for e in h.store.outbox()))
+        _wait_for(lambda: "storage.full" not in h.controller.snapshot.alarms)
+        events = [(e.type, e.data) for e in h.store.outbox() if e.type.startswith("alarm.")]
+        assert [t for t, _ in events] == ["alarm.raised", "alarm.cleared"]
+        raised = events[0][1]
+        assert raised["alarm"] == "storage.full" and raised["severity"] == "critical"
+        assert raised["refused"] >= 4 and raised["since_ms"] <= clock.read().wall_ms
+        assert "disk is full" in raised["message"]
+        assert collector.collect()["storage"] is None
+        assert memory_tickets(h) == db_tickets(db)
+    finally:
+        h.close()
