@@ -32,15 +32,21 @@ class App:
                  stdin: IO[str] | None = None, clock: Clock | None = None, demo: bool = False) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.state_dir / DB_NAME
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
         # One process per device: a second `kezek run` on the same identity stops here,
         # before it opens (or migrates) the database the first one is using.
+        from edge.queue.faults import storage_error
         from edge.sync.lock import acquire_identity_lock
-        self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
-                                                   config.center.device)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
+                                                       config.center.device)
+        except OSError as e:
+            # The first write of a start: a read-only card or a folder without permission
+            # shows here, and must say so (not a traceback, see docs/operations.md).
+            raise storage_error(e, self.db_path, "cannot use the state folder") from None
         self.store = QueueStore(self.db_path)
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,

@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 # EX_CONFIG: systemd's unit does not restart on it (RestartPreventExitStatus=78), so a bad
 # config is reported once instead of restart-looping.
 CONFIG_EXIT = 78
+# EX_IOERR: the state folder or the database cannot be used (a read-only or full card, a
+# damaged file, a folder without permission). Restarting every 3 s cannot fix it either and
+# would only hammer a failing card; the unit does not restart on it
+# (RestartPreventExitStatus=78 74). Once fixed: systemctl restart kezek.
+STORAGE_EXIT = 74
 
 
 def setup_logging(level: str) -> None:
@@ -44,7 +49,7 @@ def with_default_status_socket(config: Any, runtime_directory: str | None) -> An
 
 def handle(args: argparse.Namespace) -> int:
     from edge.config import load_config_or_report
-    from edge.errors import ConfigError, KezekError
+    from edge.errors import ConfigError, KezekError, StorageError
     from edge.service import run_service
     config = load_config_or_report(args.config)
     if config is None:
@@ -58,6 +63,9 @@ def handle(args: argparse.Namespace) -> int:
         # file is as wrong as a bad key, and restarting cannot fix it either.
         print(f"kezek: {e}", file=sys.stderr)
         return CONFIG_EXIT
+    except StorageError as e:
+        print(f"kezek: {e}", file=sys.stderr)
+        return STORAGE_EXIT
     except KezekError as e:
         print(f"kezek: {e}", file=sys.stderr)
         return 1

@@ -56,6 +56,8 @@ def test_unit_promises() -> None:
     assert d["Type"] == ["notify"]
     assert int(d["WatchdogSec"][0]) >= 10
     assert d["Restart"] == ["on-failure"]
+    # Neither a bad config (78) nor an unusable state folder (74) restart-loops.
+    assert set(d["RestartPreventExitStatus"][0].split()) == {"78", "74"}
     assert d["User"] == ["kezek"]
     assert d["StateDirectory"] == ["kezek"] and d["RuntimeDirectory"] == ["kezek"]
     assert d["WorkingDirectory"] == ["/var/lib/kezek"]  # writable: lgpio's pipes
