@@ -390,6 +390,19 @@ def check_disk(state_dir: Path, min_free_mb: int) -> Check:
     if free is None:
         return Check("disk", False, f"cannot read the free space of {state_dir}",
                      "check that the state directory's disk is mounted")
+    if state_dir.exists():
+        try:
+            readonly = bool(os.statvfs(state_dir).f_flag & os.ST_RDONLY)
+        except OSError:
+            readonly = False
+        if readonly:
+            return Check("disk", False, f"{state_dir} is on a read-only file system (the kernel "
+                                        "does this after SD card errors; see dmesg)",
+                         "reboot; if it happens again, replace the SD card and restore a backup "
+                         "(docs/operations.md)")
+        if not os.access(state_dir, os.W_OK | os.X_OK):
+            return Check("disk", False, f"{state_dir} is not writable by this user",
+                         f"sudo chown -R kezek:kezek {state_dir} && sudo chmod 750 {state_dir}")
     if free[0] < min_free_mb:
         return Check("disk", False, f"{free[0]} MB free of {free[1]} MB at {state_dir} "
                                     f"(minimum {min_free_mb} MB)",

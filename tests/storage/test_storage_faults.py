@@ -199,3 +199,12 @@ def test_start_on_a_damaged_database_names_the_backup_to_restore(tmp_path: Path)
     db.write_bytes(bytes(data[:3000]))  # truncated by a power cut
     r = kezek_run(state, tmp_path)
     assert r.returncode == 74 and "damaged" in r.stderr, r.stderr
+
+
+def test_doctor_names_a_read_only_state_folder(small_disk: Path) -> None:
+    from edge.system.doctor import check_disk
+    assert check_disk(small_disk, 0).ok
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    check = check_disk(small_disk, 0)
+    assert not check.ok
+    assert "read-only" in check.detail and "replace the SD card" in check.hint
