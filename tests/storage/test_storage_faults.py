@@ -33,7 +33,7 @@ def fill(folder: Path) -> Path:
 
 def card_errors(mnt: Path) -> None:
     """The kernel remounts the file system read-only, as after an SD card's I/O errors."""
-    r = _mount("-o", "remount,abort", str(mnt))
+    r = subprocess.run(["mount", "-o", "remount,abort", str(mnt)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 
@@ -208,3 +208,26 @@ def test_doctor_names_a_read_only_state_folder(small_disk: Path) -> None:
     check = check_disk(small_disk, 0)
     assert not check.ok
     assert "read-only" in check.detail and "replace the SD card" in check.hint
+
+
+def test_card_turned_read_only_while_running_refuses_and_keeps_memory_equal_to_disk(
+        ext4_disk: Path, demo_config: AppConfig, clock: ManualClock) -> None:
+    db = ext4_disk / "kezek.db"
+    h = Harness(demo_config, db, clock)
+    try:
+        assert "A-001" in h.call(IssueTicket(service="docs")).reply.text
+        card_errors(ext4_disk)
+        with pytest.raises(StorageError) as refused:
+            h.call(IssueTicket(service="docs"))
+        assert refused.value.kind in ("readonly", "io"), refused.value
+        assert "fix:" in str(refused.value) and "replace the card" in str(refused.value)
+        assert h.controller.storage_fault is not None
+        assert [t.label for t in h.engine.state.tickets.values()] == ["A-001"]
+    finally:
+        h.close()
+    # What was saved before the card failed is still there (read without writing).
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert [r[0] for r in conn.execute("SELECT label FROM tickets")] == ["A-001"]
+    finally:
+        conn.close()
