@@ -325,8 +325,9 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
     wait_for(lambda: len(results(edge, "sync.rejected")) == len(hostile), 15,
              "every hostile payload to be reported")
     reasons = [r["reason"] for r in results(edge, "sync.rejected")]
-    for (_, _, words), reason in zip(hostile, reasons):
-        assert words in reason, reasons
+    # cfg, bookings and cmd are three topics: MQTT keeps order within a topic only.
+    for _, _, words in hostile:
+        assert sum(words in reason for reason in reasons) == 1, (words, reasons)
     assert results(edge, "cmd.result") == [], "the refused commands must not run"
     assert {w.number: w.state for w in edge.app.controller.snapshot.windows}[1] == "open"
     # Nothing is stuck behind them: the next cfg and bookings apply.
