@@ -9,8 +9,10 @@ identifies a machine, strongest first (each is read if present; see docs/operati
   `Serial` line of /proc/cpuinfo); burnt into the board.
 - `dmi-uuid`: the PC's SMBIOS system UUID (/sys/class/dmi/id/product_uuid; root-only on
   most systems, so often unreadable by the service).
-- `mac`: the lowest factory MAC address of the machine's wired/wireless hardware NICs
-  (not virtual ones, not randomised ones).
+- `mac`: the factory MAC addresses of the machine's wired/wireless hardware NICs (not
+  virtual ones, not randomised ones). A set: the machine is the same while it still has
+  one of the NICs recorded, so a USB network adapter plugged in or taken out, or a Wi-Fi
+  card switched off in the firmware, does not make a PC "another machine".
 - `machine-id`: /etc/machine-id. Weak: it is copied with the image, so a clone keeps it;
   used only when nothing else is readable.
 
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 # board serial).
 KINDS = ("board-serial", "dmi-uuid", "mac", "machine-id")
 WEAK = frozenset({"machine-id"})   # copied with the image: cannot tell a clone
+SETS = frozenset({"mac"})          # several per machine: digests joined by ","
 # SMBIOS UUIDs that many boards ship with instead of a real one.
 _JUNK_UUIDS = {"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
                "03000200-0400-0500-0006-000700080009"}
@@ -45,9 +48,10 @@ class Machine:
     ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, **values: str) -> "Machine":
-        """From raw values, e.g. Machine.of(board_serial="10000000abcdef01") (for tests)."""
-        return cls({k.replace("_", "-"): digest(k.replace("_", "-"), v)
+    def of(cls, **values: str | list[str]) -> "Machine":
+        """From raw values, e.g. Machine.of(board_serial="10000000abcdef01") (for tests);
+        a list for a kind of which a machine has several (mac=["dc:a6:..", ".."])."""
+        return cls({k.replace("_", "-"): _digests(k.replace("_", "-"), v)
                     for k, v in values.items()})
 
     @property
@@ -61,14 +65,32 @@ class Machine:
     def same_as(self, recorded: dict[str, str]) -> bool:
         """Is `recorded` (an earlier Machine's ids) this machine?
 
-        The strongest kind both have decides. Nothing in common (e.g. the board serial
+        The strongest kind both have decides; for `mac` (a set of NICs) one NIC still
+        present is enough. Nothing in common (e.g. the board serial
         became unreadable) counts as another machine: the cost of a wrong "moved" is one
         new stream at central, while a wrong "same" would mix two boxes' events.
         """
         for kind in KINDS:
             if kind in self.ids and kind in recorded:
+                if kind in SETS:
+                    return bool(_members(self.ids[kind]) & _members(recorded[kind]))
                 return self.ids[kind] == recorded[kind]
         return False
+
+    def merged_into(self, recorded: dict[str, str]) -> dict[str, str]:
+        """What to record after `same_as(recorded)`: this machine's ids over the recorded.
+
+        A kind unreadable at this start (a NIC's driver that failed to load, a serial the
+        kernel stopped exposing) keeps its recorded digest: forgetting it would leave only
+        weaker kinds, down to the machine-id that an image copy carries, and a later clone
+        would pass for this machine. NICs seen on this machine are added to its set.
+        """
+        merged = {k: v for k, v in recorded.items() if isinstance(v, str) and k in KINDS}
+        for kind, value in self.ids.items():
+            if kind in SETS and kind in merged:
+                value = _joined(_members(value) | _members(merged[kind]))
+            merged[kind] = value
+        return merged
 
 
 MachineSource = Callable[[], Machine]
@@ -78,22 +100,35 @@ def digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"kezek-machine:{kind}:{value}".encode("utf-8")).hexdigest()[:32]
 
 
+def _digests(kind: str, value: str | list[str]) -> str:
+    values = [value] if isinstance(value, str) else value
+    return _joined({digest(kind, v) for v in values})
+
+
+def _members(value: str) -> set[str]:
+    return {d for d in value.split(",") if d}
+
+
+def _joined(digests: set[str]) -> str:
+    return ",".join(sorted(digests))
+
+
 def read_machine(root: Path = Path("/")) -> Machine:
     """This machine's identifiers, read from `root` (/ in production; a folder in tests)."""
-    values: dict[str, str] = {}
+    values: dict[str, str | list[str]] = {}
     serial = _board_serial(root)
     if serial:
         values["board-serial"] = serial
     uuid = _read(root / "sys/class/dmi/id/product_uuid").lower()
     if uuid and uuid not in _JUNK_UUIDS:
         values["dmi-uuid"] = uuid
-    mac = _hardware_mac(root)
-    if mac:
-        values["mac"] = mac
+    macs = _hardware_macs(root)
+    if macs:
+        values["mac"] = macs
     machine_id = _read(root / "etc/machine-id")
     if re.fullmatch(r"[0-9a-f]{32}", machine_id):
         values["machine-id"] = machine_id
-    return Machine({k: digest(k, v) for k, v in values.items()})
+    return Machine({k: _digests(k, v) for k, v in values.items()})
 
 
 def _read(path: Path) -> str:
@@ -116,14 +151,14 @@ def _board_serial(root: Path) -> str:
     return serial if serial.strip("0") else ""
 
 
-def _hardware_mac(root: Path) -> str:
-    """The lowest factory-assigned MAC of a NIC backed by hardware (a `device` link)."""
+def _hardware_macs(root: Path) -> list[str]:
+    """The factory-assigned MACs of the NICs backed by hardware (a `device` link)."""
     macs = []
     net = root / "sys/class/net"
     try:
         interfaces = sorted(net.iterdir())
     except OSError:
-        return ""
+        return []
     for iface in interfaces:
         if not (iface / "device").exists():
             continue   # lo, bridges, VPNs, docker: made by software, not the board
@@ -133,4 +168,4 @@ def _hardware_mac(root: Path) -> str:
         if re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", mac) and mac.strip("0:") \
                 and not int(mac[:2], 16) & 0x02:   # locally administered: not a factory MAC
             macs.append(mac)
-    return min(macs) if macs else ""
+    return macs

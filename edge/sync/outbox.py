@@ -156,10 +156,15 @@ class OutboxDb:
                 fork = {"prev_db": moved.prev_db, "fork_seq": moved.fork_seq,
                         "acked_seq": moved.acked_seq, "reported": False}
                 self._write_meta({"sync.db_id": value, "sync.db_fork": fork})
-            if machine is not None and machine.ids and recorded != machine.ids:
+            if machine is not None and machine.ids:
                 # First start on this version (nothing recorded: the card is taken to be on
-                # its own board), a new board, or a kind of id that became readable.
-                self._write_meta({"sync.machine": machine.ids})
+                # its own board), a new board, or a kind of id that became readable. On the
+                # same board the record is merged, not replaced: a kind unreadable at one
+                # start must not be forgotten (see Machine.merged_into).
+                record = machine.ids if moved is not None or not isinstance(recorded, dict) \
+                    else machine.merged_into(recorded)
+                if record != recorded:
+                    self._write_meta({"sync.machine": record})
         return DbIdentity(value, moved, Fork.load(fork))
 
     def fork_reported(self) -> None:

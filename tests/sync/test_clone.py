@@ -286,3 +286,56 @@ def test_a_card_moved_to_a_replacement_board_sends_everything_once(
         assert again.link.db_id == db_id and again.events_of("sync.db_changed") == []
     finally:
         central.stop()
+
+
+def test_a_pc_stays_itself_when_a_usb_network_adapter_comes_or_goes(tmp_path: Path) -> None:
+    """Risk: on a PC (no board serial; the service cannot read the root-only DMI UUID) the
+    lowest factory MAC decided, so a USB Ethernet adapter with a lower MAC, or the Wi-Fi
+    card switched off in the firmware, made the same box "another machine": a new
+    stream at central and a sync.db_changed at every such boot."""
+    pc = tmp_path / "pc"
+    _write(pc / "etc/machine-id", "0123456789abcdef0123456789abcdef\n")
+    _nic(pc, "enp1s0", "b8:27:eb:12:34:56")
+    _nic(pc, "wlp2s0", "3c:22:fb:00:00:01")
+    db = OutboxDb(_card(tmp_path, 5))
+    try:
+        first = db.database_id(read_machine(pc))
+        _nic(pc, "enx001122334455", "00:11:22:33:44:55")   # a USB adapter, lowest MAC
+        assert db.database_id(read_machine(pc)).db == first.db, "USB adapter: same PC"
+        shutil.rmtree(pc / "sys/class/net/wlp2s0")          # Wi-Fi off in the firmware
+        shutil.rmtree(pc / "sys/class/net/enx001122334455")  # adapter unplugged
+        (pc / "sys/class/net/enp1s0").rename(pc / "sys/class/net/eth0")   # renamed
+        same = db.database_id(read_machine(pc))
+        assert same.db == first.db and same.moved is None
+
+        # A copy of the card in another PC shares no NIC (its machine-id is the image's).
+        other = tmp_path / "other-pc"
+        shutil.copytree(pc / "etc", other / "etc")
+        _nic(other, "enp1s0", "b8:27:eb:65:43:21")
+        assert db.database_id(read_machine(other)).moved is not None
+    finally:
+        db.close()
+
+
+def test_an_id_unreadable_at_one_start_is_not_forgotten(tmp_path: Path) -> None:
+    """Risk: the record was replaced by whatever was readable at each start, so one boot
+    with the NIC's driver missing left only the machine-id (which an image copy carries)
+    and a later clone of the card in another PC passed for this one: both boxes under
+    one database id, their events mixed at central."""
+    pc = tmp_path / "pc"
+    _write(pc / "etc/machine-id", "0123456789abcdef0123456789abcdef\n")
+    _nic(pc, "enp1s0", "b8:27:eb:12:34:56")
+    db = OutboxDb(_card(tmp_path, 5))
+    try:
+        first = db.database_id(read_machine(pc))
+        shutil.rmtree(pc / "sys/class/net")                 # one boot without the NIC
+        assert db.database_id(read_machine(pc)).db == first.db
+        assert "mac" in db.get("sync.machine"), "the NIC stays recorded"
+
+        clone = tmp_path / "clone"                          # the image in another PC
+        shutil.copytree(pc / "etc", clone / "etc")
+        _nic(clone, "enp1s0", "b8:27:eb:65:43:21")
+        moved = db.database_id(read_machine(clone))
+        assert moved.moved is not None and moved.db != first.db
+    finally:
+        db.close()
