@@ -150,8 +150,18 @@ class OutboxDb:
                 fork = None
             elif machine is not None and machine.ids and isinstance(recorded, dict) \
                     and not machine.same_as(recorded):
-                moved = Fork(prev_db=value, fork_seq=self.last_assigned_seq(),
-                             acked_seq=self.get_int("sync.acked_seq", 0), reported=False)
+                acked = self.get_int("sync.acked_seq", 0)
+                prev_db, earlier = value, Fork.load(fork)
+                if earlier is not None and acked <= earlier.acked_seq:
+                    # Central never acked anything under the id being left (a card tried
+                    # in a spare board on the bench, offline, then put in the box): it may
+                    # never have heard of it, and could not link the new id to the streams
+                    # holding the card's older events (a false gap, events kept twice).
+                    # Name the id before it instead; the seqs made under the one skipped
+                    # are the card's own either way.
+                    prev_db = earlier.prev_db
+                moved = Fork(prev_db=prev_db, fork_seq=self.last_assigned_seq(),
+                             acked_seq=acked, reported=False)
                 value = str(uuid.uuid4())
                 fork = {"prev_db": moved.prev_db, "fork_seq": moved.fork_seq,
                         "acked_seq": moved.acked_seq, "reported": False}

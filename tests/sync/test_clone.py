@@ -117,6 +117,7 @@ def test_the_database_id_follows_the_board_not_the_card(tmp_path: Path) -> None:
         db.fork_reported()
         assert db.database_id(BOARD_2).fork.reported  # type: ignore[union-attr]
 
+        db.delete_through(4, {"sync.acked_seq": 4})   # central acked one event under the new id
         back = db.database_id(BOARD_1)            # and back into the first board: new again
         assert back.db not in (first.db, moved.db) and back.fork is not None
         assert back.fork.prev_db == moved.db
@@ -338,4 +339,32 @@ def test_an_id_unreadable_at_one_start_is_not_forgotten(tmp_path: Path) -> None:
         moved = db.database_id(read_machine(clone))
         assert moved.moved is not None and moved.db != first.db
     finally:
+        db.close()
+
+
+def test_a_card_tried_in_a_spare_board_offline_then_put_in_the_box_leaves_no_false_gap(
+        tmp_path: Path) -> None:
+    """Risk: the card booted once in a spare Pi on the bench (no network: a new id central
+    never heard of), then went into the replacement box. The box named only that unknown
+    id as its origin, so central could not link it to the old stream: a false gap alarm
+    for every event acked before the move."""
+    BOARD_3 = Machine.of(board_serial="10000000cccc0003")
+    db = OutboxDb(_card(tmp_path, 10))
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        old = db.database_id(BOARD_1).db
+        # Central holds 1..3 (acked) under the card's id from its first box.
+        store.store_batch(_batch(old, [(1, "e-1"), (2, "e-2"), (3, "e-3")]))
+        db.database_id(BOARD_2)                   # the bench: offline, nothing acked
+        box = db.database_id(BOARD_3)             # the replacement box in the hall
+        assert box.fork is not None and box.fork.prev_db == old, "central knows this id"
+        batch = db.read_batch(4, site=SITE, device=DEVICE, session=1, floor=3,
+                              hist_through=0, max_events=100, max_bytes=1 << 20,
+                              db=box.db, fork=box.fork)
+        assert batch is not None and batch.count == 7
+        result = store.store_batch(EventBatch.model_validate_json(batch.payload))
+        assert result.acked_seq == 10
+        assert store.gaps(SITE, f"{DEVICE}~2") == [], "events acked before the move are held"
+    finally:
+        store.close()
         db.close()
