@@ -166,6 +166,16 @@ class OutboxDb:
                 fork = {"prev_db": moved.prev_db, "fork_seq": moved.fork_seq,
                         "acked_seq": moved.acked_seq, "reported": False}
                 self._write_meta({"sync.db_id": value, "sync.db_fork": fork})
+            current = Fork.load(fork)
+            if moved is None and current is not None and not current.reported \
+                    and self._conn.execute(
+                        "SELECT 1 FROM outbox WHERE seq>? AND type='sync.db_changed' AND "
+                        "json_extract(data, '$.db')=? LIMIT 1",
+                        (current.fork_seq, value)).fetchone():
+                # The event was committed but the power went before it was marked as
+                # told (the network loop marks it a moment later): not again.
+                fork = {**fork, "reported": True}
+                self._write_meta({"sync.db_fork": fork})
             if machine is not None and machine.ids:
                 # First start on this version (nothing recorded: the card is taken to be on
                 # its own board), a new board, or a kind of id that became readable. On the

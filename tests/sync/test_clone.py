@@ -368,3 +368,28 @@ def test_a_card_tried_in_a_spare_board_offline_then_put_in_the_box_leaves_no_fal
     finally:
         store.close()
         db.close()
+
+
+def test_a_power_cut_right_after_the_move_event_is_saved_does_not_tell_it_twice(
+        tmp_path: Path) -> None:
+    """Risk: sync.db_changed was marked as told by the network loop a moment after the
+    controller saved it; a power cut in between sent it again at the next start."""
+    path = _card(tmp_path, 5)
+    db = OutboxDb(path)
+    try:
+        db.database_id(BOARD_1)
+        moved = db.database_id(BOARD_2)
+        assert moved.fork is not None and not moved.fork.reported
+        # The controller commits the event (seq 6) ... and the power goes.
+        conn = sqlite3.connect(path)
+        conn.execute("INSERT INTO outbox(seq, id, type, ts_ms, mono_ms, boot, clock_synced, data)"
+                     " VALUES (6, ?, 'sync.db_changed', 0, 0, 'b', 1, ?)",
+                     (str(uuid.uuid4()), json.dumps({"reason": "other_machine", "db": moved.db,
+                                                     "prev_db": moved.fork.prev_db})))
+        conn.commit()
+        conn.close()
+        after = db.database_id(BOARD_2)
+        assert after.db == moved.db and after.fork is not None
+        assert after.fork.reported, "the saved sync.db_changed is not emitted again"
+    finally:
+        db.close()
