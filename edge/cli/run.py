@@ -23,11 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 # EX_CONFIG: systemd's unit does not restart on it (RestartPreventExitStatus=78), so a bad
 # config is reported once instead of restart-looping.
 CONFIG_EXIT = 78
-# EX_IOERR: the state folder or the database cannot be used (a read-only or full card, a
-# damaged file, a folder without permission). Restarting every 3 s cannot fix it either and
-# would only hammer a failing card; the unit does not restart on it
+# EX_IOERR: the state folder or the database cannot be used and only a person can fix it (a
+# card the kernel turned read-only, a damaged file, a folder without permission).
+# Restarting every 3 s cannot fix it; the unit does not restart on it
 # (RestartPreventExitStatus=78 74). Once fixed: systemctl restart kezek.
 STORAGE_EXIT = 74
+# EX_TEMPFAIL: a storage fault that can pass by itself (another program's lock, a full card
+# someone is clearing, an I/O error, a state folder on a USB stick not mounted yet). The unit
+# restarts on it every RestartSec: a center must not stay without its queue once it passed.
+STORAGE_RETRY_EXIT = 75
 
 
 def setup_logging(level: str) -> None:
@@ -64,6 +68,10 @@ def handle(args: argparse.Namespace) -> int:
         print(f"kezek: {e}", file=sys.stderr)
         return CONFIG_EXIT
     except StorageError as e:
+        from edge.queue.faults import TRANSIENT_KINDS
+        if e.kind in TRANSIENT_KINDS:
+            print(f"kezek: {e} (the service tries again in a few seconds)", file=sys.stderr)
+            return STORAGE_RETRY_EXIT
         print(f"kezek: {e}", file=sys.stderr)
         return STORAGE_EXIT
     except KezekError as e:

@@ -8,6 +8,7 @@ so the console, the log, `kezek status` and the alarm all say the same thing.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -54,6 +55,28 @@ def fix_for(kind: str, path: Path) -> str:
     }.get(kind, f"run `kezek doctor` ({OPERATIONS_DOC})")
 
 
+# Faults that can pass by themselves: another program's lock ends, a card error clears, a
+# state folder on a USB stick is mounted a few seconds after boot, someone frees space. At
+# start these exit 75 and systemd tries again; readonly (the kernel's read-only remount
+# lasts until a reboot, a folder's owner does not change by itself) and corrupt need a
+# person and exit 74, which the unit does not restart on.
+TRANSIENT_KINDS = frozenset({"busy", "io", "full"})
+
+# Below this much free space a "disk I/O error" is the full card: SQLite reports a failed
+# growth of its -shm or -wal file as SQLITE_IOERR_*, not as SQLITE_FULL.
+_NEARLY_FULL_BYTES = 64 * 1024
+
+
+def _disk_is_full(path: Path) -> bool:
+    for folder in (Path(path).parent, Path(path).parent.parent):
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize < _NEARLY_FULL_BYTES
+    return False
+
+
 _WHAT = {"full": "the disk is full", "readonly": "it cannot be written (read-only)",
          "corrupt": "the file is damaged", "io": "the SD card reports an I/O error",
          "busy": "it is locked by another program"}
@@ -84,5 +107,7 @@ def storage_error(error: BaseException, path: Path, doing: str) -> StorageError:
     if isinstance(error, StorageError):
         return error
     kind = kind_of(error)
+    if kind == "io" and _disk_is_full(path):
+        kind = "full"
     what = _WHAT.get(kind, str(error))
     return StorageError(f"{path}: {doing}: {what} ({error}); fix: {fix_for(kind, path)}", kind)

@@ -231,3 +231,44 @@ def test_card_turned_read_only_while_running_refuses_and_keeps_memory_equal_to_d
         assert [r[0] for r in conn.execute("SELECT label FROM tickets")] == ["A-001"]
     finally:
         conn.close()
+
+
+def test_start_on_a_full_card_says_full_and_exits_75_so_systemd_tries_again(
+        small_disk: Path, tmp_path: Path) -> None:
+    first = kezek_run(small_disk, tmp_path, "ticket docs\nquit\n")
+    assert first.returncode == 0 and "A-001" in first.stdout, first.stderr
+    filler = fill(small_disk)
+    r = kezek_run(small_disk, tmp_path)
+    # SQLite says "disk I/O error" (it cannot grow the -shm file): the card is full, not
+    # failing, and freeing space must bring the queue back without a person restarting it.
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert "disk is full" in r.stderr and "free space" in r.stderr, r.stderr
+    filler.unlink()
+    again = kezek_run(small_disk, tmp_path, "ticket docs\nquit\n")
+    assert again.returncode == 0 and "A-002" in again.stdout, again.stderr
+
+
+def test_start_while_another_program_holds_the_database_locked_exits_75(tmp_path: Path) -> None:
+    # A `sqlite3` shell (or a backup tool) holding an exclusive lock at boot is over in a
+    # moment: systemd must try again, not leave the center without a queue.
+    state = tmp_path / "state"
+    assert kezek_run(state, tmp_path, "ticket docs\nquit\n").returncode == 0
+    holder = sqlite3.connect(state / "kezek.db", isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("CREATE TABLE IF NOT EXISTS held (x)")
+        r = kezek_run(state, tmp_path)
+    finally:
+        holder.close()
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert "locked by another program" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_unit_restarts_on_75_but_not_on_74_or_78() -> None:
+    text = (Path(__file__).resolve().parents[2] / "systemd" / "kezek.service").read_text()
+    prevent = [line for line in text.splitlines() if line.startswith("RestartPreventExitStatus=")]
+    assert len(prevent) == 1 and set(prevent[0].split("=", 1)[1].split()) == {"78", "74"}
+    from edge.cli.run import STORAGE_EXIT, STORAGE_RETRY_EXIT
+    assert (STORAGE_EXIT, STORAGE_RETRY_EXIT) == (74, 75)
