@@ -108,6 +108,7 @@ class Controller:
         """Apply commands until `stop` is set or stop() is called. Runs in the caller."""
         stop = stop or self._stop
         next_tick = time.monotonic()
+        self._clear_stale_storage_alarms()
         while not stop.is_set() and not self._stop.is_set():
             if heartbeat is not None:
                 heartbeat()
@@ -223,6 +224,16 @@ class Controller:
         self._next_probe = time.monotonic() + self.storage_probe_s
         logger.error("could not save %s: %s (every command is refused until this is fixed; "
                      "the visitor gets no ticket that is not saved)", type(command).__name__, error)
+
+    def _clear_stale_storage_alarms(self) -> None:
+        # A storage alarm is raised and cleared by the process that saw the fault. One
+        # still raised in the saved state was left by a stop (or a card refusing again)
+        # between the two; the store opened and this process has no fault, so it is cleared
+        # now, once, instead of showing a card fault in status and at central for ever.
+        for alarm in sorted(self.engine.state.alarms):
+            if alarm.startswith("storage.") and self.storage_fault is None:
+                self._apply(RecordEvent("alarm.cleared", {"alarm": alarm, "at_start": True},
+                                        source="storage"), None)
 
     def _storage_alarm(self) -> RecordEvent:
         fault = self.storage_fault

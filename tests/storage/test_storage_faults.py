@@ -272,3 +272,25 @@ def test_the_unit_restarts_on_75_but_not_on_74_or_78() -> None:
     assert len(prevent) == 1 and set(prevent[0].split("=", 1)[1].split()) == {"78", "74"}
     from edge.cli.run import STORAGE_EXIT, STORAGE_RETRY_EXIT
     assert (STORAGE_EXIT, STORAGE_RETRY_EXIT) == (74, 75)
+
+
+def test_a_storage_alarm_left_raised_by_a_stop_mid_recovery_is_cleared_once_at_the_next_start(
+        tmp_path: Path, demo_config: AppConfig, clock: ManualClock) -> None:
+    from edge.queue.commands import RecordEvent
+    db = tmp_path / "kezek.db"
+    h = Harness(demo_config, db, clock)
+    try:
+        # What the 10 s probe stores when the card takes a write again; its alarm.cleared
+        # follows as the next command, which a stop (or the card refusing again) can lose.
+        h.call(RecordEvent("alarm.raised", {"alarm": "storage.full", "severity": "critical",
+                                            "message": "the disk is full", "refused": 3},
+                           source="storage"))
+        assert "storage.full" in h.controller.snapshot.alarms
+        h.restart()  # this start opens and writes: the card works
+        _wait_for(lambda: "storage.full" not in h.controller.snapshot.alarms)
+        h.restart()
+        assert "storage.full" not in h.controller.snapshot.alarms
+        kinds = [e.type for e in h.store.outbox() if e.data.get("alarm") == "storage.full"]
+        assert kinds == ["alarm.raised", "alarm.cleared"]
+    finally:
+        h.close()
