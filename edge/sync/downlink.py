@@ -71,7 +71,10 @@ class Downlink:
             if not raw:
                 continue
             try:
-                command, version, clean = self._build(kind, raw.encode("utf-8"))
+                # Lax types: the edge that saved it had accepted it (an older edge took
+                # "version": "5"); refusing it now would start the queue on the file's
+                # services instead of central's.
+                command, version, clean = self._build(kind, raw.encode("utf-8"), strict=False)
             except (PayloadError, ValidationError, ConfigError) as e:
                 # The local file changed so that central's last cfg no longer fits it.
                 why = explain(e) if isinstance(e, ValidationError) else str(e)
@@ -119,7 +122,8 @@ class Downlink:
         self.pending[kind] = version
         self._track(kind, version, clean, self.controller.submit(command))
 
-    def _build(self, kind: str, payload: bytes) -> tuple[qc.Command, int, str]:
+    def _build(self, kind: str, payload: bytes, strict: bool = True
+               ) -> tuple[qc.Command, int, str]:
         """The controller command, its version, and the text to save for restore().
 
         The saved text is the payload for cfg; for bookings it is a sanitised copy in
@@ -127,11 +131,11 @@ class Downlink:
         """
         data = decode(payload, self.max_bytes)
         if kind == "cfg":
-            msg = CfgMessage.model_validate(data)
+            msg = CfgMessage.model_validate(data, strict=strict)
             return (qc.Reconfigure(config=self.merge(msg), source="mqtt:cfg"), msg.version,
                     payload.decode("utf-8"))
         data, refused = refuse_unsafe_bookings(data)
-        bmsg = BookingsMessage.model_validate(data)
+        bmsg = BookingsMessage.model_validate(data, strict=strict)
         items = tuple(refused.get(i, b) for i, b in enumerate(bmsg.bookings))
         # Only what the model took, never the raw message: a key it ignores (a "removed"
         # list, say) may carry an IIN.

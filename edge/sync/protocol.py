@@ -308,6 +308,28 @@ class PayloadError(ValueError):
     """A received payload is unusable; the message says why, for a sync.rejected event."""
 
 
+# Floats up to this size hold every whole number exactly.
+_EXACT_FLOAT_INT = 2 ** 53
+
+
+def _whole_numbers_as_int(value: Any) -> Any:
+    """5.0 (or 5e0) as 5, everywhere in a payload.
+
+    JSON has one number type: a central that keeps numbers as floats or decimals writes
+    version 5 as 5.0, and that is the number 5. The strict downlink types still refuse a
+    fraction (2.5), a string ("5") and a boolean (true), which are not.
+    """
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) <= _EXACT_FLOAT_INT:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_int(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_int(v) for v in value]
+    return value
+
+
 def decode(payload: bytes, limit: int) -> dict[str, Any]:
     """Bytes -> JSON object of protocol version 1, or PayloadError naming the problem."""
     if len(payload) > limit:
@@ -321,8 +343,9 @@ def decode(payload: bytes, limit: int) -> dict[str, Any]:
                            else f"payload: {e}") from None
     if not isinstance(data, dict):
         raise PayloadError(f"payload is a JSON {type(data).__name__}, expected an object")
+    data = _whole_numbers_as_int(data)
     v = data.get("v", PROTOCOL_VERSION)
-    if type(v) is not int or v != PROTOCOL_VERSION:   # true == 1 and 1.0 == 1 in Python
+    if type(v) is not int or v != PROTOCOL_VERSION:   # true == 1 in Python
         raise PayloadError(f"unsupported protocol version v={v!r}; this edge speaks "
                            f"v={PROTOCOL_VERSION}")
     return data

@@ -339,3 +339,45 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
     wait_for(lambda: central.contiguous() == last, 15, "every event to reach central")
     assert_exactly_once(central, last, edge.ids)
     assert edge.link.health()["bad_messages"] == 0, "no message may end in a traceback"
+
+
+def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_previous_edge_restores(
+        broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
+        edges: list[EdgeRig]) -> None:
+    """Risk: the strict downlink types refuse 5.0 for version 5 (a central that keeps
+    numbers as floats or decimals: JSON has one number type), and an edge upgraded with a
+    cfg snapshot an older edge accepted and saved ("version": "5") starts without it:
+    the queue runs the file's services instead of central's."""
+    import sqlite3
+    config = make_config(broker.port)
+    edge = EdgeRig(config, tmp_path / "edge")
+    edges.append(edge)
+    probe.publish(T.cfg, json.dumps({"v": 1, "version": 5.0, "config": {
+        "services": NEW_SERVICES, "windows": NEW_WINDOWS}}), retain=True)
+    wait_for(lambda: "tax" in services_of(edge), 10, "cfg version 5.0 to apply")
+    assert edge.link.health()["cfg_version"] == 5
+    probe.publish(T.cmd, json.dumps({"v": 1, "cmd_id": "c-float", "name": "close_window",
+                                     "ts": 0, "ttl_s": 60, "args": {"window": 3.0}}))
+    wait_for(lambda: results(edge, "cmd.result"), 10, "the command to run")
+    assert {w.number: w.state for w in edge.app.controller.snapshot.windows}[3] == "closed"
+    # Still refused: a fraction, a string, a boolean.
+    probe.publish(T.cmd, json.dumps({"v": 1, "cmd_id": "c-frac", "name": "close_window",
+                                     "ts": 0, "ttl_s": 60, "args": {"window": 2.5}}))
+    wait_for(lambda: results(edge, "sync.rejected"), 10, "the fraction to be refused")
+    assert "args.window" in results(edge, "sync.rejected")[0]["reason"]
+    edge.close()
+    edges.remove(edge)
+
+    # As an edge before the strict types saved a snapshot whose version came as a string.
+    probe.publish(T.cfg, b"", retain=True)
+    conn = sqlite3.connect(tmp_path / "edge" / "kezek.db")
+    saved = json.loads(conn.execute("SELECT value FROM meta WHERE key='sync.cfg'").fetchone()[0])
+    older = json.loads(saved)
+    older["version"] = "5"
+    conn.execute("UPDATE meta SET value=? WHERE key='sync.cfg'", (json.dumps(json.dumps(older)),))
+    conn.commit()
+    conn.close()
+    edge = EdgeRig(config, tmp_path / "edge")
+    edges.append(edge)
+    wait_for(lambda: "tax" in services_of(edge), 10, "the saved cfg to apply again on start")
+    assert not results(edge, "sync.rejected")
