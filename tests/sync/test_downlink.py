@@ -355,7 +355,7 @@ def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_pre
     probe.publish(T.cfg, json.dumps({"v": 1, "version": 5.0, "config": {
         "services": NEW_SERVICES, "windows": NEW_WINDOWS}}), retain=True)
     wait_for(lambda: "tax" in services_of(edge), 10, "cfg version 5.0 to apply")
-    assert edge.link.health()["cfg_version"] == 5
+    wait_for(lambda: edge.link.health()["cfg_version"] == 5, 10, "cfg version 5 recorded")
     probe.publish(T.cmd, json.dumps({"v": 1, "cmd_id": "c-float", "name": "close_window",
                                      "ts": 0, "ttl_s": 60, "args": {"window": 3.0}}))
     wait_for(lambda: results(edge, "cmd.result"), 10, "the command to run")
