@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,6 @@ services = { docs = 1 }
 
 
 def kezek_run(state_dir: Path, tmp_path: Path, stdin: str = "quit\n") -> subprocess.CompletedProcess[str]:
-    import sys
     config = tmp_path / "kezek.toml"
     config.write_text(CONFIG, encoding="utf-8")
     return subprocess.run(
