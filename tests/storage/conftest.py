@@ -13,13 +13,17 @@ from typing import Iterator
 import pytest
 
 
-def _mount(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["mount", *args], capture_output=True, text=True)
-
-
-def _umount(path: Path) -> None:
-    # Lazy: a connection a failed test left open must not keep the mount for the next test.
-    subprocess.run(["umount", "-l", str(path)], capture_output=True, text=True)
+def _mounted(mnt: Path, *args: str, what: str) -> Iterator[Path]:
+    """`mount ARGS MNT` for the duration of a fixture; skipped, saying why, if refused."""
+    mnt.mkdir()
+    r = subprocess.run(["mount", *args, str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot {what} here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        # Lazy: a connection a failed test left open must not keep the mount for the next test.
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -27,15 +31,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs: a state folder on a card that can fill up."""
     if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("needs root and mount(8) to mount a size-limited tmpfs")
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = _mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt))
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        _umount(mnt)
+    yield from _mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                        what="mount a tmpfs")
 
 
 @pytest.fixture
@@ -48,12 +45,5 @@ def ext4_disk(tmp_path: Path) -> Iterator[Path]:
     with open(image, "wb") as f:
         f.truncate(8 * 2**20)
     subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
-    mnt = tmp_path / "card"
-    mnt.mkdir()
-    r = _mount("-o", "loop,errors=remount-ro", str(image), str(mnt))
-    if r.returncode != 0:
-        pytest.skip(f"cannot loop-mount an ext4 image here: {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        _umount(mnt)
+    yield from _mounted(tmp_path / "card", "-o", "loop,errors=remount-ro", str(image),
+                        what="loop-mount an ext4 image")
