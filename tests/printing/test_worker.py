@@ -212,3 +212,34 @@ def test_a_ticket_issued_during_the_start_up_fetch_prints_once(make_worker, fake
     fake_controller.emit("ticket.issued", issued_data(2, "A-002"))   # the inbox has been read
     fake_controller.wait_for(lambda c: printed(c) == [1, 2])
     assert len(printer.tickets) == 2 and worker.health()["printed"] == 2
+
+
+def test_tickets_issued_just_before_a_stop_are_printed_before_the_worker_ends(
+        make_worker, fake_controller, issued_data):
+    """A visitor presses while the service is stopping (systemctl stop, a reboot): the
+    ticket was issued, so the paper must come out; the worker did not stop after its
+    current ticket and leave the next ones owed until some later start (voided by then)."""
+    gate = threading.Event()
+    worker, printer = make_worker(gate=gate)
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+    fake_controller.wait_for(lambda c: worker.health()["pending"] == 1)   # being written
+    fake_controller.emit("ticket.issued", issued_data(2, "A-002"))
+    stopper = threading.Thread(target=worker.stop, args=(5,))
+    stopper.start()
+    fake_controller.wait_for(lambda c: worker._stop.is_set())
+    gate.set()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert printed(fake_controller) == [1, 2]
+    assert len(printer.tickets) == 2
+
+
+def test_a_stop_does_not_wait_for_a_printer_that_is_down(make_worker, fake_controller, issued_data):
+    worker, printer = make_worker(paper="out")
+    fake_controller.wait_for(lambda c: statuses(c) and statuses(c)[-1][0] is False)
+    fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+    fake_controller.wait_for(lambda c: worker.health()["pending"] == 1)
+    worker.stop(5)
+    assert not worker._thread.is_alive()
+    assert printed(fake_controller) == [] and fake_controller.of("VoidTicket") == []

@@ -75,6 +75,7 @@ class PrinterWorker:
         # arrives twice (in the reply and as ticket.issued) and must print once.
         self._handled: "OrderedDict[int, None]" = OrderedDict()
         self._stop = threading.Event()
+        self._stop_by = 0.0      # monotonic: printing what is owed at a stop ends by then
         self._thread: threading.Thread | None = None
         self._healthy: bool | None = None
         self._detail = "starting"
@@ -103,12 +104,18 @@ class PrinterWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        # Tickets already issued are printed first (a press just before a stop or reboot
+        # must give paper), within most of `timeout` so the join rarely runs out.
+        self._stop_by = time.monotonic() + timeout * 0.8
         self._stop.set()
         self._inbox.put(_STOP)
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
+                # Its own `finally` closes the transport once the write in flight times
+                # out; closing it here, under that write, could hit a reused descriptor.
                 logger.warning("%s: still busy after %.1f s at stop", self.name, timeout)
+                return
         self.transport.close()
 
     def health(self) -> dict[str, Any]:
@@ -121,6 +128,7 @@ class PrinterWorker:
         try:
             while not self._stop.is_set():
                 self._step()
+            self._print_owed_at_stop()
         except Exception:  # a bug must not leave the kiosk printing nothing unnoticed
             logger.exception("%s: worker crashed", self.name)
             self._set_health(False, "printer driver crashed; see the log and restart the service")
@@ -164,6 +172,20 @@ class PrinterWorker:
             return
         wait = max(0.05, self._next_poll - time.monotonic()) if self.transport.can_poll else 1.0
         self._wait(wait)
+
+    def _print_owed_at_stop(self) -> None:
+        """Print the tickets issued before the stop while the printer works and time is left;
+        the rest stay owed in the queue and are printed (or voided) by the next start."""
+        self._take_inbox(timeout=0)
+        self._void_overdue()
+        while (self._pending and self._healthy is True and self._blocked is None
+               and time.monotonic() < self._stop_by):
+            self._print(next(iter(self._pending.values())))
+        if self._pending:
+            logger.warning("%s: stopping with %d ticket(s) not printed (%s): the next start "
+                           "prints them, or voids those older than %g s", self.name,
+                           len(self._pending), ", ".join(p.job.ticket for p in self._pending.values()),
+                           self.void_after_s)
 
     def _wait(self, seconds: float) -> None:
         self._take_inbox(timeout=seconds)
