@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from edge.config.printing import PrinterConfig
 from edge.drivers.printing.transports import (FileTransport, NetworkTransport, SerialTransport,
-                                              UsbTransport, parse_status)
+                                              UsbTransport, parse_status, renumbered_hint)
 from edge.errors import PrinterError
 
 
@@ -300,6 +300,37 @@ def test_file_transport_never_creates_a_missing_device_node():
     with pytest.raises(PrinterError, match="cannot open"):
         t.open()
     assert not Path("/dev/usb/lp-kezek-test-missing").exists()
+
+
+def test_file_pattern_follows_a_printer_that_comes_back_under_another_number(tmp_path):
+    """usblp numbers printers in plug order: after a replug (or with a second USB printer
+    plugged first) /dev/usb/lp0 can come back as lp1. A pattern finds it again."""
+    cfg = printer_cfg(type="file", path=str(tmp_path / "lp*"))
+    t = FileTransport("kiosk", cfg, tmp_path / "lp*")
+    with pytest.raises(PrinterError, match=r"not found.*nothing matches .*lp\*"):
+        t.open()                               # unplugged: nothing is created
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "lp0").write_bytes(b"")
+    t.open()
+    t.write(b"first")
+    assert t.where.endswith("(now %s)" % (tmp_path / "lp0"))
+    t.close()
+    (tmp_path / "lp0").rename(tmp_path / "lp1")   # unplugged and back under another number
+    t.open()
+    t.write(b"second")
+    t.close()
+    assert (tmp_path / "lp1").read_bytes() == b"firstsecond"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["lp1"]
+    (tmp_path / "lp2").write_bytes(b"")          # two printers match: never guess
+    with pytest.raises(PrinterError, match=r"2 devices match .*lp1.*lp2.*udev"):
+        t.open()
+
+
+def test_a_missing_lp_node_names_the_one_that_is_there(tmp_path):
+    (tmp_path / "lp1").write_bytes(b"")
+    hint = renumbered_hint(tmp_path / "lp0")
+    assert str(tmp_path / "lp1") in hint and 'lp*' in hint
+    assert renumbered_hint(tmp_path / "printer") == ""
 
 
 def test_file_status_poll_on_a_plain_file_is_a_config_error():
