@@ -164,3 +164,64 @@ def test_keypad_reconnects_after_unplug(recorder, pty_pair, started):
     assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
     assert recorder.of_type(CallNext)[-1] == CallNext(window=4, source="keypad:ttyTEST")
     assert [s.ok for s in recorder.of_type(DeviceStatus)] == [True, False, True]
+
+
+def test_a_repeated_keypad_press_calls_one_visitor_not_two(recorder, pty_pair, started, fake_time):
+    """A bouncing key, or a unit that sends its frame again because it missed the answer:
+    a second call_next at once would mark the visitor just called as served (the engine
+    takes "next" as "done") and call the one after."""
+    cfg = keypad(str(pty_pair.link), protocol="frames", addresses={1: 4})
+    started(KeypadInput(cfg, "gpio.serial_inputs.0", recorder, now=fake_time))
+    next_1 = bytes([0x01, 0x01, 0x31, 0x07])
+    pty_pair.send(next_1)
+    assert pty_pair.read(4) == bytes([0x01, 0x01, ord("O"), 0x07])
+    fake_time.advance(0.3)
+    pty_pair.send(next_1)                                   # again at once: the same answer
+    assert pty_pair.read(4) == bytes([0x01, 0x01, ord("O"), 0x07])
+    assert recorder.of_type(CallNext) == [CallNext(window=4, source="keypad:ttyTEST@1")]
+    fake_time.advance(1.0)                                  # a real second press
+    pty_pair.send(next_1)
+    assert pty_pair.read(4) == bytes([0x01, 0x01, ord("O"), 0x07])
+    assert len(recorder.of_type(CallNext)) == 2
+
+
+def test_a_repeated_line_is_answered_like_the_first_and_done_once(recorder, pty_pair, started, fake_time):
+    recorder.refuse[Recall] = CommandError("nothing_called", "window 3 has nobody to recall")
+    started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", recorder, now=fake_time))
+    pty_pair.send(b"3 recall\n")
+    first = pty_pair.read_until(b"\r\n")
+    pty_pair.send(b"3 recall\n")
+    assert pty_pair.read_until(b"\r\n") == first
+    pty_pair.send(b"3 next\n")                              # another key: acted on at once
+    assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
+    assert len(recorder.of_type(Recall)) == 1 and len(recorder.of_type(CallNext)) == 1
+
+
+def test_half_a_frame_followed_by_silence_is_dropped_not_glued_to_the_next_frame(
+        recorder, pty_pair, started, fake_time):
+    """[0x01, 5] then nothing (a unit reset, noise, a collision on the bus): glued to the
+    next frame [0x01, 7, '5', 0x07] it reads as unit 5 key 0x01, and unit 7's no-show is lost."""
+    cfg = keypad(str(pty_pair.link), protocol="frames", addresses={5: 2, 7: 9})
+    comp = started(KeypadInput(cfg, "gpio.serial_inputs.0", recorder, now=fake_time))
+    pty_pair.send(bytes([0x01, 0x05]))
+    wait_for(lambda: comp._frames.pending(), what="the half frame to arrive")
+    fake_time.advance(1.0)
+    wait_for(lambda: not comp._frames.pending(), what="the half frame to be dropped")
+    pty_pair.send(bytes([0x01, 0x07, 0x35, 0x07]))
+    assert pty_pair.read(4) == bytes([0x01, 0x07, ord("O"), 0x07])
+    assert [c for c in recorder.commands if not isinstance(c, DeviceStatus)] == [
+        NoShow(window=9, source="keypad:ttyTEST@7")]
+
+
+def test_a_line_cut_by_an_unplug_is_not_glued_to_the_first_line_after_the_replug(
+        recorder, pty_pair, started):
+    comp = started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", recorder))
+    pty_pair.send(b"3 ne")
+    wait_for(lambda: comp._lines.pending(), what="the half line to arrive")
+    pty_pair.unplug()
+    wait_for(lambda: comp.link.up is False, what="the unplug to be seen")
+    pty_pair.replug()
+    wait_for(lambda: comp.link.up, what="the port to reopen")
+    pty_pair.send(b"4 next\n")
+    assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
+    assert recorder.of_type(CallNext) == [CallNext(window=4, source="keypad:ttyTEST")]

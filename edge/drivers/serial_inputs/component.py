@@ -70,15 +70,43 @@ class KeypadInput(_SerialInput):
     """Component for [[gpio.serial_inputs]] type = 'keypad'."""
 
     kind = "keypad"
+    # The same key at the same window again within this time is a bounce or a unit
+    # resending its frame, not a second press: a second "next" would mark the visitor
+    # just called as served. (GPIO operator buttons have min_interval_s for the same.)
+    repeat_s = 1.0
+    # 4 bytes take 4 ms at 9600 baud: a frame still unfinished after this pause is broken
+    # (a unit reset, noise, a collision) and must not be glued to the next frame.
+    frame_gap_s = 0.2
 
-    def __init__(self, config: KeypadConfig, key: str, controller: Any) -> None:
+    def __init__(self, config: KeypadConfig, key: str, controller: Any, *,
+                 now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, key, controller)
         self._lines = LineReader()
         self._frames = FrameReader()
         self._keys = config.key_table()
+        self._now = now
+        self._last_byte_at = 0.0
+        # (command type, window) -> [when, (ok, code, text) once known]
+        self._recent: dict[tuple[str, int], list[Any]] = {}
+
+    def _on_state(self, up: bool, detail: str) -> None:
+        if up:
+            # Bytes from before an unplug are half a line or frame: never glue them to
+            # what comes after the replug. (On the link's thread, like _on_data.)
+            self._lines.take()
+            self._frames.clear()
+        super()._on_state(up, detail)
+
+    def _on_idle(self) -> None:
+        if (self.config.protocol == "frames" and self._frames.pending()
+                and self._now() - self._last_byte_at > self.frame_gap_s):
+            self.ignored += 1
+            logger.info("%s: dropped %d byte(s) of an unfinished frame", self.name,
+                        self._frames.clear())
 
     def _on_data(self, data: bytes) -> None:
         cfg = self.config
+        self._last_byte_at = self._now()
         if cfg.protocol == "lines":
             for line in self._lines.feed(data):
                 if line is None:
@@ -101,11 +129,26 @@ class KeypadInput(_SerialInput):
             logger.info("%s: ignored input: %s", self.name, parsed.error)
             self._reply(parsed.reply_to, False, "bad_input", parsed.error)
             return
-        fut = self.controller.submit(parsed.command)
-        fut.add_done_callback(lambda f, to=parsed.reply_to: self._done(f, to))
+        cmd = parsed.command
+        key = (type(cmd).__name__, int(getattr(cmd, "window", 0)))
+        now = self._now()
+        prev = self._recent.get(key)
+        if prev is not None and now - prev[0] < self.repeat_s:
+            self.ignored += 1
+            logger.info("%s: %s at window %s again within %g s: done once", self.name,
+                        key[0], key[1], self.repeat_s)
+            if prev[1] is not None:    # answer as the first time (it may not have got it)
+                self._reply(parsed.reply_to, *prev[1])
+            return
+        record: list[Any] = [now, None]
+        self._recent = {k: v for k, v in self._recent.items() if now - v[0] < self.repeat_s}
+        self._recent[key] = record
+        fut = self.controller.submit(cmd)
+        fut.add_done_callback(lambda f, to=parsed.reply_to, r=record: self._done(f, to, r))
 
-    def _done(self, fut: "Future[Any]", reply_to: int | None) -> None:
+    def _done(self, fut: "Future[Any]", reply_to: int | None, record: list[Any]) -> None:
         ok, code, text = outcome(fut)   # controller loop thread: read and enqueue only
+        record[1] = (ok, code, text)
         self.last_result = code
         if ok:
             self.accepted += 1

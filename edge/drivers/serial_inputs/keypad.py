@@ -120,6 +120,16 @@ class FrameReader:
             del self._buf[:4]
         return frames
 
+    def pending(self) -> bool:
+        return bool(self._buf)
+
+    def clear(self) -> int:
+        """Drop an unfinished frame; how many bytes it had."""
+        n = len(self._buf)
+        self._buf.clear()
+        self.garbage += n
+        return n
+
 
 def parse_frame(address: int, key: int, *, addresses: dict[int, int], keys: dict[int, str],
                 transfer_service: str | None, source: str) -> Parsed:
