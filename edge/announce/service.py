@@ -58,6 +58,7 @@ class AnnounceService:
         self.failed = 0
         self.dropped = 0
         self.skipped = 0
+        self.superseded = 0
 
     # -- producers (any thread; never block) -------------------------------------------
     def on_applied(self, applied: "Applied") -> None:
@@ -73,6 +74,15 @@ class AnnounceService:
 
     def enqueue(self, item: Announcement) -> None:
         with self._cond:
+            # A waiting call the hall no longer shows is not read out: its window has
+            # called someone else since, or the same ticket was recalled or sent to another
+            # window (then the newer call says it once, where it is now).
+            gone = [a for a in self._queue if a.window == item.window or a.ticket == item.ticket]
+            for old in gone:
+                self._queue.remove(old)
+                self.superseded += 1
+                logger.info("announce: %s -> window %s not read out: %s -> window %s "
+                            "replaces it", old.ticket, old.window, item.ticket, item.window)
             if len(self._queue) >= self.cfg.queue_max:
                 old = self._queue.popleft()
                 self.dropped += 1
@@ -104,6 +114,7 @@ class AnnounceService:
         return {"ok": self._speaker_ok is not False, "speaker_ok": self._speaker_ok,
                 "queued": queued, "played": self.played, "failed": self.failed,
                 "dropped": self.dropped, "skipped_stale": self.skipped,
+                "superseded": self.superseded,
                 "last_error": self._last_error, "clips_loaded": self.clips.loaded}
 
     # -- the player thread -------------------------------------------------------------

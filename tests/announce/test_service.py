@@ -111,7 +111,7 @@ def test_announcements_never_overlap_and_keep_their_order(clip_dir):
     service = started(AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out))
     try:
         for i in range(1, 6):
-            service.enqueue(Announcement(f"A-00{i}", i % 4 + 1))
+            service.enqueue(Announcement(f"A-00{i}", i))
         time.sleep(0.05)
         out.release.set()
         deadline = time.monotonic() + 5
@@ -129,7 +129,7 @@ def test_a_full_queue_drops_the_oldest_not_the_newest(clip_dir):
     from edge.announce.clips import ClipSet
     service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out)
     for i in range(1, 5):  # not started: nothing is taken off the queue yet
-        service.enqueue(Announcement(f"A-00{i}", 1))
+        service.enqueue(Announcement(f"A-00{i}", i))
     out.release.set()
     started(service)
     deadline = time.monotonic() + 5
@@ -138,6 +138,31 @@ def test_a_full_queue_drops_the_oldest_not_the_newest(clip_dir):
     service.stop(2.0)
     assert out.names == ["A-003", "A-004"]
     assert service.health()["dropped"] == 2
+
+
+def test_a_call_the_hall_no_longer_shows_is_not_read_out(clip_dir):
+    """Many calls at once: window 1 calls A-001, then (no-show) A-002 before A-001 was
+    spoken. Reading out "A-001 to window 1" after that sends the visitor to a window that
+    serves someone else; a recall of a waiting call would be said twice in a row."""
+    out = SlowOutput()
+    cfg = clip_dir.config(queue_max=10)
+    from edge.announce.clips import ClipSet
+    service = AnnounceService(cfg, ClipSet(cfg.folders, cfg.chime), out)
+    service.enqueue(Announcement("A-001", 1))
+    service.enqueue(Announcement("B-001", 2))
+    service.enqueue(Announcement("A-002", 1))                       # window 1 moved on
+    service.enqueue(Announcement("B-001", 2, "ticket.recalled"))    # said once, not twice
+    service.enqueue(Announcement("C-001", 3))
+    service.enqueue(Announcement("C-001", 4))                       # transferred to window 4
+    out.release.set()
+    started(service)
+    deadline = time.monotonic() + 5
+    while len(out.names) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    service.stop(2.0)
+    assert out.names == ["A-002", "B-001", "C-001"]
+    assert service.health()["superseded"] == 3
 
 
 def test_stale_announcements_are_skipped(clip_dir):
