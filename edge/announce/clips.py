@@ -54,8 +54,10 @@ class LoadedClip:
 class ClipError(KezekError):
     """A clip is missing, unreadable or in another format than the rest."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str],
+                 clips: "list[tuple[str | None, str]] | None" = None) -> None:
         self.problems = problems
+        self.clips = clips or []     # (language, name) of the clips that failed, when known
         super().__init__("; ".join(problems))
 
 
@@ -125,7 +127,10 @@ class ClipSet:
             clip = self._clips.get(key)
             if clip is not None:
                 return clip
-            clip = read_clip(self.path(lang, name))
+            try:
+                clip = read_clip(self.path(lang, name))
+            except ClipError as e:
+                raise ClipError(e.problems, [key]) from None
             if self.format is None:
                 self.format, self._format_source = clip.format, clip.path
             elif clip.format != self.format:
@@ -133,7 +138,7 @@ class ClipSet:
                     f"{clip.path} is {clip.format} but {self._format_source} is {self.format}: "
                     f"all clips and the chime must share one format; convert it with "
                     f"`sox IN -r {self.format.rate} -c {self.format.channels} "
-                    f"-b {self.format.sampwidth * 8} {clip.path}`"])
+                    f"-b {self.format.sampwidth * 8} {clip.path}`"], [key])
             self._clips[key] = clip
             return clip
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the controller imports the engine; only the type is needed 
 logger = logging.getLogger(__name__)
 
 CALL_EVENTS = ("ticket.called", "ticket.recalled")
+CLIPS = "announce:clips"     # the device whose alarm says a call's clip is missing
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class AnnounceService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._speaker_ok: bool | None = None
+        # Clips a call needed and could not load (a service added since the start without
+        # its letter clip): (language, name) -> the problem. The alarm CLIPS stays raised
+        # while any is missing; each is tried again before every announcement.
+        self._missing: dict[tuple[str | None, str], str] = {}
         self._last_error: str | None = None
         self.played = 0
         self.failed = 0
@@ -95,6 +100,11 @@ class AnnounceService:
     def start(self) -> None:
         if self.controller is not None:
             self.controller.subscribe(self.on_applied)
+            # Every clip this config needs was loaded at build: a clip alarm saved from
+            # before the restart is over.
+            devices = getattr(self.controller.snapshot, "devices", {}) or {}
+            if devices.get(CLIPS, {}).get("ok") is False:
+                self._clips_status(True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)
         self._thread.start()
@@ -154,15 +164,20 @@ class AnnounceService:
 
     def play_now(self, item: Announcement) -> None:
         """Render and play one announcement in the calling thread; never raises."""
+        self._recheck_missing()
         try:
             wav = self.render(item)
         except (ClipError, ValueError) as e:
             # Not the speaker's fault: a label or clip problem (e.g. a service added by a
-            # reconfigure without its letter clip). Logged; the call itself is unaffected.
+            # reconfigure without its letter clip). Logged and alarmed; the call itself
+            # is unaffected.
             self.failed += 1
             self._last_error = str(e)
             logger.error("announce: cannot render %s -> window %s: %s",
                          item.ticket, item.window, e)
+            if isinstance(e, ClipError) and e.clips and not set(e.clips) <= set(self._missing):
+                self._missing.update(dict.fromkeys(e.clips, "; ".join(e.problems)))
+                self._clips_status(False)   # raised, or its text now names one more clip
             return
         try:
             self.output.play(wav, item.ticket)
@@ -181,6 +196,29 @@ class AnnounceService:
             return
         self.played += 1
         self._report(True, "")
+
+    def _recheck_missing(self) -> None:
+        if not self._missing:
+            return
+        for key in list(self._missing):
+            try:
+                self.clips.get(*key)
+            except ClipError:
+                continue
+            del self._missing[key]
+            logger.info("announce: clip %s/%s is there now", key[0] or "", key[1])
+        if not self._missing:
+            self._clips_status(True)
+
+    def _clips_status(self, ok: bool) -> None:
+        detail = "" if ok else (
+            f"calls that need these clips are not announced: "
+            f"{'; '.join(sorted(set(self._missing.values())))}")
+        if self.controller is None:
+            return
+        fut = self.controller.submit(DeviceStatus(device=CLIPS, ok=ok, detail=detail[:500],
+                                                  source="announce"))
+        fut.add_done_callback(_log_refusal)
 
     def _report(self, ok: bool, detail: str) -> None:
         if self._speaker_ok is ok or (ok and self._speaker_ok is None):

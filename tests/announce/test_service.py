@@ -206,6 +206,44 @@ def test_a_failing_speaker_raises_an_alarm_and_calls_go_on(harness, announcer):
     assert service.health()["ok"] is True
 
 
+def wait_alarm(harness, alarm: str, present: bool) -> None:
+    deadline = time.monotonic() + 5
+    while (alarm in harness.controller.snapshot.alarms) is not present:
+        assert time.monotonic() < deadline, f"alarm {alarm} never {'raised' if present else 'cleared'}"
+        time.sleep(0.02)
+
+
+def test_a_clip_missing_at_a_call_raises_an_alarm_until_it_is_there(harness, announcer, clip_dir):
+    """A service added since the start (SIGHUP, central) whose letter has no clip: its calls
+    cannot be spoken. Only a log line said so; the IT person saw nothing until visitors
+    complained. The alarm names the file and stays while any such clip is missing, even
+    while other calls are spoken (no raise/clear flapping)."""
+    service = announcer()
+    service.enqueue(Announcement("D-001", 1))
+    wait_alarm(harness, "device:announce:clips", True)
+    message = harness.controller.snapshot.alarms["device:announce:clips"]["message"]
+    assert "kk/letter_D.wav" in message and "kezek clips" in message
+    service.enqueue(Announcement("A-001", 2))                # other calls are still spoken
+    assert service.output.wait_for(1)
+    assert "device:announce:clips" in harness.controller.snapshot.alarms
+    for lang in ("kk", "ru"):
+        clip_dir.write_wav(clip_dir.folder(lang) / "letter_D.wav", 7, 40)
+    service.enqueue(Announcement("B-001", 3))
+    wait_alarm(harness, "device:announce:clips", False)
+    service.enqueue(Announcement("D-002", 1))
+    assert service.output.wait_for(3)
+    assert [n for n, _ in service.output.played] == ["A-001", "B-001", "D-002"]
+
+
+def test_a_clip_alarm_left_from_before_a_restart_is_cleared_at_start(harness, announcer):
+    """The alarm is saved with the queue: a start that loaded every clip it needs clears it."""
+    from edge.queue.commands import DeviceStatus
+    harness.call(DeviceStatus(device="announce:clips", ok=False, detail="missing clip x"))
+    assert "device:announce:clips" in harness.controller.snapshot.alarms
+    announcer()
+    wait_alarm(harness, "device:announce:clips", False)
+
+
 def test_build_refuses_to_start_with_a_missing_clip(harness, clip_dir, announce_ctx):
     from edge.errors import ConfigError
     (clip_dir.folder("kk") / "window.wav").unlink()
