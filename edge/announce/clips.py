@@ -107,19 +107,26 @@ class ClipSet:
 
     def preload(self, needed: dict[str, Iterable[str]]) -> None:
         """Load the chime and every needed clip; raises ClipError listing all problems."""
-        problems: list[str] = []
+        failed = self.load_all(needed)
+        if failed:
+            raise ClipError([p for problems in failed.values() for p in problems], list(failed))
+
+    def load_all(self, needed: dict[str, Iterable[str]],
+                 ) -> dict[tuple[str | None, str], list[str]]:
+        """Load the chime and every needed clip; (language, name) -> problems of each that
+        failed (the chime first, then each language's clips in number order)."""
         keys: list[tuple[str | None, str]] = []
         if self.chime_path is not None:
             keys.append((None, CHIME))
         for lang, names in needed.items():
             keys.extend((lang, n) for n in sorted(names, key=_clip_order))
+        failed: dict[tuple[str | None, str], list[str]] = {}
         for lang, name in keys:
             try:
                 self.get(lang, name)
             except ClipError as e:
-                problems.extend(e.problems)
-        if problems:
-            raise ClipError(problems)
+                failed[(lang, name)] = e.problems
+        return failed
 
     def get(self, lang: str | None, name: str) -> LoadedClip:
         key = (lang, name)

@@ -44,7 +44,8 @@ class AnnounceService:
     name = "announce"
 
     def __init__(self, cfg: AnnounceConfig, clips: ClipSet, output: Output,
-                 controller: "Controller | None" = None) -> None:
+                 controller: "Controller | None" = None, *,
+                 missing: "dict[tuple[str | None, str], str] | None" = None) -> None:
         self.cfg = cfg
         self.clips = clips
         self.output = output
@@ -57,7 +58,9 @@ class AnnounceService:
         # Clips a call needed and could not load (a service added since the start without
         # its letter clip): (language, name) -> the problem. The alarm CLIPS stays raised
         # while any is missing; each is tried again before every announcement.
-        self._missing: dict[tuple[str | None, str], str] = {}
+        # A start with clips missing passes them in (see build): the queue runs, the calls
+        # that need them are not spoken, and the alarm says which files to add.
+        self._missing: dict[tuple[str | None, str], str] = dict(missing or {})
         self._last_error: str | None = None
         self.played = 0
         self.failed = 0
@@ -100,11 +103,14 @@ class AnnounceService:
     def start(self) -> None:
         if self.controller is not None:
             self.controller.subscribe(self.on_applied)
-            # Every clip this config needs was loaded at build: a clip alarm saved from
-            # before the restart is over.
-            devices = getattr(self.controller.snapshot, "devices", {}) or {}
-            if devices.get(CLIPS, {}).get("ok") is False:
-                self._clips_status(True)
+            if self._missing:
+                self._clips_status(False)
+            else:
+                # Every clip this config needs was loaded at build: a clip alarm saved
+                # from before the restart is over.
+                devices = getattr(self.controller.snapshot, "devices", {}) or {}
+                if devices.get(CLIPS, {}).get("ok") is False:
+                    self._clips_status(True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)
         self._thread.start()
@@ -238,6 +244,15 @@ def _log_refusal(fut: Any) -> None:
         logger.warning("announce: speaker status not recorded: %s", exc)
 
 
+def _needed(cfg: AnnounceConfig, config: Any) -> dict[str, set[str]]:
+    """Every clip name, per language, that this config's calls can ever need."""
+    prefixes = [s.prefix for s in config.services]
+    ranges = [tuple(s.range) for s in config.services]
+    windows = [w.number for w in config.windows]
+    return {lang: required_clips(cfg.phrase_for(lang), prefixes, ranges, windows)
+            for lang in cfg.languages}
+
+
 def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     """Load every clip this config can need; raises ConfigError naming files and the fix."""
     clips = ClipSet({lang: cfg.folders[lang] for lang in cfg.languages}, cfg.chime)
@@ -246,11 +261,7 @@ def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
                for lang in cfg.languages if not clips.folders[lang].is_dir()]
     if missing:  # one line per folder, not one per clip it would have held
         raise ConfigError("announce", missing)
-    prefixes = [s.prefix for s in config.services]
-    ranges = [tuple(s.range) for s in config.services]
-    windows = [w.number for w in config.windows]
-    needed = {lang: required_clips(cfg.phrase_for(lang), prefixes, ranges, windows)
-              for lang in cfg.languages}
+    needed = _needed(cfg, config)
     try:
         clips.preload(needed)
     except ClipError as e:
@@ -278,19 +289,41 @@ def _demo_clips(ctx: "AppContext", err: ConfigError) -> AnnounceConfig | None:
                                   "chime": out / "chime.wav"})
 
 
+def _clips_with_gaps(cfg: AnnounceConfig, config: Any, err: ConfigError,
+                     ) -> tuple[ClipSet, dict[tuple[str | None, str], str]]:
+    """The clips that load, and (language, name) -> problem for those that do not."""
+    clips = ClipSet({lang: cfg.folders[lang] for lang in cfg.languages}, cfg.chime)
+    missing = {key: "; ".join(problems)
+               for key, problems in clips.load_all(_needed(cfg, config)).items()}
+    # A missing folder is one line in the alarm, not one per clip it would have held.
+    for line in err.problems:
+        for key in missing:
+            if key[0] is not None and line.startswith(f"announce.folders.{key[0]}:"):
+                missing[key] = line
+    logger.error("announce: %d clip(s) cannot be loaded; the queue runs, and the calls that "
+                 "need them are not spoken until the files are there (alarm "
+                 "device:%s): %s", len(missing), CLIPS, "; ".join(err.problems))
+    return clips, missing
+
+
 def build(ctx: "AppContext") -> list[AnnounceService]:
     cfg = ctx.config.announce
+    missing: dict[tuple[str | None, str], str] = {}
     try:
         clips = load_clips(cfg, ctx.config)
     except ConfigError as e:
-        if not ctx.demo:
-            raise
-        demo_cfg = _demo_clips(ctx, e)
-        if demo_cfg is None:
-            return []
-        cfg = demo_cfg
-        clips = load_clips(cfg, ctx.config)
+        if ctx.demo:
+            demo_cfg = _demo_clips(ctx, e)
+            if demo_cfg is None:
+                return []
+            cfg = demo_cfg
+            clips = load_clips(cfg, ctx.config)
+        else:
+            # A lost or damaged sound file must not keep a center from issuing tickets
+            # after a reboot (as a missing printer font does not): start, raise the alarm,
+            # and pick the files up once they are there. `kezek doctor` still fails.
+            clips, missing = _clips_with_gaps(cfg, ctx.config, e)
     output = make_output(cfg.output)
     logger.info("announce: %d clips (%s), languages %s, output %s", clips.loaded,
                 clips.format, ",".join(cfg.languages), cfg.output.type)
-    return [AnnounceService(cfg, clips, output, ctx.controller)]
+    return [AnnounceService(cfg, clips, output, ctx.controller, missing=missing)]

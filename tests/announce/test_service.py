@@ -244,12 +244,33 @@ def test_a_clip_alarm_left_from_before_a_restart_is_cleared_at_start(harness, an
     wait_alarm(harness, "device:announce:clips", False)
 
 
-def test_build_refuses_to_start_with_a_missing_clip(harness, clip_dir, announce_ctx):
-    from edge.errors import ConfigError
-    (clip_dir.folder("kk") / "window.wav").unlink()
-    config = harness.config.model_copy(update={"announce": clip_dir.config()})
-    with pytest.raises(ConfigError, match="missing clip .*kk/window.wav"):
-        build(announce_ctx(config))
+def test_a_clip_missing_at_start_does_not_stop_the_center(harness, announcer, clip_dir):
+    """A sound file lost on the card used to stop `kezek run` at the next reboot: no
+    tickets all day for want of one WAV. Now the queue runs, the calls that need the file
+    are not spoken, the alarm names it, and it is picked up once it is back."""
+    (clip_dir.folder("kk") / "letter_B.wav").unlink()
+    service = announcer()
+    wait_alarm(harness, "device:announce:clips", True)
+    message = harness.controller.snapshot.alarms["device:announce:clips"]["message"]
+    assert "kk/letter_B.wav" in message and "kezek clips" in message
+    harness.call(IssueTicket("docs"))                        # the queue itself runs
+    service.enqueue(Announcement("B-001", 1))                # needs the missing clip
+    service.enqueue(Announcement("A-001", 2))
+    assert service.output.wait_for(1)
+    clip_dir.write_wav(clip_dir.folder("kk") / "letter_B.wav", 7, 40)
+    service.enqueue(Announcement("B-002", 3))
+    wait_alarm(harness, "device:announce:clips", False)
+    assert service.output.wait_for(2)
+    assert [n for n, _ in service.output.played] == ["A-001", "B-002"]
+
+
+def test_a_clip_folder_missing_at_start_is_one_line_in_the_alarm(harness, announcer, clip_dir):
+    shutil.rmtree(clip_dir.folder("ru"))
+    announcer()
+    wait_alarm(harness, "device:announce:clips", True)
+    message = harness.controller.snapshot.alarms["device:announce:clips"]["message"]
+    assert f"announce.folders.ru: folder {clip_dir.folder('ru')} does not exist" in message
+    assert message.count("does not exist") == 1 and "missing clip" not in message
 
 
 def aplay_or_fail() -> str:

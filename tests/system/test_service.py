@@ -171,17 +171,27 @@ def test_sigterm_while_printing_finishes_the_ticket(start_service, make_config, 
 
 
 def test_config_problems_found_at_start_exit_78(start_service, make_config, short_dir: Path) -> None:
-    """Risk: a missing clip folder or IIN secret exits 1, and systemd (Restart=on-failure)
-    restarts it every 3 s forever; 78 is RestartPreventExitStatus in the unit."""
-    svc = start_service(make_config(
-        f'[announce]\nenabled = true\nfolders = {{ kk = "{short_dir}/clips/kk", '
-        f'ru = "{short_dir}/clips/ru" }}\n[announce.output]\ntype = "fake"\n'))
-    assert svc.proc.wait(60) == 78
-    assert f"announce.folders.kk: folder {short_dir}/clips/kk does not exist" in svc.log()
-
+    """Risk: a missing IIN secret exits 1, and systemd (Restart=on-failure) restarts it
+    every 3 s forever; 78 is RestartPreventExitStatus in the unit."""
     svc = start_service(make_config(f'[bookings]\niin_secret_file = "{short_dir}/no-secret"\n'))
     assert svc.proc.wait(60) == 78
     assert f"cannot read the IIN secret {short_dir}/no-secret" in svc.log()
+
+
+def test_missing_announcement_clips_do_not_stop_the_service(start_service, make_config,
+                                                          short_dir: Path) -> None:
+    """Risk: a clip folder lost on the card stopped `kezek run` (exit 78): no tickets all
+    day after a reboot for want of sound files. The queue runs; the alarm names the folder."""
+    sock = short_dir / "run" / "status.sock"
+    svc = start_service(make_config(
+        system_section(short_dir / "run"),
+        f'[announce]\nenabled = true\nfolders = {{ kk = "{short_dir}/clips/kk", '
+        f'ru = "{short_dir}/clips/ru" }}\n[announce.output]\ntype = "fake"\n'))
+    status = wait_status(sock, lambda s: "device:announce:clips" in s["queue"]["alarms"])
+    message = status["queue"]["alarms"]["device:announce:clips"]["message"]
+    assert f"announce.folders.kk: folder {short_dir}/clips/kk does not exist" in message
+    assert svc.proc.poll() is None
+    assert "the queue runs" in svc.log()
 
 
 def test_console_end_of_input_keeps_the_service_running(make_config, short_dir: Path,
