@@ -711,18 +711,16 @@ class QueueEngine:
     def _ahead(self, service: str, tier: int) -> int:
         return sum(n for (s, t), n in self._tier_counts.items() if s == service and t <= tier)
 
-    def _open_windows_for(self, service: str) -> int:
-        return sum(1 for w in self.state.windows.values()
-                   if w.state is WindowState.OPEN and w.weights.get(service, -1) > 0)
-
     def avg_minutes(self, service: str) -> float:
         """Minutes per visitor of `service`: rolling average of real service times."""
         s = self.services.get(service)
         return self._times.avg_minutes(service, s.avg_minutes if s else 10.0)
 
     def wait_minutes(self, service: str, ahead: int) -> int:
+        # The windows that will serve the line: a window paused for a break comes back
+        # (all of them paused at lunch is not "one window"), a closed one does not.
         return estimates.wait_minutes(ahead, self.avg_minutes(service),
-                                      self._open_windows_for(service))
+                                      self._capacity_windows(service))
 
     def issue_data(self, t: Ticket, ahead: int, wait_min: int) -> dict[str, Any]:
         return {**ticket_view(t), "category": t.category.value, "booked": t.booked,
