@@ -716,11 +716,17 @@ class QueueEngine:
         s = self.services.get(service)
         return self._times.avg_minutes(service, s.avg_minutes if s else 10.0)
 
-    def wait_minutes(self, service: str, ahead: int) -> int:
+    def wait_minutes(self, service: str, ahead: int, now_ms: int) -> int:
+        """Minutes a newcomer with `ahead` people ahead waits from `now_ms`, on the clock."""
         # The windows that will serve the line: a window paused for a break comes back
         # (all of them paused at lunch is not "one window"), a closed one does not.
-        return estimates.wait_minutes(ahead, self.avg_minutes(service),
+        work = estimates.work_minutes(ahead, self.avg_minutes(service),
                                       self._capacity_windows(service))
+        schedule = self.policies.schedule
+        if schedule.hours is None:
+            return math.ceil(work)
+        # The day's breaks and the time before opening add to the wait: no one is served then.
+        return math.ceil(round(schedule.wall_minutes(local_time(now_ms, self.tz), work), 6))
 
     def issue_data(self, t: Ticket, ahead: int, wait_min: int) -> dict[str, Any]:
         return {**ticket_view(t), "category": t.category.value, "booked": t.booked,
@@ -818,7 +824,7 @@ class QueueEngine:
         d.put(t)
         d.out.counters[s.id] = Counter(d.day, number)
         ahead = self._ahead(s.id, tier)
-        wait = self.wait_minutes(s.id, ahead)
+        wait = self.wait_minutes(s.id, ahead, d.now)
         data = self.issue_data(t, ahead, wait)
         d.emit("ticket.issued", **data, source=source)
         d.out.reply = Reply(f"TICKET {t.label} {s.id} ahead={ahead} wait={wait}min", t, data)
@@ -1157,7 +1163,7 @@ class QueueEngine:
             if t.print_state in (PrintState.PENDING, PrintState.FAILED) and t.state is TicketState.WAITING \
                     and (cmd.printer is None or t.printer == cmd.printer):
                 ahead = self._ahead(t.service, t.tier) - 1
-                job = self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead)))
+                job = self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead), d.now))
                 if t.extra.get("printed"):
                     job["reprint"] = True  # the visitor has paper: never void this one
                 jobs.append(job)
@@ -1174,7 +1180,7 @@ class QueueEngine:
         t = t.with_(printer=printer, print_state=PrintState.PENDING)
         d.put(t)
         ahead = max(0, self._ahead(t.service, t.tier) - 1)
-        d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead)))
+        d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead, d.now)))
         d.out.reply = Reply(f"REPRINT {t.label} on {printer}", t)
 
     # -- bookings (issue 5; docs/bookings.md) ------------------------------------------

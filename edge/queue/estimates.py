@@ -43,6 +43,14 @@ class ServiceTimes:
         return total / (len(got) + PRIOR_WEIGHT)
 
 
+def work_minutes(ahead: int, avg_minutes: float, windows: int) -> float:
+    """Working minutes until a newcomer is called: each visitor ahead adds the average
+    minutes divided by the windows serving the line (ZMS's rule)."""
+    if ahead <= 0:
+        return 0.0
+    return ahead * avg_minutes / max(1, windows)
+
+
 def wait_minutes(ahead: int, avg_minutes: float, open_windows: int) -> int:
     """ZMS's rule: each visitor ahead adds the average minutes divided by open windows."""
     if ahead <= 0:

@@ -72,6 +72,31 @@ class Schedule:
         now = local.hour * 60 + local.minute + local.second / 60
         return sum(max(0.0, e - max(s, now)) for s, e in spans)
 
+    def wall_minutes(self, local: dt.datetime, work: float) -> float:
+        """Minutes on the clock from `local` until `work` working minutes have passed.
+
+        The time before opening and the breaks pass with no one served: a visitor who
+        takes a ticket at 13:05 with lunch until 14:00 waits at least 55 minutes. Work
+        left after closing (the capacity stop normally prevents it) or on a day with no
+        hours is counted as it comes: the estimate does not guess the next day.
+        """
+        spans = self.spans(local.date())
+        if not spans:
+            return work
+        now = local.hour * 60 + local.minute + local.second / 60
+        idle, left = 0.0, work      # minutes with no one served; work still to do
+        for start, end in spans:
+            if end <= now:
+                continue
+            if now < start:
+                idle += start - now
+                now = start
+            if left <= end - now:
+                break
+            left -= end - now
+            now = end
+        return idle + work
+
     def next_opening(self, local: dt.datetime) -> dt.datetime | None:
         """The next moment the center opens after `local` (within two weeks), local time."""
         for i in range(0, 15):

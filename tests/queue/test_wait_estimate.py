@@ -45,3 +45,45 @@ def test_before_any_window_opens_the_estimate_counts_those_that_will(pure: PureE
     for _ in range(4):
         pure.do(c.IssueTicket("docs"))
     assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 20
+
+
+def test_a_ticket_taken_during_the_lunch_break_counts_the_break(clock: ManualClock) -> None:
+    """Risk: at 13:05, lunch until 14:00, the first ticket says "wait ~0 min" and the
+    visitor stands at the window for an hour."""
+    pure = center(clock, schedule=Schedule(WEEKDAYS))
+    clock.advance(4 * 3600 + 5 * MIN)                                   # 13:05
+    assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 55
+    # 2 ahead x 10 min over 2 windows: 10 working minutes, after the break.
+    assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 55 + 5
+    assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 55 + 10
+
+
+def test_work_that_runs_into_the_break_continues_after_it(clock: ManualClock) -> None:
+    pure = center(clock, schedule=Schedule(WEEKDAYS))
+    for _ in range(4):
+        pure.do(c.IssueTicket("docs"))
+    clock.advance(3 * 3600 + 50 * MIN)                                  # 12:50
+    # 4 ahead x 10 min / 2 windows = 20 working minutes: 10 before lunch, 10 after it.
+    assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 80
+    clock.advance(20 * MIN)                                             # 13:10
+    # Still no time left between now and the break's end, and none is worked in it.
+    assert issued(pure, c.IssueTicket("docs"))["wait_min"] == 50 + 25
+
+
+def test_schedule_wall_minutes_skips_breaks_and_the_time_before_opening() -> None:
+    import datetime as dt
+    import zoneinfo
+    sched = Schedule(WEEKDAYS)
+    tz = zoneinfo.ZoneInfo("Asia/Almaty")
+    monday = dt.datetime(2026, 11, 23, tzinfo=tz)
+    at = lambda h, m, s=0: monday.replace(hour=h, minute=m, second=s)  # noqa: E731
+    assert sched.wall_minutes(at(10, 0), 0) == 0
+    assert sched.wall_minutes(at(10, 0, 20), 20) == 20       # inside a span: exactly the work
+    assert sched.wall_minutes(at(8, 30), 0) == 30            # before opening
+    assert sched.wall_minutes(at(8, 30), 15) == 45
+    assert sched.wall_minutes(at(12, 50), 20) == 80          # across the break
+    assert sched.wall_minutes(at(13, 30), 5) == 35           # in the break
+    assert sched.wall_minutes(at(17, 50), 30) == 30          # past closing: as it comes
+    assert Schedule(None).wall_minutes(at(13, 30), 7.5) == 7.5   # open at all hours
+    sunday = monday + dt.timedelta(days=6)
+    assert sched.wall_minutes(sunday.replace(hour=11), 12) == 12  # a closed day: no guess
