@@ -871,6 +871,18 @@ class QueueEngine:
                 n += 1
         return n
 
+    def _ahead_of(self, t: Ticket) -> int:
+        """Waiting tickets called before `t` as things stand (for paper printed after the
+        issue). Walks the live tickets: print jobs and reprints only, never the hot path."""
+        n = sum(k for (sid, tier), k in self._tier_counts.items()
+                if sid == t.service and tier < t.tier)
+        for tid in self._live:
+            o = self.state.tickets.get(tid)
+            if o is not None and o.state is TicketState.WAITING and o.service == t.service \
+                    and o.tier == t.tier and o.arrival < t.arrival:
+                n += 1
+        return n
+
     def _capacity_windows(self, service: str) -> int:
         serving = [w for w in self.state.windows.values() if w.weights.get(service, 0) >= 1]
         working = [w for w in serving if w.state is not WindowState.CLOSED]
@@ -1162,8 +1174,8 @@ class QueueEngine:
         for t in self.state.tickets.values():
             if t.print_state in (PrintState.PENDING, PrintState.FAILED) and t.state is TicketState.WAITING \
                     and (cmd.printer is None or t.printer == cmd.printer):
-                ahead = self._ahead(t.service, t.tier) - 1
-                job = self.issue_data(t, max(0, ahead), self.wait_minutes(t.service, max(0, ahead), d.now))
+                ahead = self._ahead_of(t)
+                job = self.issue_data(t, ahead, self.wait_minutes(t.service, ahead, d.now))
                 if t.extra.get("printed"):
                     job["reprint"] = True  # the visitor has paper: never void this one
                 jobs.append(job)
@@ -1179,8 +1191,9 @@ class QueueEngine:
             raise CommandError("no_printer", f"{t.label} has no printer; name one")
         t = t.with_(printer=printer, print_state=PrintState.PENDING)
         d.put(t)
-        ahead = max(0, self._ahead(t.service, t.tier) - 1)
-        d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead, d.now)))
+        ahead = self._ahead_of(t) if t.state is TicketState.WAITING else 0
+        d.emit("ticket.reprint", **self.issue_data(t, ahead, self.wait_minutes(t.service, ahead,
+                                                                                d.now)))
         d.out.reply = Reply(f"REPRINT {t.label} on {printer}", t)
 
     # -- bookings (issue 5; docs/bookings.md) ------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from edge.clock import ManualClock
 from edge.queue import commands as c
 from edge.queue.engine import Policies, QueueEngine
+from edge.queue.model import Category
 from edge.queue.policies import Schedule
 
 from .conftest import PureEngine, small_center
@@ -87,3 +88,25 @@ def test_schedule_wall_minutes_skips_breaks_and_the_time_before_opening() -> Non
     assert Schedule(None).wall_minutes(at(13, 30), 7.5) == 7.5   # open at all hours
     sunday = monday + dt.timedelta(days=6)
     assert sched.wall_minutes(sunday.replace(hour=11), 12) == 12  # a closed day: no guess
+
+
+def test_a_ticket_printed_late_counts_only_those_really_ahead(pure: PureEngine) -> None:
+    """Risk: A-003 jams in the printer; printed after the fix it says "ahead of you: 5"
+    (the two behind it counted too) and twice the wait."""
+    for _ in range(6):
+        pure.do(c.IssueTicket("docs", printer="kiosk"))
+    for tid in (1, 2, 4, 5, 6):
+        pure.do(c.TicketPrinted(tid, ok=True))
+    pure.do(c.TicketPrinted(3, ok=False, detail="paper jam"))
+    [job] = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
+    # A-001 and A-002 are ahead; 2 x 10 min over the 2 docs windows.
+    assert (job["ticket"], job["ahead"], job["wait_min"]) == ("A-003", 2, 10)
+    # A pensioner who came later is ahead of A-003 now: the reprint says so.
+    pure.do(c.IssueTicket("docs", category=Category.PENSIONER))
+    out = pure.do(c.Reprint("A-003"))
+    reprint = [e.data for e in out.events if e.type == "ticket.reprint"][0]
+    assert (reprint["ahead"], reprint["wait_min"]) == (3, 15)
+    pure.do(c.CallNext(1))                                  # the pensioner
+    pure.do(c.CallNext(3))                                  # A-001
+    [job] = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
+    assert (job["ticket"], job["ahead"]) == ("A-003", 1)
