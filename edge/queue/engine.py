@@ -845,8 +845,10 @@ class QueueEngine:
                           f"{nxt.strftime('%a %d.%m %H:%M') if nxt else 'not within two weeks'}",
                           opens=nxt.strftime("%d.%m %H:%M") if nxt else "")
         if rules.daily_cap is not None:
+            # A voided ticket never reached a visitor (its paper did not come out).
             issued = sum(1 for t in self.state.tickets.values()
-                         if t.day == d.day and t.origin_service == s.id)
+                         if t.day == d.day and t.origin_service == s.id
+                         and t.state is not TicketState.VOIDED)
             if issued >= rules.daily_cap:
                 raise Refusal("daily_cap", f"service {s.id} has issued its {rules.daily_cap} "
                               "tickets for today", service=s.id, cap=rules.daily_cap)

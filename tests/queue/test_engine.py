@@ -7,9 +7,11 @@ import pytest
 from edge.clock import ManualClock
 from edge.config import parse_config
 from edge.queue import commands as c
+from edge.queue.engine import Policies, QueueEngine
 from edge.queue.model import Category, TicketState
+from edge.queue.policies import ServiceRules
 
-from .conftest import PureEngine
+from .conftest import PureEngine, small_center
 
 HOUR = 3600
 
@@ -313,3 +315,18 @@ def test_a_label_typed_loosely_finds_the_ticket(pure: PureEngine) -> None:
     err = pure.refused(c.CallTicket(1, "A-18"))
     assert err.code == "unknown_ticket" and "A-18" in str(err)
     assert pure.refused(c.CallTicket(1, "17")).code == "unknown_ticket"   # no prefix: ambiguous
+
+
+def test_voided_tickets_do_not_use_up_the_daily_cap(clock: ManualClock) -> None:
+    """Risk: the kiosk printer jams, its tickets are voided (nobody holds them), and the
+    service refuses real visitors "today's limit reached" before serving its cap."""
+    services, windows = small_center()
+    pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty",
+                                  Policies(services={"docs": ServiceRules(daily_cap=2)})), clock)
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.TicketPrinted(1, ok=False, detail="paper jam"))
+    pure.do(c.VoidTicket(1, "not printed within 90 s: paper jam"))
+    assert pure.label(c.IssueTicket("docs")) == "A-002"
+    assert pure.label(c.IssueTicket("docs")) == "A-003"
+    err = pure.refused(c.IssueTicket("docs"))
+    assert err.code == "daily_cap" and "2" in str(err)
