@@ -1002,6 +1002,14 @@ class QueueEngine:
         target = self._service(cmd.service)
         w, t = self._held(d, cmd.window)
         same = target.id == t.service
+        # Not the hot path: a walk over the windows to tell the operator where the visitor
+        # goes. No window at all: the visitor would wait for a call that cannot come.
+        serving = [x for x in self.state.windows.values() if target.id in x.weights]
+        if not serving:
+            raise CommandError("no_window", f"no window serves {target.id}; {t.label} stays at "
+                               f"window {w.number} (add {target.id} to a window's services)")
+        note = "" if any(x.state is WindowState.OPEN for x in serving) else \
+            f" (no window open for {target.id} now)"
         moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
                         arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
                         recalls=0, extra=_without_slot(t.extra),
@@ -1013,7 +1021,7 @@ class QueueEngine:
         self._release(d, w)
         d.emit("ticket.transferred", **ticket_view(t), to_service=target.id, window=w.number,
                visit=t.visit)
-        d.out.reply = Reply(f"TRANSFER {t.label} -> {target.id}", moved)
+        d.out.reply = Reply(f"TRANSFER {t.label} -> {target.id}{note}", moved)
 
     def _park(self, d: _Draft, cmd: c.Park) -> None:
         w, t = self._held(d, cmd.window)

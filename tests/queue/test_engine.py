@@ -8,7 +8,7 @@ from edge.clock import ManualClock
 from edge.config import parse_config
 from edge.queue import commands as c
 from edge.queue.engine import Policies, QueueEngine
-from edge.queue.model import Category, TicketState
+from edge.queue.model import Category, Service, TicketState
 from edge.queue.policies import ServiceRules
 
 from .conftest import PureEngine, small_center
@@ -330,3 +330,23 @@ def test_voided_tickets_do_not_use_up_the_daily_cap(clock: ManualClock) -> None:
     assert pure.label(c.IssueTicket("docs")) == "A-003"
     err = pure.refused(c.IssueTicket("docs"))
     assert err.code == "daily_cap" and "2" in str(err)
+
+
+def test_a_transfer_to_a_service_no_window_serves_is_refused(clock: ManualClock) -> None:
+    """Risk: the operator sends the visitor to a service no window serves; the visitor
+    waits all day for a call that cannot come and is closed as a no-show at midnight."""
+    services, windows = small_center()
+    services.append(Service("archive", {"ru": "Архив"}, "D"))
+    pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", Policies()), clock)
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    err = pure.refused(c.Transfer(1, "archive"))
+    assert err.code == "no_window" and "archive" in str(err)
+    assert pure.engine.state.windows[1].ticket_id == 1        # still at the window: nothing lost
+    # Windows that serve it but are closed now may open later: allowed, and the operator
+    # is told nobody serves it at the moment.
+    pure.do(c.CloseWindow(2))
+    pure.do(c.CloseWindow(3))
+    pure.do(c.PauseWindow(1))
+    out = pure.do(c.Transfer(1, "realty"))
+    assert out.reply.text == "TRANSFER A-001 -> realty (no window open for realty now)"
