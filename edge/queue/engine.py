@@ -57,6 +57,7 @@ class NewConfig:
     services: dict[str, Service]
     windows: dict[int, Window]     # configured windows merged with their runtime state
     policies: "Policies"
+    configured: frozenset[int] = frozenset()   # window numbers in the new config
 
 
 @dataclass
@@ -256,6 +257,9 @@ class QueueEngine:
         self.policies = policies or Policies()
         self.services: dict[str, Service] = {s.id: s for s in services}
         self.state = state or EngineState()
+        # A window removed from the config is kept while it holds a visitor (see
+        # _merge_windows); it finishes that visitor but takes no one new.
+        self.windows_in_config: frozenset[int] = frozenset(w.number for w in windows)
         self._configure_windows(windows)
         self._lines: dict[str, Line] = {}
         self._benefit_lines: dict[str, Line] = {}
@@ -424,6 +428,7 @@ class QueueEngine:
             self.services = dict(outcome.config.services)  # services carry no runtime state
             self.policies = outcome.config.policies
             st.windows = dict(outcome.config.windows)       # drops windows no longer configured
+            self.windows_in_config = outcome.config.configured
         if outcome.meta:
             m = outcome.meta
             new_day = m["day"] != st.day
@@ -886,13 +891,26 @@ class QueueEngine:
         return n
 
     def _capacity_windows(self, service: str) -> int:
-        serving = [w for w in self.state.windows.values() if w.weights.get(service, 0) >= 1]
+        configured = self.windows_in_config
+        serving = [w for w in self.state.windows.values()
+                   if w.weights.get(service, 0) >= 1 and w.number in configured]
         working = [w for w in serving if w.state is not WindowState.CLOSED]
         # No window open yet (morning): count those that will open.
         return len(working) or len(serving) or 1
 
+    def _in_config(self, d: _Draft, number: int, action: str) -> Window:
+        """Window `number`, refused for `action` when a reload removed it from the config."""
+        w = d.window(number)
+        if number not in self.windows_in_config:
+            held = d.ticket(w.ticket_id) if w.ticket_id is not None else None
+            now = f"; finish, transfer or park {held.label} there" \
+                if held is not None and held.state.at_window else ""
+            raise CommandError("window_removed", f"window {number} is no longer in the "
+                               f"configuration: it cannot {action}{now}")
+        return w
+
     def _call_next(self, d: _Draft, cmd: c.CallNext) -> None:
-        w = d.window(cmd.window)
+        w = self._in_config(d, cmd.window, "call visitors")
         if w.state is not WindowState.OPEN:
             raise CommandError("window_not_open", f"window {w.number} is {w.state.value}; "
                                f"{'resume' if w.state is WindowState.PAUSED else 'open'} it first")
@@ -911,7 +929,7 @@ class QueueEngine:
         self._call(d, w, t)
 
     def _call_ticket(self, d: _Draft, cmd: c.CallTicket) -> None:
-        w = d.window(cmd.window)
+        w = self._in_config(d, cmd.window, "call visitors")
         if w.state is not WindowState.OPEN:
             raise CommandError("window_not_open", f"window {w.number} is {w.state.value}")
         t = self._find_today(d, cmd.label)
@@ -1004,7 +1022,8 @@ class QueueEngine:
         same = target.id == t.service
         # Not the hot path: a walk over the windows to tell the operator where the visitor
         # goes. No window at all: the visitor would wait for a call that cannot come.
-        serving = [x for x in self.state.windows.values() if target.id in x.weights]
+        serving = [x for x in self.state.windows.values()
+                   if target.id in x.weights and x.number in self.windows_in_config]
         if not serving:
             raise CommandError("no_window", f"no window serves {target.id}; {t.label} stays at "
                                f"window {w.number} (add {target.id} to a window's services)")
@@ -1043,7 +1062,9 @@ class QueueEngine:
 
     def _set_window(self, d: _Draft, number: int, state: WindowState, event: str,
                     allowed: tuple[WindowState, ...]) -> None:
-        w = d.window(number)
+        # Closing a removed window is harmless (and tidies the hall screen): allowed.
+        w = d.window(number) if state is WindowState.CLOSED else \
+            self._in_config(d, number, f"be {state.value}")
         if w.state is state:
             d.out.reply = Reply(f"WINDOW {number} already {state.value}")
             return
@@ -1175,7 +1196,8 @@ class QueueEngine:
         merged = _merge_windows(windows, current)
         for w in merged.values():
             d.put_window(w)
-        d.out.config = NewConfig({s.id: s for s in services}, merged, policies)
+        d.out.config = NewConfig({s.id: s for s in services}, merged, policies,
+                                 frozenset(w.number for w in windows))
         d.emit("config.applied", services=sorted(new_ids), windows=sorted(w.number for w in windows))
         d.out.reply = Reply("CONFIG applied")
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from edge.clock import ManualClock
 from edge.config import parse_config
 from edge.queue import commands as c
 from edge.queue.engine import Policies, QueueEngine
-from edge.queue.model import Category, Service, TicketState
+from edge.queue.model import Category, Service, TicketState, WindowState
 from edge.queue.policies import ServiceRules
 
 from .conftest import PureEngine, small_center
@@ -350,3 +352,40 @@ def test_a_transfer_to_a_service_no_window_serves_is_refused(clock: ManualClock)
     pure.do(c.PauseWindow(1))
     out = pure.do(c.Transfer(1, "realty"))
     assert out.reply.text == "TRANSFER A-001 -> realty (no window open for realty now)"
+
+
+def test_a_window_removed_from_the_config_finishes_its_visitor_and_calls_no_one(
+        pure: PureEngine, demo_config) -> None:
+    """Risk: window 4 is removed by a reload while serving A-001; it is kept so its visitor
+    is not lost, but after "done" it goes on calling visitors (and counting in the wait
+    estimate) until the service restarts."""
+    from edge.queue.engine import domain_from_config
+    services, windows, policies = domain_from_config(demo_config, read_secret=False)
+    pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", policies), pure.clock)
+    gone = windows[-1]
+    sid = next(s for s, wt in gone.weights.items() if wt >= 1)
+    if pure.engine.state.windows[gone.number].state is not WindowState.OPEN:
+        pure.do(c.OpenWindow(gone.number))
+    first = pure.label(c.IssueTicket(sid))
+    pure.label(c.IssueTicket(sid))
+    assert pure.label(c.CallTicket(gone.number, first)) == first
+    data = demo_config.model_dump(mode="python")
+    data["windows"] = [w for w in data["windows"] if w["number"] != gone.number]
+    pure.do(c.Reconfigure(parse_config(data, "without the last window")))
+    # Its visitor is finished as usual ...
+    assert pure.do(c.Finish(gone.number)).reply.text == f"DONE {first}"
+    # ... and then it takes no one: not "next", not a ticket by label, not re-opened.
+    for command in (c.CallNext(gone.number), c.CallTicket(gone.number, "A-002"),
+                    c.OpenWindow(gone.number), c.PauseWindow(gone.number)):
+        err = pure.refused(command)
+        assert err.code == "window_removed" and str(gone.number) in str(err)
+    assert pure.do(c.CloseWindow(gone.number)).reply.text == f"WINDOW {gone.number} closed"
+    # Nor does it count among the windows of the wait estimate.
+    kept = [w for w in pure.engine.state.windows.values() if w.number != gone.number
+            and w.weights.get(sid, 0) >= 1 and w.state is not WindowState.CLOSED]
+    for _ in range(6):
+        pure.do(c.IssueTicket(sid))
+    issued = pure.do(c.IssueTicket(sid)).events[-1].data
+    avg = next(s.avg_minutes for s in services if s.id == sid)
+    assert kept and issued["ahead"] == 7
+    assert issued["wait_min"] == math.ceil(7 * avg / len(kept))
