@@ -41,7 +41,7 @@ class Applied:
 class StorageFault:
     """The database cannot be written now: what (`kind`), why, and since when."""
 
-    kind: str          # full, readonly, corrupt, io, busy, or "" (unknown)
+    kind: str          # full, readonly, corrupt, io, busy, missing, or "" (unknown)
     message: str       # the error, naming the folder and the fix
     since_ms: int      # wall clock of the first failed commit
     failures: int = 1  # commits refused since then
@@ -54,6 +54,9 @@ class StorageFault:
 # While the database cannot be written, the alarm is tried this often: it is stored (and
 # so goes to central) as soon as a write works again, even on a quiet day with no command.
 STORAGE_PROBE_S = 10.0
+# The database's files are compared with the ones opened at start this often (three stat
+# calls, see edge/queue/vanished.py): before the first command or tick after it is due.
+FILES_CHECK_S = 1.0
 
 
 Listener = Callable[[Applied], None]
@@ -77,6 +80,11 @@ class Controller:
         self.storage_fault: StorageFault | None = None
         self.storage_probe_s = STORAGE_PROBE_S
         self._next_probe = 0.0
+        self._next_files_check = 0.0
+        # Set (with the reason) when the process must end and start again to go on saving:
+        # its database files were replaced under it. The service exits 75 (systemd restarts).
+        self.restart_needed: str | None = None
+        self.on_restart: Callable[[], None] | None = None
 
     # -- used from any thread -------------------------------------------------------
     def submit(self, command: Command) -> "Future[Applied]":
@@ -161,6 +169,9 @@ class Controller:
         if fut is not None and not fut.set_running_or_notify_cancel():
             return
         reading = self.clock.read()
+        if time.monotonic() >= self._next_files_check:
+            self._next_files_check = time.monotonic() + FILES_CHECK_S
+            self._check_files(reading)
         if not isinstance(command, Tick) and self.engine.day_ends(reading):
             # The first command of a new day (before any tick) comes after the day's roll,
             # committed on its own as a tick would: the command then sees today's queue.
@@ -224,6 +235,22 @@ class Controller:
         self._next_probe = time.monotonic() + self.storage_probe_s
         logger.error("could not save %s: %s (every command is refused until this is fixed; "
                      "the visitor gets no ticket that is not saved)", type(command).__name__, error)
+
+    def _check_files(self, reading: ClockReading) -> None:
+        error = self.store.check_files()
+        if error is None:
+            return
+        old = self.storage_fault
+        if old is None or old.message != str(error):
+            # Said again only when it changes (the data saved after all, or not).
+            self.storage_fault = StorageFault(error.kind, str(error),
+                                              old.since_ms if old else reading.wall_ms,
+                                              old.failures if old else 0)
+            logger.error("%s", error)
+        if self.store.restart_needed and self.restart_needed is None:
+            self.restart_needed = str(error)
+            if self.on_restart is not None:
+                self.on_restart()
 
     def _clear_stale_storage_alarms(self) -> None:
         # A storage alarm is raised and cleared by the process that saw the fault. One

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -47,11 +48,16 @@ class App:
             # The first write of a start: a read-only card or a folder without permission
             # shows here, and must say so (not a traceback, see docs/operations.md).
             raise storage_error(e, self.db_path, "cannot use the state folder") from None
-        self.store = QueueStore(self.db_path)
+        # Where the queue is saved if its state folder vanishes under the running service
+        # and cannot be made again from inside it: systemd's RuntimeDirectory (/run/kezek).
+        runtime = os.environ.get("RUNTIME_DIRECTORY")
+        self.store = QueueStore(self.db_path,
+                                rescue_dir=Path(runtime.split(":")[0]) if runtime else None)
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,
                                   self.store.load())
         self.controller = Controller(self.engine, self.store, self.clock)
+        self.controller.on_restart = self.request_stop
         # Started last: if loading failed above, no thread is left behind.
         self.store.start_background_checkpoints()
         self.ctx = AppContext(config=config, controller=self.controller, clock=self.clock,
@@ -176,6 +182,12 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
             notifier.stopping("stopping")
         app.stop(STOP_TIMEOUT_S)
         logger.info("kezek stopped")
+    if app.controller.restart_needed:
+        from edge.cli.run import STORAGE_RETRY_EXIT
+        # The database files were replaced under it and everything is saved back:
+        # systemd starts it again (exit 75), on the files now on the card.
+        logger.warning("restarting (exit %d) to go on with %s", STORAGE_RETRY_EXIT, app.db_path)
+        return STORAGE_RETRY_EXIT
     return 0
 
 

@@ -1,7 +1,7 @@
 """What a failed SQLite or file operation means for the person who must fix the card.
 
 One place turns sqlite3 / OSError failures into a StorageError whose `kind` says which
-fault it is (full, readonly, corrupt, io) and whose message names the path and the fix,
+fault it is (full, readonly, corrupt, io, busy, missing) and whose message names the path and the fix,
 so the console, the log, `kezek status` and the alarm all say the same thing.
 """
 
@@ -52,6 +52,8 @@ def fix_for(kind: str, path: Path) -> str:
               "restart the service (`sudo systemctl restart kezek`); if it happens again "
               f"replace the card and restore a backup from {backups}",
         "busy": "another program holds the database locked; stop it",
+        "missing": f"find what deleted or moved files of {folder} and stop it; the log "
+                   "says where the queue's data was saved",
     }.get(kind, f"run `kezek doctor` ({OPERATIONS_DOC})")
 
 
@@ -79,7 +81,8 @@ def _disk_is_full(path: Path) -> bool:
 
 _WHAT = {"full": "the disk is full", "readonly": "it cannot be written (read-only)",
          "corrupt": "the file is damaged", "io": "the SD card reports an I/O error",
-         "busy": "it is locked by another program"}
+         "busy": "it is locked by another program",
+         "missing": "a file of the database was deleted or moved while the service ran"}
 
 
 def kind_of(error: BaseException) -> str:

@@ -24,6 +24,7 @@ from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.queue.engine import Counter, EngineState, Outcome
 from edge.queue.events import StoredEvent
 from edge.queue.faults import fix_for, storage_error
+from edge.queue.vanished import VanishedFiles
 from edge.queue.migrations import LATEST, MIGRATIONS
 from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
 from edge.queue.timebase import TimeBase
@@ -113,7 +114,7 @@ def _check_not_damaged(conn: sqlite3.Connection, path: Path) -> None:
 class QueueStore:
     """The queue database. Only the controller's loop writes through it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, rescue_dir: Path | None = None) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,19 @@ class QueueStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
         self._last_seq = int(row[0]) if row else 0
         self._checkpointer: WalCheckpointer | None = None
+        # Which files this process has open: a deleted one is found by check_files().
+        self._vanished = VanishedFiles(self.path, self.conn, rescue_dir)
+
+    def check_files(self) -> StorageError | None:
+        """None while the database's files on the card are the ones this process writes;
+        else the fault (after saving what it can, see edge/queue/vanished.py). Three stat
+        calls while all is well: cheap enough for every second, not needed per command."""
+        return self._vanished.check()
+
+    @property
+    def restart_needed(self) -> bool:
+        """Everything committed is back in the file at `path`: a restart continues with it."""
+        return self._vanished.saved_in_place
 
     def start_background_checkpoints(self, **options: Any) -> WalCheckpointer:
         """Fold the WAL back on another thread, not inside a command's commit (see
@@ -199,6 +213,9 @@ class QueueStore:
     def commit(self, outcome: Outcome, reading: ClockReading) -> list[StoredEvent]:
         """Write one outcome atomically; returns its events with their sequence numbers."""
         conn = self.conn
+        if self._vanished.error is not None:
+            # What would be committed now goes into a deleted file: lost at the next start.
+            raise self._vanished.error
         stored: list[StoredEvent] = []
         seq = self._last_seq
         conn.execute("BEGIN IMMEDIATE")
