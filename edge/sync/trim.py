@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge.queue.commands import RecordEvent
+from edge.queue.faults import storage_error
 from edge.sync.outbox import OutboxDb
 
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 2.0   # at most this often, and only after commits with events
+# After a failed trim (a full card, another program's lock): tried again this often by
+# itself, as no commit may come to wake it while the card is full.
+RETRY_S = 30.0
 
 
 def build(ctx: Any) -> list[Any]:
@@ -37,7 +41,8 @@ class OutboxTrim:
     name = "outbox-trim"
 
     def __init__(self, db_path: Path, controller: Any, *, cap: int, policy: str,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 retry_s: float = RETRY_S) -> None:
         self.db_path = Path(db_path)
         self.controller = controller
         self.cap = cap
@@ -51,6 +56,9 @@ class OutboxTrim:
         self.count = 0
         self.dropped = 0
         self.last_error = ""
+        self.failures = 0   # failed attempts since the last trim that worked
+        self._told = ""     # the fault the log was told of (its kind, or the error)
+        self.retry_s = retry_s
 
     def start(self) -> None:
         self.db = OutboxDb(self.db_path)
@@ -82,17 +90,43 @@ class OutboxTrim:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            # While failing, tried again after retry_s even if no commit wakes it.
+            self._wake.wait(self.retry_s if self.failures else None)
             if self._stop.is_set():
                 break
             self._wake.clear()
             try:
                 self.check()
+            except Exception as e:  # a full card, a lock, a failing card: try again later
+                self._failed(e)
+                # Not sooner than either: commits may wake it many times a second.
+                self._stop.wait(min(CHECK_EVERY_S, self.retry_s))
+                continue
+            else:
+                if self.failures:
+                    logger.warning("outbox trim works again after %s failed attempts "
+                                   "(outbox: %s events, cap %s)", self.failures, self.count,
+                                   self.cap)
+                self.failures = 0
                 self.last_error = ""
-            except Exception as e:  # a busy or failing database: try again later
-                logger.exception("outbox trim failed")
-                self.last_error = f"{type(e).__name__}: {e}"
+                self._told = ""
             self._stop.wait(CHECK_EVERY_S)
+
+    def _failed(self, error: Exception) -> None:
+        self.failures += 1
+        fault = storage_error(error, self.db_path, "cannot delete the oldest outbox events")
+        text = str(fault)
+        told, self._told = self._told, fault.kind or text
+        if self._told != told:
+            # Said once (and again only if the fault changes): the retries are quiet. Not a
+            # storage fault (a bug): its traceback is worth having, once.
+            logger.warning("%s; the outbox holds %s events, over storage.outbox_cap %s with "
+                           "sync disabled, and grows until this is fixed; tried again every "
+                           "%g s", text, self.count, self.cap, self.retry_s,
+                           exc_info=None if fault.kind else error)
+        else:
+            logger.debug("outbox trim failed again: %s", error)
+        self.last_error = text
 
     def check(self) -> int:
         """Delete the oldest rows beyond the cap; returns how many went."""
