@@ -80,8 +80,10 @@ class OutboxTrim:
             self.db.close()
 
     def health(self) -> dict[str, Any]:
+        # `detail` is what `kezek status` lists as the problem while the trim fails.
         return {"ok": not self.last_error, "outbox": self.count, "outbox_cap": self.cap,
-                "policy": self.policy, "dropped": self.dropped, "last_error": self.last_error}
+                "policy": self.policy, "dropped": self.dropped, "last_error": self.last_error,
+                "detail": self.last_error or None}
 
     def _on_applied(self, applied: Any) -> None:
         # The controller's thread, after a commit: only wake the trimming thread.

@@ -50,6 +50,7 @@ def test_trim_on_a_full_card_says_so_once_retries_quietly_and_says_when_it_works
             assert "storage.outbox_cap" in line
             health = trim.health()
             assert health["ok"] is False and "disk is full" in health["last_error"]
+            assert health["detail"] == health["last_error"]  # what `kezek status` lists
             assert len(h.store.outbox()) == over  # nothing deleted half-way
 
             caplog.clear()
