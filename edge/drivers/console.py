@@ -13,7 +13,7 @@ from typing import IO, Any, Callable
 from edge.component import AppContext
 from edge.errors import CommandError, KezekError
 from edge.queue import commands as c
-from edge.queue.estimates import wait_minutes
+from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
 
 logger = logging.getLogger(__name__)
@@ -82,10 +82,11 @@ def format_status(snapshot: Any) -> list[str]:
     lines = [f"STATUS day {snapshot.day}: {snapshot.waiting_total} waiting, "
              f"{snapshot.serving_total} at windows"]
     for s in snapshot.services:
-        # Wait estimate for a newcomer: rolling average minutes / open windows serving it.
-        open_windows = sum(1 for w in snapshot.windows
-                           if w.state == "open" and w.services.get(s.id, 0) > 0)
-        wait = wait_minutes(s.waiting, s.avg_minutes, open_windows)
+        # A newcomer's working minutes, over the windows the ticket's estimate counts (the
+        # ticket adds the breaks and the time before opening on top).
+        windows = line_windows((w.state == "closed", w.services.get(s.id, 0))
+                               for w in snapshot.windows)
+        wait = wait_minutes(s.waiting, s.avg_minutes, windows)
         lines.append(f"  service {s.id} ({s.prefix}): {s.waiting} waiting, wait ~{wait} min "
                      f"(avg {s.avg_minutes:g} min/visitor)")
     for w in snapshot.windows:

@@ -892,11 +892,9 @@ class QueueEngine:
 
     def _capacity_windows(self, service: str) -> int:
         configured = self.windows_in_config
-        serving = [w for w in self.state.windows.values()
-                   if w.weights.get(service, 0) >= 1 and w.number in configured]
-        working = [w for w in serving if w.state is not WindowState.CLOSED]
-        # No window open yet (morning): count those that will open.
-        return len(working) or len(serving) or 1
+        return estimates.line_windows((w.state is WindowState.CLOSED, w.weights.get(service, 0))
+                                      for w in self.state.windows.values()
+                                      if w.number in configured)
 
     def _in_config(self, d: _Draft, number: int, action: str) -> Window:
         """Window `number`, refused for `action` when a reload removed it from the config."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Iterable
 
 PRIOR_WEIGHT = 3
 MIN_SAMPLE_S = 20
@@ -41,6 +42,20 @@ class ServiceTimes:
             return configured
         total = sum(got) / 60 + configured * PRIOR_WEIGHT
         return total / (len(got) + PRIOR_WEIGHT)
+
+
+def line_windows(windows: Iterable[tuple[bool, int]]) -> int:
+    """How many windows will serve a line, from (closed?, weight for the line) per window.
+
+    A window paused for a break comes back (all paused at lunch is not "one window"); a
+    closed one does not; before any is opened in the morning, all that serve it count.
+    """
+    serving = working = 0
+    for closed, weight in windows:
+        if weight >= 1:
+            serving += 1
+            working += not closed
+    return working or serving or 1
 
 
 def work_minutes(ahead: int, avg_minutes: float, windows: int) -> float:

@@ -81,3 +81,20 @@ def test_console_checkin_verbs(make_center) -> None:
     assert lines[0].startswith("CHECKIN QR-77 slot 09:10: TICKET A-001")
     assert lines[1].startswith("ERROR booking QR-77 is already checked in (ticket A-001)")
     assert lines[2] == "ERROR not a valid IIN: 12 digits with a correct check digit"
+
+
+def test_console_status_counts_windows_on_a_break_as_the_ticket_does(make_center) -> None:
+    """All docs windows paused (lunch): the ticket's estimate counts them (they come back),
+    but the console divided by one window and showed three times the wait."""
+    center = make_center()
+    for _ in range(6):
+        center.call(c.IssueTicket("docs"))
+    for w in (1, 2, 4):                        # the three windows serving docs
+        center.call(c.OpenWindow(w))
+        center.call(c.PauseWindow(w))
+    avg = center.engine.avg_minutes("docs")
+    out = io.StringIO()
+    ConsoleDriver(center.controller, io.StringIO(), out, lambda: None).handle_line("status")
+    line = [x for x in out.getvalue().splitlines() if "service docs" in x][0]
+    assert f"6 waiting, wait ~{wait_minutes(6, round(avg, 1), 3)} min" in line
+    assert wait_minutes(6, avg, 3) < wait_minutes(6, avg, 1)   # the check can tell them apart
