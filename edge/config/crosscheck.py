@@ -177,10 +177,14 @@ def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
     buzzers = _named(doc, ("gpio", "buzzers"), lambda v, known:
                      f"no buzzer named {v!r} in [gpio.buzzers] (known: {known})")
 
+    served: set[Any] = set()
     for i, _ in enumerate(doc.array("windows")):
         # The keys are the references; a bad weight does not make its service name wrong.
         for sid in doc.table("windows", i, "services"):
             services.check(("windows", i, "services", sid), sid, problems)
+            served.add(sid)
+    if doc.usable_section("windows"):
+        _unserved(doc, served, problems)
     for sid in doc.table("policies", "services"):
         services.check(("policies", "services", sid), sid, problems)
     printers.check(("console", "printer"), doc.text("console", "printer"), problems)
@@ -188,6 +192,17 @@ def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
     _gpio(doc, services, windows, printers, buzzers, problems)
     _boards(doc, windows, problems)
     return problems
+
+
+def _unserved(doc: Doc, served: set[Any], problems: list[str]) -> None:
+    """A service no window lists: its visitors would get a ticket and wait for a call that
+    cannot come (the engine refuses transfers to it for the same reason)."""
+    for i, _ in enumerate(doc.array("services")):
+        sid = doc.text("services", i, "id")
+        if sid is not None and sid not in served:
+            problems.append(f"services.{i}: no window serves service {sid!r}, so its "
+                            f"visitors would never be called; add it to a window "
+                            f"(services = {{ {sid} = 1 }} under [[windows]]) or remove it")
 
 
 def _gpio(doc: Doc, services: Targets, windows: Targets, printers: Targets, buzzers: Targets,

@@ -263,3 +263,16 @@ def test_every_value_used_twice_is_listed_not_only_the_first(tmp_path: Path) -> 
         "boards.buses.hall.boards.1.address: address 1 is also used by "
         "boards.buses.hall.boards.0; every board on one bus needs its own address",
     ]
+
+
+def test_a_service_no_window_serves_is_named(tmp_path: Path) -> None:
+    """Risk: the kiosk issued tickets for a service no window lists; those visitors waited
+    all day for a call that could not come and became no-shows at midnight."""
+    found = problems(tmp_path, BASE + SECOND_SERVICE)
+    assert found == ["services.1: no window serves service 'realty', so its visitors would "
+                     "never be called; add it to a window (services = { realty = 1 } under "
+                     "[[windows]]) or remove it"]
+    path = tmp_path / "served.toml"
+    path.write_text(BASE.replace("{ docs = 2 }", "{ docs = 2, realty = 0 }") + SECOND_SERVICE,
+                    encoding="utf-8")
+    assert load_config(path).services[1].id == "realty"     # weight 0 serves it too
