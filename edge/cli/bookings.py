@@ -9,6 +9,7 @@ Nothing is queued when a row is wrong, unless --skip-bad is given.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,8 @@ def read_rows(path: Path) -> list[tuple[str, Any]]:
     raise ValueError("the file name must end in .json or .csv")
 
 
-def handle_load(args: argparse.Namespace) -> int:
+def handle_load(args: argparse.Namespace, today: dt.date | None = None) -> int:
+    """Validate args.file and queue it; `today` (the center's date) is passed in by tests."""
     import time
 
     from edge.config import load_config
