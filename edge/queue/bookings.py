@@ -11,11 +11,12 @@ import datetime as dt
 import enum
 import hashlib
 import hmac
+import re
 import zoneinfo
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 IIN_WEIGHTS_1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 IIN_WEIGHTS_2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -81,15 +82,34 @@ class Booking:
              other.iin_hmac, other.site, other.rebooked_to)
 
 
+# What a booking file or central may hold (central's bookings message has the same cap).
+MAX_BOOKINGS_PER_BATCH = 20_000
+_CODE = r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$"
+
+
+def _calendar_date(v: str) -> str:
+    try:
+        dt.date.fromisoformat(v)
+    except ValueError:
+        raise ValueError("not a real calendar date (month 01-12, day within the month)") from None
+    return v
+
+
 class BookingIn(BaseModel):
-    """One booking as central (MQTT `bookings`) or a booking file sends it; docs/bookings.md."""
+    """One booking as central (MQTT `bookings`) or a booking file sends it; docs/bookings.md.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Types are taken as they are (strict, like the rest of the downlink): "15" is not 15
+    minutes, true is not 1, a date-time is not a date. A whole 15.0 is 15 (JSON has one
+    number type; parse_booking turns it into an int first).
+    """
 
-    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$",
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    code: str = Field(pattern=_CODE,
                       description="booking code shown to the visitor (QR content); case-insensitive")
     service: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="service id")
-    date: dt.date = Field(description="day of the slot, ISO date (local)")
+    date: Annotated[str, AfterValidator(_calendar_date)] = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", description="day of the slot, ISO date YYYY-MM-DD (local)")
     slot_start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM local time")
     slot_minutes: int = Field(default=15, ge=1, le=480, description="length of the slot")
     iin_hmac: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
@@ -99,14 +119,46 @@ class BookingIn(BaseModel):
     # the whole batch as a storage error naming nothing.
     version: int = Field(default=1, ge=1, le=2**63 - 1,
                          description="grows with every change of this booking")
-    site: str | None = Field(default=None, max_length=64,
+    site: str | None = Field(default=None, min_length=1, max_length=64,
                              description="center the booking is for; another site is refused")
-    rebooked_to: str | None = Field(default=None, max_length=32,
+    rebooked_to: str | None = Field(default=None, pattern=_CODE,
                                     description="code of the new booking after a re-booking")
 
 
+# Per field: what to write, for the person who fixes a file or central's sender.
+FIELD_RULES = {
+    "code": "3-32 letters, digits or '-', starting with a letter or digit, e.g. AB-100",
+    "service": "a service id of this center's config (lowercase letters, digits, '_', '-'), "
+               "e.g. docs",
+    "date": "the day as YYYY-MM-DD, e.g. 2026-11-23",
+    "slot_start": "the local start time as HH:MM from 00:00 to 23:59, e.g. 09:30",
+    "slot_minutes": "a whole number of minutes from 1 to 480, e.g. 15 (default 15)",
+    "iin_hmac": "64 lowercase hex characters: HMAC-SHA256(site secret, IIN)",
+    "status": "one of active, cancelled, rebooked, expired, in lowercase (default active)",
+    "version": "a whole number from 1 to 9223372036854775807, e.g. 1 (default 1)",
+    "site": "this center's site id ([center] site in its config), or leave it out",
+    "rebooked_to": "the new booking's code, written like a code (e.g. AB-101), or leave it out",
+    "iin": "the visitor's IIN: 12 digits, as text",
+}
+_PROBLEM = {
+    "missing": "missing or empty", "string_type": "must be text", "int_type": "not a whole number",
+    "int_parsing": "not a whole number", "int_from_float": "not a whole number",
+    "greater_than_equal": "out of range", "less_than_equal": "out of range",
+    "string_pattern_mismatch": "wrong format", "string_too_long": "too long",
+    "string_too_short": "empty", "literal_error": "not a known value",
+}
+
+
 class BookingRejected(ValueError):
-    """One booking of a batch could not be taken; the message names the field, never an IIN."""
+    """One booking of a batch could not be taken; the message names the field, never an IIN.
+
+    `problems` holds (field, text) pairs, every problem of the entry; field "" when the
+    problem is the entry as a whole.
+    """
+
+    def __init__(self, problems: str | list[tuple[str, str]]) -> None:
+        self.problems = [("", problems)] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in self.problems))
 
 
 class RefusedBooking(dict):  # type: ignore[type-arg]
@@ -123,8 +175,94 @@ class RefusedBooking(dict):  # type: ignore[type-arg]
         self.reason = reason
 
 
+def iin_problem(iin: Any) -> str | None:
+    """Why `iin` is not a usable IIN (never repeating it), or None if it is one."""
+    if not isinstance(iin, str):
+        if isinstance(iin, int) and not isinstance(iin, bool):
+            return ("must be text (in JSON a string in quotes), not a number: a number "
+                    "loses the leading 0 of IINs of people born 2000-2009")
+        return "must be text: the visitor's 12-digit IIN"
+    if re.fullmatch(r"\d[.,]\d+[eE]\+?\d+", iin):
+        return ("written in scientific notation (Excel shows a long number so and loses "
+                "digits): format the iin column as Text and enter the IINs again")
+    if not iin.isascii() or not iin.isdigit():
+        return "only digits, 12 of them (no spaces, letters or signs)"
+    if len(iin) == 11:
+        return ("11 digits, not 12: the leading 0 was probably lost (Excel treats the column "
+                "as a number); format the iin column as Text and add the 0")
+    if len(iin) != 12:
+        return f"{len(iin)} digits; an IIN has 12"
+    if not iin_valid(iin):
+        return "the check digit (the 12th) does not match the others: a typo?"
+    return None
+
+
+def _hint(field: str, value: Any) -> str:
+    """A likely cause of a bad value, in words that never repeat the value."""
+    if not isinstance(value, str):
+        if isinstance(value, bool):
+            return " (true/false)"
+        if isinstance(value, float):
+            return " (it has a fraction)"
+        if isinstance(value, str | int) or value is None:
+            return ""
+        return f" (a JSON {type(value).__name__})"
+    v = value.strip()
+    if field in ("slot_minutes", "version"):
+        if re.fullmatch(r"-?\d+", v):
+            return " (a number in quotes is text: write it without quotes)"
+        return ""
+    if field == "date":
+        if re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}", v):
+            return (" (it looks like day.month.year, as Excel in Russian writes dates: "
+                    "format the column as yyyy-mm-dd)")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].*", v):
+            return " (only the date, without a time)"
+    if field == "slot_start":
+        if re.fullmatch(r"\d:\d\d", v):
+            return " (write the hour with two digits, 09:00; Excel drops the 0: format the column as Text)"
+        if re.fullmatch(r"\d{1,2}:\d\d:\d\d", v):
+            return " (without seconds)"
+        m = re.fullmatch(r"(\d\d):(\d\d)", v)
+        if m and int(m.group(1)) > 23:
+            return " (hours go from 00 to 23)"
+        if m and int(m.group(2)) > 59:
+            return " (minutes go from 00 to 59)"
+    if field == "status" and v.lower() in ("active", "cancelled", "rebooked", "expired"):
+        return " (write it in lowercase)"
+    if field == "status" and v.lower() == "checked_in":
+        return " (checked_in is set by the edge at the kiosk, never sent)"
+    if v != value:
+        return " (it has spaces around it)"
+    return ""
+
+
+def _model_problems(e: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for err in e.errors():
+        loc = err.get("loc", ())
+        field = str(loc[0]) if loc else ""
+        kind = err.get("type", "")
+        if kind == "extra_forbidden":
+            out.append((field[:32], "not a booking field; remove it (fields: "
+                                    f"{', '.join(BookingIn.model_fields)})"))
+            continue
+        if kind == "value_error":
+            problem = str(err.get("msg", "")).removeprefix("Value error, ")
+        else:
+            problem = _PROBLEM.get(kind, "not valid")
+        hint = _hint(field, data.get(field)) if kind != "missing" else ""
+        rule = FIELD_RULES.get(field)
+        out.append((field, f"{problem}{hint}" + (f"; write {rule}" if rule else "")))
+    return out
+
+
 def parse_booking(raw: Any, key: bytes | None) -> Booking:
-    """A validated Booking from a wire dict; a clear `iin` is hashed here and dropped."""
+    """A validated Booking from a wire dict; a clear `iin` is hashed here and dropped.
+
+    The one check of a booking for central's messages, booking files and the inbox:
+    BookingRejected lists every problem of the entry, each with its field and the fix.
+    """
     if isinstance(raw, Booking):
         return raw
     if isinstance(raw, BookingIn):
@@ -132,29 +270,36 @@ def parse_booking(raw: Any, key: bytes | None) -> Booking:
     if isinstance(raw, RefusedBooking):
         raise BookingRejected(raw.reason)
     if not isinstance(raw, dict):
-        raise BookingRejected(f"expected an object, got {type(raw).__name__}")
+        raise BookingRejected(f"expected an object with the booking's fields, got "
+                              f"{type(raw).__name__}")
     data = dict(raw)
+    problems: list[tuple[str, str]] = []
     iin = data.pop("iin", None)
     if iin is not None:
-        iin = str(iin).strip()
-        if not iin_valid(iin):
-            raise BookingRejected("iin: not a valid IIN (12 digits with a correct check digit)")
-        if key is None:
-            raise BookingRejected("iin: no IIN secret is configured on this device, so IINs "
-                                  "cannot be kept; set [bookings] iin_secret_file or "
-                                  "$KEZEK_IIN_SECRET, or send iin_hmac")
-        if data.get("iin_hmac") not in (None, iin_hmac(key, iin)):
-            raise BookingRejected("iin_hmac: does not match the IIN given beside it")
-        data["iin_hmac"] = iin_hmac(key, iin)
+        why = iin_problem(iin)
+        if why is not None:
+            problems.append(("iin", why))
+        elif key is None:
+            problems.append(("iin", "no IIN secret is configured on this device, so IINs "
+                                    "cannot be kept; set [bookings] iin_secret_file or "
+                                    "$KEZEK_IIN_SECRET, or send iin_hmac"))
+        else:
+            digest = iin_hmac(key, iin)
+            if data.get("iin_hmac") not in (None, digest):
+                problems.append(("iin_hmac", "does not match the IIN given beside it"))
+            data["iin_hmac"] = digest
+    for k in ("slot_minutes", "version"):
+        v = data.get(k)
+        # JSON has one number type: 15.0 is the number 15 (as in central's messages).
+        if isinstance(v, float) and v.is_integer() and abs(v) <= 2**53:
+            data[k] = int(v)
     try:
         b = BookingIn.model_validate(data)
     except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err.get("loc", ())) or "(booking)"
-            problems.append(f"{loc}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
-        raise BookingRejected("; ".join(problems)) from None
-    return Booking(code=b.code.upper(), service=b.service, day=b.date.isoformat(),
+        problems.extend(_model_problems(e, data))
+    if problems:
+        raise BookingRejected(problems)
+    return Booking(code=b.code.upper(), service=b.service, day=b.date,
                    slot_start=b.slot_start, slot_minutes=b.slot_minutes,
                    status=BookingStatus(b.status), version=b.version, iin_hmac=b.iin_hmac,
                    site=b.site, rebooked_to=b.rebooked_to.upper() if b.rebooked_to else None)
