@@ -101,7 +101,7 @@ def test_cli_refuses_a_file_with_a_bad_row_and_queues_nothing(tmp_path, secret_f
     f.write_text(json.dumps({"bookings": data}), encoding="utf-8")
     assert kezek(["bookings", "load", "--config", str(cfg), "--state-dir", str(state), str(f)]) == 1
     err = capsys.readouterr().err
-    assert "item 2: service" in err and "item 3: iin" in err and "nothing queued" in err
+    assert "item 2 (bookings[1]), field service" in err and "item 3 (bookings[2]), field iin" in err and "nothing queued" in err
     assert bad_iin not in err
     assert not inbox_path(state).exists() or not list(inbox_path(state).glob("*.json"))
     # --skip-bad queues the good one and says so with exit code 2.
@@ -115,7 +115,7 @@ def test_cli_unknown_csv_column_and_unreadable_file(tmp_path, secret_file, capsy
     f = tmp_path / "b.csv"
     f.write_text("code,servce\nab-1,docs\n", encoding="utf-8")
     assert kezek(["bookings", "load", "--config", str(cfg), str(f)]) == 1
-    assert "unknown column(s) servce" in capsys.readouterr().err
+    assert "unknown column(s) 'servce'" in capsys.readouterr().err
     f2 = tmp_path / "b.json"
     f2.write_text("{not json", encoding="utf-8")
     assert kezek(["bookings", "load", "--config", str(cfg), str(f2)]) == 1
