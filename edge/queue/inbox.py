@@ -2,10 +2,12 @@
 
 The CLI validates a file, hashes every IIN and writes the result atomically into
 `<state_dir>/bookings-inbox/`. This component picks each file up (at start and every few
-seconds), submits it as one LoadBookings command and deletes it once committed. A file
-the engine refuses is moved to `rejected/` beside it, never silently dropped. A file that
-could not be loaded for a passing reason (the database busy or failing, the service
-stopping) stays where it is and is tried again at the next poll.
+seconds), checks every entry with the same check as the engine (types, services,
+duplicate codes), submits it as one LoadBookings command and deletes it once committed.
+A file is loaded whole or not at all: one with a bad entry is moved to `rejected/` beside
+it with every reason, never half loaded and never silently dropped. A file that could
+not be loaded for a passing reason (the database busy or failing, the service stopping)
+stays where it is and is tried again at the next poll.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from typing import Any
 
 from edge.errors import CommandError, KezekError
 from edge.jsonin import loads as loads_untrusted
+from edge.queue.bookings import MAX_BOOKINGS_PER_BATCH, BookingRejected, parse_booking
 from edge.queue.commands import LoadBookings
 
 logger = logging.getLogger(__name__)
 
 INBOX_DIR = "bookings-inbox"
+# The command writes at most 20,000 bookings of ~250 bytes; far more is not its file.
+MAX_INBOX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def inbox_path(state_dir: Path) -> Path:
@@ -100,6 +105,10 @@ class BookingsInbox:
                 # Strict reading: a file nested thousands deep (RecursionError) or holding
                 # a lone surrogate escape (refused by SQLite as a 'storage' error, so kept
                 # and retried forever) would block every file queued behind it.
+                size = path.stat().st_size
+                if size > MAX_INBOX_FILE_BYTES:
+                    raise ValueError(f"{size} bytes, more than {MAX_INBOX_FILE_BYTES}; queue "
+                                     "booking files with `kezek bookings load`")
                 payload = loads_untrusted(path.read_bytes())
                 bookings = payload.get("bookings") if isinstance(payload, dict) else None
                 if not isinstance(bookings, list):
@@ -107,6 +116,12 @@ class BookingsInbox:
                                      "writes it); queue booking files with that command")
             except (OSError, ValueError) as e:
                 self._reject(path, f"unreadable booking file: {e}")
+                continue
+            problems = self.check(bookings)
+            if problems:
+                more = f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""
+                self._reject(path, f"{len(problems)} bad booking(s), nothing loaded: "
+                                   + " | ".join(problems[:10]) + more)
                 continue
             try:
                 applied = self.controller.call(
@@ -127,12 +142,49 @@ class BookingsInbox:
             except TimeoutError:
                 self.last_error = "the controller did not answer; will retry"
                 return done
+            refused = (applied.reply.data or {}).get("rejected_items") or []
+            if refused:
+                # Checked above, so only a config change in between gets here: keep the
+                # file (loading it again is harmless: loaded bookings are "unchanged").
+                self._reject(path, f"{len(refused)} booking(s) refused by the queue, the "
+                                   "others loaded: " + " | ".join(
+                                       f"bookings[{r['index']}]: {r['reason']}" for r in refused[:10]))
+                continue
             logger.info("bookings file %s: %s", path.name, applied.reply.text)
             path.unlink(missing_ok=True)
             self.loaded += 1
             self.last_error = None
             done += 1
         return done
+
+    def check(self, bookings: list[Any]) -> list[str]:
+        """Every problem of a queued file's entries ([] if the engine will take them all)."""
+        if len(bookings) > MAX_BOOKINGS_PER_BATCH:
+            return [f"{len(bookings)} bookings, at most {MAX_BOOKINGS_PER_BATCH} per file"]
+        services = {s.id for s in self.controller.snapshot.services}
+        problems: list[str] = []
+        first: dict[str, int] = {}
+        for i, raw in enumerate(bookings):
+            where = f"bookings[{i}]"
+            if isinstance(raw, dict) and "iin" in raw:
+                # The command hashes IINs before it queues a file: this one was put here
+                # by hand, and the engine would keep loading whatever else it holds.
+                problems.append(f"{where}: holds a clear IIN; queue booking files with "
+                                "`kezek bookings load`, which keeps only its hash (and "
+                                "delete this file: it holds IINs)")
+                continue
+            try:
+                b = parse_booking(raw, None)
+            except BookingRejected as e:
+                problems.append(f"{where}: {e}")
+                continue
+            if services and b.service not in services:
+                problems.append(f"{where}: service: no such service at this center")
+            if b.code in first:
+                problems.append(f"{where}: code: the same booking code as "
+                                f"bookings[{first[b.code]}]")
+            first.setdefault(b.code, i)
+        return problems
 
     def _reject(self, path: Path, why: str) -> None:
         bad = self.folder / "rejected"

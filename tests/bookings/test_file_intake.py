@@ -252,7 +252,7 @@ def test_central_booking_entries_are_strict_too(make_center) -> None:
     assert set(center.engine.state.bookings) == {"AB-5"}
 
 
-def test_the_inbox_never_half_loads_a_file(make_center, tmp_path: Path) -> None:
+def test_the_inbox_never_half_loads_a_file(make_center, tmp_path: Path, caplog) -> None:
     """A file with one entry the engine refuses was loaded in part and deleted: the
     refused entry was lost. Now the whole file is set aside, with every reason."""
     center = make_center()
@@ -260,7 +260,7 @@ def test_the_inbox_never_half_loads_a_file(make_center, tmp_path: Path) -> None:
                                            booking("AB-3", slot_minutes="15")])
     write_inbox_file(tmp_path, "b-dupes", [booking("AB-4"), booking("ab-4", slot="11:00")])
     write_inbox_file(tmp_path, "c-clear-iin", [booking("AB-5", iin=IIN)])
-    write_inbox_file(tmp_path, "d-good", [booking("AB-6")])
+    write_inbox_file(tmp_path, "0-good", [booking("AB-6")])
     folder = inbox_path(tmp_path)
     inbox = BookingsInbox(center.controller, folder)
     assert inbox.poll() == 1
@@ -268,7 +268,12 @@ def test_the_inbox_never_half_loads_a_file(make_center, tmp_path: Path) -> None:
     assert sorted(p.name for p in (folder / "rejected").glob("*.json")) == [
         "a-mixed.json", "b-dupes.json", "c-clear-iin.json"]
     assert inbox.health()["rejected_files"] == 3
+    assert not list(folder.glob("*.json"))
     assert "bookings load" in inbox.health()["error"] and IIN not in inbox.health()["error"]
+    reasons = caplog.text
+    assert "bookings[1]: service" in reasons and "bookings[2]: slot_minutes" in reasons
+    assert "bookings[1]: code: the same booking code as bookings[0]" in reasons
+    assert IIN not in reasons
 
 
 def test_secret_is_what_hashes_the_iin(load) -> None:
@@ -278,3 +283,24 @@ def test_secret_is_what_hashes_the_iin(load) -> None:
     assert load("day.csv", f"{HEADER}\nAB-1,docs,{TODAY},10:00,15,{IIN},active,1\n") == 0
     [b] = load.queued()
     assert b["iin_hmac"] == hmac.new(SECRET.encode(), IIN.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_file_the_queue_still_refuses_in_part_is_kept(make_center, tmp_path: Path) -> None:
+    """The inbox checks services on the snapshot; a config reload between that check and
+    the load can still make the engine refuse an entry. The file is then kept in
+    rejected/ (not deleted with the refused booking in it)."""
+    from types import SimpleNamespace
+    center = make_center()
+
+    class ConfigChangedMeanwhile:
+        """The real controller, seen through a snapshot that still lists 'gone'."""
+        snapshot = SimpleNamespace(services=[SimpleNamespace(id="docs"), SimpleNamespace(id="gone")])
+        call = staticmethod(center.controller.call)
+
+    write_inbox_file(tmp_path, "day", [booking("AB-1"), booking("AB-2", service="gone")])
+    folder = inbox_path(tmp_path)
+    inbox = BookingsInbox(ConfigChangedMeanwhile(), folder)
+    assert inbox.poll() == 0
+    assert "AB-1" in center.engine.state.bookings
+    assert [p.name for p in (folder / "rejected").glob("*.json")] == ["day.json"]
+    assert "bookings[1]: service" in inbox.health()["error"]
