@@ -244,7 +244,8 @@ def _model_problems(e: ValidationError, data: dict[str, Any]) -> list[tuple[str,
         field = str(loc[0]) if loc else ""
         kind = err.get("type", "")
         if kind == "extra_forbidden":
-            out.append((field[:32], "not a booking field; remove it (fields: "
+            name = field[:32] if sum(ch.isdigit() for ch in field) <= 4 else "(a key of digits)"
+            out.append((name, "not a booking field; remove it (fields: "
                                     f"{', '.join(BookingIn.model_fields)})"))
             continue
         if kind == "value_error":

@@ -221,13 +221,15 @@ def test_slots_outside_the_centers_hours_are_refused(load, tmp_path: Path) -> No
 
 def test_json_errors_name_the_item_and_field(load) -> None:
     items = [booking("AB-1"), booking("AB-2", slot_minutes="15"), booking("AB-3", slot_minutes=True),
-             booking("AB-4", iin=int(IIN)), booking("AB-5", slot_minutes=15.0)]
+             booking("AB-4", iin=int(IIN)), booking("AB-5", slot_minutes=15.0),
+             {**booking("AB-6"), IIN: "x"}]
     assert load("day.json", json.dumps({"bookings": items})) == 1
     err = load.err
     assert "item 2 (bookings[1]), field slot_minutes: " in err
     assert "item 3 (bookings[2]), field slot_minutes: " in err
     assert "item 4 (bookings[3]), field iin: " in err and "text" in err and IIN not in err
-    assert "item 5" not in err and "item 1" not in err
+    assert "item 6 (bookings[5]), field (a key of digits): not a booking field" in err
+    assert "item 5" not in err and "item 1" not in err and IIN not in err
 
 
 def test_a_huge_file_is_refused_before_it_is_read(load) -> None:
