@@ -190,8 +190,7 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
     site, working hours), past days, an IIN typed into another column, and codes that
     appear twice. Every problem of every row is found, in one run.
     """
-    from edge.queue.bookings import (BookingRejected, BookingStatus, booking_wire, iin_valid,
-                                     parse_booking)
+    from edge.queue.bookings import BookingRejected, booking_wire, iin_valid, parse_booking
 
     services = sorted(s.id for s in config.services)
     pol = config.policies
@@ -227,8 +226,9 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
         if isinstance(bsite, str) and "site" not in bad and bsite != site:
             row.problems.append(("site", f"the booking is for center {_shown(bsite)}, this "
                                          f"config is for {site}; load it on that center"))
-        if b is not None and b.status is BookingStatus.ACTIVE:
-            row.problems.extend(_day_problems(b.day, b.slot_start, pol, today))
+        # On the raw values, so a row with another problem still gets these named too.
+        if not bad & {"date", "slot_start", "status"} and raw.get("status", "active") == "active":
+            row.problems.extend(_day_problems(raw["date"], raw["slot_start"], pol, today))
         if b is not None:
             good[n] = booking_wire(b)
     for code_rows in by_code.values():

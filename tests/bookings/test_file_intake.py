@@ -183,7 +183,7 @@ def test_duplicate_codes_in_one_file_are_refused(load) -> None:
 
 def test_past_days_unknown_services_other_sites_and_iin_lookalike_codes(load) -> None:
     rows = [f"AB-1,docs,2026-11-22,10:00,15,,active,1",      # yesterday
-            f"AB-2,pasport,{TODAY},10:00,15,,active,1",
+            f"AB-2,pasport,2026-11-20,10:00,x,,active,1",    # and a past day, bad minutes
             f"AB-3,docs,2026-11-24,10:00,15,,active,1",      # tomorrow: fine
             f"{IIN},docs,{TODAY},10:00,15,,active,1"]        # the IIN in the code column
     text = HEADER + ",site\n" + "\n".join(r + ",demo-ast-01" for r in rows) + "\n"
@@ -192,6 +192,8 @@ def test_past_days_unknown_services_other_sites_and_iin_lookalike_codes(load) ->
     err = load.err
     assert "line 2, column date: " in err and "before today (2026-11-23" in err
     assert "line 3, column service: " in err and "'pasport'" in err and "docs" in err
+    assert "line 3, column date: " in err and "2026-11-20 is before today" in err
+    assert "line 3, column slot_minutes: " in err
     assert "line 4" not in err
     assert "line 5, column code: " in err and "looks like an IIN" in err and IIN not in err
     assert "line 6, column site: " in err and "demo-ast-01" in err
