@@ -121,6 +121,8 @@ def read_rows(path: Path) -> FileRead:
 def read_csv(text: str) -> FileRead:
     import csv
 
+    from edge.queue.bookings import shown
+
     lines = text.splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
@@ -136,8 +138,8 @@ def read_csv(text: str) -> FileRead:
             header.pop()   # trailing separators
         unknown = [h for h in header if h not in CSV_COLUMNS]
         if unknown:
-            # _shown: without its header row, line 1 is a booking and holds an IIN.
-            shown = ", ".join(_shown(h) for h in unknown[:5])
+            # shown: without its header row, line 1 is a booking and holds an IIN.
+            shown = ", ".join(shown(h) for h in unknown[:5])
             raise ValueError(f"line {header_at + 1}: unknown column(s) {shown}; known: "
                              f"{', '.join(CSV_COLUMNS)}; the first line must be the header "
                              "row naming the columns")
@@ -190,7 +192,8 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
     site, working hours), past days, an IIN typed into another column, and codes that
     appear twice. Every problem of every row is found, in one run.
     """
-    from edge.queue.bookings import BookingRejected, booking_wire, iin_valid, parse_booking
+    from edge.queue.bookings import (BookingRejected, booking_wire, iin_valid, parse_booking,
+                                      shown)
 
     services = sorted(s.id for s in config.services)
     pol = config.policies
@@ -220,11 +223,11 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
                 by_code[code.upper()].append(row)
         svc = raw.get("service")
         if isinstance(svc, str) and "service" not in bad and svc not in services:
-            row.problems.append(("service", f"no service {_shown(svc)} in this center's config "
+            row.problems.append(("service", f"no service {shown(svc)} in this center's config "
                                             f"(services: {', '.join(services)})"))
         bsite = raw.get("site")
         if isinstance(bsite, str) and "site" not in bad and bsite != site:
-            row.problems.append(("site", f"the booking is for center {_shown(bsite)}, this "
+            row.problems.append(("site", f"the booking is for center {shown(bsite)}, this "
                                          f"config is for {site}; load it on that center"))
         # On the raw values, so a row with another problem still gets these named too.
         if not bad & {"date", "slot_start", "status"} and raw.get("status", "active") == "active":
@@ -263,13 +266,6 @@ def _day_problems(day: str, slot: str, pol: Any, today: dt.date) -> list[tuple[s
                                f"{hours.open}-{hours.close} ([policies.hours] in the config); "
                                "fix the slot, or the hours")]
     return []
-
-
-def _shown(value: str) -> str:
-    """A value for a message, unless it could be (part of) an IIN."""
-    if len(value) <= 32 and sum(ch.isdigit() for ch in value) <= 4:
-        return repr(value)
-    return "(not shown: it holds many digits)"
 
 
 def handle_load(args: argparse.Namespace, today: dt.date | None = None) -> int:

@@ -175,6 +175,14 @@ class RefusedBooking(dict):  # type: ignore[type-arg]
         self.reason = reason
 
 
+def shown(value: str) -> str:
+    """A value for a message or an event, unless it could be (part of) an IIN: a field
+    filled from the wrong column may hold one, and no IIN leaves in clear."""
+    if len(value) <= 32 and sum(ch.isdigit() for ch in value) <= 4:
+        return repr(value)
+    return "(not shown: it holds many digits)"
+
+
 def iin_problem(iin: Any) -> str | None:
     """Why `iin` is not a usable IIN (never repeating it), or None if it is one."""
     if not isinstance(iin, str):

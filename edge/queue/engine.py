@@ -20,7 +20,7 @@ from edge.errors import CommandError
 from edge.queue import commands as c
 from edge.queue import sla
 from edge.queue.bookings import (Booking, BookingRejected, BookingStatus, iin_hmac, iin_valid,
-                                 parse_booking)
+                                 parse_booking, shown)
 from edge.queue import estimates
 from edge.queue.estimates import ServiceTimes
 from edge.queue.events import Event
@@ -1243,11 +1243,14 @@ class QueueEngine:
             try:
                 b = parse_booking(raw, self.policies.iin_key)
                 if b.service not in self.services:
-                    raise BookingRejected(f"service: no service {b.service!r} at this center "
-                                          f"(services: {', '.join(self.services)})")
+                    raise BookingRejected(f"service: no service {shown(b.service)} at this "
+                                          f"center (services: {', '.join(self.services)})")
             except BookingRejected as e:
+                # The code goes into the bookings.rejected event: not one that may be an IIN
+                # (a column shifted at central).
                 code = raw.get("code") if isinstance(raw, dict) else None
-                rejected.append({"index": i, "code": code[:32] if isinstance(code, str) else None,
+                keep = isinstance(code, str) and shown(code) == repr(code)
+                rejected.append({"index": i, "code": code if keep else None,
                                  "reason": str(e)})
                 continue
             old = d.booking(b.code)

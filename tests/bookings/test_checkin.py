@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -244,6 +245,19 @@ def test_bad_rows_are_rejected_with_reasons_and_good_ones_load(make_center) -> N
     assert "123456789012" not in str(a.reply.data)
     assert set(center.engine.state.bookings) == {"AB-1"}
     assert "bookings.rejected" in [e.type for e in a.events]
+
+
+def test_an_iin_in_the_wrong_field_never_reaches_the_rejected_event(make_center) -> None:
+    """Risk: a column shifted at central put an IIN into `service` or `code`; the rejection
+    reason and the bookings.rejected event then carried it in clear to the outbox."""
+    center = make_center()
+    rows = (booking("AB-1", service=IIN), booking(IIN, service="nope"))
+    a = center.call(c.LoadBookings(rows, 1))
+    assert len(a.reply.data["rejected_items"]) == 2
+    assert IIN not in str(a.reply.data) and IIN not in a.reply.text
+    [ev] = [e for e in a.events if e.type == "bookings.rejected"]
+    assert IIN not in json.dumps(ev.data)
+    assert "(not shown: it holds many digits)" in ev.data["items"][0]["reason"]
 
 
 def test_bookings_survive_a_restart(make_center) -> None:
