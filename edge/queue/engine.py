@@ -33,6 +33,8 @@ from edge.queue.timebase import (TimeBase, TimeStep, advance, local_day, local_t
                                  next_day_starts_ms)
 
 RECENT_CALLS = 12
+# An IIN is 12 digits: a booking code holding a run of them is not put into an event.
+_IIN_RUN = re.compile(r"\d{12}")
 
 
 @dataclass(frozen=True)
@@ -1246,10 +1248,10 @@ class QueueEngine:
                     raise BookingRejected(f"service: no service {shown(b.service)} at this "
                                           f"center (services: {', '.join(self.services)})")
             except BookingRejected as e:
-                # The code goes into the bookings.rejected event: not one that may be an IIN
-                # (a column shifted at central).
+                # The code goes into the bookings.rejected event so central can act on it,
+                # but not one that may hold an IIN (12 digits: a column shifted at central).
                 code = raw.get("code") if isinstance(raw, dict) else None
-                keep = isinstance(code, str) and shown(code) == repr(code)
+                keep = isinstance(code, str) and len(code) <= 32 and not _IIN_RUN.search(code)
                 rejected.append({"index": i, "code": code if keep else None,
                                  "reason": str(e)})
                 continue

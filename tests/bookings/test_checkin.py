@@ -258,6 +258,9 @@ def test_an_iin_in_the_wrong_field_never_reaches_the_rejected_event(make_center)
     [ev] = [e for e in a.events if e.type == "bookings.rejected"]
     assert IIN not in json.dumps(ev.data)
     assert "(not shown: it holds many digits)" in ev.data["items"][0]["reason"]
+    assert [i["code"] for i in ev.data["items"]] == ["AB-1", None]
+    a = center.call(c.LoadBookings((booking("KZ-20261123-0042", service="nope"),), 2))
+    assert a.reply.data["rejected_items"][0]["code"] == "KZ-20261123-0042"   # a code, kept
 
 
 def test_bookings_survive_a_restart(make_center) -> None:
