@@ -243,3 +243,59 @@ def test_a_stop_does_not_wait_for_a_printer_that_is_down(make_worker, fake_contr
     worker.stop(5)
     assert not worker._thread.is_alive()
     assert printed(fake_controller) == [] and fake_controller.of("VoidTicket") == []
+
+
+def test_a_ticket_that_meets_a_rendering_bug_is_voided_and_the_next_ones_print(
+        make_worker, fake_controller, issued_data, config_factory):
+    """Risk: an unexpected error rendering one ticket killed the worker: no paper for
+    anyone until someone restarted the service."""
+    cfg = config_factory({"kiosk": {"type": "fake"}})
+
+    def render(job: TicketJob) -> bytes:
+        if job.ticket == "A-001":
+            raise KeyError("a bug met by this ticket only")
+        return ticket_bytes(job, config=cfg, printer="kiosk")
+
+    worker, printer = make_worker()
+    worker.render = render
+    fake_controller.wait_for(lambda c: statuses(c) == [(True, "")])
+    fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+    fake_controller.emit("ticket.issued", issued_data(2, "A-002"))
+    fake_controller.wait_for(lambda c: printed(c) == [2])
+    assert printed(fake_controller, ok=False) == [1]
+    assert [v.ticket_id for v in fake_controller.of("VoidTicket")] == [1]
+    assert len(printer.tickets) == 1
+
+
+class BuggyTransport(FakeTransport):
+    """A fake printer whose status read hits an unexpected error `bugs` times."""
+
+    bugs = 0
+
+    def status(self):
+        if self.bugs:
+            self.bugs -= 1
+            raise RuntimeError("driver bug")
+        return super().status()
+
+
+def test_an_unexpected_error_in_the_worker_reports_down_and_it_starts_over(
+        fake_controller, issued_data, config_factory):
+    cfg = config_factory({"kiosk": {"type": "fake"}})
+    transport = BuggyTransport("kiosk", write_timeout_s=0.5)
+    transport.bugs = 3
+    worker = PrinterWorker("kiosk", transport, fake_controller,
+                           render=functools.partial(ticket_bytes, config=cfg, printer="kiosk"),
+                           void_after_s=30, retry_interval_s=0.05, poll_interval_s=0.05,
+                           wall_ms=lambda: NINE_AM_MS, timezone="Asia/Almaty", default=True)
+    fake_controller.subscribe(worker.on_applied)
+    worker.start()
+    try:
+        fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
+        fake_controller.wait_for(lambda c: printed(c) == [1])
+        down = [d for ok, d in statuses(fake_controller) if not ok]
+        assert down and "printer driver error: RuntimeError: driver bug" in down[0]
+        assert statuses(fake_controller)[-1] == (True, "")
+        assert worker.health()["ok"] is True
+    finally:
+        worker.stop(2)

@@ -79,6 +79,7 @@ class PrinterWorker:
         self._thread: threading.Thread | None = None
         self._healthy: bool | None = None
         self._detail = "starting"
+        self._last_crash = ""   # the last unexpected error, logged with its traceback once
         self._need_fetch = True
         self._next_fetch = 0.0
         self._next_poll = 0.0
@@ -125,15 +126,36 @@ class PrinterWorker:
 
     # -- the thread ------------------------------------------------------------------
     def _run(self) -> None:
+        crashes = 0
         try:
             while not self._stop.is_set():
-                self._step()
+                try:
+                    self._step()
+                    crashes = 0
+                except Exception as e:
+                    crashes += 1
+                    self._recover(e, crashes)
             self._print_owed_at_stop()
-        except Exception:  # a bug must not leave the kiosk printing nothing unnoticed
-            logger.exception("%s: worker crashed", self.name)
-            self._set_health(False, "printer driver crashed; see the log and restart the service")
+        except Exception:
+            logger.exception("%s: worker failed while stopping", self.name)
         finally:
             self.transport.close()
+
+    def _recover(self, error: Exception, crashes: int) -> None:
+        """A bug in a step must not leave the kiosk without paper until someone restarts
+        the service: report the printer down, start over on a fresh connection, and back
+        off while it keeps failing. The traceback is logged once per new error."""
+        text = f"{type(error).__name__}: {error}"
+        if text != self._last_crash:
+            self._last_crash = text
+            logger.exception("%s: printer driver error (it starts over by itself)", self.name)
+        backoff = min(60.0, self.retry_interval_s * 2 ** (crashes - 1))
+        self._set_health(False, f"printer driver error: {text}; starting over (see the log)"[:200])
+        try:
+            self.transport.close()
+        except Exception:  # the transport may be what failed; the next open starts afresh
+            logger.debug("%s: close after an error failed", self.name, exc_info=True)
+        self._wait(backoff)
 
     def _step(self) -> None:
         self._take_inbox(timeout=0)
@@ -316,9 +338,14 @@ class PrinterWorker:
         job = p.job
         try:
             data = self.render(job)
-        except ValueError as e:  # unprintable text or missing font: it will never print
+        except Exception as e:
+            # Unprintable text or a missing font (ValueError), or a bug met by this one
+            # ticket: it will never print, and retrying it would hold up every ticket after it.
             del self._pending[job.ticket_id]
-            logger.error("%s: cannot render %s: %s", self.name, job.ticket, e)
+            if isinstance(e, ValueError):
+                logger.error("%s: cannot render %s: %s", self.name, job.ticket, e)
+            else:
+                logger.exception("%s: cannot render %s", self.name, job.ticket)
             self.failed += 1
             self._mark_handled(job.ticket_id)
             if not job.reprint:
