@@ -110,6 +110,10 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self.silent = threading.Event()
         self.refuse = threading.Event()
+        # cut_after(n, times): reset a connection once n bytes went up it, `times` times.
+        self._cut_bytes = 0
+        self._cuts_left = 0
+        self.cuts = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
@@ -136,13 +140,20 @@ class TcpProxy:
             with self._lock:
                 self._pairs.append((client, upstream))
             for a, b, name in ((client, upstream, "up"), (upstream, client, "down")):
-                t = threading.Thread(target=self._pipe, args=(a, b), name=f"test-proxy-{name}",
-                                     daemon=True)
+                t = threading.Thread(target=self._pipe, args=(a, b, name == "up"),
+                                     name=f"test-proxy-{name}", daemon=True)
                 t.start()
                 self._threads.append(t)
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def cut_after(self, nbytes: int, times: int) -> None:
+        """A flaky link: each of the next `times` connections is reset (RST both ways) as
+        soon as `nbytes` went up it, i.e. right after a large message was sent."""
+        with self._lock:
+            self._cut_bytes, self._cuts_left = nbytes, times
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, up: bool = False) -> None:
         src.settimeout(0.1)
+        uploaded = 0
         while not self._stop.is_set():
             try:
                 data = src.recv(65536)
@@ -158,11 +169,25 @@ class TcpProxy:
                 dst.sendall(data)
             except OSError:
                 break
+            if up:
+                uploaded += len(data)
+                if self._cut(uploaded):
+                    _reset(src)
+                    _reset(dst)
+                    break
         for s in (src, dst):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _cut(self, uploaded: int) -> bool:
+        with self._lock:
+            if self._cuts_left <= 0 or uploaded < self._cut_bytes:
+                return False
+            self._cuts_left -= 1
+            self.cuts += 1
+            return True
 
     def reset_all(self) -> None:
         """Every open connection gets a TCP RST (as from a NAT box that forgot it)."""
