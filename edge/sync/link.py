@@ -37,12 +37,24 @@ logger = logging.getLogger(__name__)
 
 SOFTWARE = "kezek-edge/0.1"
 SESSION_TAKEN_OVER = 142  # MQTT v5 reason code: another client connected with our id
+PROTOCOL_ERROR = 130      # MQTT v5 reason code (also paho's own, for an unreadable packet)
+PACKET_TOO_LARGE = 149    # MQTT v5 reason code 0x95
 CRITICAL_CLEAR_RATIO = 0.95  # a critical outbox alarm goes back to warning below this
-# A broker refusing a message that is too large (Mosquitto's message_size_limit) sends no
-# PUBACK: it drops the connection. This many losses in a row, each within OVERSIZE_WINDOW_S
-# of an event batch going out and with the same first unacked seq, are taken as a refusal.
-OVERSIZE_LOSSES = 3
+# How a broker refuses a message that is too large, and what the edge takes as proof:
+# - A DISCONNECT with reason 0x95 "packet too large" (Mosquitto's max_packet_size, MQTT 5
+#   brokers in general): the broker says so; believed at once.
+# - Mosquitto 2.0's message_size_limit answers with a PUBACK 0x95, a code MQTT 5 does not
+#   allow in a PUBACK: paho cannot read it and ends the connection as a "protocol error".
+#   Believed when it happens OVERSIZE_LOSSES times in a row, each within OVERSIZE_WINDOW_S
+#   of an event batch going out, with the same first unacked seq.
+# A connection merely lost (reset, EOF, keepalive timeout) is never taken for a refusal,
+# however often it follows a large batch: that is a flaky link, and halving the batches
+# for good (and a critical alarm) would be the wrong answer to it.
+OVERSIZE_LOSSES = 2
 OVERSIZE_WINDOW_S = 5.0
+# Bytes of an MQTT 5 PUBLISH beyond its payload and topic: fixed header (1 + up to 4 for
+# the remaining length), topic length (2), packet id (2), property length (1, none sent).
+PUBLISH_OVERHEAD = 10
 
 
 def build(ctx: Any) -> list[Any]:
@@ -67,6 +79,9 @@ class _Conn:
     central_online: bool = False
     inbox: deque[tuple[str, bytes, int, int]] = field(default_factory=deque)
     connected_at: float = 0.0
+    lost_code: int | None = None              # reason code of the disconnect, if any
+    lost_by_broker: bool = False              # the broker sent a DISCONNECT packet
+    max_packet: int | None = None             # the broker's Maximum Packet Size (CONNACK)
     # mid -> topic(s) of our SUBSCRIBE / PUBLISH packets, to name a refused one.
     sub_topics: dict[int, list[str]] = field(default_factory=dict)
     pub_topics: dict[int, str] = field(default_factory=dict)
@@ -138,8 +153,12 @@ class SyncLink:
         # published our birth over it, and was then lost (not closed by us): if the next
         # connection sees a foreign birth again, another device is live with our identity.
         self._foreign_before = False
-        # Connections lost right after an event batch went out: (first unacked seq, count).
+        # Connections ended by a protocol error right after an event batch went out:
+        # (first unacked seq, count).
         self._oversize: tuple[int, int] = (0, 0)
+        # The batch byte limit: sync.batch_max_bytes, lowered when the broker refuses a
+        # batch as too large; each connection uses the lower of it and the broker's limit.
+        self._batch_limit = config.batch_max_bytes
         # Counters for health().
         self.connects = 0
         self.watchdog_restarts = 0
@@ -422,6 +441,7 @@ class SyncLink:
             self._birth(conn)
             assert self.pump is not None
             self.pump.start_session(conn.session, self._mono())
+            self._fit_batches(conn, props)
             self._next_health = 0.0
             logger.info("sync: connected to %s:%s, session %s", self.config.host,
                         self.config.port, conn.session)
@@ -434,6 +454,8 @@ class SyncLink:
         try:
             conn.lost = True
             value = getattr(reason, "value", reason)
+            conn.lost_code = value if isinstance(value, int) else None
+            conn.lost_by_broker = bool(getattr(flags, "is_disconnect_packet_from_server", False))
             if value == SESSION_TAKEN_OVER:
                 conn.lost_reason = "session taken over by another client with the same identity"
                 self._identity_conflict(f"another device connected as {self.site}/{self.device}")
@@ -497,20 +519,41 @@ class SyncLink:
                                        "message": message[:500]})
         return self._drop(conn, message, slow=True)
 
+    def _fit_batches(self, conn: _Conn, props: Any) -> None:
+        """Keep event batches within the Maximum Packet Size the broker announced (CONNACK):
+        the broker's own statement of its limit, so no batch is refused for its size."""
+        assert self.pump is not None
+        limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
+        conn.max_packet = int(limit) if isinstance(limit, int) and limit > 0 else None
+        fit = self._batch_limit
+        if conn.max_packet is not None:
+            fit = min(fit, max(1, conn.max_packet - PUBLISH_OVERHEAD
+                               - len(self.topics.evt.encode("utf-8"))))
+            if fit < self._batch_limit:
+                logger.info("sync: the broker takes packets of at most %s bytes: event "
+                            "batches of at most %s bytes", conn.max_packet, fit)
+        self.pump.max_bytes = fit
+
     def _too_big(self, conn: _Conn, reason: str) -> str | None:
         """A lost connection: the broker's answer to an event batch it finds too large?
 
-        Mosquitto drops a client that publishes beyond message_size_limit (DISCONNECT
-        "protocol error", no PUBACK), and the resend after the reconnect is the same batch:
-        without this, a silent loop. Returns the refusal message (alarm raised, batch
-        limit halved), or None.
+        Only the broker's own signals count (see OVERSIZE_LOSSES): a DISCONNECT 0x95, at
+        once; the "protocol error" paho reports for Mosquitto's PUBACK 0x95, when it
+        repeats after the same batch. Returns the refusal message (alarm raised, batch
+        limit lowered), or None for a connection that was merely lost.
         """
         assert self.pump is not None
         pump = self.pump
         sent_at = pump.last_sent_at
-        if not conn.connected or "taken over" in reason or not pump.inflight \
-                or sent_at is None or self._mono() - sent_at > OVERSIZE_WINDOW_S:
+        recent = conn.connected and bool(pump.inflight) and sent_at is not None \
+            and self._mono() - sent_at <= OVERSIZE_WINDOW_S
+        if recent and conn.lost_code == PACKET_TOO_LARGE and conn.lost_by_broker:
             self._oversize = (0, 0)
+            big = max(pump.inflight, key=lambda b: b.size)
+            return self._too_big_refused(big.size, f"the broker said so ({reason})",
+                                         big.first, big.last)
+        if not recent or conn.lost_code != PROTOCOL_ERROR:
+            self._oversize = (0, 0)   # a flaky link, a broker restart: not the batch's fault
             return None
         head = pump.inflight[0]
         first, count = self._oversize
@@ -519,14 +562,24 @@ class SyncLink:
         if count < OVERSIZE_LOSSES:
             return None
         big = max(pump.inflight, key=lambda b: b.size)
-        old_limit = pump.max_bytes
-        pump.max_bytes = max(1, min(old_limit, big.size) // 2)   # 1: one event per batch
-        message = (f"the broker dropped the connection {count} times in a row right after an "
-                   f"event batch of {big.size} bytes (seq {big.first}..{big.last}) went out "
-                   f"({reason}): it likely refuses messages that large (Mosquitto's "
-                   f"message_size_limit or max_packet_size); raise that limit or lower "
-                   f"sync.batch_max_bytes ({self.config.batch_max_bytes}); trying batches of "
-                   f"at most {pump.max_bytes} bytes")
+        return self._too_big_refused(
+            big.size, f"the connection ended with a protocol error {count} times in a "
+            f"row right after it went out ({reason})", big.first, big.last)
+
+    def _too_big_refused(self, size: int, how: str, first: int = 0,
+                         last: int = 0) -> str:
+        """The broker refused an event batch of `size` bytes: alarm, smaller batches."""
+        assert self.pump is not None
+        pump = self.pump
+        # Halve from the refused size; 1 means one event per batch (an event is never split).
+        self._batch_limit = max(1, min(self._batch_limit, size) // 2)
+        pump.max_bytes = self._batch_limit
+        seqs = f" (seq {first}..{last})" if first else ""
+        message = (f"the broker refused an event batch of {size} bytes{seqs}: {how}; it "
+                   f"takes no messages that large (Mosquitto's message_size_limit or "
+                   f"max_packet_size); raise that limit or lower sync.batch_max_bytes "
+                   f"({self.config.batch_max_bytes}); trying batches of at most "
+                   f"{pump.max_bytes} bytes")
         logger.error("sync: %s", message)
         self._denied_topics.add(self.topics.evt)
         if not self._denied:
