@@ -46,6 +46,16 @@ class OutboxPump:
         self.acked = db.get_int("sync.acked_seq", 0)
         self.dropped_through = db.get_int("sync.dropped_through", 0)
         self.cursor = self.acked + 1
+        # Central cannot have stored a seq the edge never sent, so an ack above the newest
+        # seq sent is not believed. `sent_seq` is that mark in this process; the persisted
+        # `sync.sent_seq` is reserved ahead of it (up to a window's worth, never beyond the
+        # newest seq assigned), so that it is written once per window, not per batch, and
+        # is never below what an earlier process sent. A database of an edge without the
+        # key: whatever was assigned may have been sent.
+        if db.get("sync.sent_seq") is None:
+            db.put({"sync.sent_seq": db.last_assigned_seq()})
+        self._reserved = db.get_int("sync.sent_seq", 0)
+        self.sent_seq = self._reserved
         self.inflight: deque[InFlight] = deque()
         self.cwnd = window   # usable window: halved on a loss, +1 per ack progress
         self.session = 0
@@ -96,11 +106,11 @@ class OutboxPump:
                                "device uses this device id", db, self.db_id)
             self.foreign_acks += 1
             return False
-        newest = self.db.last_assigned_seq()
-        if acked_seq > newest:
-            # Central cannot have stored what was never assigned: a bug or a stray ack.
-            logger.warning("sync: central acked seq %s but the newest seq here is %s; "
-                           "ignoring the ack", acked_seq, newest)
+        if acked_seq > max(self.sent_seq, self.floor):
+            # Central cannot have stored what was never sent: a bug, a stray or forged ack.
+            # Believing it would delete events central never got (a gap for good).
+            logger.warning("sync: central acked seq %s but the newest seq ever sent is %s; "
+                           "ignoring the ack", acked_seq, max(self.sent_seq, self.floor))
             self.bad_acks += 1
             return True
         if acked_seq > self.acked:
@@ -134,12 +144,19 @@ class OutboxPump:
                 fork=self.fork)
             if batch is None:
                 break
+            if batch.last > self._reserved:
+                # Before the publish: a crash after it must not leave central holding seqs
+                # above the persisted mark (its acks would be refused, the drain stall).
+                ahead = batch.last + self.window * self.max_events
+                self._reserved = max(batch.last, min(ahead, self.db.last_assigned_seq()))
+                self.db.put({"sync.sent_seq": self._reserved})
             if not send(batch.payload):
                 break  # the client refused (disconnected); the next session resends
             if not self.inflight:
                 self._progress_at = now
             self.inflight.append(InFlight(batch.first, batch.last, now, len(batch.payload)))
             self.last_sent_at = now
+            self.sent_seq = max(self.sent_seq, batch.last)
             self.cursor = batch.last + 1
             self.sent_batches += 1
             self.sent_events += batch.count
