@@ -172,6 +172,10 @@ class Downlink:
 
     # -- commands -----------------------------------------------------------------
     def _command(self, payload: bytes) -> None:
+        if not payload:
+            # An empty retained message clears a command somebody published retained by
+            # mistake: the broker hands it over once, and it is nothing to run or reject.
+            return
         try:
             data = decode(payload, self.max_bytes)
             msg = CmdMessage.parse(data).command
