@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -10,14 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main as kezek
+from edge.cli import build_parser
 from edge.queue import commands as c
 from edge.queue.inbox import BookingsInbox, inbox_path, write_inbox_file
 
-from .conftest import SECRET, booking, make_iin
+from .conftest import SECRET, TODAY, booking, make_iin
 
 IINS = [make_iin("90010130012"), make_iin("85020245001"), make_iin("77123040055")]
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def kezek(argv: list[str]) -> int:
+    """`kezek ...` on the tests' fixed day (the CLI would take the real date: the files'
+    dates would be in the past one day)."""
+    args = build_parser().parse_args(argv)
+    return args.func(args, today=dt.date.fromisoformat(TODAY))
 
 
 def config_file(tmp_path: Path, secret_file: Path) -> Path:
