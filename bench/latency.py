@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Rig, bench_config
-from edge.clock import SystemClock
+from edge.clock import ClockReading, SystemClock
+from edge.controller import Controller
 from edge.queue import commands as c
+from edge.queue.engine import EngineState, Outcome, Reply
+from edge.queue.snapshot import QueueSnapshot
 from edge.sim.stats import summary_ms
 
 logger = logging.getLogger(__name__)
@@ -35,7 +38,8 @@ class RawCommit:
     """One single-row INSERT per transaction, WAL + synchronous=FULL, on the same disk."""
 
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        # Any thread: the floor below commits through it from the controller's thread.
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
@@ -53,6 +57,73 @@ class RawCommit:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _OneRowStore:
+    """The floor's store: each commit is what RawCommit times (one row, WAL + FULL)."""
+
+    restart_needed = False
+
+    def __init__(self, path: Path) -> None:
+        self.raw = RawCommit(path)
+
+    def commit(self, outcome: Outcome, reading: ClockReading) -> list[Any]:
+        self.raw.once()
+        return []
+
+    def check_files(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _NoRules:
+    """The floor's engine: no queue rules, one fixed change per command."""
+
+    def __init__(self) -> None:
+        self.state = EngineState()
+        self._outcome = Outcome(Reply(), 0, meta={"floor": 1})
+        self._snapshot = QueueSnapshot(day="")
+
+    def day_ends(self, reading: ClockReading) -> bool:
+        return False
+
+    def decide(self, command: c.Command, reading: ClockReading) -> Outcome:
+        return self._outcome
+
+    def apply(self, outcome: Outcome) -> None:
+        pass
+
+    def snapshot(self) -> QueueSnapshot:
+        return self._snapshot
+
+
+def floor(dir_: Path, samples: int, raw: RawCommit) -> dict[str, Any]:
+    """What no queue code can go below: the one-owner round trip plus one raw commit.
+
+    The real Controller, handing each command to its thread and back, with an engine that
+    decides nothing and a store whose commit is exactly the raw commit. Its p99 against
+    the raw commit's (timed beside it, as everywhere here) is the ratio the budget's 2x
+    must leave room above for the engine and the queue's own rows.
+    """
+    store = _OneRowStore(dir_ / "floor.db")
+    controller = Controller(_NoRules(), store, SystemClock())  # type: ignore[arg-type]
+    raw_ns: list[int] = []
+    floor_ns: list[int] = []
+    try:
+        controller.start()
+        for i in range(samples + WARMUP):
+            r = raw.once()
+            t0 = time.perf_counter_ns()
+            controller.call(c.IssueTicket(SERVICE, source="bench"))
+            if i >= WARMUP:
+                raw_ns.append(r)
+                floor_ns.append(time.perf_counter_ns() - t0)
+    finally:
+        controller.stop()
+        store.close()
+    return {"raw_commit": summary_ms(raw_ns), "floor": summary_ms(floor_ns)}
 
 
 def queue_latency(dir_: Path, waiting: int, samples: int,
@@ -147,6 +218,8 @@ def run(dir_: Path, levels: list[int], samples: int) -> dict[str, Any]:
         mid = levels[len(levels) // 2]
         logger.info("latency breakdown with %d waiting", mid)
         out["breakdown"] = breakdown(dir_, mid, samples, raw)
+        logger.info("latency floor: hand-over and one raw commit")
+        out["floor"] = floor(dir_, samples, raw)
     finally:
         raw.close()
     out["raw_commit"] = summary_ms(all_raw)

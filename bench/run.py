@@ -112,6 +112,12 @@ def table(report: dict[str, Any]) -> str:
                               ("hand_over", "controller round trip, no change")):
                 rows.append((f"  {what} ({b['waiting']} waiting)",
                              f"p50 {b[key]['p50_ms']:.3f} ms  p99 {b[key]['p99_ms']:.3f} ms"))
+        fl = lat.get("floor")
+        if fl:
+            f, fr = fl["floor"], fl["raw_commit"]
+            rows.append(("  floor: round trip + one raw commit, no queue work",
+                         f"p50 {f['p50_ms']:.3f} ms  p99 {f['p99_ms']:.3f} ms  "
+                         f"({f['p99_ms'] / fr['p99_ms']:.2f}x raw commit p99 {fr['p99_ms']:.3f} ms)"))
     p = r.get("press")
     if p:
         rows.append(("button release -> first printer byte",

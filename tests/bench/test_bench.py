@@ -35,6 +35,9 @@ def test_quick_bench_writes_the_json_report(tmp_path: Path) -> None:
         for key in ("issue", "call_next", "raw_commit"):
             assert {"p50_ms", "p99_ms", "n"} <= set(level[key]) and level[key]["n"] == 5
     assert lat["levels"]["100"]["waiting_seen_after"] == 100
+    # The floor under the budget: the same controller with no queue work, one raw commit.
+    assert lat["floor"]["floor"]["n"] == 5 and lat["floor"]["raw_commit"]["n"] == 5
+    assert "floor: round trip + one raw commit" in proc.stdout
     assert r["press"]["n"] >= 1 and r["press"]["printer_bytes_per_ticket"] > 1000
     assert r["startup"]["session_ok"] is True and r["startup"]["peak_rss_mb"] > 0
     assert r["startup"]["slowest_imports"]
