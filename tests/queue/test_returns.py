@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from edge.clock import ManualClock
 from edge.config import parse_config
+from edge.drivers.console import HELP, ConsoleDriver
+from edge.drivers.serial_inputs.keypad import parse_line
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as c
 from edge.queue.engine import Policies, QueueEngine
@@ -340,6 +344,42 @@ def test_a_return_survives_a_restart(harness) -> None:
         ["A-002", "A-003", "A-001"]
     types = [e.type for e in harness.store.outbox()]
     assert types.count("ticket.returned") == 2
+
+
+def test_the_console_returns_and_calls_a_no_show(harness) -> None:
+    """Risk: the operator cannot reach the feature, or a refusal is not one clear line."""
+    out = io.StringIO()
+    console = ConsoleDriver(harness.controller, io.StringIO(), out, lambda: None)
+    for line in ("ticket docs", "ticket docs", "call 1", "noshow 1", "call 1 A-001",
+                 "return a1", "return A-001", "return A-009"):
+        assert console.handle_line(line)
+    answers = out.getvalue().splitlines()
+    assert answers[4].startswith("ERROR A-001 was a no-show under a minute ago; it can be "
+                                 "called by number from 09:05")
+    assert answers[5:] == [
+        "RETURNED A-001 to docs ahead=1",
+        "ERROR A-001 is waiting, not a no-show; return works only for a no-show",
+        "ERROR no ticket A-009 today; check the number (a ticket of an earlier day is closed: "
+        "the visitor takes a new one)",
+    ]
+    assert "return TICKET" in HELP
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("3 call A-017", c.CallTicket(window=3, label="A-017", source="k")),
+    ("3 next a17", c.CallTicket(window=3, label="a17", source="k")),
+    ("3 call", c.CallNext(window=3, source="k")),
+    ("3 return A-017", c.ReturnTicket(label="A-017", source="k")),
+])
+def test_a_keypad_line_calls_or_returns_a_ticket_by_number(line, expected) -> None:
+    """Risk: "3 call A-017" on a text keypad calls the next visitor instead of A-017 (the
+    number was ignored), so a returning visitor cannot be called from a keypad."""
+    assert parse_line(line, window=None, source="k").command == expected
+
+
+def test_a_keypad_return_needs_the_ticket() -> None:
+    parsed = parse_line("3 return", window=None, source="k")
+    assert parsed.command is None and "return needs a ticket number" in parsed.error
 
 
 @pytest.mark.parametrize("value, expected", [
