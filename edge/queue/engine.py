@@ -921,6 +921,17 @@ class QueueEngine:
                                       for w in self.state.windows.values()
                                       if w.number in configured)
 
+    def _line_note(self, service: str) -> str | None:
+        """Before a visitor is put in `service`'s line: None when no window serves it (the
+        visitor would wait for a call that cannot come), else the note for the answer ("",
+        or that no such window is open now). A walk over the windows: not the hot path."""
+        serving = [x for x in self.state.windows.values()
+                   if service in x.weights and x.number in self.windows_in_config]
+        if not serving:
+            return None
+        return "" if any(x.state is WindowState.OPEN for x in serving) else \
+            f" (no window open for {service} now)"
+
     def _in_config(self, d: _Draft, number: int, action: str) -> Window:
         """Window `number`, refused for `action` when a reload removed it from the config."""
         w = d.window(number)
@@ -1057,14 +1068,10 @@ class QueueEngine:
                 else "return works only for a no-show"
             raise CommandError("not_no_show", f"{t.label} is {t.state.value}, not a no-show; {hint}")
         self._may_return(t)
-        # As for a transfer: no window at all means a wait for a call that cannot come.
-        serving = [x for x in self.state.windows.values()
-                   if t.service in x.weights and x.number in self.windows_in_config]
-        if not serving:
+        note = self._line_note(t.service)
+        if note is None:
             raise CommandError("no_window", f"no window serves {t.service}, so {t.label} cannot "
                                "wait in its line; call it by number to a window instead")
-        note = "" if any(x.state is WindowState.OPEN for x in serving) else \
-            f" (no window open for {t.service} now)"
         back = self._reopen(d, t, None)
         ahead = self._ahead(back.service, back.tier)
         d.out.reply = Reply(f"RETURNED {t.label} to {back.service} ahead={ahead}{note}", back)
@@ -1147,15 +1154,10 @@ class QueueEngine:
         target = self._service(cmd.service)
         w, t = self._held(d, cmd.window)
         same = target.id == t.service
-        # Not the hot path: a walk over the windows to tell the operator where the visitor
-        # goes. No window at all: the visitor would wait for a call that cannot come.
-        serving = [x for x in self.state.windows.values()
-                   if target.id in x.weights and x.number in self.windows_in_config]
-        if not serving:
+        note = self._line_note(target.id)
+        if note is None:
             raise CommandError("no_window", f"no window serves {target.id}; {t.label} stays at "
                                f"window {w.number} (add {target.id} to a window's services)")
-        note = "" if any(x.state is WindowState.OPEN for x in serving) else \
-            f" (no window open for {target.id} now)"
         moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
                         arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
                         recalls=0, extra=_without_slot(t.extra),
