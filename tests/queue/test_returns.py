@@ -209,6 +209,41 @@ def test_a_no_show_of_a_service_no_window_serves_does_not_go_back_to_its_line(
     assert pure.label(c.CallTicket(1, "D-001")) == "D-001"     # the way that works
 
 
+def test_a_return_while_no_window_of_the_line_is_open_says_so(clock: ManualClock) -> None:
+    """Risk: the operator sends the visitor back to a line no open window calls, unaware."""
+    pure = center(clock)
+    missed(pure, window=2, n=1)
+    for window in (1, 3):
+        pure.do(c.PauseWindow(window))
+    pure.do(c.CloseWindow(2))
+    assert pure.do(c.ReturnTicket("A-001")).reply.text == \
+        "RETURNED A-001 to docs ahead=0 (no window open for docs now)"
+
+
+def test_a_no_show_of_a_service_removed_from_the_config_stays_final(
+        clock: ManualClock, demo_config) -> None:
+    """Risk: a reload removed the service (allowed: it had no live ticket); calling its
+    no-show back would put a ticket of an unknown service at a window."""
+    from edge.queue.engine import domain_from_config
+    services, windows, policies = domain_from_config(demo_config, read_secret=False)
+    pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", policies), clock)
+    pure.do(c.IssueTicket("realty"))
+    pure.do(c.CallTicket(2, "B-001"))
+    pure.do(c.NoShow(2))
+    data = demo_config.model_dump(mode="python")
+    data["services"] = [x for x in data["services"] if x["id"] != "realty"]
+    for w in data["windows"]:
+        w["services"].pop("realty", None)
+    data["policies"]["services"].pop("realty", None)
+    pure.do(c.Reconfigure(parse_config(data, "without realty")))
+    clock.advance(10 * MIN)
+    for command in (c.CallTicket(1, "B-001"), c.ReturnTicket("B-001")):
+        err = pure.refused(command)
+        assert err.code == "unknown_service"
+        assert str(err) == ("B-001 was for service realty, which is no longer configured: the "
+                            "visitor takes a new ticket")
+
+
 def test_a_returned_visitor_counts_once_in_caps_estimates_and_finals(clock: ManualClock) -> None:
     """Risk: the come-back is counted as a second ticket (the daily cap refuses it or is
     used up, two service-time samples, two visits) or is missing from the line's count."""
