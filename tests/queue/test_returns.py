@@ -334,6 +334,19 @@ def test_a_returned_ticket_still_open_at_the_day_end_is_closed_again(clock: Manu
     assert pure.label(c.IssueTicket("docs")) == "A-001"
 
 
+def test_a_returned_ticket_holds_its_number_again(clock: ManualClock) -> None:
+    """Risk: the number of a no-show is free (final) and, once it comes back, is issued to
+    a newcomer too: two C-001 in the hall."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("tiny"))                 # range 1-3
+    pure.do(c.CallTicket(3, "C-001"))
+    pure.do(c.NoShow(3))
+    pure.do(c.IssueTicket("tiny"))
+    pure.do(c.IssueTicket("tiny"))
+    pure.do(c.ReturnTicket("C-001"))
+    assert pure.refused(c.IssueTicket("tiny")).code == "numbers_exhausted"
+
+
 def test_a_second_miss_can_come_back_again(clock: ManualClock) -> None:
     """Risk: the count of returns is lost, or the second no-show is final for no reason."""
     pure = center(clock)
@@ -372,7 +385,7 @@ def test_a_return_survives_a_restart(harness) -> None:
     assert e.value.code == "return_too_soon"
     clock.advance(4 * MIN)
     assert harness.call(c.CallTicket(2, "B-001")).reply.text.startswith("CALL B-001 -> 2")
-    # New tickets do not take the returned number; the line goes on in order.
+    # Numbering and the line go on in order after the restart.
     assert harness.call(c.IssueTicket("docs")).reply.ticket.label == "A-004"
     harness.restart()
     assert [harness.call(c.CallNext(1)).reply.ticket.label for _ in range(3)] == \
@@ -413,6 +426,7 @@ def test_a_keypad_line_calls_or_returns_a_ticket_by_number(line, expected) -> No
 
 
 def test_a_keypad_return_needs_the_ticket() -> None:
+    """Risk: "3 return" without a number is taken for some other ticket or action."""
     parsed = parse_line("3 return", window=None, source="k")
     assert parsed.command is None and "return needs a ticket number" in parsed.error
 
@@ -430,6 +444,8 @@ def test_the_return_delay_is_validated(demo_config, value, expected) -> None:
 
 
 def test_the_config_key_reaches_the_engine(demo_config) -> None:
+    """Risk: `no_show_return_min = 0` in the file (or central's cfg) does not reach the
+    engine, and no-shows come back at a center that asked for them to stay final."""
     from edge.queue.engine import policies_from_config
     data = demo_config.model_dump(mode="python")
     data["policies"]["no_show_return_min"] = 0
