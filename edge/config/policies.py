@@ -92,7 +92,7 @@ class ServicePolicy(StrictModel):
 
 
 class PoliciesConfig(StrictModel):
-    """[policies]: working hours, capacity stop, recalls, no-show timer, SLAs per service."""
+    """[policies]: working hours, capacity stop, recalls, no-shows, SLAs per service."""
 
     recall_limit: int = Field(default=3, ge=1, le=20,
                               description="calls (first call + recalls) before an automatic no-show")
@@ -107,6 +107,12 @@ class PoliciesConfig(StrictModel):
                                                     "button) after this many seconds becomes a "
                                                     "no-show; needs operators to press start; "
                                                     "none = off")
+    no_show_return_min: int = Field(default=5, ge=0, le=120,
+                                    description="a no-show of today may come back: at once to "
+                                                "the end of its line (return TICKET), or called "
+                                                "by number to a window (call WINDOW TICKET) this "
+                                                "many minutes after the no-show (ZMS: 5); 0 = "
+                                                "no-shows are final")
     hours: dict[Weekday, DayHours] | None = Field(
         default=None, description="working hours per weekday (mon..sun); a weekday left out is "
                                   "closed; leave the whole table out to be open at all hours "

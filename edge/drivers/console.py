@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 HELP = ("commands: ticket SERVICE [CATEGORY] | call WINDOW | call WINDOW TICKET | recall WINDOW | "
         "noshow WINDOW | start WINDOW | done WINDOW | transfer WINDOW SERVICE | park WINDOW | "
-        "unpark TICKET | pause WINDOW | resume WINDOW | open WINDOW | close WINDOW | "
-        "rate WINDOW N | reprint TICKET | checkin CODE | checkin-iin IIN | status | help | quit")
+        "unpark TICKET | return TICKET | pause WINDOW | resume WINDOW | open WINDOW | "
+        "close WINDOW | rate WINDOW N | reprint TICKET | checkin CODE | checkin-iin IIN | "
+        "status | help | quit")
 
 
 def _int(word: str, what: str) -> int:
@@ -54,6 +55,7 @@ VERBS: dict[str, tuple[int, int, Parser]] = {
     "transfer": (2, 2, lambda a, drv: c.Transfer(_int(a[0], "WINDOW"), a[1])),
     "park": (1, 1, lambda a, drv: c.Park(_int(a[0], "WINDOW"))),
     "unpark": (1, 1, lambda a, drv: c.Unpark(a[0])),
+    "return": (1, 1, lambda a, drv: c.ReturnTicket(a[0])),
     "pause": (1, 1, lambda a, drv: c.PauseWindow(_int(a[0], "WINDOW"))),
     "resume": (1, 1, lambda a, drv: c.ResumeWindow(_int(a[0], "WINDOW"))),
     "open": (1, 1, lambda a, drv: c.OpenWindow(_int(a[0], "WINDOW"))),

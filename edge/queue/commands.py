@@ -33,6 +33,9 @@ class CallNext(Command):
 
 @dataclass(frozen=True)
 class CallTicket(Command):
+    """Call today's ticket `label` to `window`: a waiting or parked one, or a no-show that
+    came back (policies.no_show_return_min after its no-show; docs/queue.md)."""
+
     window: int
     label: str                     # "A-001" (today's ticket with that number)
     source: str = "console"
@@ -77,6 +80,14 @@ class Park(Command):
 
 @dataclass(frozen=True)
 class Unpark(Command):
+    label: str
+    source: str = "console"
+
+
+@dataclass(frozen=True)
+class ReturnTicket(Command):
+    """A no-show of today whose visitor came back goes to the end of its service's line."""
+
     label: str
     source: str = "console"
 

@@ -92,6 +92,9 @@ class Policies:
     rating_window_s: int = 120
     recall_min_interval_s: int = 0
     no_show_after_s: int | None = None
+    # Minutes after its no-show before a ticket may be called by number again (ZMS: 5);
+    # it may go back to the end of its line at once. 0 = a no-show is final.
+    no_show_return_min: int = 5
     schedule: Schedule = Schedule()
     capacity_stop: bool = True
     estimate_samples: int = 20
@@ -227,6 +230,24 @@ def _without_slot(extra: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in extra.items() if k != "slot_ms"} if "slot_ms" in extra else extra
 
 
+# A no-show back in its line remembers when it was missed: until policies.no_show_return_min
+# has passed since then it is called in its turn only, not by number (see _call_ticket).
+NO_SHOW_MS = "no_show_ms"
+
+
+def _called_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """A called ticket's extra: it has had its turn, so no pending slot promotion and no
+    return delay are left."""
+    if "slot_ms" not in extra and NO_SHOW_MS not in extra:
+        return extra
+    return {k: v for k, v in extra.items() if k not in ("slot_ms", NO_SHOW_MS)}
+
+
+def _ago(ms: int) -> str:
+    minutes = ms // 60_000
+    return f"{minutes} min ago" if minutes else "under a minute ago"
+
+
 def _number_key(t: Ticket) -> tuple[str, str]:
     return (t.day, t.origin_service or t.service)
 
@@ -287,7 +308,8 @@ class QueueEngine:
             c.IssueTicket: self._issue, c.CallNext: self._call_next, c.CallTicket: self._call_ticket,
             c.Recall: self._recall, c.NoShow: self._no_show, c.StartService: self._start,
             c.Finish: self._finish, c.Transfer: self._transfer, c.Park: self._park,
-            c.Unpark: self._unpark, c.PauseWindow: self._pause, c.ResumeWindow: self._resume,
+            c.Unpark: self._unpark, c.ReturnTicket: self._return,
+            c.PauseWindow: self._pause, c.ResumeWindow: self._resume,
             c.OpenWindow: self._open, c.CloseWindow: self._close, c.Rate: self._rate,
             c.Tick: lambda d, cmd: None, c.DeviceStatus: self._device_status,
             c.TicketPrinted: self._printed, c.VoidTicket: self._void,
@@ -699,7 +721,8 @@ class QueueEngine:
             return live[-1]
         if found:
             return found[-1]
-        raise CommandError("unknown_ticket", f"no ticket {label} today")
+        raise CommandError("unknown_ticket", f"no ticket {label} today; check the number (a "
+                           "ticket of an earlier day is closed: the visitor takes a new one)")
 
     def _next_number(self, d: _Draft, s: Service) -> int:
         counter = d.out.counters.get(s.id) or self.state.counters.get(s.id)
@@ -745,7 +768,7 @@ class QueueEngine:
         # A booked visitor called before the slot has had their turn: the slot no longer
         # promotes them (after a park or transfer they queue like anyone else).
         t = t.with_(state=TicketState.CALLED, window=w.number, recalls=0, called_ms=d.now,
-                    serving_ms=None, extra=_without_slot(t.extra))
+                    serving_ms=None, extra=_called_extra(t.extra))
         d.put(t)
         d.put_window(w.with_(ticket_id=t.id))
         d.emit("ticket.called", **ticket_view(t), window=w.number, calls=1,
@@ -898,6 +921,17 @@ class QueueEngine:
                                       for w in self.state.windows.values()
                                       if w.number in configured)
 
+    def _line_note(self, service: str) -> str | None:
+        """Before a visitor is put in `service`'s line: None when no window serves it (the
+        visitor would wait for a call that cannot come), else the note for the answer ("",
+        or that no such window is open now). A walk over the windows: not the hot path."""
+        serving = [x for x in self.state.windows.values()
+                   if service in x.weights and x.number in self.windows_in_config]
+        if not serving:
+            return None
+        return "" if any(x.state is WindowState.OPEN for x in serving) else \
+            f" (no window open for {service} now)"
+
     def _in_config(self, d: _Draft, number: int, action: str) -> Window:
         """Window `number`, refused for `action` when a reload removed it from the config."""
         w = d.window(number)
@@ -931,16 +965,116 @@ class QueueEngine:
     def _call_ticket(self, d: _Draft, cmd: c.CallTicket) -> None:
         w = self._in_config(d, cmd.window, "call visitors")
         if w.state is not WindowState.OPEN:
-            raise CommandError("window_not_open", f"window {w.number} is {w.state.value}")
+            raise CommandError("window_not_open", f"window {w.number} is {w.state.value}; "
+                               f"{'resume' if w.state is WindowState.PAUSED else 'open'} it first")
         t = self._find_today(d, cmd.label)
-        if t.state not in (TicketState.WAITING, TicketState.PARKED):
+        back = t.state is TicketState.NO_SHOW
+        if back:
+            self._may_return(t)
+            self._return_delay_over(d, t, t.finished_ms or d.now, in_line=False)
+        elif t.state.is_final:
+            raise self._final(t)
+        elif t.state not in (TicketState.WAITING, TicketState.PARKED):
             raise CommandError("not_waiting", f"{t.label} is {t.state.value}, not waiting")
+        elif NO_SHOW_MS in t.extra:
+            # Back in line from a no-show: `return` then `call` must not skip the delay.
+            self._return_delay_over(d, t, int(t.extra[NO_SHOW_MS]), in_line=True)
         if w.ticket_id is not None:
             held = d.ticket(w.ticket_id)
             if held is not None and held.state.at_window:
                 self._done(d, w, held, implicit=True)
                 w = d.window(cmd.window)
-        self._call(d, w, t)
+        if not back:
+            self._call(d, w, t)
+            return
+        after_s = max(0, (d.now - (t.finished_ms or d.now)) // 1000)
+        self._call(d, w, self._reopen(d, t, w.number))
+        d.out.reply = Reply(f"CALL {t.label} -> {w.number} (back {after_s // 60} min after its "
+                            "no-show)", d.out.reply.ticket)
+
+    # -- a no-show who comes back (docs/queue.md, "A no-show who comes back") ----------
+    @staticmethod
+    def _final(t: Ticket) -> CommandError:
+        return CommandError("ticket_final", f"{t.label} is {t.state.value}: it cannot be called "
+                            "or returned again; the visitor takes a new ticket")
+
+    def _may_return(self, t: Ticket) -> None:
+        """Refuse, naming why, a no-show that may not come back at this center.
+
+        Only today's tickets are found by label (_find_today), and a live ticket with the
+        same label is found first, so the number of a no-show found here is free today.
+        """
+        if not self.policies.no_show_return_min:
+            at = local_time(t.finished_ms or 0, self.tz).strftime("%H:%M")
+            raise CommandError("return_off", f"{t.label} was a no-show at {at}; no-shows are "
+                               "final at this center (policies.no_show_return_min = 0): the "
+                               "visitor takes a new ticket")
+        if t.service not in self.services:
+            raise CommandError("unknown_service", f"{t.label} was for service {t.service}, "
+                               "which is no longer configured: the visitor takes a new ticket")
+
+    def _return_delay_over(self, d: _Draft, t: Ticket, missed_ms: int, in_line: bool) -> None:
+        """Refuse a call by number sooner than no_show_return_min after the no-show (ZMS's
+        rule): otherwise "no-show" and a call by number would be a way around the line."""
+        minutes = self.policies.no_show_return_min
+        ready = missed_ms + minutes * 60_000
+        if d.now >= ready:
+            return
+        # Shown as the whole minute from which the call works (never a minute too early).
+        at = local_time(-(-ready // 60_000) * 60_000, self.tz).strftime("%H:%M")
+        ago = _ago(d.now - missed_ms)
+        if in_line:
+            raise CommandError("return_too_soon", f"{t.label} came back from a no-show {ago} "
+                               "and waits at the end of the line: it is called in its turn, or "
+                               f"by number from {at} (policies.no_show_return_min = {minutes})")
+        raise CommandError("return_too_soon", f"{t.label} was a no-show {ago}; it can be called "
+                           f"by number from {at} (policies.no_show_return_min = {minutes}), or "
+                           f"go back to the end of the line now: return {t.label}")
+
+    def _reopen(self, d: _Draft, t: Ticket, window: int | None) -> Ticket:
+        """No-show `t` in the queue again, waiting; emits ticket.returned.
+
+        `window` None: at the end of its line, as a fresh arrival (ZMS: missed and parked
+        visitors go to the end; an old place would put them ahead of people who waited
+        while they were away). Otherwise the caller calls it to that window at once.
+        """
+        missed_ms = t.finished_ms or d.now
+        returns = int(t.extra.get("returns", 0)) + 1
+        # The old no-show reason would mislead a later `done` at the window (_timed_out_at).
+        extra = {k: v for k, v in t.extra.items() if k != "no_show"}
+        extra["returns"] = returns
+        if window is None:
+            extra[NO_SHOW_MS] = missed_ms
+        back = t.with_(state=TicketState.WAITING, window=None, recalls=0, called_ms=None,
+                       serving_ms=None, finished_ms=None, queued_ms=d.now, extra=extra,
+                       # The visitor is at the window with the ticket: paper still owed would
+                       # come out at the kiosk for nobody, or be voided as overdue.
+                       print_state=PrintState.NONE if t.print_state in
+                       (PrintState.PENDING, PrintState.FAILED) else t.print_state)
+        if window is None:
+            back = back.with_(arrival=d.arrival(),
+                              tier=TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL)
+        d.put(back)
+        d.emit("ticket.returned", **ticket_view(back), visit=t.visit, window=window,
+               after_s=max(0, (d.now - missed_ms) // 1000), returns=returns)
+        return back
+
+    def _return(self, d: _Draft, cmd: c.ReturnTicket) -> None:
+        t = self._find_today(d, cmd.label)
+        if t.state is not TicketState.NO_SHOW:
+            if t.state.is_final:
+                raise self._final(t)
+            hint = f"unpark {t.label} puts it back in line" if t.state is TicketState.PARKED \
+                else "return works only for a no-show"
+            raise CommandError("not_no_show", f"{t.label} is {t.state.value}, not a no-show; {hint}")
+        self._may_return(t)
+        note = self._line_note(t.service)
+        if note is None:
+            raise CommandError("no_window", f"no window serves {t.service}, so {t.label} cannot "
+                               "wait in its line; call it by number to a window instead")
+        back = self._reopen(d, t, None)
+        ahead = self._ahead(back.service, back.tier)
+        d.out.reply = Reply(f"RETURNED {t.label} to {back.service} ahead={ahead}{note}", back)
 
     def _recall(self, d: _Draft, cmd: c.Recall) -> None:
         w, t = self._held(d, cmd.window, "recall", before_start=True)
@@ -1020,15 +1154,10 @@ class QueueEngine:
         target = self._service(cmd.service)
         w, t = self._held(d, cmd.window)
         same = target.id == t.service
-        # Not the hot path: a walk over the windows to tell the operator where the visitor
-        # goes. No window at all: the visitor would wait for a call that cannot come.
-        serving = [x for x in self.state.windows.values()
-                   if target.id in x.weights and x.number in self.windows_in_config]
-        if not serving:
+        note = self._line_note(target.id)
+        if note is None:
             raise CommandError("no_window", f"no window serves {target.id}; {t.label} stays at "
                                f"window {w.number} (add {target.id} to a window's services)")
-        note = "" if any(x.state is WindowState.OPEN for x in serving) else \
-            f" (no window open for {target.id} now)"
         moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
                         arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
                         recalls=0, extra=_without_slot(t.extra),
@@ -1402,6 +1531,7 @@ def policies_from_config(config: Any, *, read_secret: bool = True) -> Policies:
             raise ConfigError("bookings", [str(e)]) from None
     return Policies(recall_limit=pol.recall_limit, rating_window_s=pol.rating_window_s,
                     recall_min_interval_s=pol.recall_min_interval_s,
-                    no_show_after_s=pol.no_show_after_s, schedule=schedule,
+                    no_show_after_s=pol.no_show_after_s,
+                    no_show_return_min=pol.no_show_return_min, schedule=schedule,
                     capacity_stop=pol.capacity_stop, estimate_samples=pol.estimate_samples,
                     services=rules, bookings=booking_rules, site=config.center.site, iin_key=key)

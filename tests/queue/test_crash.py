@@ -47,9 +47,11 @@ benefit = true
 
 FINAL_EVENT = {"ticket.done": "done", "ticket.no_show": "no_show", "ticket.voided": "voided"}
 # The state each event leaves a ticket in; the outbox replayed must give the tickets table.
+# A no-show's ticket.returned: waiting (with a `window`, its ticket.called follows at once).
 STATE_AFTER = {"ticket.issued": "waiting", "ticket.called": "called", "ticket.recalled": "called",
                "ticket.serving": "serving", "ticket.transferred": "waiting",
-               "ticket.parked": "parked", "ticket.unparked": "waiting", **FINAL_EVENT}
+               "ticket.parked": "parked", "ticket.unparked": "waiting",
+               "ticket.returned": "waiting", **FINAL_EVENT}
 
 
 def random_command(rng: random.Random) -> str:
@@ -59,6 +61,7 @@ def random_command(rng: random.Random) -> str:
         f"ticket {rng.choice(['docs', 'realty'])}", f"call {w}", f"call {w}", f"recall {w}",
         f"noshow {w}", f"start {w}", f"done {w}", f"transfer {w} {rng.choice(['docs', 'realty'])}",
         f"park {w}", f"rate {w} {rng.randint(1, 5)}",
+        f"return {rng.choice('AB')}-{rng.randint(1, 6):03d}",
     ])
 
 

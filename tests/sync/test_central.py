@@ -179,3 +179,35 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
                  "the new card shown online although its session is lower")
     finally:
         reader.close()
+
+
+def test_a_ticket_with_events_after_its_no_show_is_stored_whole(tmp_path: Path,
+                                                                harness: Any) -> None:
+    """Risk: a no-show who came back gets events after a final one (ticket.returned, a
+    second call, done); a central keyed on "one final event per ticket" must still store
+    and ack them all, and the ticket's outcome is its last final event, once."""
+    from edge.central.store import CentralStore
+    from edge.queue import commands as c
+    from edge.sync.protocol import EventBatch
+
+    harness.call(c.IssueTicket("docs"))
+    harness.call(c.CallNext(1))
+    harness.call(c.NoShow(1))
+    harness.clock.advance(5 * 60)
+    harness.call(c.CallTicket(1, "A-001"))
+    harness.call(c.Finish(1))
+    outbox = harness.store.outbox()
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        result = store.store_batch(EventBatch.model_validate({
+            "v": 1, "site": SITE, "device": DEVICE, "session": 1, "floor": 0,
+            "events": [e.envelope(SITE, DEVICE) for e in outbox]}))
+        assert result.acked_seq == outbox[-1].seq and result.inserted == len(outbox)
+        stored = [e for e in store.events(SITE, DEVICE) if e["data"].get("ticket_id") == 1]
+    finally:
+        store.close()
+    assert [e["type"] for e in stored] == ["ticket.issued", "ticket.called", "ticket.no_show",
+                                           "ticket.returned", "ticket.called", "ticket.done"]
+    outcome = {e["data"]["ticket_id"]: e["type"] for e in stored
+               if e["type"] in ("ticket.done", "ticket.no_show", "ticket.voided")}
+    assert outcome == {1: "ticket.done"}

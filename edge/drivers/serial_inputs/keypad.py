@@ -1,7 +1,7 @@
 """Operator keypad protocols: text lines and QSystem-style 4-byte frames, parsed to commands.
 
 Lines (ASCII, ended by CR or LF, at most 80 bytes):
-    [<window>] <action> [<argument>]      e.g. "3 next", "3 transfer cars", "rate 5"
+    [<window>] <action> [<argument>]      e.g. "3 next", "3 call A-017", "3 transfer cars", "rate 5"
 Frames: [0x01, address, key, 0x07]; the address picks the window, the key the action.
 Parsers are pure: bytes in, (window/address, Command or error text) out.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.drivers.gpio.actions import window_command
-from edge.queue.commands import Command, Rate
+from edge.queue.commands import CallTicket, Command, Rate, ReturnTicket
 
 SOH, BEL = 0x01, 0x07
 MAX_LINE = 80
@@ -22,6 +22,7 @@ LINE_WORDS: dict[str, str] = {
     "recall": "recall", "noshow": "no_show", "no_show": "no_show", "start": "start",
     "done": "finish", "finish": "finish", "park": "park", "transfer": "transfer",
     "pause": "pause", "resume": "resume", "open": "open", "close": "close", "rate": "rate",
+    "return": "return",
 }
 
 
@@ -56,6 +57,13 @@ def parse_line(line: str, *, window: int | None, source: str) -> Parsed:
         if arg is None or arg not in ("1", "2", "3", "4", "5"):
             return Parsed(None, "rate needs a score 1..5, e.g. 'rate 5'")
         return Parsed(Rate(window=target, score=int(arg), source=source))
+    if action == "call_next" and arg:
+        # "3 call A-017": that ticket (a no-show who came back, too), not the next one.
+        return Parsed(CallTicket(window=target, label=arg, source=source))
+    if action == "return":
+        if not arg:
+            return Parsed(None, "return needs a ticket number, e.g. '3 return A-017'")
+        return Parsed(ReturnTicket(label=arg, source=source))
     if action == "transfer" and not arg:
         return Parsed(None, "transfer needs a service id, e.g. 'transfer cars'")
     return Parsed(window_command(action, target, source, arg))

@@ -1,0 +1,452 @@
+"""A no-show who comes back: back to the end of the line, or called by number after a delay."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from edge.clock import ManualClock
+from edge.config import parse_config
+from edge.drivers.console import HELP, ConsoleDriver
+from edge.drivers.serial_inputs.keypad import parse_line
+from edge.errors import CommandError, ConfigError
+from edge.queue import commands as c
+from edge.queue.engine import Policies, QueueEngine
+from edge.queue.model import PrintState, Service, TicketState
+from edge.queue.policies import ServiceRules
+
+from .conftest import PureEngine, small_center
+
+MIN = 60
+
+
+def center(clock: ManualClock, **policies) -> PureEngine:
+    services, windows = small_center()
+    services.append(Service("archive", {"ru": "Архив"}, "D"))   # no window serves it
+    return PureEngine(QueueEngine(services, windows, "Asia/Almaty",
+                                  Policies(**{"recall_limit": 3, **policies})), clock)
+
+
+def missed(pure: PureEngine, window: int = 1, n: int = 3) -> None:
+    """n docs tickets; A-001 is called to `window` and marked a no-show by the operator."""
+    for _ in range(n):
+        pure.do(c.IssueTicket("docs"))
+    assert pure.label(c.CallTicket(window, "A-001")) == "A-001"
+    pure.do(c.NoShow(window))
+
+
+def of(pure: PureEngine, type_: str) -> list[dict]:
+    return [e.data for e in pure.events if e.type == type_]
+
+
+def test_the_default_lets_a_no_show_come_back_after_five_minutes(clock: ManualClock) -> None:
+    """Risk: the engine's and the config's defaults disagree: a center without the key gets
+    a behaviour its docs do not describe."""
+    assert Policies().no_show_return_min == 5
+    from edge.config.policies import PoliciesConfig
+    assert PoliciesConfig().no_show_return_min == 5
+
+
+def test_a_no_show_who_comes_back_goes_to_the_end_of_the_line(clock: ManualClock) -> None:
+    """Risk: the visitor who was at the copier for two minutes must take a new ticket and
+    wait from the start, or (the other way wrong) goes ahead of everyone who waited."""
+    pure = center(clock)
+    missed(pure)
+    clock.advance(2 * MIN)
+    out = pure.do(c.ReturnTicket("a1"))
+    assert out.reply.text == "RETURNED A-001 to docs ahead=2"
+    assert [t.label for t in pure.engine.waiting_line("docs")] == ["A-002", "A-003", "A-001"]
+    [ev] = out.events
+    assert ev.type == "ticket.returned"
+    assert ev.data == {"ticket_id": 1, "ticket": "A-001", "service": "docs",
+                       "visit": "2026-11-23/1", "window": None, "after_s": 120, "returns": 1}
+    t = pure.engine.ticket(1)
+    assert t is not None and t.state is TicketState.WAITING and t.window is None
+    assert t.recalls == 0 and t.finished_ms is None and t.called_ms is None
+    assert pure.engine.snapshot().waiting["docs"] == 3
+    # Called in its turn by "next", as a fresh call (calls = 1, wait counted from the return).
+    assert [pure.label(c.CallNext(1)) for _ in range(3)] == ["A-002", "A-003", "A-001"]
+    assert of(pure, "ticket.called")[-1]["calls"] == 1
+
+
+def test_a_no_show_is_called_by_number_only_minutes_after_it_was_missed(
+        clock: ManualClock) -> None:
+    """Risk: "no-show" and an immediate call by number become a way around the line (ZMS
+    lets an operator re-call a missed visitor only after 5 minutes)."""
+    pure = center(clock)
+    missed(pure)                                   # the no-show at 09:00
+    pure.do(c.CallNext(1))                         # A-002 is at window 1
+    clock.advance(2 * MIN)
+    before = len(pure.events)
+    err = pure.refused(c.CallTicket(1, "A-001"))
+    assert err.code == "return_too_soon"
+    assert str(err) == ("A-001 was a no-show 2 min ago; it can be called by number from 09:05 "
+                        "(policies.no_show_return_min = 5), or go back to the end of the line "
+                        "now: return A-001")
+    assert pure.engine.ticket(1).state is TicketState.NO_SHOW   # nothing changed
+    assert pure.engine.state.windows[1].ticket_id == 2 and len(pure.events) == before
+    clock.advance(3 * MIN)
+    out = pure.do(c.CallTicket(1, "A-001"))
+    assert out.reply.text == "CALL A-001 -> 1 (back 5 min after its no-show)"
+    # The visitor at the window is finished first, then the missed one comes back.
+    assert [e.type for e in out.events] == ["ticket.done", "ticket.returned", "ticket.called"]
+    returned, called = out.events[1].data, out.events[2].data
+    assert returned["window"] == 1 and returned["after_s"] == 300 and returned["returns"] == 1
+    assert called["calls"] == 1 and called["wait_s"] == 0
+    assert pure.engine.ticket(1).state is TicketState.CALLED
+    assert pure.engine.state.windows[1].ticket_id == 1
+    recent = pure.engine.snapshot().recent_calls[0]
+    assert (recent.ticket, recent.window, recent.calls) == ("A-001", 1, 1)
+    assert [t.label for t in pure.engine.waiting_line("docs")] == ["A-003"]
+
+
+def test_a_returned_ticket_is_called_in_its_turn_not_by_number_before_the_delay(
+        clock: ManualClock) -> None:
+    """Risk: `return A-001` then `call 1 A-001` skips the line at once, and the delay that
+    keeps the no-show button from being a way around the line means nothing."""
+    pure = center(clock)
+    missed(pure)
+    clock.advance(MIN)
+    pure.do(c.ReturnTicket("A-001"))
+    err = pure.refused(c.CallTicket(2, "A-001"))
+    assert err.code == "return_too_soon"
+    assert str(err) == ("A-001 came back from a no-show 1 min ago and waits at the end of the "
+                        "line: it is called in its turn, or by number from 09:05 "
+                        "(policies.no_show_return_min = 5)")
+    clock.advance(4 * MIN)
+    out = pure.do(c.CallTicket(2, "A-001"))
+    assert [e.type for e in out.events] == ["ticket.called"]   # it came back once, not twice
+
+
+def test_finished_tickets_stay_final(clock: ManualClock) -> None:
+    """Risk: a served visitor's or a voided ticket's number is called again (a second
+    visit on one ticket, or a ticket nobody holds)."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.VoidTicket(1, "not printed within 90 s: paper out"))
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.Finish(1))
+    clock.advance(10 * MIN)
+    before = len(pure.events)
+    for label, state in (("A-001", "voided"), ("A-002", "done")):
+        for command in (c.CallTicket(1, label), c.ReturnTicket(label)):
+            err = pure.refused(command)
+            assert err.code == "ticket_final"
+            assert str(err) == (f"{label} is {state}: it cannot be called or returned again; "
+                                "the visitor takes a new ticket")
+    assert len(pure.events) == before
+
+
+def test_a_ticket_that_is_not_a_no_show_is_not_returned(clock: ManualClock) -> None:
+    """Risk: `return` on a waiting, called or parked ticket moves it to the back of the line."""
+    pure = center(clock)
+    for _ in range(3):
+        pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.CallNext(2))
+    pure.do(c.Park(2))
+    assert str(pure.refused(c.ReturnTicket("A-001"))) == \
+        "A-001 is called, not a no-show; return works only for a no-show"
+    err = pure.refused(c.ReturnTicket("A-002"))
+    assert err.code == "not_no_show" and str(err) == \
+        "A-002 is parked, not a no-show; unpark A-002 puts it back in line"
+    assert pure.refused(c.ReturnTicket("A-003")).code == "not_no_show"
+
+
+def test_returns_are_off_when_the_policy_is_zero(clock: ManualClock) -> None:
+    """Risk: a center whose central treats ticket.no_show as final cannot keep it so."""
+    pure = center(clock, no_show_return_min=0)
+    missed(pure)
+    clock.advance(30 * MIN)
+    for command in (c.CallTicket(2, "A-001"), c.ReturnTicket("A-001")):
+        err = pure.refused(command)
+        assert err.code == "return_off"
+        assert str(err) == ("A-001 was a no-show at 09:00; no-shows are final at this center "
+                            "(policies.no_show_return_min = 0): the visitor takes a new ticket")
+    assert "ticket.returned" not in pure.types()
+
+
+def test_a_no_show_of_an_earlier_day_cannot_come_back(clock: ManualClock) -> None:
+    """Risk: yesterday's no-show (or its number, issued again today) is called back."""
+    pure = center(clock)
+    missed(pure)
+    clock.advance(16 * 3600)                       # 01:00 the next day
+    pure.do(c.Tick())
+    for command in (c.CallTicket(1, "A-001"), c.ReturnTicket("A-001")):
+        err = pure.refused(command)
+        assert err.code == "unknown_ticket"
+        assert str(err) == ("no ticket A-001 today; check the number (a ticket of an earlier "
+                            "day is closed: the visitor takes a new one)")
+
+
+def test_a_no_show_is_not_called_to_a_window_that_is_not_open(clock: ManualClock) -> None:
+    """Risk: the missed visitor is called to a paused or closed window: nobody is there."""
+    pure = center(clock)
+    missed(pure)
+    clock.advance(10 * MIN)
+    pure.do(c.PauseWindow(2))
+    err = pure.refused(c.CallTicket(2, "A-001"))
+    assert err.code == "window_not_open" and str(err) == "window 2 is paused; resume it first"
+    pure.do(c.CloseWindow(2))
+    assert str(pure.refused(c.CallTicket(2, "A-001"))) == "window 2 is closed; open it first"
+    assert pure.engine.ticket(1).state is TicketState.NO_SHOW
+
+
+def test_a_no_show_of_a_service_no_window_serves_does_not_go_back_to_its_line(
+        clock: ManualClock) -> None:
+    """Risk: the returned visitor waits all day for a call that cannot come."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("archive"))
+    pure.do(c.CallTicket(1, "D-001"))              # called by number to window 1
+    pure.do(c.NoShow(1))
+    err = pure.refused(c.ReturnTicket("D-001"))
+    assert err.code == "no_window"
+    assert str(err) == ("no window serves archive, so D-001 cannot wait in its line; call it "
+                        "by number to a window instead")
+    clock.advance(5 * MIN)
+    assert pure.label(c.CallTicket(1, "D-001")) == "D-001"     # the way that works
+
+
+def test_a_return_while_no_window_of_the_line_is_open_says_so(clock: ManualClock) -> None:
+    """Risk: the operator sends the visitor back to a line no open window calls, unaware."""
+    pure = center(clock)
+    missed(pure, window=2, n=1)
+    for window in (1, 3):
+        pure.do(c.PauseWindow(window))
+    pure.do(c.CloseWindow(2))
+    assert pure.do(c.ReturnTicket("A-001")).reply.text == \
+        "RETURNED A-001 to docs ahead=0 (no window open for docs now)"
+
+
+def test_a_no_show_of_a_service_removed_from_the_config_stays_final(
+        clock: ManualClock, demo_config) -> None:
+    """Risk: a reload removed the service (allowed: it had no live ticket); calling its
+    no-show back would put a ticket of an unknown service at a window."""
+    from edge.queue.engine import domain_from_config
+    services, windows, policies = domain_from_config(demo_config, read_secret=False)
+    pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", policies), clock)
+    pure.do(c.IssueTicket("realty"))
+    pure.do(c.CallTicket(2, "B-001"))
+    pure.do(c.NoShow(2))
+    data = demo_config.model_dump(mode="python")
+    data["services"] = [x for x in data["services"] if x["id"] != "realty"]
+    for w in data["windows"]:
+        w["services"].pop("realty", None)
+    data["policies"]["services"].pop("realty", None)
+    pure.do(c.Reconfigure(parse_config(data, "without realty")))
+    clock.advance(10 * MIN)
+    for command in (c.CallTicket(1, "B-001"), c.ReturnTicket("B-001")):
+        err = pure.refused(command)
+        assert err.code == "unknown_service"
+        assert str(err) == ("B-001 was for service realty, which is no longer configured: the "
+                            "visitor takes a new ticket")
+
+
+def test_a_returned_visitor_counts_once_in_caps_estimates_and_finals(clock: ManualClock) -> None:
+    """Risk: the come-back is counted as a second ticket (the daily cap refuses it or is
+    used up, two service-time samples, two visits) or is missing from the line's count."""
+    pure = center(clock, services={"docs": ServiceRules(daily_cap=2)})
+    missed(pure, n=2)
+    assert pure.refused(c.IssueTicket("docs")).code == "daily_cap"
+    clock.advance(MIN)
+    pure.do(c.ReturnTicket("A-001"))               # not a new ticket: the cap does not refuse it
+    assert pure.refused(c.IssueTicket("docs")).code == "daily_cap"
+    assert pure.engine.snapshot().waiting["docs"] == 2
+    issued = pure.do(c.IssueTicket("realty")).events[-1].data
+    assert issued["ahead"] == 0                    # other lines are not touched
+    for _ in range(2):
+        pure.do(c.CallNext(1))
+        clock.advance(5 * MIN)
+        pure.do(c.Finish(1))
+    assert pure.engine._times.count("docs") == 2   # one sample per ticket served
+    assert [e["ticket"] for e in of(pure, "ticket.done")] == ["A-002", "A-001"]
+    assert [e["ticket"] for e in of(pure, "ticket.no_show")] == ["A-001"]
+    # A ticket's outcome is its last final event: A-001 was served.
+    a1 = [e.type for e in pure.events if e.data.get("ticket_id") == 1]
+    assert a1 == ["ticket.issued", "ticket.called", "ticket.no_show", "ticket.returned",
+                  "ticket.called", "ticket.done"]
+
+
+def test_a_return_starts_a_fresh_wait_for_the_sla_alarm(clock: ManualClock) -> None:
+    """Risk: the returned ticket raises "waited over 30 min" at once, counting the time
+    before its first call, or keeps an alarm of the visit it is no longer waiting in."""
+    pure = center(clock, services={"docs": ServiceRules(max_wait_min=30)})
+    pure.do(c.IssueTicket("docs"))
+    clock.advance(31 * MIN)
+    pure.do(c.Tick())
+    assert "sla.wait:1" in pure.engine.snapshot().alarms
+    pure.do(c.CallNext(1))
+    pure.do(c.NoShow(1))
+    assert "sla.wait:1" not in pure.engine.snapshot().alarms
+    pure.do(c.ReturnTicket("A-001"))
+    clock.advance(29 * MIN)
+    pure.do(c.Tick())
+    assert "sla.wait:1" not in pure.engine.snapshot().alarms
+    clock.advance(2 * MIN)
+    pure.do(c.Tick())
+    assert "sla.wait:1" in pure.engine.snapshot().alarms
+
+
+def test_a_timed_out_no_show_that_came_back_is_not_reported_as_timed_out_again(
+        clock: ManualClock) -> None:
+    """Risk: the old no-show reason stays on the ticket: after the operator's own no-show,
+    `done` says "closed as a no-show because start was not pressed"."""
+    pure = center(clock, no_show_after_s=60)
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    clock.advance(61)
+    pure.do(c.Tick())
+    assert of(pure, "ticket.no_show")[-1]["reason"] == "timeout"
+    pure.do(c.ReturnTicket("A-001"))
+    assert "no_show" not in pure.engine.ticket(1).extra
+    pure.do(c.CallNext(1))
+    pure.do(c.NoShow(1))
+    err = pure.refused(c.Finish(1))
+    assert str(err) == "window 1 has no ticket called or in service"
+
+
+def test_a_returned_ticket_owes_no_paper(clock: ManualClock) -> None:
+    """Risk: a ticket whose paper failed is printed (or voided as overdue) at the kiosk
+    while its visitor stands at the window."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.TicketPrinted(1, ok=False, detail="cover open"))
+    pure.do(c.CallNext(1))
+    pure.do(c.NoShow(1))
+    pure.do(c.ReturnTicket("A-001"))
+    assert pure.engine.ticket(1).print_state is PrintState.NONE
+    assert pure.do(c.PrintJobs("kiosk")).reply.data["jobs"] == []
+
+
+def test_a_returned_ticket_still_open_at_the_day_end_is_closed_again(clock: ManualClock) -> None:
+    """Risk: a ticket back in line is left open overnight, or its number stays in use."""
+    pure = center(clock)
+    missed(pure, n=1)
+    pure.do(c.ReturnTicket("A-001"))
+    clock.advance(16 * 3600)
+    pure.do(c.Tick())
+    finals = [(e.type, e.data.get("reason")) for e in pure.events
+              if e.data.get("ticket_id") == 1 and e.type == "ticket.no_show"]
+    assert finals == [("ticket.no_show", None), ("ticket.no_show", "day_closed")]
+    assert pure.engine.state.tickets == {}
+    assert pure.label(c.IssueTicket("docs")) == "A-001"
+
+
+def test_a_returned_ticket_holds_its_number_again(clock: ManualClock) -> None:
+    """Risk: the number of a no-show is free (final) and, once it comes back, is issued to
+    a newcomer too: two C-001 in the hall."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("tiny"))                 # range 1-3
+    pure.do(c.CallTicket(3, "C-001"))
+    pure.do(c.NoShow(3))
+    pure.do(c.IssueTicket("tiny"))
+    pure.do(c.IssueTicket("tiny"))
+    pure.do(c.ReturnTicket("C-001"))
+    assert pure.refused(c.IssueTicket("tiny")).code == "numbers_exhausted"
+
+
+def test_a_second_miss_can_come_back_again(clock: ManualClock) -> None:
+    """Risk: the count of returns is lost, or the second no-show is final for no reason."""
+    pure = center(clock)
+    missed(pure)
+    pure.do(c.ReturnTicket("A-001"))
+    pure.do(c.CallTicket(1, "A-002"))
+    pure.do(c.Finish(1))
+    pure.do(c.CallNext(1))                         # A-003
+    pure.do(c.CallNext(1))                         # A-001 again
+    pure.do(c.NoShow(1))
+    out = pure.do(c.ReturnTicket("A-001"))
+    assert out.events[0].data["returns"] == 2
+
+
+def test_a_return_survives_a_restart(harness) -> None:
+    """Risk: after a power cut the returned ticket is lost from the line, sits in another
+    place, its number is issued twice, or its delay starts again."""
+    clock = harness.clock
+    for _ in range(3):
+        harness.call(c.IssueTicket("docs"))
+    harness.call(c.CallNext(1))
+    harness.call(c.NoShow(1))                      # A-001 missed at 09:00
+    harness.call(c.IssueTicket("realty"))          # B-001
+    harness.call(c.CallNext(2))                    # realty first at window 2: B-001
+    harness.call(c.NoShow(2))                      # B-001 missed at 09:00
+    clock.advance(MIN)
+    harness.call(c.ReturnTicket("A-001"))
+    line = [t.label for t in harness.engine.waiting_line("docs")]
+    assert line == ["A-002", "A-003", "A-001"]
+    harness.restart()
+    assert [t.label for t in harness.engine.waiting_line("docs")] == line
+    assert harness.controller.snapshot.waiting["docs"] == 3
+    # The delay is counted from the saved no-show, not from the restart.
+    with pytest.raises(CommandError) as e:
+        harness.call(c.CallTicket(1, "A-001"))
+    assert e.value.code == "return_too_soon"
+    clock.advance(4 * MIN)
+    assert harness.call(c.CallTicket(2, "B-001")).reply.text.startswith("CALL B-001 -> 2")
+    # Numbering and the line go on in order after the restart.
+    assert harness.call(c.IssueTicket("docs")).reply.ticket.label == "A-004"
+    harness.restart()
+    assert [harness.call(c.CallNext(1)).reply.ticket.label for _ in range(3)] == \
+        ["A-002", "A-003", "A-001"]
+    types = [e.type for e in harness.store.outbox()]
+    assert types.count("ticket.returned") == 2
+
+
+def test_the_console_returns_and_calls_a_no_show(harness) -> None:
+    """Risk: the operator cannot reach the feature, or a refusal is not one clear line."""
+    out = io.StringIO()
+    console = ConsoleDriver(harness.controller, io.StringIO(), out, lambda: None)
+    for line in ("ticket docs", "ticket docs", "call 1", "noshow 1", "call 1 A-001",
+                 "return a1", "return A-001", "return A-009"):
+        assert console.handle_line(line)
+    answers = out.getvalue().splitlines()
+    assert answers[4].startswith("ERROR A-001 was a no-show under a minute ago; it can be "
+                                 "called by number from 09:05")
+    assert answers[5:] == [
+        "RETURNED A-001 to docs ahead=1",
+        "ERROR A-001 is waiting, not a no-show; return works only for a no-show",
+        "ERROR no ticket A-009 today; check the number (a ticket of an earlier day is closed: "
+        "the visitor takes a new one)",
+    ]
+    assert "return TICKET" in HELP
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("3 call A-017", c.CallTicket(window=3, label="A-017", source="k")),
+    ("3 next a17", c.CallTicket(window=3, label="a17", source="k")),
+    ("3 call", c.CallNext(window=3, source="k")),
+    ("3 return A-017", c.ReturnTicket(label="A-017", source="k")),
+])
+def test_a_keypad_line_calls_or_returns_a_ticket_by_number(line, expected) -> None:
+    """Risk: "3 call A-017" on a text keypad calls the next visitor instead of A-017 (the
+    number was ignored), so a returning visitor cannot be called from a keypad."""
+    assert parse_line(line, window=None, source="k").command == expected
+
+
+def test_a_keypad_return_needs_the_ticket() -> None:
+    """Risk: "3 return" without a number is taken for some other ticket or action."""
+    parsed = parse_line("3 return", window=None, source="k")
+    assert parsed.command is None and "return needs a ticket number" in parsed.error
+
+
+@pytest.mark.parametrize("value, expected", [
+    (-1, "policies.no_show_return_min"), (121, "policies.no_show_return_min"),
+])
+def test_the_return_delay_is_validated(demo_config, value, expected) -> None:
+    """Risk: a typo (500 minutes, a negative number) silently changes what operators can do."""
+    data = demo_config.model_dump(mode="python")
+    data["policies"]["no_show_return_min"] = value
+    with pytest.raises(ConfigError) as e:
+        parse_config(data, "test")
+    assert any(expected in p for p in e.value.problems), e.value.problems
+
+
+def test_the_config_key_reaches_the_engine(demo_config) -> None:
+    """Risk: `no_show_return_min = 0` in the file (or central's cfg) does not reach the
+    engine, and no-shows come back at a center that asked for them to stay final."""
+    from edge.queue.engine import policies_from_config
+    data = demo_config.model_dump(mode="python")
+    data["policies"]["no_show_return_min"] = 0
+    assert policies_from_config(parse_config(data, "t"), read_secret=False).no_show_return_min == 0
