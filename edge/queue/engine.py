@@ -1278,6 +1278,11 @@ class QueueEngine:
         if t.state is not TicketState.WAITING:
             raise CommandError("not_waiting", f"{t.label} is {t.state.value}; only a waiting "
                                "ticket can be voided")
+        if t.print_state not in (PrintState.PENDING, PrintState.FAILED) or t.extra.get("printed"):
+            # The printer's job is stale: the visitor holds the paper, or needs none any more
+            # (a no-show back at a window). Voiding would take the turn of someone present.
+            raise CommandError("not_owed", f"{t.label} is not owed paper (print state "
+                               f"{t.print_state.value}): not voided")
         d.put(t.with_(state=TicketState.VOIDED, finished_ms=d.now))
         # A booked check-in whose ticket never printed: the visitor holds nothing, so the
         # booking lets go of the dead ticket and may be scanned again.

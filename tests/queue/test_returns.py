@@ -450,3 +450,30 @@ def test_the_config_key_reaches_the_engine(demo_config) -> None:
     data = demo_config.model_dump(mode="python")
     data["policies"]["no_show_return_min"] = 0
     assert policies_from_config(parse_config(data, "t"), read_secret=False).no_show_return_min == 0
+
+
+def test_a_printer_never_voids_a_ticket_whose_paper_is_no_longer_owed(clock: ManualClock) -> None:
+    """Risk: the printer's thread still holds the job of a ticket that was issued while it
+    failed, called, missed and sent back; when the job's deadline passes it voids the
+    ticket of a visitor who is standing in line (or holds the paper of a later print)."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("docs", printer="kiosk"))   # paper owed; the printer is failing
+    pure.do(c.TicketPrinted(1, ok=False, detail="paper out"))
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallTicket(1, "A-001"))
+    pure.do(c.NoShow(1))
+    pure.do(c.ReturnTicket("A-001"))
+    assert pure.engine.state.tickets[1].print_state is PrintState.NONE
+    err = pure.refused(c.VoidTicket(1, "not printed within 90 s: paper out"))
+    assert err.code == "not_owed" and str(err) == \
+        "A-001 is not owed paper (print state none): not voided"
+    assert pure.engine.state.tickets[1].state is TicketState.WAITING
+    # Paper that came out once is never voided either, even if a reprint is owed.
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.TicketPrinted(3, ok=True))
+    pure.do(c.Reprint("A-003"))
+    assert pure.refused(c.VoidTicket(3, "cannot print: cover open")).code == "not_owed"
+    # What the printer owes and never printed is still voided (the visitor has nothing).
+    pure.do(c.IssueTicket("docs", printer="kiosk"))
+    pure.do(c.VoidTicket(4, "not printed within 90 s: paper out"))
+    assert pure.engine.state.tickets[4].state is TicketState.VOIDED
