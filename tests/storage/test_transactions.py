@@ -11,16 +11,19 @@ fails with "no transaction is active".
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from edge.central.store import CentralStore
 from edge.errors import StorageError
 from edge.queue.store import QueueStore
 from edge.queue.transaction import write_transaction
 from edge.sync.outbox import OutboxDb
+from edge.sync.protocol import EventBatch
 from tests.storage.test_storage_faults import fill
 
 
@@ -133,3 +136,35 @@ def test_a_big_snapshot_on_a_full_card_names_the_full_disk_not_the_failed_rollba
         assert db.get("sync.bookings") == "[]"
     finally:
         db.close()
+
+
+def _batch(first: int, last: int, data_bytes: int) -> EventBatch:
+    return EventBatch.model_validate({
+        "v": 1, "site": "s", "device": "d", "session": 1, "floor": 0,
+        "events": [{"v": 1, "id": f"e-{s}", "site": "s", "device": "d", "seq": s, "boot": "b",
+                    "type": "test.event", "ts": 0, "mono_ms": 0, "clock_synced": True,
+                    "hist": False, "data": {"text": "x" * data_bytes}}
+                   for s in range(first, last + 1)]})
+
+
+def test_central_on_a_full_disk_acks_nothing_names_the_fault_and_stores_the_batch_later(
+        disk_8m: Path) -> None:
+    """Risk: central's store ran ROLLBACK after SQLite had rolled back by itself (a full
+    disk): "cannot rollback - no transaction is active" hid the fault in central's log."""
+    store = CentralStore(disk_8m / "central.db")
+    try:
+        assert store.store_batch(_batch(1, 5, 10)).acked_seq == 5
+        filler = fill(disk_8m)
+        big = _batch(6, 305, 10_000)             # 3 MB: beyond the page cache
+        with pytest.raises(sqlite3.Error) as e:
+            store.store_batch(big)
+        assert "full" in str(e.value) and "rollback" not in str(e.value)
+        assert store.device("s", "d")["contiguous"] == 5, "nothing acked beyond the store"
+        filler.unlink()
+        assert store.store_batch(big).acked_seq == 305
+        assert store.next_session() >= 1
+    finally:
+        store.close()
+    assert _rows(disk_8m / "central.db", "SELECT COUNT(*) FROM events") == [(305,)]
+    assert json.loads(_rows(disk_8m / "central.db",
+                            "SELECT data FROM events WHERE seq=305")[0][0])["text"] == "x" * 10_000
