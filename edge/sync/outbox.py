@@ -281,8 +281,8 @@ class OutboxDb:
 
     @contextlib.contextmanager
     def _tx(self, doing: str = "cannot save the sync state") -> Iterator[None]:
-        """One write transaction; a failure leaves nothing of it and raises a StorageError
-        naming the fault and its fix (the link logs it and shows it in health)."""
+        """One write transaction; a failure leaves nothing of it, and the connection ready
+        for the next, and is raised as a StorageError naming the fault and its fix."""
         try:
             with write_transaction(self._conn):
                 yield
