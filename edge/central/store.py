@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from edge.queue.transaction import write_transaction
 from edge.sync.protocol import EventBatch
 
 logger = logging.getLogger(__name__)
@@ -132,16 +133,11 @@ class CentralStore:
 
     def next_session(self) -> int:
         c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(c):
             row = c.execute("SELECT value FROM meta WHERE key='session'").fetchone()
             session = (int(row[0]) if row else 0) + 1
             c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('session', ?)",
                       (str(session),))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return session
 
     def store_batch(self, batch: EventBatch) -> StoreResult:
@@ -150,8 +146,9 @@ class CentralStore:
         site = batch.site
         now = _now_ms()
         inserted = duplicates = conflicts = copies = 0
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        # A failure (a full disk, a COMMIT refused busy) stores nothing of the batch, and
+        # is raised as it is: no ack goes out, the edge sends the batch again.
+        with write_transaction(c):
             device = self._stream(site, batch.device, batch.db, now, batch.prev_db,
                                   batch.fork_seq)
             twins = self._twins(site, device)
@@ -230,10 +227,6 @@ class CentralStore:
                       " conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
                       "WHERE site=? AND device=?",
                       (contiguous, inserted, duplicates, conflicts, copies, now, site, device))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         first = batch.events[0].seq
         resend = contiguous + 1 if first > contiguous + 1 else None
         return StoreResult(contiguous, inserted, duplicates, conflicts, resend, copies)

@@ -189,11 +189,10 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
     """Each row's problems, added to row.problems; returns the wire form of the good ones.
 
     Besides the shared check of a booking: what the center's config says (services,
-    site, working hours), past days, an IIN typed into another column, and codes that
-    appear twice. Every problem of every row is found, in one run.
+    site, working hours), past days and codes that appear twice (an IIN typed into
+    another column is the shared check's). Every problem of every row is found, in one run.
     """
-    from edge.queue.bookings import (BookingRejected, booking_wire, iin_valid, parse_booking,
-                                      shown)
+    from edge.queue.bookings import BookingRejected, booking_wire, parse_booking, shown
 
     services = sorted(s.id for s in config.services)
     pol = config.policies
@@ -213,14 +212,9 @@ def check_rows(read: FileRead, config: Any, key: bytes | None, today: dt.date) -
             continue
         bad = {f for f, _ in row.problems}
         code = raw.get("code")
+        # A code holding an IIN is in `bad` (parse_booking): never printed or compared.
         if isinstance(code, str) and "code" not in bad:
-            if code.isdigit() and iin_valid(code):
-                # Never print it: a shifted column puts the IIN here, and it would be
-                # stored and sent in events as the booking's code.
-                row.problems.append(("code", "looks like an IIN (12 digits with a valid "
-                                             "check digit); the IIN goes in the iin column"))
-            else:
-                by_code[code.upper()].append(row)
+            by_code[code.upper()].append(row)
         svc = raw.get("service")
         if isinstance(svc, str) and "service" not in bad and svc not in services:
             row.problems.append(("service", f"no service {shown(svc)} in this center's config "

@@ -1,8 +1,8 @@
 """Bookings from the e-gov portal: the wire model, the stored form, IIN checks and hashing.
 
 The visitor's IIN never leaves this module in clear: `parse_booking` turns an `iin` key
-into `iin_hmac` (HMAC-SHA256 with the site's secret) before anything is stored, and
-errors about an IIN never repeat it.
+into `iin_hmac` (HMAC-SHA256 with the site's secret) before anything is stored, refuses an
+IIN put into a text field (`iin_in_text`), and errors about an IIN never repeat it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,22 @@ def iin_valid(iin: str) -> bool:
         if check == 10:
             return False
     return check == digits[11]
+
+
+# Any run of digits, Unicode ones included ("\d"): a full-width IIN is the IIN all the same.
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def holds_iin(value: Any) -> bool:
+    """True for text holding an IIN: a run of exactly 12 digits with a valid check digit.
+
+    Only whole runs: a longer number (a 13-digit timestamp) is not an IIN, and digits
+    split by '-' or a space are not joined (a code may carry a date: KZ-20261123-0042).
+    """
+    if not isinstance(value, str):
+        return False
+    return any(len(run) == 12 and iin_valid("".join(str(int(ch)) for ch in run))
+               for run in _DIGIT_RUN.findall(value))
 
 
 def iin_hmac(key: bytes, iin: str) -> str:
@@ -140,6 +156,12 @@ FIELD_RULES = {
     "rebooked_to": "the new booking's code, written like a code (e.g. AB-101), or leave it out",
     "iin": "the visitor's IIN: 12 digits, as text",
 }
+# Booking fields whose text is stored, shown at the kiosk and in messages, and sent in
+# events (the code in every ticket event of a booked visitor). An IIN must not be in any
+# of them: a column shifted at central or in a spreadsheet, or a code made from the IIN,
+# would keep it in clear. (iin_hmac is hex and may hold 12 digits in a row by chance; it
+# is a hash, not checked. date, slot_start, status cannot hold one by their format.)
+IIN_FREE_FIELDS = ("code", "service", "site", "rebooked_to")
 _PROBLEM = {
     "missing": "missing or empty", "string_type": "must be text", "int_type": "not a whole number",
     "int_parsing": "not a whole number", "int_from_float": "not a whole number",
@@ -181,6 +203,19 @@ def shown(value: str) -> str:
     if len(value) <= 32 and sum(ch.isdigit() for ch in value) <= 4:
         return repr(value)
     return "(not shown: it holds many digits)"
+
+
+def iin_in_text(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for each text field of a booking entry that holds an IIN.
+
+    The one rule for central's entries, booking files and the inbox; the problem never
+    repeats the value and says where the IIN belongs instead.
+    """
+    return [(f, "holds an IIN (12 digits in a row with a valid check digit), which is never "
+                "kept or sent in clear; the visitor's IIN goes only in iin_hmac, as its keyed "
+                "hash (in a booking file: in the iin column, hashed when loaded); write "
+                + FIELD_RULES[f])
+            for f in IIN_FREE_FIELDS if holds_iin(raw.get(f))]
 
 
 def iin_problem(iin: Any) -> str | None:
@@ -297,6 +332,8 @@ def parse_booking(raw: Any, key: bytes | None) -> Booking:
             if data.get("iin_hmac") not in (None, digest):
                 problems.append(("iin_hmac", "does not match the IIN given beside it"))
             data["iin_hmac"] = digest
+    in_text = iin_in_text(data)
+    problems.extend(in_text)
     for k in ("slot_minutes", "version"):
         v = data.get(k)
         # JSON has one number type: 15.0 is the number 15 (as in central's messages).
@@ -305,7 +342,9 @@ def parse_booking(raw: Any, key: bytes | None) -> Booking:
     try:
         b = BookingIn.model_validate(data)
     except ValidationError as e:
-        problems.extend(_model_problems(e, data))
+        # A field holding an IIN is named once, with that reason: its format matters less.
+        held = {f for f, _ in in_text}
+        problems.extend(p for p in _model_problems(e, data) if p[0] not in held)
     if problems:
         raise BookingRejected(problems)
     return Booking(code=b.code.upper(), service=b.service, day=b.date,

@@ -1420,7 +1420,10 @@ class QueueEngine:
         code = cmd.code.strip().upper()
         b = d.booking(code)
         if b is None:
-            raise Refusal("unknown_booking", f"no booking with code {code} at this center")
+            # An ID card's barcode is the IIN: the refusal is logged and shown in health.
+            what = ("this code (12 digits in a row, as in an IIN: not shown)"
+                    if _IIN_RUN.search(code) else f"code {code}")
+            raise Refusal("unknown_booking", f"no booking with {what} at this center")
         self._check_in(d, b, cmd.printer, cmd.source)
 
     def _checkin_iin(self, d: _Draft, cmd: c.CheckInIin) -> None:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from edge.clock import Clock
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as qc
-from edge.queue.bookings import BookingIn, RefusedBooking
+from edge.queue.bookings import BookingIn, RefusedBooking, iin_in_text
 from edge.sync.outbox import OutboxDb
 from edge.sync.protocol import (BookingsMessage, CfgMessage, CmdMessage, PayloadError, decode,
                                 dumps, explain)
@@ -275,10 +275,13 @@ def refuse_unsafe_bookings(data: dict[str, Any]
     A clear `iin` is accepted only from files loaded with the CLI (docs/bookings.md):
     from central it would end up in the database (this snapshot is saved for restore()),
     its WAL and backups. An entry with a key that is not a booking field is refused too,
-    since its value may be an IIN under another name (the engine would refuse it anyway).
-    Returns the message with each refused entry reduced to its code and the names of its
-    offending keys (values null) -- what is saved -- and index -> RefusedBooking, which
-    takes the entry's place in LoadBookings so the engine reports it at its own index.
+    since its value may be an IIN under another name (the engine would refuse it anyway),
+    and so is one with an IIN in a text field (the shared check, iin_in_text: the engine
+    would refuse it too, but this copy is saved before it runs).
+    Returns the message with each refused entry reduced to its code (unless the code is
+    what holds an IIN) and the names of its offending keys (values null) -- what is
+    saved -- and index -> RefusedBooking, which takes the entry's place in LoadBookings so
+    the engine reports it at its own index.
     """
     items = data.get("bookings")
     if not isinstance(items, list):
@@ -293,22 +296,27 @@ def refuse_unsafe_bookings(data: dict[str, Any]
         # A known field holding an object or a list could hide an IIN just as well.
         nested = sorted(str(k) for k in item
                         if k in BOOKING_FIELDS and not isinstance(item[k], _PLAIN))
-        if not extra and not nested:
+        in_text = iin_in_text(item)
+        if not extra and not nested and not in_text:
             clean.append(item)
             continue
+        held = [f for f, _ in in_text]
         code = item.get("code")
-        code = code[:32] if isinstance(code, str) else None
+        code = code[:32] if isinstance(code, str) and "code" not in held else None
+        reasons = []
         if "iin" in item:
-            reason = CLEAR_IIN_REASON
+            reasons.append(CLEAR_IIN_REASON)
         elif extra:
             shown = ", ".join(k[:32] for k in extra[:5])
-            reason = (f"{shown}: not a booking field (known fields: "
-                      f"{', '.join(sorted(BOOKING_FIELDS))}); remove it")
-        else:
-            reason = f"{', '.join(nested[:5])}: must be a string or a number, not an object or list"
-        refused[i] = RefusedBooking(code, reason)
+            reasons.append(f"{shown}: not a booking field (known fields: "
+                           f"{', '.join(sorted(BOOKING_FIELDS))}); remove it")
+        if nested:
+            reasons.append(f"{', '.join(nested[:5])}: must be a string or a number, not an "
+                           "object or list")
+        reasons.extend(f"{f}: {why}" for f, why in in_text)
+        refused[i] = RefusedBooking(code, "; ".join(reasons))
         clean.append({**({"code": code} if code is not None else {}),
-                      **{k: None for k in extra + nested if k != "code"}})
+                      **{k: None for k in extra + nested + held if k != "code"}})
     return {**data, "bookings": clean}, refused
 
 

@@ -7,6 +7,7 @@ a prefix that central acked (or, at the cap, dropped), and keeps its own durable
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -14,9 +15,11 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from edge.errors import StorageError
+from edge.queue.faults import storage_error
+from edge.queue.transaction import write_transaction
 from edge.sync.machine import Machine
 
 logger = logging.getLogger(__name__)
@@ -271,27 +274,20 @@ class OutboxDb:
 
     def delete_through(self, seq: int, meta: dict[str, Any]) -> int:
         """Delete outbox rows with seq <= `seq` and write `meta`, in one transaction."""
-        with self._tx():
+        with self._tx("cannot delete events from the outbox"):
             cur = self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
             self._write_meta(meta)
         return cur.rowcount
 
-    def _tx(self) -> "_Tx":
-        return _Tx(self._conn)
-
-
-class _Tx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self._conn.execute("COMMIT")
-        else:
-            self._conn.execute("ROLLBACK")
+    @contextlib.contextmanager
+    def _tx(self, doing: str = "cannot save the sync state") -> Iterator[None]:
+        """One write transaction; a failure leaves nothing of it, and the connection ready
+        for the next, and is raised as a StorageError naming the fault and its fix."""
+        try:
+            with write_transaction(self._conn):
+                yield
+        except sqlite3.Error as e:
+            raise storage_error(e, self.path, doing) from None
 
 
 @functools.lru_cache(maxsize=256)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from edge.queue import commands as c
-from edge.queue.bookings import BookingStatus, iin_valid
+from edge.queue.bookings import BookingStatus, holds_iin, iin_valid, parse_booking
 from edge.queue.lines import TIER_BOOKED, TIER_NORMAL, TIER_TRANSFER
 from edge.queue.policies import Refusal, kiosk_text
 
@@ -190,6 +190,28 @@ def test_iin_check_digit(iin: str, ok: bool) -> None:
     assert iin_valid(iin) is ok
 
 
+@pytest.mark.parametrize("text, held", [
+    (IIN, True), (f"Q-{IIN}", True), (f"ЦОН {IIN}", True), (f"{IIN}-2", True),
+    ("".join(chr(0xFF10 + int(d)) for d in IIN), True),        # full-width digits
+    (IIN[:11] + str((int(IIN[11]) + 1) % 10), False),           # check digit wrong
+    (IIN + "7", False), ("7" + IIN, False),                      # 13 digits: not an IIN
+    (f"{IIN[:6]}-{IIN[6:]}", False), ("KZ-20261123-0042", False), ("AB-100", False),
+    ("", False), (None, False), (int(IIN), False),
+])
+def test_what_holds_an_iin(text: object, held: bool) -> None:
+    """A run of exactly 12 digits with a valid check digit; the table is the rule the docs
+    give central's operators (docs/bookings.md), false positives included."""
+    assert holds_iin(text) is held
+
+
+def test_an_iin_hmac_is_not_taken_for_an_iin() -> None:
+    """Risk: a keyed hash is hex, and about one in six holds 12 digits in a row (one in
+    eleven of those with a valid check digit): checking it would refuse good bookings."""
+    digest = IIN + "ab" * 26
+    b = parse_booking(booking("AB-1", iin_hmac=digest), None)
+    assert b.iin_hmac == digest
+
+
 def test_check_digit_second_pass() -> None:
     # 11 digits whose first weighted sum is 10 mod 11 use the second weights.
     import itertools
@@ -251,14 +273,18 @@ def test_an_iin_in_the_wrong_field_never_reaches_the_rejected_event(make_center)
     """Risk: a column shifted at central put an IIN into `service` or `code`; the rejection
     reason and the bookings.rejected event then carried it in clear to the outbox."""
     center = make_center()
-    rows = (booking("AB-1", service=IIN), booking(IIN, service="nope"))
+    typo = IIN[:11] + str((int(IIN[11]) + 1) % 10)      # not valid, still someone's IIN
+    rows = (booking("AB-1", service=IIN), booking(IIN, service="nope"),
+            booking("AB-2", service=typo))
     a = center.call(c.LoadBookings(rows, 1))
-    assert len(a.reply.data["rejected_items"]) == 2
+    assert len(a.reply.data["rejected_items"]) == 3
     assert IIN not in str(a.reply.data) and IIN not in a.reply.text
+    assert typo not in str(a.reply.data)
     [ev] = [e for e in a.events if e.type == "bookings.rejected"]
-    assert IIN not in json.dumps(ev.data)
-    assert "(not shown: it holds many digits)" in ev.data["items"][0]["reason"]
-    assert [i["code"] for i in ev.data["items"]] == ["AB-1", None]
+    assert IIN not in json.dumps(ev.data) and typo not in json.dumps(ev.data)
+    assert ev.data["items"][0]["reason"].startswith("service: holds an IIN")
+    assert "(not shown: it holds many digits)" in ev.data["items"][2]["reason"]
+    assert [i["code"] for i in ev.data["items"]] == ["AB-1", None, "AB-2"]
     a = center.call(c.LoadBookings((booking("KZ-20261123-0042", service="nope"),), 2))
     assert a.reply.data["rejected_items"][0]["code"] == "KZ-20261123-0042"   # a code, kept
 

@@ -195,7 +195,7 @@ def test_past_days_unknown_services_other_sites_and_iin_lookalike_codes(load) ->
     assert "line 3, column date: " in err and "2026-11-20 is before today" in err
     assert "line 3, column slot_minutes: " in err
     assert "line 4" not in err
-    assert "line 5, column code: " in err and "looks like an IIN" in err and IIN not in err
+    assert "line 5, column code: holds an IIN" in err and IIN not in err
     assert "line 6, column site: " in err and "demo-ast-01" in err
 
 
@@ -278,6 +278,47 @@ def test_the_inbox_never_half_loads_a_file(make_center, tmp_path: Path, caplog) 
     assert "bookings[1]: service" in reasons and "bookings[2]: slot_minutes" in reasons
     assert "bookings[1]: code: the same booking code as bookings[0]" in reasons
     assert IIN not in reasons
+
+
+def test_an_iin_in_a_text_field_is_refused_alike_by_the_cli_the_inbox_and_the_engine(
+        load, make_center, tmp_path: Path, caplog) -> None:
+    """Risk: only a code that *was* an IIN was refused, and only by `kezek bookings load`:
+    an IIN inside a code, or in site/service/rebooked_to, was queued, stored and sent."""
+    rows = [f"Q-{IIN},docs,{TODAY},10:00,15,,active,1,,",             # line 2
+            f"AB-1,{IIN},{TODAY},10:00,15,,active,1,,",                 # 3
+            f"AB-2,docs,{TODAY},10:00,15,,active,1,ЦОН {IIN},",         # 4
+            f"AB-3,docs,{TODAY},10:00,15,,rebooked,2,,{IIN}",           # 5
+            f"AB-4,docs,{TODAY},10:00,15,,rebooked,2,,AB-{IIN_2000S}",  # 6
+            f"AB-5,docs,{TODAY},10:00,15,,active,1,,"]                  # 7: fine
+    text = HEADER + ",site,rebooked_to\n" + "\n".join(rows) + "\n"
+    assert load("day.csv", text, "--skip-bad") == 2
+    assert IIN not in load.err and IIN_2000S not in load.err
+    assert load.problem_lines()[0].endswith(
+        "line 2, column code: holds an IIN (12 digits in a row with a valid check digit), "
+        "which is never kept or sent in clear; the visitor's IIN goes only in iin_hmac, as "
+        "its keyed hash (in a booking file: in the iin column, hashed when loaded); write "
+        "3-32 letters, digits or '-', starting with a letter or digit, e.g. AB-100")
+    named = [line.split(": ")[1] for line in load.problem_lines()]
+    assert named == ["line 2, column code", "line 3, column service", "line 4, column site",
+                     "line 5, column rebooked_to", "line 6, column rebooked_to"], load.err
+    assert [b["code"] for b in load.queued()] == ["AB-5"]
+
+    # The inbox (a file put there by hand) and the engine (central's path) say the same.
+    center = make_center()
+    entries = [booking(f"Q-{IIN}"), booking("AB-1", service=IIN), booking("AB-2", site=IIN),
+               booking("AB-3", status="rebooked", rebooked_to=IIN), booking("AB-5")]
+    write_inbox_file(tmp_path, "by-hand", entries)
+    inbox = BookingsInbox(center.controller, inbox_path(tmp_path))
+    assert inbox.poll() == 0
+    for where in ("bookings[0]: code: holds an IIN", "bookings[1]: service: holds an IIN",
+                  "bookings[2]: site: holds an IIN", "bookings[3]: rebooked_to: holds an IIN"):
+        assert where in inbox.health()["error"]
+    reply = center.call(c.LoadBookings(tuple(entries), 1)).reply
+    items = reply.data["rejected_items"]
+    assert [(i["index"], i["code"], i["reason"].split(": ")[0]) for i in items] == [
+        (0, None, "code"), (1, "AB-1", "service"), (2, "AB-2", "site"), (3, "AB-3", "rebooked_to")]
+    assert set(center.engine.state.bookings) == {"AB-5"}
+    assert IIN not in caplog.text + json.dumps(reply.data) + inbox.health()["error"]
 
 
 def test_secret_is_what_hashes_the_iin(load) -> None:

@@ -85,3 +85,29 @@ def test_demo_builds_the_hardware_components(harness, tmp_path):
     finally:
         for comp in built:
             comp.stop(2.0)
+
+
+def test_a_scanned_id_card_is_refused_without_its_iin_in_the_log_or_the_health(
+        harness, pty_pair, caplog):
+    """Risk: an ID card's barcode (the IIN) scanned at the kiosk came back in the queue's
+    refusal, "no booking with code <IIN>", which the scanner logs and keeps as its health
+    notice, and the health goes to central (retained on the broker, stored there)."""
+    from edge.config.hardware import ScannerConfig
+    from edge.drivers.serial_inputs.component import ScannerInput
+
+    iin = "900101300126"      # valid check digit
+    cfg = ScannerConfig.model_validate({"type": "scanner", "port": str(pty_pair.link)})
+    scanner = ScannerInput(cfg, "gpio.serial_inputs.0", harness.controller)
+    caplog.set_level(logging.DEBUG)
+    scanner.start()
+    try:
+        wait_for(lambda: scanner.link.up, what="the port to open")
+        pty_pair.send(f"{iin}\r".encode())
+        wait_for(lambda: scanner.refused == 1, what="the refusal")
+        pty_pair.send(b"BK-7F3A9Q\r")            # an unknown code is still named
+        wait_for(lambda: scanner.refused == 2, what="the second refusal")
+    finally:
+        scanner.stop(2.0)
+    assert iin not in caplog.text + repr([r.args for r in caplog.records])
+    assert "unknown_booking" in caplog.text and "BK-7F3A9Q" in caplog.text
+    assert iin not in repr(scanner.health())

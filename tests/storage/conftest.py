@@ -36,6 +36,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
+def disk_8m(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs: room for a write bigger than SQLite's 2 MB page cache, which then
+    goes to the WAL (and may fill the disk) before its COMMIT."""
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("needs root and mount(8) to mount a size-limited tmpfs")
+    yield from _mounted(tmp_path / "disk8", "-t", "tmpfs", "-o", "size=8m", "tmpfs",
+                        what="mount a tmpfs")
+
+
+@pytest.fixture
 def ext4_disk(tmp_path: Path) -> Iterator[Path]:
     """An 8 MB ext4 image mounted with errors=remount-ro: `mount -o remount,abort` then
     makes the kernel turn it read-only under open files, as it does after card errors."""
