@@ -28,6 +28,7 @@ from edge.queue.vanished import VanishedFiles
 from edge.queue.migrations import LATEST, MIGRATIONS
 from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
 from edge.queue.timebase import TimeBase
+from edge.queue.transaction import roll_back, write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +87,12 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
         saved = _backup(conn, path, version)
         logger.warning("upgrading %s from schema v%d to v%d; backup at %s", path, version, LATEST, saved)
     for target in range(version + 1, LATEST + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        # A full card mid-migration must say "disk is full" (and exit 75, retried), not
+        # "cannot rollback" from a ROLLBACK after SQLite rolled back by itself.
+        with write_transaction(conn):
             for stmt in MIGRATIONS[target - 1]:
                 conn.execute(stmt)
             conn.execute(f"PRAGMA user_version={target}")
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
     return LATEST
 
 
@@ -265,13 +263,8 @@ class QueueStore:
             conn.execute("COMMIT")
         except BaseException as e:
             # SQLite may have rolled back by itself (a full disk, an I/O error) or never
-            # begun (a read-only file system): a ROLLBACK then fails with "no transaction
-            # is active", which must not hide the real fault.
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error as rollback_error:
-                    logger.warning("rollback of a failed commit failed too: %s", rollback_error)
+            # begun (a read-only file system): the real fault is the one raised.
+            roll_back(conn)
             if isinstance(e, sqlite3.Error):
                 raise storage_error(e, self.path, "cannot save the command") from None
             raise

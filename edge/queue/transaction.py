@@ -10,7 +10,8 @@ SQLite ends a failed transaction in two ways, and a caller must handle both:
     back by itself; a ROLLBACK after it fails with "no transaction is active", and that
     error must not replace the real fault.
 So: roll back only what is still open, never raise from the rollback, and re-raise the
-first error. The queue store's commit() does the same inline on its hot path.
+first error. The queue store's commit() uses roll_back() too (its BEGIN and COMMIT stay
+inline: a visitor's press is not the place for a generator's frames).
 """
 
 from __future__ import annotations

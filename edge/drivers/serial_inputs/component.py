@@ -13,7 +13,7 @@ from edge.drivers.gpio.actions import outcome
 from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, parse_frame,
                                                parse_line, reply_frame, reply_line)
 from edge.drivers.serial_inputs.ports import SerialLink, check_present
-from edge.drivers.serial_inputs.scanner import CHECKIN_UNAVAILABLE, checkin_command, clean_scan
+from edge.drivers.serial_inputs.scanner import checkin_command, clean_scan
 from edge.queue.commands import DeviceStatus
 
 logger = logging.getLogger(__name__)
@@ -208,11 +208,7 @@ class ScannerInput(_SerialInput):
             return
         self._last = (code, now)
         logger.info("%s: scanned a code of %d characters", self.name, len(code))
-        command = checkin_command(code, self.config.printer, self.name)
-        if command is None:
-            self._refused(CHECKIN_UNAVAILABLE.code, str(CHECKIN_UNAVAILABLE))
-            return
-        fut = self.controller.submit(command)
+        fut = self.controller.submit(checkin_command(code, self.config.printer, self.name))
         fut.add_done_callback(self._done)
 
     def _done(self, fut: "Future[Any]") -> None:

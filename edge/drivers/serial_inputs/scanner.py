@@ -1,4 +1,4 @@
-"""A scanned booking code at the kiosk becomes a check-in command (once bookings exist).
+"""A scanned booking code at the kiosk becomes a check-in command.
 
 Scanned text can be anything printed on paper, an ID card's barcode included (an IIN):
 it is never logged, only its length.
@@ -6,23 +6,12 @@ it is never logged, only its length.
 
 from __future__ import annotations
 
-from edge.errors import CommandError
-from edge.queue.commands import CheckIn, Command
-
-# Shown to the visitor (kiosk screen, logs, health) while check-in is not available.
-CHECKIN_UNAVAILABLE = CommandError(
-    "checkin_unavailable",
-    "Брондауды QR-код арқылы тіркеу әзірге қолжетімсіз: кезек нөмірін түйме арқылы алыңыз. / "
-    "Регистрация брони по QR-коду пока недоступна: возьмите талон кнопкой. / "
-    "Booking check-in is not available yet: please take a ticket with the button.")
+from edge.queue.commands import CheckIn
 
 
-def checkin_command(code: str, printer: str | None, source: str) -> Command | None:
-    """The command a scanned booking code asks for: a check-in by booking code.
-
-    (None would mean check-in is not available: the kiosk then says so, see
-    CHECKIN_UNAVAILABLE; kept for configurations without bookings.)
-    """
+def checkin_command(code: str, printer: str | None, source: str) -> CheckIn:
+    """The command a scanned booking code asks for: a check-in by booking code (an unknown
+    code is the engine's refusal, which the kiosk shows)."""
     return CheckIn(code=code, printer=printer, source=source)
 
 
