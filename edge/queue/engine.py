@@ -510,6 +510,10 @@ class QueueEngine:
         serving = 0
         for number in sorted(st.windows):
             w = st.windows[number]
+            if w.ticket_id is None and number not in self.windows_in_config:
+                # Removed by a reload and its last visitor gone: kept in the state for a
+                # late rating or `close`, but no longer a window the hall should show.
+                continue
             t = st.tickets.get(w.ticket_id) if w.ticket_id is not None else None
             if t is not None:
                 serving += 1

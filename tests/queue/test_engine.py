@@ -372,8 +372,12 @@ def test_a_window_removed_from_the_config_finishes_its_visitor_and_calls_no_one(
     data = demo_config.model_dump(mode="python")
     data["windows"] = [w for w in data["windows"] if w["number"] != gone.number]
     pure.do(c.Reconfigure(parse_config(data, "without the last window")))
+    # The hall screen and status show it while its visitor is there ...
+    assert gone.number in [w.number for w in pure.engine.snapshot().windows]
     # Its visitor is finished as usual ...
     assert pure.do(c.Finish(gone.number)).reply.text == f"DONE {first}"
+    # ... and then it leaves the screens (it was listed, empty, until a restart).
+    assert gone.number not in [w.number for w in pure.engine.snapshot().windows]
     # ... and then it takes no one: not "next", not a ticket by label, not re-opened.
     for command in (c.CallNext(gone.number), c.CallTicket(gone.number, "A-002"),
                     c.OpenWindow(gone.number), c.PauseWindow(gone.number)):
