@@ -72,6 +72,7 @@ class App:
         self.stop_requested = threading.Event()
         self._stopper: threading.Thread | None = None
         self._components_stopped = False
+        self._loop_thread: threading.Thread | None = None   # the thread in run(), if any
 
     def start_components(self) -> None:
         from edge.wiring import build_components
@@ -102,6 +103,7 @@ class App:
                                                  args=(stop_timeout, True),
                                                  name="kezek-shutdown", daemon=True)
                 self._stopper.start()
+        self._loop_thread = threading.current_thread()
         self.controller.run(self.stop_event, beat)
 
     def _stop_components(self, timeout: float, then_end_loop: bool = False) -> None:
@@ -120,6 +122,13 @@ class App:
         self.stop_event.set()
         if self._stopper is not None:
             self._stopper.join(timeout * (len(self.components) + 1))
+        loop = self._loop_thread
+        if loop is not None and loop is not threading.current_thread() and loop.is_alive():
+            # run() on another thread (benchmarks, fronts that own the main thread) may be
+            # in a command or a tick: the store is closed only after its loop has ended,
+            # else its next tick reads a closed database and reports the files deleted.
+            self.controller.wake()
+            loop.join(timeout)
         if not self._components_stopped:
             # The loop ended without a graceful stop (an error, or stop_event set directly):
             # stop them now; what they report can no longer be applied.
