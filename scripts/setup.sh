@@ -41,8 +41,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     sudo apt-get update -qq
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: these Debian packages are missing: ${missing[*]}" >&2
-    echo "setup: install them, then run this again:  sudo apt-get install ${missing[*]}" >&2
+    # The same command as above, whole: a fresh machine's package lists can be missing or
+    # old (then install alone fails), and a plain Debian often has no sudo at all.
+    {
+      echo "setup: these Debian packages are missing: ${missing[*]}"
+      echo "setup: install them as root, then run this again:"
+      echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+      if have_cmd sudo; then
+        echo "setup: (or with sudo: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]})"
+      fi
+    } >&2
     exit 1
   fi
 fi
