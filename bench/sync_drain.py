@@ -35,7 +35,9 @@ def free_port() -> int:
 
 
 def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
-    exe = shutil.which("mosquitto")
+    # Debian puts it in /usr/sbin, which is on root's PATH only (bench/run.py looks there too).
+    exe = (shutil.which("mosquitto")
+           or shutil.which("mosquitto", path="/usr/local/sbin:/usr/sbin:/sbin"))
     if exe is None:
         sys.exit("install mosquitto: apt-get install mosquitto")
     port = free_port()

@@ -11,39 +11,63 @@ want_test=0
 # need a real MQTT broker, a browser for the hall page, espeak-ng/sox for the clip set,
 # and systemd-analyze for the unit check.
 debs=(python3-venv fonts-dejavu-core libusb-1.0-0)
+# The demo speaks its calls with these (espeak-ng makes the clip set, aplay plays it); it
+# runs without them, so they are installed when allowed and otherwise only named.
+optional=(espeak-ng alsa-utils)
 if [ "$want_test" = 1 ]; then
   debs+=(mosquitto chromium espeak-ng sox systemd alsa-utils)
+  optional=()
 fi
 
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
-missing=()
-for pkg in "${debs[@]}"; do
-  case "$pkg" in
-    python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=("$pkg") ;;
-    fonts-dejavu-core) [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=("$pkg") ;;
-    libusb-1.0-0) { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "libusb-1.0.so" || missing+=("$pkg") ;;
-    mosquitto) have_cmd mosquitto || [ -x /usr/sbin/mosquitto ] || missing+=("$pkg") ;;
-    chromium) have_cmd chromium || missing+=("$pkg") ;;
-    espeak-ng) have_cmd espeak-ng || missing+=("$pkg") ;;
-    sox) have_cmd sox || missing+=("$pkg") ;;
-    systemd) have_cmd systemd-analyze || missing+=("$pkg") ;;
-    alsa-utils) have_cmd aplay || missing+=("$pkg") ;;
+is_missing() {
+  case "$1" in
+    python3-venv) ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
+    fonts-dejavu-core) [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] ;;
+    libusb-1.0-0) ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "libusb-1.0.so" ;;
+    mosquitto) ! have_cmd mosquitto && [ ! -x /usr/sbin/mosquitto ] ;;
+    chromium) ! have_cmd chromium ;;
+    espeak-ng) ! have_cmd espeak-ng ;;
+    sox) ! have_cmd sox ;;
+    systemd) ! have_cmd systemd-analyze ;;
+    alsa-utils) ! have_cmd aplay ;;
+    *) echo "setup: no check for $1" >&2; exit 2 ;;
   esac
-done
+}
+missing=()
+for pkg in "${debs[@]}"; do is_missing "$pkg" && missing+=("$pkg"); done
+missing_optional=()
+for pkg in "${optional[@]}"; do is_missing "$pkg" && missing_optional+=("$pkg"); done
+wanted=("${missing[@]}" "${missing_optional[@]}")
 
-if [ "${#missing[@]}" -gt 0 ]; then
+if [ "${#wanted[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have_cmd apt-get; then
-    echo "setup: installing Debian packages: ${missing[*]}"
+    echo "setup: installing Debian packages: ${wanted[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
   elif have_cmd sudo && sudo -n true 2>/dev/null; then
-    echo "setup: installing Debian packages with sudo: ${missing[*]}"
+    echo "setup: installing Debian packages with sudo: ${wanted[*]}"
     sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
   else
-    echo "setup: these Debian packages are missing: ${missing[*]}" >&2
-    echo "setup: install them, then run this again:  sudo apt-get install ${missing[*]}" >&2
-    exit 1
+    # The same command as above, whole: a fresh machine's package lists can be missing or
+    # old (then install alone fails), and a plain Debian often has no sudo at all.
+    say_install() {
+      echo "  apt-get update && apt-get install -y --no-install-recommends ${wanted[*]}"
+      if have_cmd sudo; then
+        echo "setup: (or with sudo: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${wanted[*]})"
+      fi
+    }
+    if [ "${#missing[@]}" -gt 0 ]; then
+      {
+        echo "setup: these Debian packages are missing: ${wanted[*]}"
+        echo "setup: install them as root, then run this again:"
+        say_install
+      } >&2
+      exit 1
+    fi
+    echo "setup: the demo will not speak its calls: ${wanted[*]} not installed. To hear them, run as root:"
+    say_install
   fi
 fi
 

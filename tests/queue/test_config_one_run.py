@@ -218,13 +218,17 @@ def test_a_file_the_user_may_not_read() -> None:
         folder.chmod(0o711)   # others may reach the file, not read it
         path = folder / "kezek.toml"
         path.write_text(BASE, encoding="utf-8")
-        path.chmod(0o600)
+        # No one may read it, the owner neither: the test works for any user, whoever
+        # owns the checkout (as root it may be in /root, which user nobody cannot read).
+        path.chmod(0o000)
         argv = [sys.executable, "-m", "edge.cli", "check-config", str(path)]
         if os.geteuid() == 0:
-            # root reads every file: run the check as user nobody.
+            # root reads every file: run the check as root without the capabilities that
+            # bypass file permissions.
             if shutil.which("setpriv") is None:
-                pytest.skip("needs setpriv to drop root")
-            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+                pytest.skip("needs setpriv to drop root's capabilities")
+            caps = "-dac_override,-dac_read_search"
+            argv = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"] + argv
         run = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/",
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     finally:

@@ -45,11 +45,18 @@ def wait_for(pred: Callable[[], Any], timeout: float = 20.0, what: str = "condit
         time.sleep(interval)
 
 
+def mosquitto_exe() -> str | None:
+    """Debian installs the broker as /usr/sbin/mosquitto, which is not on a normal user's
+    PATH (only root's): look there too, or the suite fails for a user who installed it."""
+    return (shutil.which("mosquitto")
+            or shutil.which("mosquitto", path="/usr/local/sbin:/usr/sbin:/sbin"))
+
+
 class Broker:
     """A Mosquitto process on 127.0.0.1:port; kill() is SIGKILL, start() again reuses the port."""
 
     def __init__(self, workdir: Path, *, extra: str = "") -> None:
-        if shutil.which("mosquitto") is None:
+        if mosquitto_exe() is None:
             pytest.fail("install mosquitto: apt-get install mosquitto")
         self.port = free_port()
         self.conf = workdir / f"mosquitto-{self.port}.conf"
@@ -59,7 +66,7 @@ class Broker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        exe = shutil.which("mosquitto")
+        exe = mosquitto_exe()
         if exe is None:
             pytest.fail("install mosquitto: apt-get install mosquitto")
         with open(self.log, "ab") as log:
