@@ -8,14 +8,14 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Debian packages: the runtime needs venv + a font with Kazakh glyphs; the tests also
-# need a real MQTT broker, a browser for the hall page, espeak-ng/sox for the clip set,
-# and systemd-analyze for the unit check.
+# need a real MQTT broker, a browser for the hall page, espeak-ng and aplay for the clip
+# set and the speaker, and systemd-analyze for the unit check.
 debs=(python3-venv fonts-dejavu-core libusb-1.0-0)
 # The demo speaks its calls with these (espeak-ng makes the clip set, aplay plays it); it
 # runs without them, so they are installed when allowed and otherwise only named.
 optional=(espeak-ng alsa-utils)
 if [ "$want_test" = 1 ]; then
-  debs+=(mosquitto chromium espeak-ng sox systemd alsa-utils)
+  debs+=(mosquitto chromium espeak-ng systemd alsa-utils)
   optional=()
 fi
 
@@ -28,7 +28,6 @@ is_missing() {
     mosquitto) ! have_cmd mosquitto && [ ! -x /usr/sbin/mosquitto ] ;;
     chromium) ! have_cmd chromium ;;
     espeak-ng) ! have_cmd espeak-ng ;;
-    sox) ! have_cmd sox ;;
     systemd) ! have_cmd systemd-analyze ;;
     alsa-utils) ! have_cmd aplay ;;
     *) echo "setup: no check for $1" >&2; exit 2 ;;
