@@ -24,12 +24,11 @@ OTHER_IIN = "900101300127"  # invalid check digit, on an entry the engine refuse
 
 def iin_bytes_in(state_dir: Path, *more: Path) -> dict[str, int]:
     """How often either IIN's digits occur in the edge's database files (and `more`)."""
+    paths = [*sorted(state_dir.glob("kezek.db*")), *more]
     found: dict[str, int] = {}
-    for path in [*sorted(state_dir.glob("kezek.db*")), *more]:
-        blob = path.read_bytes() if path.exists() else b""
-        n = blob.count(IIN.encode()) + blob.count(OTHER_IIN.encode())
-        if n:
-            found[path.name] = n
+    for iin in (IIN, OTHER_IIN):
+        for name, n in _files_holding(iin, *paths).items():
+            found[name] = found.get(name, 0) + n
     return found
 
 
