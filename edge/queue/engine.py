@@ -235,12 +235,26 @@ def _without_slot(extra: dict[str, Any]) -> dict[str, Any]:
 NO_SHOW_MS = "no_show_ms"
 
 
+# A visit at a window that pauses for a break (lunch with the visitor still at the window,
+# or "done" pressed only after it) is not service time: the break is kept on the ticket
+# and left out of its service_s and of the service's average (docs/queue.md).
+PAUSED_SINCE = "paused_since"   # wall ms the window paused, while it is paused
+PAUSED_MS = "paused_ms"         # pauses already over, during this call's visit
+_NOT_AFTER_A_CALL = ("slot_ms", NO_SHOW_MS, PAUSED_SINCE, PAUSED_MS)
+
+
 def _called_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """A called ticket's extra: it has had its turn, so no pending slot promotion and no
-    return delay are left."""
-    if "slot_ms" not in extra and NO_SHOW_MS not in extra:
+    """A called ticket's extra: it has had its turn, so no pending slot promotion, no
+    return delay and no earlier visit's breaks are left."""
+    if not any(k in extra for k in _NOT_AFTER_A_CALL):
         return extra
-    return {k: v for k, v in extra.items() if k not in ("slot_ms", NO_SHOW_MS)}
+    return {k: v for k, v in extra.items() if k not in _NOT_AFTER_A_CALL}
+
+
+def _paused_ms(extra: dict[str, Any], now: int) -> int:
+    """Break time of the visit so far: the pauses over, and the one going on."""
+    since = extra.get(PAUSED_SINCE)
+    return int(extra.get(PAUSED_MS, 0)) + (max(0, now - int(since)) if since is not None else 0)
 
 
 def _ago(ms: int) -> str:
@@ -788,12 +802,19 @@ class QueueEngine:
 
     def _done(self, d: _Draft, w: Window, t: Ticket, implicit: bool = False) -> None:
         start = t.serving_ms or t.called_ms or d.now
-        t = t.with_(state=TicketState.DONE, finished_ms=d.now, window=w.number)
+        paused = _paused_ms(t.extra, d.now) if (PAUSED_MS in t.extra or
+                                                PAUSED_SINCE in t.extra) else 0
+        extra = t.extra
+        if PAUSED_SINCE in extra:  # done while paused: the break ends with the visit
+            extra = {k: v for k, v in extra.items() if k != PAUSED_SINCE}
+            extra[PAUSED_MS] = paused
+        t = t.with_(state=TicketState.DONE, finished_ms=d.now, window=w.number, extra=extra)
         d.put(t)
         self._release(d, w, t)
         d.emit("ticket.done", **ticket_view(t), window=w.number,
-               service_s=max(0, (d.now - start) // 1000),
-               visit_s=max(0, (d.now - t.issued_ms) // 1000), implicit=implicit)
+               service_s=max(0, (d.now - start - paused) // 1000),
+               visit_s=max(0, (d.now - t.issued_ms) // 1000), implicit=implicit,
+               **({"paused_s": paused // 1000} if paused else {}))
 
     def _pick(self, d: _Draft, w: Window) -> Ticket | None:
         lookup = self.state.tickets.get
@@ -1115,7 +1136,13 @@ class QueueEngine:
 
     def _start(self, d: _Draft, cmd: c.StartService) -> None:
         w, t = self._held(d, cmd.window, "start", before_start=True)
-        t = t.with_(state=TicketState.SERVING, serving_ms=d.now)
+        extra = t.extra
+        if PAUSED_MS in extra or PAUSED_SINCE in extra:
+            # Service time counts from `start`: breaks before it are not in it.
+            extra = {k: v for k, v in extra.items() if k not in (PAUSED_MS, PAUSED_SINCE)}
+            if PAUSED_SINCE in t.extra:
+                extra[PAUSED_SINCE] = d.now
+        t = t.with_(state=TicketState.SERVING, serving_ms=d.now, extra=extra)
         d.put(t)
         d.emit("ticket.serving", **ticket_view(t), window=w.number,
                wait_s=max(0, ((t.called_ms or d.now) - t.queued_ms) // 1000))
@@ -1209,13 +1236,33 @@ class QueueEngine:
 
     def _pause(self, d: _Draft, cmd: c.PauseWindow) -> None:
         self._set_window(d, cmd.window, WindowState.PAUSED, "paused", (WindowState.OPEN,))
+        self._visit_break(d, cmd.window, paused=True)
 
     def _resume(self, d: _Draft, cmd: c.ResumeWindow) -> None:
         self._set_window(d, cmd.window, WindowState.OPEN, "resumed", (WindowState.PAUSED,))
+        self._visit_break(d, cmd.window, paused=False)
 
     def _open(self, d: _Draft, cmd: c.OpenWindow) -> None:
         self._set_window(d, cmd.window, WindowState.OPEN, "opened",
                          (WindowState.CLOSED, WindowState.PAUSED))
+        self._visit_break(d, cmd.window, paused=False)
+
+    def _visit_break(self, d: _Draft, number: int, *, paused: bool) -> None:
+        """A window that just paused (or came back) with a visitor at it: the break starts
+        (or ends) on the visitor's ticket, so that it is not counted as service time."""
+        w = d.out.windows.get(number)   # only a window whose state this command changed
+        t = d.ticket(w.ticket_id) if w is not None and w.ticket_id is not None else None
+        if t is None or not t.state.at_window:
+            return
+        extra = dict(t.extra)
+        if paused:
+            extra[PAUSED_SINCE] = d.now
+        elif PAUSED_SINCE in extra:
+            extra[PAUSED_MS] = _paused_ms(extra, d.now)
+            del extra[PAUSED_SINCE]
+        else:
+            return
+        d.put(t.with_(extra=extra))
 
     def _close(self, d: _Draft, cmd: c.CloseWindow) -> None:
         w = d.window(cmd.window)

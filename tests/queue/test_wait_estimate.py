@@ -110,3 +110,79 @@ def test_a_ticket_printed_late_counts_only_those_really_ahead(pure: PureEngine) 
     pure.do(c.CallNext(3))                                  # A-001
     [job] = pure.do(c.PrintJobs("kiosk")).reply.data["jobs"]
     assert (job["ticket"], job["ahead"]) == ("A-003", 1)
+
+
+def done_event(applied_events: list) -> dict:
+    return [e.data for e in applied_events if e.type == "ticket.done"][0]
+
+
+def test_a_break_with_the_visitor_still_at_the_window_is_not_service_time(
+        clock: ManualClock) -> None:
+    """Risk: the operator pauses for lunch with a visitor at the window (or presses "done"
+    only after it): an 8-minute visit counts 68 minutes, central reads a slow operator,
+    and the service's average, and every ticket's printed wait, jump for the afternoon."""
+    pure = center(clock)
+    for _ in range(3):
+        pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.StartService(1))
+    clock.advance(5 * MIN)
+    pure.do(c.PauseWindow(1))                  # lunch, the visitor still at the window
+    clock.advance(60 * MIN)
+    pure.do(c.ResumeWindow(1))
+    clock.advance(3 * MIN)
+    done = done_event(pure.do(c.Finish(1)).events)
+    assert done["service_s"] == 8 * MIN and done["paused_s"] == 60 * MIN
+    assert pure.engine.avg_minutes("docs") == (8 + 10 * 3) / 4      # the prior counts 3x
+    # "done" pressed while still paused: the break ends with the visit.
+    pure.do(c.CallNext(1))
+    clock.advance(7 * MIN)
+    pure.do(c.PauseWindow(1))
+    clock.advance(30 * MIN)
+    done = done_event(pure.do(c.Finish(1)).events)
+    assert done["service_s"] == 7 * MIN and done["paused_s"] == 30 * MIN
+    # A visit without a break says nothing about breaks.
+    pure.do(c.ResumeWindow(1))
+    pure.do(c.CallNext(1))
+    clock.advance(9 * MIN)
+    done = done_event(pure.do(c.Finish(1)).events)
+    assert done["service_s"] == 9 * MIN and "paused_s" not in done
+
+
+def test_a_break_before_start_or_at_an_earlier_window_is_not_subtracted(
+        clock: ManualClock) -> None:
+    """Risk: the break is taken off the wrong visit: one before `start` (service time counts
+    from start), or one at the window the visitor was transferred away from."""
+    pure = center(clock)
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.PauseWindow(1))
+    clock.advance(20 * MIN)
+    pure.do(c.ResumeWindow(1))
+    pure.do(c.StartService(1))
+    clock.advance(6 * MIN)
+    assert done_event(pure.do(c.Finish(1)).events)["service_s"] == 6 * MIN
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.PauseWindow(1))
+    clock.advance(15 * MIN)
+    pure.do(c.Transfer(1, "realty"))           # sent on from a paused window
+    pure.do(c.CallNext(2))
+    clock.advance(4 * MIN)
+    done = done_event(pure.do(c.Finish(2)).events)
+    assert done["service_s"] == 4 * MIN and "paused_s" not in done
+
+
+def test_a_break_survives_a_restart(harness, clock: ManualClock) -> None:
+    """Risk: a power cut during lunch forgets when the break began, and the whole hour
+    counts as service time after all."""
+    harness.call(c.IssueTicket("docs"))
+    harness.call(c.CallNext(1))
+    clock.advance(2 * MIN)
+    harness.call(c.PauseWindow(1))
+    clock.advance(45 * MIN)
+    harness.restart()
+    harness.call(c.ResumeWindow(1))
+    clock.advance(3 * MIN)
+    done = done_event(harness.call(c.Finish(1)).events)
+    assert done["service_s"] == 5 * MIN and done["paused_s"] == 45 * MIN
