@@ -562,17 +562,21 @@ class QueueEngine:
             for sid, ctr in self.state.counters.items():
                 if ctr.day == previous:
                     d.out.counters[sid] = Counter(today, ctr.last)
-        # Every ticket ends its day in exactly one final state.
+        # Every ticket still open ends its day in a final state, but the morning's carried
+        # ones, no-shows that may come back included, move to the new day.
         for t in list(self.state.tickets.values()):
             t = d.ticket(t.id) or t
-            if t.state.is_final or t.day > previous:
+            if t.day > previous:
                 continue
             if t.id in carried:
-                extra = {k: v for k, v in t.extra.items() if k != UNSYNCED_BOOT}
-                d.put(self._shifted(t, carried[t.id]).with_(day=today, extra=extra))
+                moved = self._shifted(t, carried[t.id])
+                extra = {k: v for k, v in moved.extra.items() if k != UNSYNCED_BOOT}
+                d.put(moved.with_(day=today, extra=extra))
                 d.out.redated.add(t.id)
                 d.emit("ticket.redated", **ticket_view(t), day=today, previous=previous,
                        reason="clock_set")
+                continue
+            if t.state.is_final:
                 continue
             final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
             d.put(t.with_(state=final, finished_ms=d.now, window=None))
@@ -586,9 +590,13 @@ class QueueEngine:
 
     @staticmethod
     def _shifted(t: Ticket, ms: int) -> Ticket:
-        """The ticket's times moved onto the real clock, so its wait is not 14 h long."""
-        times = {k: getattr(t, k) + ms for k in ("issued_ms", "queued_ms", "called_ms", "serving_ms")
+        """The ticket's times moved onto the real clock, so its wait is not 14 h long (and a
+        no-show's time too: the return delay counts from it, see _return_delay_over)."""
+        times = {k: getattr(t, k) + ms for k in ("issued_ms", "queued_ms", "called_ms",
+                                                 "serving_ms", "finished_ms")
                  if getattr(t, k) is not None}
+        if NO_SHOW_MS in t.extra:
+            times["extra"] = {**t.extra, NO_SHOW_MS: int(t.extra[NO_SHOW_MS]) + ms}
         return t.with_(**times)
 
     def _issued_under_a_stale_clock(self, d: _Draft, previous: str) -> dict[int, int]:
@@ -597,8 +605,9 @@ class QueueEngine:
         A Pi without a real-time clock boots with the time it saved at shutdown (say 19:00
         yesterday) and runs on it until NTP answers. If that step to the real time is what
         starts the new day, every ticket issued since the boot was issued this morning:
-        the visitors holding them are in the hall and keep their places. Tickets issued
-        before the boot really were yesterday's and close as usual.
+        the visitors holding them are in the hall and keep their places (a no-show's visitor
+        may still come back today). Tickets issued before the boot really were yesterday's
+        and close as usual.
         """
         base = self.state.time
         if not (d.step.accepted and d.step.jump_ms > 0 and base is not None
@@ -611,8 +620,15 @@ class QueueEngine:
             return {}
         step_ms = d.now - by_mono
         return {t.id: step_ms for t in self.state.tickets.values()
-                if t.day == previous and not t.state.is_final
+                if t.day == previous and self._open_today(t)
                 and t.extra.get(UNSYNCED_BOOT) == d.reading.boot}
+
+    def _open_today(self, t: Ticket) -> bool:
+        """Whether `t` may still change on its business day: it is live, or it is a no-show
+        whose visitor may come back (docs/queue.md, "A no-show who comes back"). Done and
+        voided tickets, and no-shows where they are final, are closed for good."""
+        return not t.state.is_final or (t.state is TicketState.NO_SHOW
+                                        and self.policies.no_show_return_min > 0)
 
     def _timers(self, d: _Draft) -> int | None | bool:
         """Time-based rules that run before every command: bookings expire, checked-in
