@@ -544,3 +544,39 @@ def test_where_no_shows_are_final_the_mornings_no_show_closes_with_yesterday(
     clock.synced = True
     pure.do(c.Tick())
     assert [e.data["ticket"] for e in pure.events if e.type == "ticket.redated"] == ["A-002"]
+
+
+def test_central_keeps_no_shows_final_by_sending_the_sites_whole_policies(
+        harness, tmp_path) -> None:
+    """Risk: central's team follows docs/protocol.md and sends `"policies":
+    {"no_show_return_min": 0}` alone. A cfg section replaces the site's section whole, so
+    that also reset the site's hours, daily caps, booking-only services and recall limit
+    to the defaults. The docs must say to send the whole [policies] with the key."""
+    from edge.sync.downlink import Downlink
+    from edge.sync.outbox import OutboxDb
+    from edge.sync.protocol import CfgMessage
+
+    site = harness.config.model_dump(mode="json")
+    site["policies"].update(recall_limit=2, no_show_after_s=180)
+    site["policies"]["services"]["realty"].update(mode="booking_only", daily_cap=60)
+    site_config = parse_config(site, "site")
+    db = OutboxDb(harness.db_path)
+    try:
+        downlink = Downlink(db, harness.controller, lambda: site_config, harness.clock,
+                            emit=lambda *a: None, resend=lambda seq: 0, max_bytes=1 << 20)
+
+        def merged(policies: dict) -> Policies:
+            from edge.queue.engine import policies_from_config
+            msg = CfgMessage.model_validate({"v": 1, "version": 1,
+                                             "config": {"policies": policies}})
+            return policies_from_config(downlink.merge(msg), read_secret=False)
+
+        alone = merged({"no_show_return_min": 0})
+        assert alone.no_show_return_min == 0
+        assert (alone.recall_limit, alone.no_show_after_s, alone.services) == (3, None, {})
+        whole = merged({**site["policies"], "no_show_return_min": 0})
+        assert whole.no_show_return_min == 0
+        assert (whole.recall_limit, whole.no_show_after_s) == (2, 180)
+        assert whole.rules("realty") == ServiceRules(mode="booking_only", daily_cap=60)
+    finally:
+        db.close()
