@@ -1529,8 +1529,15 @@ class QueueEngine:
         if b.status is BookingStatus.CHECKED_IN or b.ticket_id is not None:
             t = d.ticket(b.ticket_id) if b.ticket_id is not None else None
             label = t.label if t else "?"
+            # A visitor who missed the call scans again: their ticket can come back
+            # (docs/queue.md), so say how, or they get a second, walk-in ticket.
+            how = ""
+            if t is not None and t.state is TicketState.NO_SHOW and t.day == d.day \
+                    and self._open_today(t):
+                at = local_time(t.finished_ms or d.now, self.tz).strftime("%H:%M")
+                how = f", a no-show at {at}: return {label} puts it back in line"
             raise Refusal("already_checked_in", f"booking {b.code} is already checked in "
-                          f"(ticket {label})", ticket=label)
+                          f"(ticket {label}{how})", ticket=label)
         shown_day = ".".join(reversed(b.day.split("-")))
         if b.day != d.day:
             raise Refusal("wrong_day", f"booking {b.code} is for {b.day}, today is {d.day}",
