@@ -310,6 +310,9 @@ class QueueEngine:
         # Indexes kept by apply() so that no per-command rule walks every ticket:
         self._early: set[int] = set()            # live tickets waiting for their booked slot
         self._numbers: dict[tuple[str, str], set[int]] = {}  # (day, origin service) -> numbers in use
+        # (day, origin service) -> number -> how many no-shows that may come back hold it: a
+        # newcomer gets such a number only when no other is free (see _next_number).
+        self._missed: dict[tuple[str, str], dict[int, int]] = {}
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
@@ -354,9 +357,12 @@ class QueueEngine:
         self._early = {t.id for t in self.state.tickets.values()
                        if not t.state.is_final and "slot_ms" in t.extra}
         self._numbers = {}
+        self._missed = {}
         for t in self.state.tickets.values():
             if not t.state.is_final:
                 self._numbers.setdefault(_number_key(t), set()).add(t.number)
+            elif self._may_come_back(t):
+                self._count_missed(t, 1)
         self._times = ServiceTimes(self.policies.estimate_samples)
         done = sorted((t for t in self.state.tickets.values()
                        if t.state is TicketState.DONE and t.day == self.state.day and t.finished_ms),
@@ -378,6 +384,14 @@ class QueueEngine:
             self._open_bookings.discard(b.code)
         if b.iin_hmac:
             self._by_iin.setdefault(b.iin_hmac, set()).add(b.code)
+
+    def _count_missed(self, t: Ticket, delta: int) -> None:
+        held = self._missed.setdefault(_number_key(t), {})
+        n = held.get(t.number, 0) + delta
+        if n > 0:
+            held[t.number] = n
+        else:
+            held.pop(t.number, None)
 
     def _index_waiting(self, t: Ticket) -> None:
         self._lines.setdefault(t.service, Line()).push(t)
@@ -441,6 +455,10 @@ class QueueEngine:
             old = st.tickets.get(t.id)
             if old is not None and not old.state.is_final:
                 self._numbers.get(_number_key(old), set()).discard(old.number)
+            if old is not None and self._may_come_back(old):
+                self._count_missed(old, -1)
+            if self._may_come_back(t):
+                self._count_missed(t, 1)
             if t.state.is_final:
                 self._live.discard(t.id)
                 self._early.discard(t.id)
@@ -495,6 +513,8 @@ class QueueEngine:
         self.state.tickets = {i: t for i, t in self.state.tickets.items()
                               if t.day == day or not t.state.is_final}
         self._numbers = {k: v for k, v in self._numbers.items() if v}
+        # Yesterday's no-shows cannot come back: their numbers are free again.
+        self._missed = {k: v for k, v in self._missed.items() if v and k[0] == day}
 
     # -- reads ----------------------------------------------------------------------
     def ticket(self, ticket_id: int) -> Ticket | None:
@@ -625,10 +645,14 @@ class QueueEngine:
 
     def _open_today(self, t: Ticket) -> bool:
         """Whether `t` may still change on its business day: it is live, or it is a no-show
-        whose visitor may come back (docs/queue.md, "A no-show who comes back"). Done and
-        voided tickets, and no-shows where they are final, are closed for good."""
-        return not t.state.is_final or (t.state is TicketState.NO_SHOW
-                                        and self.policies.no_show_return_min > 0)
+        whose visitor may come back. Done and voided tickets, and no-shows where they are
+        final, are closed for good."""
+        return not t.state.is_final or self._may_come_back(t)
+
+    def _may_come_back(self, t: Ticket) -> bool:
+        """A no-show whose visitor may still come back (docs/queue.md, "A no-show who comes
+        back"): its day's roll has not closed it, and the center lets no-shows return."""
+        return t.state is TicketState.NO_SHOW and self.policies.no_show_return_min > 0
 
     def _timers(self, d: _Draft) -> int | None | bool:
         """Time-based rules that run before every command: bookings expire, checked-in
@@ -763,12 +787,22 @@ class QueueEngine:
         # A transferred ticket keeps its number (A-005 served in realty): numbers in use are
         # counted by the service that issued them.
         active = self._numbers.get((d.day, s.id), set())
+        # A no-show's number stays its own while another is free: once the numbers wrap,
+        # its visitor could not come back (`return A-001` would find the newcomer's A-001).
+        missed = self._missed.get((d.day, s.id), {})
+        spare: int | None = None
         start = s.range_start if counter is None or counter.day != d.day else counter.last + 1
         size = s.range_end - s.range_start + 1
         for i in range(size):
             n = s.range_start + (start - s.range_start + i) % size
-            if n not in active:
+            if n in active:
+                continue
+            if n not in missed:
                 return n
+            if spare is None:
+                spare = n
+        if spare is not None:
+            return spare   # rather than none at all; that no-show can no longer come back
         raise CommandError("numbers_exhausted",
                            f"all {size} numbers of service {s.id} are in use; finish some tickets")
 

@@ -580,3 +580,42 @@ def test_central_keeps_no_shows_final_by_sending_the_sites_whole_policies(
         assert whole.rules("realty") == ServiceRules(mode="booking_only", daily_cap=60)
     finally:
         db.close()
+
+
+def test_a_no_show_keeps_its_number_from_newcomers_while_others_are_free(
+        tmp_path, clock: ManualClock) -> None:
+    """Risk: a no-show's number is free, so once the service's numbers wrap (999 a day at
+    a big center; here a range of 3) a newcomer gets C-001 while other numbers are free.
+    C-001's visitor comes back: `return C-001` finds the newcomer ("waiting, not a
+    no-show") and `call 1 C-001` calls the newcomer out of turn."""
+    from tests.conftest import Harness, demo_config_dict
+
+    data = demo_config_dict()
+    next(s for s in data["services"] if s["id"] == "docs")["range"] = [1, 3]
+    h = Harness(parse_config(data, "small range"), tmp_path / "kezek.db", clock,
+                tick_interval_s=3600)
+    try:
+        def issue() -> str:
+            return h.call(c.IssueTicket("docs")).reply.ticket.label
+
+        assert [issue() for _ in range(3)] == ["A-001", "A-002", "A-003"]
+        h.call(c.CallNext(1))
+        h.call(c.NoShow(1))                       # A-001 missed
+        h.call(c.CallNext(1))
+        h.call(c.Finish(1))                       # A-002 served: 2 is free
+        h.restart()                               # what is held is what was committed
+        assert issue() == "A-002"                 # not a second A-001
+        out = h.call(c.ReturnTicket("A-001"))
+        assert out.reply.text == "RETURNED A-001 to docs ahead=2"
+        # With every other number in use, a no-show's number is issued rather than none:
+        # that visitor can no longer come back (the hall must not show two A-003).
+        h.call(c.CallNext(1))                     # A-003
+        h.call(c.NoShow(1))
+        assert issue() == "A-003"
+        err = pytest.raises(CommandError, h.call, c.ReturnTicket("A-003")).value
+        assert err.code == "not_no_show"
+        assert h.call(c.IssueTicket("realty")).reply.ticket.label == "B-001"
+        assert pytest.raises(CommandError, h.call, c.IssueTicket("docs")).value.code == \
+            "numbers_exhausted"
+    finally:
+        h.close()
