@@ -241,6 +241,9 @@ NO_SHOW_MS = "no_show_ms"
 PAUSED_SINCE = "paused_since"   # wall ms the window paused, while it is paused
 PAUSED_MS = "paused_ms"         # pauses already over, during this call's visit
 _NOT_AFTER_A_CALL = ("slot_ms", NO_SHOW_MS, PAUSED_SINCE, PAUSED_MS)
+# The keys of `extra` that hold a moment on the effective clock (not a duration, and not a
+# booking's slot, which is real time already): _shifted moves them with the ticket's times.
+_EXTRA_MOMENTS = (NO_SHOW_MS, PAUSED_SINCE)
 
 
 def _called_extra(extra: dict[str, Any]) -> dict[str, Any]:
@@ -610,13 +613,15 @@ class QueueEngine:
 
     @staticmethod
     def _shifted(t: Ticket, ms: int) -> Ticket:
-        """The ticket's times moved onto the real clock, so its wait is not 14 h long (and a
-        no-show's time too: the return delay counts from it, see _return_delay_over)."""
-        times = {k: getattr(t, k) + ms for k in ("issued_ms", "queued_ms", "called_ms",
-                                                 "serving_ms", "finished_ms")
-                 if getattr(t, k) is not None}
-        if NO_SHOW_MS in t.extra:
-            times["extra"] = {**t.extra, NO_SHOW_MS: int(t.extra[NO_SHOW_MS]) + ms}
+        """The ticket's times moved onto the real clock, so its wait is not 14 h long; the
+        moments kept in `extra` too (a no-show's, from which the return delay counts; a
+        break's start, which would otherwise last 14 h and swallow the service time)."""
+        times: dict[str, Any] = {k: getattr(t, k) + ms
+                                 for k in ("issued_ms", "queued_ms", "called_ms", "serving_ms",
+                                           "finished_ms") if getattr(t, k) is not None}
+        moments = [k for k in _EXTRA_MOMENTS if k in t.extra]
+        if moments:
+            times["extra"] = {**t.extra, **{k: int(t.extra[k]) + ms for k in moments}}
         return t.with_(**times)
 
     def _issued_under_a_stale_clock(self, d: _Draft, previous: str) -> dict[int, int]:
