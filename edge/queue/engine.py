@@ -1268,6 +1268,9 @@ class QueueEngine:
     def _unpark(self, d: _Draft, cmd: c.Unpark) -> None:
         t = self._find_today(d, cmd.label)
         if t.state is not TicketState.PARKED:
+            if self._may_come_back(t):   # the missed visitor is back: name the way that works
+                raise CommandError("not_parked", f"{t.label} is a no-show, not parked; "
+                                   f"return {t.label} puts it back in line")
             raise CommandError("not_parked", f"{t.label} is {t.state.value}, not parked")
         t = t.with_(state=TicketState.WAITING, arrival=d.arrival(), queued_ms=d.now,
                     tier=TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL)

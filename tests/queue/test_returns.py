@@ -619,3 +619,18 @@ def test_a_no_show_keeps_its_number_from_newcomers_while_others_are_free(
             "numbers_exhausted"
     finally:
         h.close()
+
+
+def test_unpark_of_a_no_show_names_return(harness) -> None:
+    """Risk: the operator takes the missed visitor back with `unpark` (the way for a parked
+    one) and reads only "A-001 is no_show, not parked": no word of how to go on."""
+    out = io.StringIO()
+    console = ConsoleDriver(harness.controller, io.StringIO(), out, lambda: None)
+    for line in ("ticket docs", "call 1", "noshow 1", "unpark A-001", "return A-001",
+                 "unpark A-001"):
+        assert console.handle_line(line)
+    assert out.getvalue().splitlines()[3:] == [
+        "ERROR A-001 is a no-show, not parked; return A-001 puts it back in line",
+        "RETURNED A-001 to docs ahead=0",
+        "ERROR A-001 is waiting, not parked",
+    ]
