@@ -23,7 +23,10 @@ LABELS: dict[str, dict[str, str]] = {
            "windows": "Windows", "paused": "Break"},
 }
 
-CallKey = tuple[str, int, int]  # ticket, window, calls (a recall is a new entry)
+# ticket, window, calls, when (effective ms): one call. A recall is a new entry, and so is
+# the same ticket's first call again after a no-show came back, a transfer or a park: the
+# first three alone would match the old call, and the new one would not be highlighted.
+CallKey = tuple[str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class HallView:
     def baseline(self, calls: Iterable[Any]) -> None:
         """Calls already made before the page started are shown, but not as new."""
         for c in calls:
-            self._first_seen.setdefault((c.ticket, c.window, c.calls), float("-inf"))
+            self._first_seen.setdefault((c.ticket, c.window, c.calls, c.at_ms), float("-inf"))
 
     def calls(self, recent: Sequence[Any], now: float) -> tuple[list[HallCall], float | None]:
         """The calls to list (newest first) and when the list next changes by itself."""
@@ -62,7 +65,7 @@ class HallView:
             if c.ticket in seen_tickets:
                 continue
             seen_tickets.add(c.ticket)
-            entries.append((c, (c.ticket, c.window, c.calls)))
+            entries.append((c, (c.ticket, c.window, c.calls, c.at_ms)))
         keys = {k for _, k in entries}
         for k in [k for k in self._first_seen if k not in keys]:
             del self._first_seen[k]

@@ -241,6 +241,9 @@ NO_SHOW_MS = "no_show_ms"
 PAUSED_SINCE = "paused_since"   # wall ms the window paused, while it is paused
 PAUSED_MS = "paused_ms"         # pauses already over, during this call's visit
 _NOT_AFTER_A_CALL = ("slot_ms", NO_SHOW_MS, PAUSED_SINCE, PAUSED_MS)
+# The keys of `extra` that hold a moment on the effective clock (not a duration, and not a
+# booking's slot, which is real time already): _shifted moves them with the ticket's times.
+_EXTRA_MOMENTS = (NO_SHOW_MS, PAUSED_SINCE)
 
 
 def _called_extra(extra: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +313,9 @@ class QueueEngine:
         # Indexes kept by apply() so that no per-command rule walks every ticket:
         self._early: set[int] = set()            # live tickets waiting for their booked slot
         self._numbers: dict[tuple[str, str], set[int]] = {}  # (day, origin service) -> numbers in use
+        # (day, origin service) -> number -> how many no-shows that may come back hold it: a
+        # newcomer gets such a number only when no other is free (see _next_number).
+        self._missed: dict[tuple[str, str], dict[int, int]] = {}
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
@@ -354,9 +360,12 @@ class QueueEngine:
         self._early = {t.id for t in self.state.tickets.values()
                        if not t.state.is_final and "slot_ms" in t.extra}
         self._numbers = {}
+        self._missed = {}
         for t in self.state.tickets.values():
             if not t.state.is_final:
                 self._numbers.setdefault(_number_key(t), set()).add(t.number)
+            elif self._may_come_back(t):
+                self._count_missed(t, 1)
         self._times = ServiceTimes(self.policies.estimate_samples)
         done = sorted((t for t in self.state.tickets.values()
                        if t.state is TicketState.DONE and t.day == self.state.day and t.finished_ms),
@@ -378,6 +387,14 @@ class QueueEngine:
             self._open_bookings.discard(b.code)
         if b.iin_hmac:
             self._by_iin.setdefault(b.iin_hmac, set()).add(b.code)
+
+    def _count_missed(self, t: Ticket, delta: int) -> None:
+        held = self._missed.setdefault(_number_key(t), {})
+        n = held.get(t.number, 0) + delta
+        if n > 0:
+            held[t.number] = n
+        else:
+            held.pop(t.number, None)
 
     def _index_waiting(self, t: Ticket) -> None:
         self._lines.setdefault(t.service, Line()).push(t)
@@ -441,6 +458,10 @@ class QueueEngine:
             old = st.tickets.get(t.id)
             if old is not None and not old.state.is_final:
                 self._numbers.get(_number_key(old), set()).discard(old.number)
+            if old is not None and self._may_come_back(old):
+                self._count_missed(old, -1)
+            if self._may_come_back(t):
+                self._count_missed(t, 1)
             if t.state.is_final:
                 self._live.discard(t.id)
                 self._early.discard(t.id)
@@ -495,6 +516,8 @@ class QueueEngine:
         self.state.tickets = {i: t for i, t in self.state.tickets.items()
                               if t.day == day or not t.state.is_final}
         self._numbers = {k: v for k, v in self._numbers.items() if v}
+        # Yesterday's no-shows cannot come back: their numbers are free again.
+        self._missed = {k: v for k, v in self._missed.items() if v and k[0] == day}
 
     # -- reads ----------------------------------------------------------------------
     def ticket(self, ticket_id: int) -> Ticket | None:
@@ -562,17 +585,21 @@ class QueueEngine:
             for sid, ctr in self.state.counters.items():
                 if ctr.day == previous:
                     d.out.counters[sid] = Counter(today, ctr.last)
-        # Every ticket ends its day in exactly one final state.
+        # Every ticket still open ends its day in a final state, but the morning's carried
+        # ones, no-shows that may come back included, move to the new day.
         for t in list(self.state.tickets.values()):
             t = d.ticket(t.id) or t
-            if t.state.is_final or t.day > previous:
+            if t.day > previous:
                 continue
             if t.id in carried:
-                extra = {k: v for k, v in t.extra.items() if k != UNSYNCED_BOOT}
-                d.put(self._shifted(t, carried[t.id]).with_(day=today, extra=extra))
+                moved = self._shifted(t, carried[t.id])
+                extra = {k: v for k, v in moved.extra.items() if k != UNSYNCED_BOOT}
+                d.put(moved.with_(day=today, extra=extra))
                 d.out.redated.add(t.id)
                 d.emit("ticket.redated", **ticket_view(t), day=today, previous=previous,
                        reason="clock_set")
+                continue
+            if t.state.is_final:
                 continue
             final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
             d.put(t.with_(state=final, finished_ms=d.now, window=None))
@@ -586,9 +613,15 @@ class QueueEngine:
 
     @staticmethod
     def _shifted(t: Ticket, ms: int) -> Ticket:
-        """The ticket's times moved onto the real clock, so its wait is not 14 h long."""
-        times = {k: getattr(t, k) + ms for k in ("issued_ms", "queued_ms", "called_ms", "serving_ms")
-                 if getattr(t, k) is not None}
+        """The ticket's times moved onto the real clock, so its wait is not 14 h long; the
+        moments kept in `extra` too (a no-show's, from which the return delay counts; a
+        break's start, which would otherwise last 14 h and swallow the service time)."""
+        times: dict[str, Any] = {k: getattr(t, k) + ms
+                                 for k in ("issued_ms", "queued_ms", "called_ms", "serving_ms",
+                                           "finished_ms") if getattr(t, k) is not None}
+        moments = [k for k in _EXTRA_MOMENTS if k in t.extra]
+        if moments:
+            times["extra"] = {**t.extra, **{k: int(t.extra[k]) + ms for k in moments}}
         return t.with_(**times)
 
     def _issued_under_a_stale_clock(self, d: _Draft, previous: str) -> dict[int, int]:
@@ -597,8 +630,9 @@ class QueueEngine:
         A Pi without a real-time clock boots with the time it saved at shutdown (say 19:00
         yesterday) and runs on it until NTP answers. If that step to the real time is what
         starts the new day, every ticket issued since the boot was issued this morning:
-        the visitors holding them are in the hall and keep their places. Tickets issued
-        before the boot really were yesterday's and close as usual.
+        the visitors holding them are in the hall and keep their places (a no-show's visitor
+        may still come back today). Tickets issued before the boot really were yesterday's
+        and close as usual.
         """
         base = self.state.time
         if not (d.step.accepted and d.step.jump_ms > 0 and base is not None
@@ -611,8 +645,19 @@ class QueueEngine:
             return {}
         step_ms = d.now - by_mono
         return {t.id: step_ms for t in self.state.tickets.values()
-                if t.day == previous and not t.state.is_final
+                if t.day == previous and self._open_today(t)
                 and t.extra.get(UNSYNCED_BOOT) == d.reading.boot}
+
+    def _open_today(self, t: Ticket) -> bool:
+        """Whether `t` may still change on its business day: it is live, or it is a no-show
+        whose visitor may come back. Done and voided tickets, and no-shows where they are
+        final, are closed for good."""
+        return not t.state.is_final or self._may_come_back(t)
+
+    def _may_come_back(self, t: Ticket) -> bool:
+        """A no-show whose visitor may still come back (docs/queue.md, "A no-show who comes
+        back"): its day's roll has not closed it, and the center lets no-shows return."""
+        return t.state is TicketState.NO_SHOW and self.policies.no_show_return_min > 0
 
     def _timers(self, d: _Draft) -> int | None | bool:
         """Time-based rules that run before every command: bookings expire, checked-in
@@ -747,12 +792,22 @@ class QueueEngine:
         # A transferred ticket keeps its number (A-005 served in realty): numbers in use are
         # counted by the service that issued them.
         active = self._numbers.get((d.day, s.id), set())
+        # A no-show's number stays its own while another is free: once the numbers wrap,
+        # its visitor could not come back (`return A-001` would find the newcomer's A-001).
+        missed = self._missed.get((d.day, s.id), {})
+        spare: int | None = None
         start = s.range_start if counter is None or counter.day != d.day else counter.last + 1
         size = s.range_end - s.range_start + 1
         for i in range(size):
             n = s.range_start + (start - s.range_start + i) % size
-            if n not in active:
+            if n in active:
+                continue
+            if n not in missed:
                 return n
+            if spare is None:
+                spare = n
+        if spare is not None:
+            return spare   # rather than none at all; that no-show can no longer come back
         raise CommandError("numbers_exhausted",
                            f"all {size} numbers of service {s.id} are in use; finish some tickets")
 
@@ -1213,6 +1268,9 @@ class QueueEngine:
     def _unpark(self, d: _Draft, cmd: c.Unpark) -> None:
         t = self._find_today(d, cmd.label)
         if t.state is not TicketState.PARKED:
+            if self._may_come_back(t):   # the missed visitor is back: name the way that works
+                raise CommandError("not_parked", f"{t.label} is a no-show, not parked; "
+                                   f"return {t.label} puts it back in line")
             raise CommandError("not_parked", f"{t.label} is {t.state.value}, not parked")
         t = t.with_(state=TicketState.WAITING, arrival=d.arrival(), queued_ms=d.now,
                     tier=TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL)
@@ -1513,8 +1571,15 @@ class QueueEngine:
         if b.status is BookingStatus.CHECKED_IN or b.ticket_id is not None:
             t = d.ticket(b.ticket_id) if b.ticket_id is not None else None
             label = t.label if t else "?"
+            # A visitor who missed the call scans again: their ticket can come back
+            # (docs/queue.md), so say how, or they get a second, walk-in ticket.
+            how = ""
+            if t is not None and t.state is TicketState.NO_SHOW and t.day == d.day \
+                    and self._open_today(t):
+                at = local_time(t.finished_ms or d.now, self.tz).strftime("%H:%M")
+                how = f", a no-show at {at}: return {label} puts it back in line"
             raise Refusal("already_checked_in", f"booking {b.code} is already checked in "
-                          f"(ticket {label})", ticket=label)
+                          f"(ticket {label}{how})", ticket=label)
         shown_day = ".".join(reversed(b.day.split("-")))
         if b.day != d.day:
             raise Refusal("wrong_day", f"booking {b.code} is for {b.day}, today is {d.day}",

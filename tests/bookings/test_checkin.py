@@ -384,3 +384,22 @@ def test_check_in_events_carry_the_booking_not_the_iin(make_center) -> None:
     assert a.events[1].data["booking"] == "AB-1" and a.events[1].data["early_s"] == 600
     assert IIN not in repr(c.CheckInIin(IIN))
     assert TODAY in issued["day"]
+
+
+def test_a_booked_visitor_who_missed_the_call_is_told_how_to_come_back(make_center) -> None:
+    """Risk: the booked visitor missed the call and scans the booking again; the answer
+    only says "already checked in (ticket A-001)", so the operator gives a walk-in ticket
+    (a second ticket for one visitor, counted twice against the daily cap) instead of
+    taking the missed one back."""
+    center = make_center()
+    center.call(c.LoadBookings((booking("AB-1", "09:15"),), 1))
+    label = center.label(c.CheckIn("AB-1"))
+    center.call(c.CallNext(1))
+    center.call(c.NoShow(1))
+    err = center.refused(c.CheckIn("AB-1"))
+    assert err.code == "already_checked_in" and err.params == {"ticket": label}
+    assert str(err) == (f"booking AB-1 is already checked in (ticket {label}, a no-show at "
+                        f"09:00: return {label} puts it back in line)")
+    center.call(c.ReturnTicket(label))
+    assert str(center.refused(c.CheckIn("AB-1"))) == \
+        f"booking AB-1 is already checked in (ticket {label})"

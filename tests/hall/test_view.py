@@ -69,3 +69,46 @@ def test_state_lists_names_in_the_page_languages_and_only_public_fields():
     assert "alarms" not in state and "devices" not in state
     assert state["labels"]["kk"]["window"] == "Терезе"
     assert state["labels"]["ru"]["window"] == "Окно"
+
+
+def test_a_no_show_called_back_to_the_same_window_is_a_new_call(harness):
+    """Risk: the visitor who missed A-001 at window 1 comes back and is called there again
+    (by number, or in turn after `return`); the call looks like the old one (same ticket,
+    window and first call), so the hall neither highlights it nor frames it as the newest:
+    the visitor looking up sees an old line and keeps waiting."""
+    from edge.queue import commands as c
+
+    v = view(rows=5)
+    clock = harness.clock
+    now = 0.0
+
+    def hall() -> list[tuple[str, int, bool]]:
+        return [(x.ticket, x.window, x.fresh)
+                for x in v.calls(harness.controller.snapshot.recent_calls, now)[0]]
+
+    def later(seconds: float = 60.0) -> None:
+        nonlocal now
+        now += seconds
+        clock.advance(seconds)
+
+    for _ in range(2):
+        harness.call(c.IssueTicket("docs"))
+    harness.call(c.CallNext(1))
+    assert hall() == [("A-001", 1, True)]
+    harness.call(c.NoShow(1))
+    later(6 * 60)
+    harness.call(c.CallTicket(1, "A-001"))          # back by number, at the same window
+    assert hall() == [("A-001", 1, True)]
+    harness.call(c.NoShow(1))
+    later()
+    harness.call(c.ReturnTicket("A-001"))           # back at the end of the line
+    harness.call(c.CallNext(1))                     # A-002
+    assert hall() == [("A-002", 1, True), ("A-001", 1, False)]
+    later()
+    harness.call(c.CallNext(1))                     # A-001, in its turn, at window 1 again
+    assert hall() == [("A-001", 1, True), ("A-002", 1, False)]
+    # After a restart the page lists the same calls, none of them as new.
+    harness.restart()
+    v = view(rows=5)
+    v.baseline(harness.controller.snapshot.recent_calls)
+    assert hall() == [("A-001", 1, False), ("A-002", 1, False)]

@@ -225,3 +225,34 @@ def test_a_line_cut_by_an_unplug_is_not_glued_to_the_first_line_after_the_replug
     pty_pair.send(b"4 next\n")
     assert pty_pair.read_until(b"\r\n") == b"OK ok\r\n"
     assert recorder.of_type(CallNext) == [CallNext(window=4, source="keypad:ttyTEST")]
+
+
+def test_two_tickets_returned_or_called_by_number_within_a_second_are_both_done(
+        harness, pty_pair, started, fake_time):
+    """Risk: a repeat is recognised by action and window only. `return` names no window,
+    so "2 return A-003" sent right after "1 return A-001" (two operators on one keypad
+    line) was taken for a bounce: answered with A-001's OK, and A-003 stayed a no-show;
+    the same for a second ticket at one window, and for "1 call A-001" after "1 call
+    A-004" (answered "CALL A-004" although A-001 was not called)."""
+    from edge.queue import commands as c
+    from edge.queue.model import TicketState
+
+    for _ in range(4):
+        harness.call(c.IssueTicket("docs"))
+    for _ in range(3):
+        harness.call(c.CallNext(1))
+        harness.call(c.NoShow(1))                   # A-001 to A-003 missed at window 1
+    started(KeypadInput(keypad(str(pty_pair.link)), "gpio.serial_inputs.0", harness.controller,
+                        now=fake_time))
+    for line, answer in ((b"1 return A-001", b"OK RETURNED A-001 to docs ahead=1"),
+                         (b"1 return A-002", b"OK RETURNED A-002 to docs ahead=2"),
+                         (b"2 return A-003", b"OK RETURNED A-003 to docs ahead=3"),
+                         (b"2 return A-003", b"OK RETURNED A-003 to docs ahead=3"),  # a repeat
+                         (b"1 call A-004", b"OK CALL A-004 -> 1")):
+        pty_pair.send(line + b"\n")
+        assert pty_pair.read_until(b"\r\n") == answer + b"\r\n"
+    pty_pair.send(b"1 call A-001\n")                # its own answer: not yet by number
+    assert pty_pair.read_until(b"\r\n").startswith(b"ERR return_too_soon A-001 came back")
+    tickets = harness.engine.state.tickets
+    assert [tickets[i].state for i in (1, 2, 3)] == [TicketState.WAITING] * 3
+    assert [e.type for e in harness.store.outbox()].count("ticket.returned") == 3

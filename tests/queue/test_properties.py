@@ -116,6 +116,13 @@ def check_indexes(engine: QueueEngine) -> None:
     for t in live:
         numbers.setdefault((t.day, t.origin_service or t.service), set()).add(t.number)
     assert {k: v for k, v in engine._numbers.items() if v} == numbers, "_numbers"
+    # The numbers no-shows keep from newcomers while they may come back (returns are on).
+    missed: dict[tuple[str, str], Tally] = {}
+    for t in tickets:
+        if t.state is TicketState.NO_SHOW:
+            missed.setdefault((t.day, t.origin_service or t.service), Tally())[t.number] += 1
+    assert {k: v for k, v in engine._missed.items() if v} == \
+        {k: dict(v) for k, v in missed.items()}, "_missed"
     waiting = [t for t in tickets if t.state is TicketState.WAITING]
     tiers = Tally((t.service, t.tier) for t in waiting)
     assert {k: n for k, n in engine._tier_counts.items() if n} == dict(tiers), "_tier_counts"

@@ -477,3 +477,160 @@ def test_a_printer_never_voids_a_ticket_whose_paper_is_no_longer_owed(clock: Man
     pure.do(c.IssueTicket("docs", printer="kiosk"))
     pure.do(c.VoidTicket(4, "not printed within 90 s: paper out"))
     assert pure.engine.state.tickets[4].state is TicketState.VOIDED
+
+
+def test_a_morning_no_show_under_the_stale_clock_still_comes_back_after_ntp(
+        tmp_path, demo_config, clock: ManualClock) -> None:
+    """Risk: a Pi without a battery clock boots at 09:00 with yesterday's 19:00 and no
+    network. A-001 is missed at 09:02 and A-002 at 09:40 (sent back to the line at once).
+    NTP's step at 09:41 starts the new day and moves the morning's open tickets to it,
+    but not the no-show: A-001's visitor, back at 09:45, is refused as "a ticket of an
+    earlier day" and must start again. And A-002's no-show time was not moved with its
+    other times: it was taken for 14 hours old and called by number at once."""
+    from edge.queue.model import TicketState
+    from tests.conftest import Harness
+
+    h = Harness(demo_config, tmp_path / "kezek.db", clock, tick_interval_s=3600)
+    try:
+        clock.advance(10 * 3600)                      # Monday 19:00: the Pi is switched off
+        h.call(c.Tick())
+        h.close()
+        saved = clock.wall_ms
+        clock.reboot("boot-2", wall_ms=saved, synced=False)   # Tuesday 09:00, clock says Mon 19:00
+        h._open()
+        for _ in range(3):
+            h.call(c.IssueTicket("docs"))
+        h.call(c.CallNext(1))                         # A-001
+        clock.advance(2 * MIN)
+        h.call(c.NoShow(1))                           # missed at 09:02 (the clock: 19:02)
+        h.call(c.CallNext(1))                         # A-002
+        clock.advance(38 * MIN)
+        h.call(c.NoShow(1))                           # missed at 09:40
+        h.call(c.ReturnTicket("A-002"))
+        clock.advance(MIN)
+        clock.wall_ms = saved + 14 * 3600 * 1000 + 41 * MIN * 1000   # NTP: Tuesday 09:41
+        clock.synced = True
+        h.call(c.Tick())
+        redated = [e.data["ticket"] for e in h.store.outbox() if e.type == "ticket.redated"]
+        assert redated == ["A-001", "A-002", "A-003"]
+        # A-002 was missed a minute ago, not 14 hours ago: by number only from 09:45.
+        with pytest.raises(CommandError) as e:
+            h.call(c.CallTicket(2, "A-002"))
+        assert e.value.code == "return_too_soon" and "from 09:45" in str(e.value)
+        clock.advance(4 * MIN)                        # 09:45: A-001's visitor is back
+        out = h.call(c.ReturnTicket("A-001"))
+        assert out.reply.text == "RETURNED A-001 to docs ahead=2"
+        [returned] = [e for e in out.events if e.type == "ticket.returned"]
+        assert returned.data["after_s"] == 43 * MIN   # since 09:02, on the real clock
+        h.restart()
+        tickets = {t.label: t for t in h.store.tickets(day="2026-11-24")}
+        assert set(tickets) == {"A-001", "A-002", "A-003"}
+        assert tickets["A-001"].state is TicketState.WAITING
+        assert [t.label for t in h.engine.waiting_line("docs")] == ["A-003", "A-002", "A-001"]
+        # Numbering goes on after the morning's tickets.
+        assert h.call(c.IssueTicket("docs")).reply.ticket.label == "A-004"
+    finally:
+        h.close()
+
+
+def test_where_no_shows_are_final_the_mornings_no_show_closes_with_yesterday(
+        clock: ManualClock) -> None:
+    """Risk: a center that keeps no-shows final (a central not ready for tickets that go
+    on after their final event) gets a ticket.redated after a ticket.no_show."""
+    pure = center(clock, no_show_return_min=0)
+    clock.reboot("boot-2", wall_ms=clock.wall_ms + 60_000, synced=False)
+    missed(pure, n=2)                              # under the stale clock
+    clock.jump_wall(24 * 3600)                     # NTP steps to the real morning
+    clock.synced = True
+    pure.do(c.Tick())
+    assert [e.data["ticket"] for e in pure.events if e.type == "ticket.redated"] == ["A-002"]
+
+
+def test_central_keeps_no_shows_final_by_sending_the_sites_whole_policies(
+        harness, tmp_path) -> None:
+    """Risk: central's team follows docs/protocol.md and sends `"policies":
+    {"no_show_return_min": 0}` alone. A cfg section replaces the site's section whole, so
+    that also reset the site's hours, daily caps, booking-only services and recall limit
+    to the defaults. The docs must say to send the whole [policies] with the key."""
+    from edge.sync.downlink import Downlink
+    from edge.sync.outbox import OutboxDb
+    from edge.sync.protocol import CfgMessage
+
+    site = harness.config.model_dump(mode="json")
+    site["policies"].update(recall_limit=2, no_show_after_s=180)
+    site["policies"]["services"]["realty"].update(mode="booking_only", daily_cap=60)
+    site_config = parse_config(site, "site")
+    db = OutboxDb(harness.db_path)
+    try:
+        downlink = Downlink(db, harness.controller, lambda: site_config, harness.clock,
+                            emit=lambda *a: None, resend=lambda seq: 0, max_bytes=1 << 20)
+
+        def merged(policies: dict) -> Policies:
+            from edge.queue.engine import policies_from_config
+            msg = CfgMessage.model_validate({"v": 1, "version": 1,
+                                             "config": {"policies": policies}})
+            return policies_from_config(downlink.merge(msg), read_secret=False)
+
+        alone = merged({"no_show_return_min": 0})
+        assert alone.no_show_return_min == 0
+        assert (alone.recall_limit, alone.no_show_after_s, alone.services) == (3, None, {})
+        whole = merged({**site["policies"], "no_show_return_min": 0})
+        assert whole.no_show_return_min == 0
+        assert (whole.recall_limit, whole.no_show_after_s) == (2, 180)
+        assert whole.rules("realty") == ServiceRules(mode="booking_only", daily_cap=60)
+    finally:
+        db.close()
+
+
+def test_a_no_show_keeps_its_number_from_newcomers_while_others_are_free(
+        tmp_path, clock: ManualClock) -> None:
+    """Risk: a no-show's number is free, so once the service's numbers wrap (999 a day at
+    a big center; here a range of 3) a newcomer gets C-001 while other numbers are free.
+    C-001's visitor comes back: `return C-001` finds the newcomer ("waiting, not a
+    no-show") and `call 1 C-001` calls the newcomer out of turn."""
+    from tests.conftest import Harness, demo_config_dict
+
+    data = demo_config_dict()
+    next(s for s in data["services"] if s["id"] == "docs")["range"] = [1, 3]
+    h = Harness(parse_config(data, "small range"), tmp_path / "kezek.db", clock,
+                tick_interval_s=3600)
+    try:
+        def issue() -> str:
+            return h.call(c.IssueTicket("docs")).reply.ticket.label
+
+        assert [issue() for _ in range(3)] == ["A-001", "A-002", "A-003"]
+        h.call(c.CallNext(1))
+        h.call(c.NoShow(1))                       # A-001 missed
+        h.call(c.CallNext(1))
+        h.call(c.Finish(1))                       # A-002 served: 2 is free
+        h.restart()                               # what is held is what was committed
+        assert issue() == "A-002"                 # not a second A-001
+        out = h.call(c.ReturnTicket("A-001"))
+        assert out.reply.text == "RETURNED A-001 to docs ahead=2"
+        # With every other number in use, a no-show's number is issued rather than none:
+        # that visitor can no longer come back (the hall must not show two A-003).
+        h.call(c.CallNext(1))                     # A-003
+        h.call(c.NoShow(1))
+        assert issue() == "A-003"
+        err = pytest.raises(CommandError, h.call, c.ReturnTicket("A-003")).value
+        assert err.code == "not_no_show"
+        assert h.call(c.IssueTicket("realty")).reply.ticket.label == "B-001"
+        assert pytest.raises(CommandError, h.call, c.IssueTicket("docs")).value.code == \
+            "numbers_exhausted"
+    finally:
+        h.close()
+
+
+def test_unpark_of_a_no_show_names_return(harness) -> None:
+    """Risk: the operator takes the missed visitor back with `unpark` (the way for a parked
+    one) and reads only "A-001 is no_show, not parked": no word of how to go on."""
+    out = io.StringIO()
+    console = ConsoleDriver(harness.controller, io.StringIO(), out, lambda: None)
+    for line in ("ticket docs", "call 1", "noshow 1", "unpark A-001", "return A-001",
+                 "unpark A-001"):
+        assert console.handle_line(line)
+    assert out.getvalue().splitlines()[3:] == [
+        "ERROR A-001 is a no-show, not parked; return A-001 puts it back in line",
+        "RETURNED A-001 to docs ahead=0",
+        "ERROR A-001 is waiting, not parked",
+    ]

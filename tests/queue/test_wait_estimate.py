@@ -186,3 +186,30 @@ def test_a_break_survives_a_restart(harness, clock: ManualClock) -> None:
     clock.advance(3 * MIN)
     done = done_event(harness.call(c.Finish(1)).events)
     assert done["service_s"] == 5 * MIN and done["paused_s"] == 45 * MIN
+
+
+def test_a_break_under_the_stale_clock_keeps_its_length_when_ntp_starts_the_day(
+        clock: ManualClock) -> None:
+    """Risk: the Pi boots at 09:00 with yesterday's 19:00; a window pauses at 09:05 with a
+    visitor at it, and NTP's step (which starts the real day and moves the visit's times
+    onto the real clock) did not move the break's start: the 5-minute break counted 14
+    hours, the visit 0 s of service, and the service's average fell."""
+    pure = center(clock)
+    clock.advance(10 * 3600)
+    pure.do(c.Tick())                              # Monday 19:00: the Pi is switched off
+    clock.reboot("boot-2", synced=False)           # Tuesday 09:00; its clock says Mon 19:00
+    pure.do(c.IssueTicket("docs"))
+    pure.do(c.CallNext(1))
+    pure.do(c.StartService(1))
+    clock.advance(5 * MIN)
+    pure.do(c.PauseWindow(1))
+    clock.advance(MIN)
+    clock.jump_wall(14 * 3600)                     # NTP: the real morning
+    clock.synced = True
+    pure.do(c.Tick())
+    assert "ticket.redated" in pure.types()
+    clock.advance(4 * MIN)
+    pure.do(c.ResumeWindow(1))
+    clock.advance(2 * MIN)
+    done = done_event(pure.do(c.Finish(1)).events)
+    assert done["service_s"] == 7 * MIN and done["paused_s"] == 5 * MIN

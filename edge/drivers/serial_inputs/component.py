@@ -14,7 +14,7 @@ from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, 
                                                parse_line, reply_frame, reply_line)
 from edge.drivers.serial_inputs.ports import SerialLink, check_present
 from edge.drivers.serial_inputs.scanner import checkin_command, clean_scan
-from edge.queue.commands import DeviceStatus
+from edge.queue.commands import Command, DeviceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ class KeypadInput(_SerialInput):
     """Component for [[gpio.serial_inputs]] type = 'keypad'."""
 
     kind = "keypad"
-    # The same key at the same window again within this time is a bounce or a unit
-    # resending its frame, not a second press: a second "next" would mark the visitor
-    # just called as served. (GPIO operator buttons have min_interval_s for the same.)
+    # The same command again within this time (the same key at the same window, or the
+    # same line) is a bounce or a unit resending its frame, not a second press: a second
+    # "next" would mark the visitor just called as served. (GPIO operator buttons have
+    # min_interval_s for the same.)
     repeat_s = 1.0
     # 4 bytes take 4 ms at 9600 baud: a frame still unfinished after this pause is broken
     # (a unit reset, noise, a collision) and must not be glued to the next frame.
@@ -86,8 +87,10 @@ class KeypadInput(_SerialInput):
         self._keys = config.key_table()
         self._now = now
         self._last_byte_at = 0.0
-        # (command type, window) -> [when, (ok, code, text) once known]
-        self._recent: dict[tuple[str, int], list[Any]] = {}
+        # command -> [when, (ok, code, text) once known]. The whole command, not its type
+        # and window: "return A-001" and "return A-002" (no window at all), or "3 call
+        # A-017" and "3 call A-018", are two commands, not a bounce.
+        self._recent: dict[Command, list[Any]] = {}
 
     def _on_state(self, up: bool, detail: str) -> None:
         if up:
@@ -130,19 +133,20 @@ class KeypadInput(_SerialInput):
             self._reply(parsed.reply_to, False, "bad_input", parsed.error)
             return
         cmd = parsed.command
-        key = (type(cmd).__name__, int(getattr(cmd, "window", 0)))
         now = self._now()
-        prev = self._recent.get(key)
+        prev = self._recent.get(cmd)
         if prev is not None and now - prev[0] < self.repeat_s:
             self.ignored += 1
-            logger.info("%s: %s at window %s again within %g s: done once", self.name,
-                        key[0], key[1], self.repeat_s)
+            label, window = getattr(cmd, "label", None), getattr(cmd, "window", None)
+            logger.info("%s: %s%s%s again within %g s: done once", self.name,
+                        type(cmd).__name__, f" {label}" if label else "",
+                        f" at window {window}" if window is not None else "", self.repeat_s)
             if prev[1] is not None:    # answer as the first time (it may not have got it)
                 self._reply(parsed.reply_to, *prev[1])
             return
         record: list[Any] = [now, None]
         self._recent = {k: v for k, v in self._recent.items() if now - v[0] < self.repeat_s}
-        self._recent[key] = record
+        self._recent[cmd] = record
         fut = self.controller.submit(cmd)
         fut.add_done_callback(lambda f, to=parsed.reply_to, r=record: self._done(f, to, r))
 
