@@ -63,6 +63,15 @@ class Harness:
         self.close()
         self._open()
 
+    def reboot_without_rtc(self, boot: str = "boot-2") -> int:
+        """Power off now and boot again later, as a Pi without a battery clock does: it
+        starts on the wall time it saved at shutdown (returned), unsynced, until NTP answers."""
+        self.close()
+        saved = self.clock.wall_ms
+        self.clock.reboot(boot, wall_ms=saved, synced=False)
+        self._open()
+        return saved
+
     def close(self) -> None:
         self.controller.stop()
         self.store.close()
