@@ -40,6 +40,15 @@ def of(pure: PureEngine, type_: str) -> list[dict]:
     return [e.data for e in pure.events if e.type == type_]
 
 
+def refused_both_ways(pure: PureEngine, label: str, code: str, text: str,
+                      window: int = 1) -> None:
+    """Both ways back (a call by number, `return`) are refused with `code` and `text`."""
+    for command in (c.CallTicket(window, label), c.ReturnTicket(label)):
+        err = pure.refused(command)
+        assert err.code == code
+        assert str(err) == text
+
+
 def test_the_default_lets_a_no_show_come_back_after_five_minutes(clock: ManualClock) -> None:
     """Risk: the engine's and the config's defaults disagree: a center without the key gets
     a behaviour its docs do not describe."""
@@ -131,11 +140,9 @@ def test_finished_tickets_stay_final(clock: ManualClock) -> None:
     clock.advance(10 * MIN)
     before = len(pure.events)
     for label, state in (("A-001", "voided"), ("A-002", "done")):
-        for command in (c.CallTicket(1, label), c.ReturnTicket(label)):
-            err = pure.refused(command)
-            assert err.code == "ticket_final"
-            assert str(err) == (f"{label} is {state}: it cannot be called or returned again; "
-                                "the visitor takes a new ticket")
+        refused_both_ways(pure, label, "ticket_final",
+                          f"{label} is {state}: it cannot be called or returned again; "
+                          "the visitor takes a new ticket")
     assert len(pure.events) == before
 
 
@@ -160,11 +167,10 @@ def test_returns_are_off_when_the_policy_is_zero(clock: ManualClock) -> None:
     pure = center(clock, no_show_return_min=0)
     missed(pure)
     clock.advance(30 * MIN)
-    for command in (c.CallTicket(2, "A-001"), c.ReturnTicket("A-001")):
-        err = pure.refused(command)
-        assert err.code == "return_off"
-        assert str(err) == ("A-001 was a no-show at 09:00; no-shows are final at this center "
-                            "(policies.no_show_return_min = 0): the visitor takes a new ticket")
+    refused_both_ways(pure, "A-001", "return_off",
+                      "A-001 was a no-show at 09:00; no-shows are final at this center "
+                      "(policies.no_show_return_min = 0): the visitor takes a new ticket",
+                      window=2)
     assert "ticket.returned" not in pure.types()
 
 
@@ -174,11 +180,9 @@ def test_a_no_show_of_an_earlier_day_cannot_come_back(clock: ManualClock) -> Non
     missed(pure)
     clock.advance(16 * 3600)                       # 01:00 the next day
     pure.do(c.Tick())
-    for command in (c.CallTicket(1, "A-001"), c.ReturnTicket("A-001")):
-        err = pure.refused(command)
-        assert err.code == "unknown_ticket"
-        assert str(err) == ("no ticket A-001 today; check the number (a ticket of an earlier "
-                            "day is closed: the visitor takes a new one)")
+    refused_both_ways(pure, "A-001", "unknown_ticket",
+                      "no ticket A-001 today; check the number (a ticket of an earlier "
+                      "day is closed: the visitor takes a new one)")
 
 
 def test_a_no_show_is_not_called_to_a_window_that_is_not_open(clock: ManualClock) -> None:
@@ -237,11 +241,9 @@ def test_a_no_show_of_a_service_removed_from_the_config_stays_final(
     data["policies"]["services"].pop("realty", None)
     pure.do(c.Reconfigure(parse_config(data, "without realty")))
     clock.advance(10 * MIN)
-    for command in (c.CallTicket(1, "B-001"), c.ReturnTicket("B-001")):
-        err = pure.refused(command)
-        assert err.code == "unknown_service"
-        assert str(err) == ("B-001 was for service realty, which is no longer configured: the "
-                            "visitor takes a new ticket")
+    refused_both_ways(pure, "B-001", "unknown_service",
+                      "B-001 was for service realty, which is no longer configured: the "
+                      "visitor takes a new ticket")
 
 
 def test_a_returned_visitor_counts_once_in_caps_estimates_and_finals(clock: ManualClock) -> None:
