@@ -1,31 +1,33 @@
-"""The hall screen server: a read-only page and a Server-Sent Events stream on the LAN.
+"""The hall screen: a read-only page and a live stream of the queue for a TV on the LAN.
 
-Threads: `kezek-hall-http` accepts connections (one `kezek-hall-conn` thread each, capped),
-`kezek-hall-broadcast` turns snapshots into page states. The controller's listener only
-stores the newest snapshot and wakes the broadcaster. Every live connection is sent the
-full state on connect and after every change, so a reconnecting TV is always complete.
+Served on the one web stack (edge/web: Starlette under uvicorn). The controller's
+listener only stores the newest snapshot and wakes `kezek-hall-broadcast`, which turns it
+into the page's state and publishes it when it changed; every open stream then sends it.
+A port it cannot take is an alarm (`device:hall`), tried again: the queue never stops for
+the hall screen.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import errno
-import hashlib
 import json
 import logging
-import re
-import socket
 import threading
 import time
 import zoneinfo
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
 from edge.config.hall import HallConfig
-from edge.errors import ConfigError
 from edge.hall.view import HallView
+from edge.queue.commands import DeviceStatus
+from edge.web.live import Live, stream
+from edge.web.pages import Files, Headers, csp
+from edge.web.server import Limits, WebServer
 
 if TYPE_CHECKING:
     from edge.clock import Clock
@@ -35,282 +37,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STATIC = {  # path -> (file, content type); nothing else is ever read from disk
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/hall.css": ("hall.css", "text/css; charset=utf-8"),
-    "/hall.js": ("hall.js", "text/javascript; charset=utf-8"),
-}
-SECURITY_HEADERS = {
-    # Only our own script and style; no inline code, no frames, no forms, no other hosts.
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "connect-src 'self'; img-src 'self'; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
+FILES = {"/": "index.html", "/hall.css": "hall.css", "/hall.js": "hall.js"}
 # Connections beyond the live screens: page, script and style loads of reconnecting TVs.
-# Every answer but the /events stream closes its connection, so a browser's idle keep-alive
-# connections never hold these slots (TVs switched on together would find none left).
 EXTRA_CONNECTIONS = 8
-# A client gets this long, in all, to send its request line and headers (a TV on the LAN
-# needs milliseconds). The 20 s timeout below is per read: alone, it let a client that
-# sends a byte every few seconds hold a slot for as long as it liked.
-REQUEST_HEAD_S = 5.0
-# Connections one client address may have open before its request head has arrived: a
-# browser opens at most 6 to one host. Without this one misbehaving client (or a slowloris
-# script) took every slot and no TV could load its page or reconnect its stream.
-PENDING_PER_CLIENT = 6
-_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
-
-
-def _csp(index_html: bytes) -> str:
-    """The policy with the page's one inline script (its load watchdog) allowed by hash."""
-    hashes = " ".join("'sha256-%s'" % base64.b64encode(hashlib.sha256(m).digest()).decode()
-                      for m in _INLINE_SCRIPT.findall(index_html))
-    csp = SECURITY_HEADERS["Content-Security-Policy"]
-    return csp.replace("script-src 'self'", f"script-src 'self' {hashes}".rstrip())
-
-
-class Hub:
-    """The current page state, versioned; live connections wait here for the next version."""
-
-    def __init__(self, max_clients: int) -> None:
-        self.max_clients = max_clients
-        self._cond = threading.Condition()
-        self._message = b""
-        self._state_json = b"{}"
-        self._version = 0
-        self._clients = 0
-        self._closed = False
-
-    def publish(self, body: bytes) -> int:
-        """Make `body` (the state as JSON) the current state and wake every stream."""
-        with self._cond:
-            self._version += 1
-            self._state_json = body
-            self._message = b"id: %d\nevent: state\ndata: %s\n\n" % (self._version, body)
-            self._cond.notify_all()
-            return self._version
-
-    def current(self) -> tuple[int, bytes, bytes]:
-        with self._cond:
-            return self._version, self._message, self._state_json
-
-    def wait(self, seen: int, timeout: float) -> tuple[int, bytes] | None:
-        """Block until a version newer than `seen` or timeout; None once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._closed or self._version != seen, timeout)
-            if self._closed:
-                return None
-            return self._version, self._message
-
-    def join(self) -> bool:
-        with self._cond:
-            if self._closed or self._clients >= self.max_clients:
-                return False
-            self._clients += 1
-            return True
-
-    def leave(self) -> None:
-        with self._cond:
-            self._clients -= 1
-
-    @property
-    def clients(self) -> int:
-        with self._cond:
-            return self._clients
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
-class _PendingHeads:
-    """Connections whose request head has not arrived yet: counted per client address,
-    and cut once they have taken longer than REQUEST_HEAD_S."""
-
-    def __init__(self, per_client: int, deadline_s: float) -> None:
-        self.per_client = per_client
-        self.deadline_s = deadline_s
-        self._lock = threading.Lock()
-        self._since: dict[Any, tuple[str, float]] = {}
-        self._per_client: dict[str, int] = {}
-        self.cut = 0
-        self.refused = 0
-
-    def admit(self, sock: Any, client: str) -> bool:
-        with self._lock:
-            if self._per_client.get(client, 0) >= self.per_client:
-                self.refused += 1
-                return False
-            self._per_client[client] = self._per_client.get(client, 0) + 1
-            self._since[sock] = (client, time.monotonic())
-            return True
-
-    def done(self, sock: Any) -> None:
-        """The head arrived, or the connection ended (either may come first; both are fine)."""
-        with self._lock:
-            entry = self._since.pop(sock, None)
-            if entry is not None:
-                left = self._per_client[entry[0]] - 1
-                if left:
-                    self._per_client[entry[0]] = left
-                else:
-                    del self._per_client[entry[0]]
-
-    def reap(self) -> None:
-        """Close the connections past their deadline: their handler's read then ends."""
-        limit = time.monotonic() - self.deadline_s
-        with self._lock:
-            late = [sock for sock, (_, since) in self._since.items() if since < limit]
-        for sock in late:
-            self.done(sock)
-            self.cut += 1
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    hall: "HallServer"
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # ThreadingMixIn starts a thread per connection without limit; a LAN scanner or a
-        # stuck TV must not exhaust the Pi, so connections beyond the cap are closed.
-        pending = self.hall.pending
-        if not pending.admit(request, client_address[0]):
-            logger.debug("hall: %s has %d requests still arriving; refused one more",
-                         client_address[0], pending.per_client)
-            self.shutdown_request(request)
-            return
-        if not self.hall._conn_slots.acquire(blocking=False):
-            pending.done(request)
-            logger.warning("hall: too many connections; refused %s", client_address[0])
-            self.shutdown_request(request)
-            return
-        t = threading.Thread(target=self._serve_one, args=(request, client_address),
-                             name="kezek-hall-conn", daemon=True)
-        t.start()
-
-    def _serve_one(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            self.hall.pending.done(request)
-            self.hall._conn_slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("hall: connection from %s failed", client_address[0], exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    timeout = 20  # a client that stops reading or writing is dropped (also on the stream)
-
-    def parse_request(self) -> bool:
-        try:
-            return super().parse_request()   # reads the headers too
-        finally:
-            self.server.hall.pending.done(self.connection)
-
-    def version_string(self) -> str:
-        return "kezek-hall"  # no Python version in headers: nothing to fingerprint
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
-        logger.debug("hall: %s " + format, self.client_address[0], *args)
-
-    def _headers(self, status: int, ctype: str, length: int | None, *,
-                 cache: str = "no-store", extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        if length is not None:
-            self.send_header("Content-Length", str(length))
-        self.send_header("Cache-Control", cache)
-        headers = {**SECURITY_HEADERS, "Content-Security-Policy": self.server.hall.csp}
-        for k, v in {**headers, **(extra or {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-
-    def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8", *,
-              head: bool = False, cache: str = "no-store",
-              extra: dict[str, str] | None = None) -> None:
-        # Not kept alive: an idle connection would hold one of the few connection slots.
-        self._headers(status, ctype, len(body), cache=cache, extra={"Connection": "close", **(extra or {})})
-        if not head:
-            self.wfile.write(body)
-
-    def _route(self, head: bool) -> None:
-        hall = self.server.hall
-        path = self.path.split("?", 1)[0]
-        if path in STATIC:
-            name, ctype = STATIC[path]
-            self._send(200, hall.static[name], ctype, head=head, cache="no-cache")
-        elif path == "/state.json":
-            _, _, state = hall.hub.current()
-            self._send(200, state, "application/json; charset=utf-8", head=head)
-        elif path == "/healthz":
-            self._send(200, b"ok\n", head=head)
-        elif path == "/events" and not head:
-            self._stream()
-        else:
-            self._send(404, b"not found\n", head=head)
-
-    def do_GET(self) -> None:
-        self._route(head=False)
-
-    def do_HEAD(self) -> None:
-        self._route(head=True)
-
-    def _refuse(self) -> None:
-        # Read-only: the page changes nothing in the queue, whatever is sent to it.
-        self.close_connection = True
-        self._send(405, b"read-only: only GET and HEAD\n", extra={"Allow": "GET, HEAD"})
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
-
-    def _stream(self) -> None:
-        hall = self.server.hall
-        hub = hall.hub
-        if not hub.join():
-            self.close_connection = True
-            self._send(503, b"too many screens connected; retrying\n",
-                       extra={"Retry-After": str(max(1, hall.cfg.retry_ms // 1000))})
-            return
-        self.close_connection = True
-        try:
-            self._headers(200, "text/event-stream; charset=utf-8", None,
-                          extra={"X-Accel-Buffering": "no", "Connection": "close"})
-            self.wfile.write(b"retry: %d\n\n" % hall.cfg.retry_ms)
-            seen = -1
-            while not hall.stopping:
-                got = hub.wait(seen, hall.cfg.keepalive_s)
-                if got is None:
-                    break
-                version, message = got
-                if version != seen:
-                    self.wfile.write(message)
-                    if seen == -1:  # a new screen: its clock is set at once
-                        self.wfile.write(hall.ping_message())
-                    seen = version
-                else:
-                    # A named event (not a comment) so the page can tell a live link from
-                    # a silently dead one and reconnect.
-                    self.wfile.write(hall.ping_message())
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError, socket.timeout):
-            pass  # the TV went away; its browser reconnects
-        except OSError as e:
-            logger.debug("hall: stream to %s ended: %s", self.client_address[0], e)
-        finally:
-            hub.leave()
+_READ_ONLY = Response("read-only: only GET and HEAD\n", status_code=405,
+                      media_type="text/plain; charset=utf-8",
+                      headers={"Allow": "GET, HEAD", "Connection": "close"})
 
 
 class HallServer:
@@ -327,19 +59,57 @@ class HallServer:
         self.view = HallView(rows=cfg.rows, min_show_s=cfg.min_show_s,
                              languages=cfg.languages, center_names=center_names,
                              show_waiting=cfg.show_waiting, keepalive_s=cfg.keepalive_s)
-        self.hub = Hub(cfg.max_clients)
-        pkg = resources.files("edge.hall") / "static"
-        self.static = {name: (pkg / name).read_bytes() for name, _ in STATIC.values()}
-        self.csp = _csp(self.static["index.html"])
-        self._conn_slots = threading.BoundedSemaphore(cfg.max_clients + EXTRA_CONNECTIONS)
-        self.pending = _PendingHeads(PENDING_PER_CLIENT, REQUEST_HEAD_S)
-        self._httpd: _HTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self.live = Live(cfg.max_clients)
+        self.live.publish(b"{}")
+        self.files = Files("edge.hall.static", FILES)
+        self.web = WebServer("hall", self._app(), cfg.bind, cfg.port, report=self._report,
+                             limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS))
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
-        self.stopping = False
+        self._thread: threading.Thread | None = None
         self.broadcasts = 0
+
+    # -- the pages ---------------------------------------------------------------------
+    def _app(self) -> Any:
+        routes = [Route(path, self._file, methods=["GET", "HEAD"]) for path in FILES]
+        routes += [Route("/state.json", self._state, methods=["GET", "HEAD"]),
+                   Route("/healthz", self._healthz, methods=["GET", "HEAD"]),
+                   Route("/events", self._events, methods=["GET"])]
+        app = Starlette(routes=routes)
+        return Headers(_ReadOnly(app), csp(self.files.bodies), extra={"Server": "kezek-hall"})
+
+    async def _file(self, request: Request) -> Response:
+        return self.files.response(request.url.path, head=request.method == "HEAD")
+
+    async def _state(self, request: Request) -> Response:
+        _, body = self.live.current()
+        return Response(b"" if request.method == "HEAD" else body,
+                        media_type="application/json; charset=utf-8",
+                        headers={"Cache-Control": "no-store", "Connection": "close"})
+
+    async def _healthz(self, request: Request) -> Response:
+        return Response("ok\n", media_type="text/plain; charset=utf-8",
+                        headers={"Connection": "close"})
+
+    async def _events(self, request: Request) -> Response:
+        if not self.live.join():
+            return Response("too many screens connected; retrying\n", status_code=503,
+                            media_type="text/plain; charset=utf-8",
+                            headers={"Retry-After": str(max(1, self.cfg.retry_ms // 1000)),
+                                     "Connection": "close"})
+
+        async def body() -> Any:
+            try:
+                async for chunk in stream(self.live, lambda v: v, keepalive_s=self.cfg.keepalive_s,
+                                          retry_ms=self.cfg.retry_ms, ping=self.ping_message):
+                    yield chunk
+            finally:
+                self.live.leave()
+
+        return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
+                                          "Connection": "close"})
 
     def ping_message(self) -> bytes:
         """A named event (not a comment), so the page can tell a live link from a silently
@@ -356,70 +126,40 @@ class HallServer:
         self._latest = applied.snapshot
         self._wake.set()
 
+    def _report(self, ok: bool, detail: str) -> None:
+        self.controller.submit(DeviceStatus("hall", ok, detail, source="hall"))
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        try:
-            httpd = _HTTPServer((self.cfg.bind, self.cfg.port), _Handler, bind_and_activate=True)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                fix = "choose a free port in hall.port (see `ss -ltnp`)"
-            elif e.errno == errno.EACCES:
-                # The unit grants no capabilities: a port this machine keeps for root
-                # (below 1024, or net.ipv4.ip_unprivileged_port_start) is refused.
-                fix = "use a port of 1024 or more in hall.port, e.g. 8080"
-            else:
-                fix = "set hall.bind to an address of this machine, or 0.0.0.0"
-            raise ConfigError("hall", [f"hall.port: cannot listen on {self.cfg.bind}:"
-                                       f"{self.cfg.port}: {e.strerror}; {fix}"]) from None
-        httpd.hall = self
-        self._httpd = httpd
         self.view.baseline(self.controller.snapshot.recent_calls)
         self._latest = self.controller.snapshot
         self._publish(time.monotonic())
         self.controller.subscribe(self.on_applied)
-        self._threads = [
-            threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.25},
-                             name="kezek-hall-http", daemon=True),
-            threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
-                             daemon=True),
-            threading.Thread(target=self._reap_loop, name="kezek-hall-reaper", daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
-        logger.info("hall screen on http://%s:%s/", *self.address)
+        self._thread = threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
+                                        daemon=True)
+        self._thread.start()
+        self.web.on_serving = lambda: logger.info("hall screen on %s", self.web.url)
+        self.web.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.stopping = True
         self._stop.set()
         self._wake.set()
-        self.hub.close()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        self.live.close()
         deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+        self.web.stop(timeout)
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_serving(self, timeout: float = 10.0) -> bool:
+        return self.web.wait_serving(timeout)
 
     def health(self) -> dict[str, Any]:
-        host, port = self.address if self._httpd else (self.cfg.bind, self.cfg.port)
-        return {"ok": self._httpd is not None and not self.stopping, "url": f"http://{host}:{port}/",
-                "screens": self.hub.clients, "broadcasts": self.broadcasts,
-                "slow_requests_cut": self.pending.cut,
-                "refused_busy_clients": self.pending.refused}
+        return {**self.web.health(), "screens": self.live.clients,
+                "broadcasts": self.broadcasts}
 
     @property
     def address(self) -> tuple[str, int]:
-        if self._httpd is None:
-            raise RuntimeError("hall server not started")
-        host, port = self._httpd.server_address[:2]
-        return str(host), int(port)
-
-    def _reap_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            try:
-                self.pending.reap()
-            except Exception:  # a bug here must not leave slow clients holding slots
-                logger.exception("hall: cannot close slow connections")
+        return self.web.address
 
     # -- the broadcaster ---------------------------------------------------------------
     def _publish(self, now: float) -> float | None:
@@ -427,10 +167,10 @@ class HallServer:
         if snapshot is None:
             return None
         state, next_change = self.view.state(snapshot, now)
-        _, _, current = self.hub.current()
+        _, current = self.live.current()
         body = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if body != current:  # most commits (prints, ticks) change nothing on the page
-            self.hub.publish(body)
+            self.live.publish(body)
             self.broadcasts += 1
         return next_change
 
@@ -447,6 +187,19 @@ class HallServer:
             except Exception:  # a bug here must not freeze the page forever
                 logger.exception("hall: cannot build the page state")
                 next_change = None
+
+
+class _ReadOnly:
+    """Any method but GET and HEAD is refused whatever the path: the page changes nothing."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            await _READ_ONLY(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def build(ctx: "AppContext") -> list[HallServer]:

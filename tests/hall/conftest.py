@@ -41,6 +41,7 @@ def make_hall(harness: Any) -> Iterator[Callable[..., HallServer]]:
                             harness.config.center.timezone)
         server.start()
         started.append(server)
+        assert server.wait_serving(30), server.health()
         return server
 
     yield make

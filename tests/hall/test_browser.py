@@ -144,13 +144,13 @@ def test_page_reloads_itself_when_its_script_did_not_load(harness, make_hall, ch
     """Risk: a TV whose hall.js load failed (refused, cut off) stays blank until someone
     walks up to it: the page must try again by itself."""
     hall = make_hall()
-    script = hall.static["hall.js"]
-    hall.static["hall.js"] = b"/* the load that failed */"
+    script = hall.files.bodies["/hall.js"]
+    hall.files.bodies["/hall.js"] = b"/* the load that failed */"
     host, port = hall.address
     chromium.goto(f"http://{host}:{port}/")
     chromium.wait_for("document.readyState === 'complete'")
     assert chromium.eval("document.body.classList.contains('connecting')")
-    hall.static["hall.js"] = script
+    hall.files.bodies["/hall.js"] = script
     chromium.wait_for("document.body.classList.contains('online')", timeout=20)
 
 
@@ -232,6 +232,7 @@ def test_a_big_center_sees_every_window_and_every_waiting_count(chromium, tmp_pa
                       ManualClock(1_700_000_000_000), "Asia/Almaty")
     hall.start()
     try:
+        assert hall.wait_serving(30), hall.health()
         host, port = hall.address
         for width, height in ((1920, 1080), (1280, 720)):
             chromium.send("Emulation.setDeviceMetricsOverride", width=width, height=height,

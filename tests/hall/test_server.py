@@ -190,8 +190,11 @@ def test_screens_beyond_the_limit_are_refused_and_retry(make_hall):
     streams[1].close()
 
 
-def test_port_in_use_names_the_key_and_the_fix(harness):
-    """Risk: the service dies with a bare OSError when another program holds the port."""
+def test_port_in_use_is_an_alarm_and_the_hall_comes_up_once_it_is_free(harness):
+    """Risk: another program holding the hall's port stopped the whole service (kezek run
+    exited 78, which the unit does not restart): the center issued no tickets for a TV.
+    Now the queue goes on, the alarm names the key and the fix, and the hall serves as
+    soon as the port is free."""
     from edge.config.hall import HallConfig
     from edge.hall.server import HallServer
 
@@ -199,16 +202,34 @@ def test_port_in_use_names_the_key_and_the_fix(harness):
     blocker.bind(("127.0.0.1", 0))
     blocker.listen(1)
     port = blocker.getsockname()[1]
+    server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
+                        harness.controller, harness.config.center.name.as_dict(),
+                        harness.clock, harness.config.center.timezone)
+    server.web._retry = (0.05, 0.2)
     try:
-        server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
-                            harness.controller, harness.config.center.name.as_dict(),
-                            harness.clock, harness.config.center.timezone)
-        with pytest.raises(ConfigError) as err:
-            server.start()
-        assert f"hall.port: cannot listen on 127.0.0.1:{port}" in str(err.value)
-        assert "choose a free port" in str(err.value)
+        server.start()
+        alarm = wait_for(lambda: harness.engine.state.alarms.get("device:hall"), "the hall's alarm")
+        text = json.dumps(alarm, ensure_ascii=False)
+        assert f"hall.port: cannot listen on 127.0.0.1:{port}" in text
+        assert "choose a free port in hall.port" in text
+        assert harness.call(IssueTicket("docs")).reply.ticket is not None  # the queue goes on
+        assert not server.health()["ok"] and "hall.port" in server.health()["problem"]
+        blocker.close()
+        assert server.wait_serving(30), server.health()
+        wait_for(lambda: "device:hall" not in harness.engine.state.alarms, "the alarm to clear")
+        resp, _ = request(server, "GET", "/healthz")
+        assert resp.status == 200
     finally:
         blocker.close()
+        server.stop(2.0)
+
+
+def wait_for(check, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
 
 
 def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
@@ -229,23 +250,31 @@ def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
     assert HallConfig(port=1024).port == 1024 and HallConfig(port=0).port == 0
 
     # At start, a port the kernel keeps for root (a sysctl can raise the limit) gives the
-    # same advice. Run as the service does: without CAP_NET_BIND_SERVICE.
-    script = ("from edge.config.hall import HallConfig\n"
+    # same advice in the alarm. Run as the service does: without CAP_NET_BIND_SERVICE.
+    script = ("import threading, types\n"
+              "from edge.config.hall import HallConfig\n"
               "from edge.hall.server import HallServer\n"
+              "told = threading.Event()\n"
+              "def submit(cmd):\n"
+              "    print(cmd.detail, flush=True); told.set()\n"
+              "ctl = types.SimpleNamespace(submit=submit, subscribe=lambda f: None,\n"
+              "    snapshot=types.SimpleNamespace(recent_calls=()))\n"
               "cfg = HallConfig.model_construct(**{**HallConfig().model_dump(), "
               "'enabled': True, 'bind': '127.0.0.1', 'port': 81})\n"
-              "HallServer(cfg, None, {'kk': 'a', 'ru': 'b'}, None, 'Asia/Almaty').start()\n")
+              "h = HallServer(cfg, ctl, {'kk': 'a', 'ru': 'b'}, None, 'Asia/Almaty')\n"
+              "h._publish = lambda now: None\n"
+              "h.start(); assert told.wait(60); h.stop(2)\n")
     argv = [sys.executable, "-c", script]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot drop CAP_NET_BIND_SERVICE")
         argv = ["setpriv", "--inh-caps=-net_bind_service",
                 "--bounding-set=-net_bind_service", *argv]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert run.returncode != 0
-    assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stderr
-    assert "use a port of 1024 or more in hall.port" in run.stderr
-    assert "hall.bind" not in run.stderr
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stderr
+    assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stdout
+    assert "use a port of 1024 or more in hall.port" in run.stdout
+    assert "hall.bind" not in run.stdout
 
 
 def test_page_loads_close_their_connection_so_idle_browsers_hold_no_slots(make_hall):

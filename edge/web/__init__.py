@@ -1,0 +1,1 @@
+"""The one web stack of every page (hall, operator panel, kiosk, central's screens)."""
