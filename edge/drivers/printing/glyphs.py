@@ -56,9 +56,11 @@ class Face:
         cover = Image.new("L", (x1 - x0, y1 - y0), 0)
         ImageDraw.Draw(cover).text((-x0, -y0), ch, font=self.font, fill=255)
         ink = cover.point(INK, "1")
-        if ink.getbbox() is None:
+        box = ink.getbbox()
+        if box is None:
             return Glyph(None, 0, 0, advance)
-        return Glyph(ink, x0, y0, advance)
+        # Cropped to the ink itself (FreeType's box has faint edges): rows rely on it.
+        return Glyph(ink.crop(box), x0 + box[0], y0 + box[1], advance)
 
     def word(self, text: str) -> Glyph:
         """A run of characters pasted together once, kept like a glyph: a row is then a
@@ -82,6 +84,7 @@ class Face:
     def row(self, text: str) -> tuple[tuple["Image.Image", int] | None, float]:
         """The row as an ink mask cropped to its ink (width a multiple of 8) with the
         offset of its top from the row's top (None when there is no ink), and its width."""
+        from PIL import Image
         pieces: list[tuple[Glyph, int]] = []
         pen = 0.0
         space = self.glyph(" ").advance
@@ -104,11 +107,16 @@ class Face:
             pen += w.advance
         if not pieces:
             return None, pen
-        line = _paste(pieces, pen)
-        assert line.ink is not None
-        width8 = (line.ink.width + 7) // 8 * 8
-        # A crop past the right edge fills with 0: no ink, the padding to whole bytes.
-        return (line.ink.crop((0, 0, width8, line.ink.height)), line.dy), pen
+        # Every piece is cropped to its ink, so their boxes together are the row's ink box:
+        # one canvas of whole bytes, no search for the ink afterwards.
+        left = min(x for _, x in pieces)
+        right = max(x + g.ink.width for g, x in pieces)  # type: ignore[union-attr]
+        top = min(g.dy for g, _ in pieces)
+        bottom = max(g.dy + g.ink.height for g, _ in pieces)  # type: ignore[union-attr]
+        canvas = Image.new("1", ((right - left + 7) // 8 * 8, bottom - top), 0)
+        for g, x in pieces:
+            canvas.paste(255, (x - left, g.dy - top), g.ink)
+        return (canvas, top), pen
 
 
 def _paste(pieces: list[tuple[Glyph, int]], advance: float) -> Glyph:

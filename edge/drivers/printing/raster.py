@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from edge.drivers.printing.content import Block
 
@@ -72,9 +72,11 @@ def _has_glyph(path: str, ch: str) -> bool:
     return ch.isspace() or bytes(load_font(path, 24).getmask(ch)) != _notdef(path)
 
 
-@dataclass(frozen=True)
-class Placed:
-    """One image as the printer will place it: top-left (x, y) in dots, doubled if scale 2."""
+class Placed(NamedTuple):
+    """One image as the printer will place it: top-left (x, y) in dots, doubled if scale 2.
+
+    (A named tuple: a ticket places about 30 of them, and a frozen dataclass costs several
+    times more to make.)"""
 
     ink: "Image.Image"       # mode "1", 1 = a printed dot, width a multiple of 8
     x: int
@@ -282,6 +284,7 @@ def preview(ticket: RasterTicket, *, margin: int = 16) -> "Image.Image":
     return img
 
 
+@functools.lru_cache(maxsize=1024)
 def feed(dots: int) -> bytes:
     out = b""
     while dots > 0:

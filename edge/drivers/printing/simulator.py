@@ -156,9 +156,11 @@ class PtyPrinter:
 
     def _run(self) -> None:
         line_free = time.perf_counter()
+        idle = True
         while not self._stop.is_set():
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if not ready:
+                idle = True
                 continue
             try:
                 data = os.read(self.master, 64)   # small reads: the pacing stays fine-grained
@@ -167,8 +169,11 @@ class PtyPrinter:
                     time.sleep(0.01)
                     continue
                 raise
-            # Each byte takes 10 bit times on the wire; the printer has it only then.
-            line_free = max(line_free, time.perf_counter()) + len(data) * 10 / self.baud
+            # Each byte takes 10 bit times on the wire; the printer has it only then. Bytes
+            # that were already waiting follow the previous ones back to back (this thread
+            # waking late must not look like a quiet line).
+            start = max(line_free, time.perf_counter()) if idle else line_free
+            line_free = start + len(data) * 10 / self.baud
             delay = line_free - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
@@ -181,6 +186,7 @@ class PtyPrinter:
                 self._changed.notify_all()
             if reply:
                 os.write(self.master, reply)
+            idle = not select.select([self.master], [], [], 0)[0]
 
     def wait_cuts(self, count: int, timeout: float = 10.0) -> float:
         """Wait until `count` tickets were cut; the time the last one's last byte arrived."""

@@ -193,6 +193,18 @@ class GraphicsMemory:
     def ready(self) -> bool:
         return self.state == "ready"
 
+    @property
+    def owed(self) -> int:
+        """Images a ticket missed, to be defined when the printer is idle."""
+        return len(self._owed)
+
+    def describe(self) -> str:
+        if self.state == "ready":
+            return f"keeps {len(self._keys)} image(s) of fixed ticket parts"
+        return {"off": "whole tickets (stored_graphics = off, or no back channel)",
+                "unsupported": "whole tickets (no answer to the graphics key list)",
+                "unknown": "not asked yet"}[self.state]
+
     def probe(self, transport: Any) -> None:
         """First contact: does the printer answer the key list? Then start from empty."""
         if self.state != "unknown":
