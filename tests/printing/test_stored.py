@@ -346,3 +346,20 @@ def test_serial_printer_on_a_pty_keeps_the_fixed_parts(config_factory, fake_cont
     finally:
         worker.stop(2)
         line.close()
+
+
+def test_print_test_reports_what_the_printer_got(config_factory, tmp_path):
+    import io
+
+    from edge.cli.print_test import print_samples
+    keeps = config_factory({"k": {"type": "fake"}}, ticket=SMALL)
+    out = io.StringIO()
+    assert print_samples(keeps, "k", ["docs", "realty"], tmp_path, out) == 0
+    text = out.getvalue()
+    assert "printer memory: keeps the fixed parts of tickets" in text
+    assert "printed A-001 (docs):" in text and "fixed parts from the printer's memory" in text
+    whole = config_factory({"k": {"type": "fake", "stored_graphics": "off"}}, ticket=SMALL)
+    out = io.StringIO()
+    assert print_samples(whole, "k", ["docs"], tmp_path, out) == 0
+    assert "whole tickets (stored_graphics = off" in out.getvalue()
+    assert "whole ticket" in out.getvalue()

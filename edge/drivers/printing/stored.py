@@ -200,7 +200,8 @@ class GraphicsMemory:
 
     def describe(self) -> str:
         if self.state == "ready":
-            return f"keeps {len(self._keys)} image(s) of fixed ticket parts"
+            return (f"keeps the fixed parts of tickets (download graphics; {len(self._keys)} "
+                    f"image(s) defined)")
         return {"off": "whole tickets (stored_graphics = off, or no back channel)",
                 "unsupported": "whole tickets (no answer to the graphics key list)",
                 "unknown": "not asked yet"}[self.state]
