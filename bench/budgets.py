@@ -10,6 +10,9 @@ GROWTH_RATIO = 2.0        # call-next p50 at the most waiting / at 0 waiting
 DRAIN_RATIO = 3.0         # backlog drain rate / one-event-per-message QoS 1 rate
 START_S = 0.6             # cold start to ready
 RSS_MB = 60.0             # peak RSS with the demo config
+PAPER_S = 0.4             # release -> last byte of a Kazakh raster ticket at 115200 baud
+RENDER_MS = 1.0           # render CPU per ticket
+PRINT_RATIO = 0.5         # service tickets/s with printing on / off
 
 
 @dataclass
@@ -66,4 +69,19 @@ def check(results: dict[str, Any]) -> list[Verdict]:
         m = st["peak_rss_mb"]
         out.append(Verdict("peak RSS, demo config", f"{m:.1f} MB", f"< {RSS_MB:g} MB",
                            "PASS" if m < RSS_MB else "FAIL", "VmHWM of the child (its own peak since exec)"))
+    pr = results.get("printing")
+    if pr:
+        x = pr["press_stored"]
+        v = x["p50_ms"] / 1000
+        out.append(Verdict("Kazakh ticket release -> last byte", f"{v:.3f} s", f"< {PAPER_S:g} s",
+                           "PASS" if v < PAPER_S else "FAIL",
+                           f"p50 at 115200 baud, stored graphics; p99 {x['p99_ms'] / 1000:.3f} s; "
+                           f"whole tickets p50 {pr['press_whole']['p50_ms'] / 1000:.3f} s"))
+        c = pr["render_cpu"]["mean_ms"]
+        out.append(Verdict("render CPU per ticket", f"{c:.3f} ms", f"<= {RENDER_MS:g} ms",
+                           "PASS" if c <= RENDER_MS else "FAIL", "mean thread CPU, new numbers each"))
+        r = pr["service_rate"]["ratio"]
+        out.append(Verdict("tickets/s printing on / off", f"{r:.2f}x", f">= {PRINT_RATIO:g}x",
+                           "PASS" if r >= PRINT_RATIO else "FAIL",
+                           "demo file printer vs no printer, until every ticket is printed"))
     return out

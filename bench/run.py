@@ -28,15 +28,17 @@ from bench.machine import describe
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
-BENCHES = ("latency", "press", "drain", "startup", "footprint")
+BENCHES = ("latency", "press", "drain", "startup", "footprint", "printing")
 
 
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"levels": [0, 500, 2000], "samples": 30, "presses": 5, "starts": 2,
-                "visitors": 40, "drain_events": 1000}
+                "visitors": 40, "drain_events": 1000, "paper_presses": 3, "paper_tickets": 40,
+                "paper_rounds": 1}
     return {"levels": [0, 1000, 5000], "samples": 1000, "presses": 200, "starts": 7,
-            "visitors": 500, "drain_events": 20000}
+            "visitors": 500, "drain_events": 20000, "paper_presses": 30, "paper_tickets": 400,
+            "paper_rounds": 3}
 
 
 def _drain(data_dir: Path, events: int) -> dict[str, Any]:
@@ -76,13 +78,15 @@ def _drain(data_dir: Path, events: int) -> dict[str, Any]:
 
 
 def _runners(s: dict[str, Any], data_dir: Path) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import footprint, latency, press, startup
+    from bench import footprint, latency, press, printing, startup
     return {
         "latency": lambda: latency.run(data_dir, s["levels"], s["samples"]),
         "press": lambda: press.run(data_dir, s["presses"]),
         "drain": lambda: _drain(data_dir, s["drain_events"]),
         "startup": lambda: startup.run(s["starts"], data_dir),
         "footprint": lambda: footprint.run(data_dir, s["visitors"]),
+        "printing": lambda: printing.run(data_dir / "printing", s["paper_presses"],
+                                         s["paper_tickets"], s["paper_rounds"]),
     }
 
 
@@ -144,6 +148,23 @@ def table(report: dict[str, Any]) -> str:
                      + (f" (tickets {f['tickets_bytes_per_visitor']:.0f} B, outbox "
                         f"{f['outbox_bytes_per_visitor']:.0f} B until acked)"
                         if "tickets_bytes_per_visitor" in f else "")))
+    pr = r.get("printing")
+    if pr:
+        for name, b in pr["bytes"].items():
+            rows.append((f"raster ticket {name}, bytes",
+                         f"whole {b['whole']} ({b['whole_s_115200']:.2f} s at 115200), with stored "
+                         f"graphics {b['stored']} ({b['stored_s_115200']:.2f} s)"))
+        c = pr["render_cpu"]
+        rows.append(("render CPU per ticket", f"p50 {c['p50_ms']:.3f} ms  p99 {c['p99_ms']:.3f} ms  "
+                                               f"mean {c['mean_ms']:.3f} ms"))
+        for key, what in (("press_stored", "stored graphics"), ("press_whole", "whole tickets")):
+            x = pr[key]
+            rows.append((f"release -> last byte, pty 115200, {what}",
+                         f"p50 {x['p50_ms']:.1f} ms  p99 {x['p99_ms']:.1f} ms  ({x['n']} tickets)"))
+        sr = pr["service_rate"]
+        rows.append(("service tickets/s, printing on / off",
+                     f"{sr['on_printed_per_s']:.0f} / {sr['off_per_s']:.0f} ({sr['ratio']:.2f}x, "
+                     f"{sr['tickets']} tickets x {sr['rounds']})"))
     for name, err in report.get("errors", {}).items():
         rows.append((f"{name}: ERROR", err))
     width = max(len(a) for a, _ in rows) if rows else 10

@@ -45,7 +45,9 @@ def print_samples(config, printer: str, services: list[str], state_dir: Path, ou
     """Check, connect, report status, print one ticket per service; 0 when all printed."""
     from edge.drivers.printing.check import printing_problems
     from edge.drivers.printing.content import sample_job
-    from edge.drivers.printing.render import ticket_bytes
+    from edge.drivers.printing.render import render
+    from edge.drivers.printing.service import keeps_graphics
+    from edge.drivers.printing.stored import GraphicsMemory
     from edge.drivers.printing.transports import make_transport
     from edge.errors import PrinterError
 
@@ -66,13 +68,28 @@ def print_samples(config, printer: str, services: list[str], state_dir: Path, ou
         print(f"printer {printer} ({transport.where}, {pc.mode} mode): status {shown}", file=out)
         if not status.ok:
             return 1
-        for i, sid in enumerate(services):
-            job = sample_job(config, sid, printer=printer, category="pensioner" if i % 2 else "normal")
-            data = ticket_bytes(job, config, printer)
+        # The same checks as the service: a printer that keeps the fixed parts of tickets
+        # gets them defined first, then every sample is sent the way the kiosk sends it.
+        graphics = GraphicsMemory(printer, enabled=keeps_graphics(pc, transport.can_poll))
+        graphics.probe(transport)
+        print(f"  printer memory: {graphics.describe()}", file=out)
+        jobs = [sample_job(config, sid, printer=printer, category="pensioner" if i % 2 else "normal")
+                for i, sid in enumerate(services)]
+        rendered = [render(job, config, printer) for job in jobs]
+        if graphics.ready:
+            for r in rendered:
+                graphics.choose(transport, r.stored, r.whole)   # notes what is missing
+            while graphics.define_owed(transport):
+                pass
+        for job, r in zip(jobs, rendered):
+            data, used = graphics.choose(transport, r.stored, r.whole)
             transport.write(data)
             transport.drain()
+            graphics.confirm(transport, used, job.ticket)
             transport.end_job()
-            print(f"  printed {job.ticket} ({sid}): {len(data)} bytes", file=out)
+            how = (f"fixed parts from the printer's memory ({len(used)} image(s)), "
+                   f"{len(r.whole)} bytes whole" if used else "whole ticket")
+            print(f"  printed {job.ticket} ({job.service}): {len(data)} bytes, {how}", file=out)
         if transport.can_poll:
             status = transport.status()
             if not status.ok:

@@ -35,6 +35,14 @@ class _PrinterBase(StrictModel):
                        description="raster mode: TTF font with Kazakh glyphs (Debian: fonts-dejavu-core)")
     font_bold: Path = Field(default=DEJAVU / "DejaVuSans-Bold.ttf",
                             description="raster mode: bold TTF font with Kazakh glyphs")
+    stored_graphics: Literal["auto", "off"] = Field(
+        default="auto",
+        description="raster mode: keep the parts that are the same on every ticket (names, "
+                    "markers, rules, footer) in the printer's RAM as download graphics (ESC/POS "
+                    "GS ( L) and send only what changes (~4 KB instead of ~10 KB); auto: used "
+                    "once the printer has answered the graphics key list, checked before and "
+                    "after every ticket, whole tickets otherwise; needs a back channel "
+                    "(status = \"poll\"); off: always send whole tickets")
     qr: Literal["image", "native"] = Field(
         default="image", description="QR code as an image (any printer) or native GS ( k (Epson-class)")
     cut: Literal["full", "partial", "none"] = Field(default="full", description="paper cut after a ticket")

@@ -132,19 +132,43 @@ def fake_controller() -> FakeController:
     return FakeController()
 
 
-def decode_raster(data: bytes, width: int) -> "Any":
-    """Rebuild the paper from ESC/POS bytes: GS v 0 images placed by ESC a, fed by ESC J.
+def decode_raster(data: bytes, width: int, memory: dict[bytes, Any] | None = None) -> "Any":
+    """Rebuild the paper from ESC/POS bytes: GS v 0 images placed by ESC a, fed by ESC J;
+    download graphics defined (GS ( L fn 83) into `memory` and printed by key (fn 85).
 
     Written from the ESC/POS command reference, independent of the renderer.
     """
     from PIL import Image
+    memory = {} if memory is None else memory
     parts: list[tuple[int, int, Any]] = []
     y = 0
     align = 0
     i = 0
     while i < len(data):
         b = data[i]
-        if data[i:i + 2] == b"\x1b@":
+        if data[i:i + 3] in (b"\x1d(L", b"\x1d8L"):
+            size = 2 if data[i + 1] == 0x28 else 4
+            n = int.from_bytes(data[i + 3:i + 3 + size], "little")
+            body = data[i + 3 + size:i + 3 + size + n]
+            assert body[0] == 0x30, body[:4]
+            fn = body[1]
+            if fn == 0x53:       # define: a kc1 kc2 b xL xH yL yH c data (1 = dot)
+                w, h = body[6] + 256 * body[7], body[8] + 256 * body[9]
+                img = Image.frombytes("1", (w, h), body[11:])
+                memory[body[3:5]] = Image.eval(img.convert("L"), lambda v: 255 - v).convert("1")
+            elif fn == 0x55:     # print kc1 kc2 1 1: full width, so at x = 0
+                img = memory[body[2:4]]
+                parts.append((0, y, img))
+                y += img.height
+            elif fn == 0x51:
+                memory.clear()
+            elif fn == 0x52:
+                memory.pop(body[2:4], None)
+            i += 3 + size + n
+        elif b == 0x06:          # the host's ACK after a key list
+            i += 1
+        elif data[i:i + 2] == b"\x1b@":
+            memory.clear()       # ESC @ clears download graphics
             i += 2
         elif data[i:i + 2] == b"\x1ba":
             align = data[i + 2] % 48
@@ -184,3 +208,21 @@ def raster_decoder() -> Callable[[bytes, int], Any]:
 
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def golden_bytes(name: str, data: bytes) -> bytes:
+    """A stored golden file to compare with; KEZEK_REGEN_GOLDEN=1 rewrites it (after review)."""
+    import os
+    path = GOLDEN / name
+    if os.environ.get("KEZEK_REGEN_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing; review the output and run with "
+                    f"KEZEK_REGEN_GOLDEN=1 to write it")
+    return path.read_bytes()
+
+
+@pytest.fixture
+def golden() -> Callable[[str, bytes], bytes]:
+    return golden_bytes

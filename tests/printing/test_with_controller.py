@@ -13,7 +13,7 @@ import pytest
 
 from edge.config import parse_config
 from edge.drivers.printing.render import ticket_bytes
-from edge.drivers.printing.transports import FakeTransport
+from edge.drivers.printing.fake import FakeTransport
 from edge.drivers.printing.worker import PrinterWorker
 from edge.errors import CommandError
 from edge.queue.commands import IssueTicket, Reprint

@@ -11,7 +11,7 @@ import pytest
 
 from edge.drivers.printing.content import TicketJob
 from edge.drivers.printing.render import ticket_bytes
-from edge.drivers.printing.transports import FakeTransport
+from edge.drivers.printing.fake import FakeTransport
 from edge.drivers.printing.worker import PrinterWorker
 
 # 2026-11-23 09:00:00 in Asia/Almaty (UTC+5)

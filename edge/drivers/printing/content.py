@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,7 +49,11 @@ def _int_or_none(v: Any) -> int | None:
 
 @dataclass(frozen=True)
 class Block:
-    """One printed element, already filled in: a text line, a QR code, a rule or a feed."""
+    """One printed element, already filled in: a text line, a QR code, a rule or a feed.
+
+    `fixed`: the same on every ticket of its service and category (no per-ticket
+    placeholder): drawn once and cached, and kept in the printer's memory where it can.
+    """
 
     kind: Literal["text", "qr", "rule", "feed"]
     text: str = ""
@@ -55,6 +61,18 @@ class Block:
     bold: bool = False
     align: Literal["left", "center", "right"] = "center"
     lines: int = 1
+    fixed: bool = True
+
+
+# What changes from one ticket to the next; {date} only daily, but a day's first ticket
+# must not wait for printer memory to be rewritten, so it counts as changing too.
+PER_TICKET = frozenset({"ticket", "number", "ahead", "wait_min", "time", "date"})
+
+
+@functools.lru_cache(maxsize=512)
+def per_ticket(template: str) -> bool:
+    """Whether a line template uses a placeholder that changes per ticket."""
+    return any(f in PER_TICKET for _, f, _, _ in string.Formatter().parse(template) if f)
 
 
 def printer_languages(config: AppConfig, printer: str | None) -> list[str]:
@@ -98,13 +116,13 @@ def qr_content(job: TicketJob, config: AppConfig) -> str | None:
                       service=job.service)
 
 
-def _fill(line: TicketLine, lang: str, values: dict[str, str]) -> str | None:
+def _template(line: TicketLine, lang: str) -> str | None:
     if isinstance(line.text, dict):
-        template = line.text.get(lang)  # type: ignore[call-overload]
-        if template is None:
-            return None  # no text in this language: the line is left out for it
-    else:
-        template = line.text
+        return line.text.get(lang)  # type: ignore[call-overload, no-any-return]
+    return line.text
+
+
+def _fill(template: str, values: dict[str, str]) -> str | None:
     out = template.format(**values).strip()
     # A line whose placeholders were all empty ({marker} for a normal visitor) is left out.
     return out or None
@@ -119,7 +137,7 @@ def build_blocks(job: TicketJob, config: AppConfig, printer: str | None) -> list
         if line.kind == "qr":
             content = qr_content(job, config)
             if content:
-                blocks.append(Block("qr", content, align=line.align))
+                blocks.append(Block("qr", content, align=line.align, fixed=False))
             continue
         if line.kind in ("rule", "feed"):
             blocks.append(Block(line.kind, lines=line.lines))
@@ -127,12 +145,16 @@ def build_blocks(job: TicketJob, config: AppConfig, printer: str | None) -> list
         targets = langs if line.repeats else langs[:1]
         seen: list[str] = []
         for lang in targets:
-            text = _fill(line, lang, per_lang[lang])
+            template = _template(line, lang)
+            if template is None:
+                continue   # no text in this language: the line is left out for it
+            text = _fill(template, per_lang[lang])
             # Same text in two languages (a name, "БРОНЬ") is printed once.
             if text is None or text in seen:
                 continue
             seen.append(text)
-            blocks.append(Block("text", text, line.size, line.bold, line.align))
+            blocks.append(Block("text", text, line.size, line.bold, line.align,
+                                fixed=not per_ticket(template)))
     return blocks
 
 

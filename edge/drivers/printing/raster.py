@@ -1,9 +1,14 @@
 """Raster mode: ticket text drawn with a TTF font (Kazakh glyphs) and sent as GS v 0 images.
 
-To keep a ticket small (under a second at 115200 baud) every line is sent as its own image
-cropped to its ink, blank space is paper feed (ESC J), and the big ticket number is drawn
-at half resolution and printed at double width and height (GS v 0 mode 3).
-The preview PNG is composed from the very same images at the places the printer puts them.
+To keep a ticket small every line is its own image cropped to its ink, blank space is
+paper feed (ESC J), and the big ticket number and the QR code are drawn at half
+resolution and printed at double width and height (GS v 0 mode 3). The preview PNG is
+composed from the very same images at the places the printer puts them.
+
+To keep a ticket cheap (CPU) the blocks that are the same on every ticket of a service
+(names, markers, rules, the footer) are drawn once and cached by their content, so a
+renamed service or a new layout simply draws new ones; the changing lines are pasted
+from cached glyphs (glyphs.py) and the QR code comes from qr.py.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from edge.drivers.printing.content import Block
 
@@ -67,15 +72,38 @@ def _has_glyph(path: str, ch: str) -> bool:
     return ch.isspace() or bytes(load_font(path, 24).getmask(ch)) != _notdef(path)
 
 
-@dataclass(frozen=True)
-class Placed:
-    """One image as the printer will place it: top-left (x, y) in dots, doubled if scale 2."""
+class Placed(NamedTuple):
+    """One image as the printer will place it: top-left (x, y) in dots, doubled if scale 2.
 
-    image: "Image.Image"     # mode "1", width a multiple of 8, black ink on white
+    (A named tuple: a ticket places about 30 of them, and a frozen dataclass costs several
+    times more to make.)"""
+
+    ink: "Image.Image"       # mode "1", 1 = a printed dot, width a multiple of 8
     x: int
     y: int
     scale: int
     align: str
+    command: bytes           # the GS v 0 command that prints it
+
+    @property
+    def image(self) -> "Image.Image":
+        """Black ink on white, as the paper shows it (at 1x)."""
+        from PIL import ImageChops
+        return ImageChops.invert(self.ink)
+
+
+@dataclass(frozen=True)
+class Band:
+    """What one block occupies: rows y0..y1 of the ticket and the images in them.
+
+    `key` identifies a fixed block's drawing (None for a changing one): consecutive fixed
+    bands are what a printer can keep in its memory (stored.py).
+    """
+
+    y0: int
+    y1: int
+    key: Any
+    placed: tuple[Placed, ...]
 
 
 @dataclass(frozen=True)
@@ -83,26 +111,27 @@ class RasterTicket:
     width: int
     height: int
     placed: tuple[Placed, ...]
+    bands: tuple[Band, ...] = ()
 
 
-def _pad8(img: "Image.Image") -> "Image.Image":
-    from PIL import Image
-    w = (img.width + 7) // 8 * 8
-    if w == img.width:
-        return img
-    out = Image.new("1", (w, img.height), 1)
-    out.paste(img, (0, 0))
-    return out
+def ink_command(ink: "Image.Image", *, scale: int = 1) -> bytes:
+    """GS v 0 for an ink mask; scale 2 = printed at double width and height (mode 3)."""
+    wb = ink.width // 8
+    mode = 3 if scale == 2 else 0
+    return GS + b"v0" + bytes([mode, wb & 0xFF, wb >> 8, ink.height & 0xFF, ink.height >> 8]) \
+        + ink.tobytes()
 
 
-def _ink_crop(img: "Image.Image") -> tuple["Image.Image", int] | None:
-    """Crop an "L" image (white background) to its ink; returns (1-bit image, top offset)."""
-    from PIL import ImageOps
-    bbox = ImageOps.invert(img).point(lambda v: 255 if v >= 128 else 0).getbbox()
-    if bbox is None:
-        return None
-    cropped = img.crop(bbox).point(lambda v: 255 if v >= 128 else 0).convert("1")
-    return _pad8(cropped), bbox[1]
+def raster_command(img: "Image.Image", *, scale: int = 1) -> bytes:
+    """GS v 0 for a black-on-white image (1 = white, as PIL shows it)."""
+    from PIL import ImageChops
+    return ink_command(_pad8(ImageChops.invert(img.convert("1"))), scale=scale)
+
+
+def _pad8(ink: "Image.Image") -> "Image.Image":
+    w = (ink.width + 7) // 8 * 8
+    # A crop past the right edge fills with 0: no ink.
+    return ink if w == ink.width else ink.crop((0, 0, w, ink.height))
 
 
 def _wrap(text: str, font: "ImageFont.FreeTypeFont", width: int) -> list[str]:
@@ -128,87 +157,135 @@ def _wrap(text: str, font: "ImageFont.FreeTypeFont", width: int) -> list[str]:
     return rows
 
 
+def _drawn_rows(text: str, font: "ImageFont.FreeTypeFont", width: int) -> list[tuple[Any, int] | None]:
+    """Each wrapped row drawn whole by FreeType: (ink mask cropped to its ink, top offset)."""
+    from PIL import Image, ImageDraw
+
+    from edge.drivers.printing.glyphs import INK
+    ascent, descent = font.getmetrics()
+    out: list[tuple[Any, int] | None] = []
+    for row in _wrap(text, font, width):
+        cover = Image.new("L", (int(font.getlength(row)) + 4, ascent + descent), 0)
+        ImageDraw.Draw(cover).text((2, 0), row, font=font, fill=255)
+        ink = cover.point(INK, "1")
+        bbox = ink.getbbox()
+        if bbox is None:
+            out.append(None)
+            continue
+        x0, y0, x1, y1 = bbox
+        out.append((ink.crop((x0, y0, x0 + (x1 - x0 + 7) // 8 * 8, y1)), y0))
+    return out
+
+
 def qr_image(content: str, box: int) -> "Image.Image":
-    """The QR code with `box` dots per module (a quiet zone of 2 modules around it)."""
-    import qrcode
-    code = qrcode.QRCode(box_size=box, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(content)
-    code.make(fit=True)
-    img = code.make_image().get_image().convert("1")
-    return _pad8(img)
+    """The QR code, black on white, `box` dots per module, with its 2-module quiet zone."""
+    from PIL import ImageChops, ImageOps
+
+    from edge.drivers.printing.qr import BORDER, qr_ink
+    ink = ImageOps.expand(qr_ink(content, box), border=BORDER * box, fill=0)
+    return ImageChops.invert(_pad8(ink))
+
+
+_Items = tuple[tuple[Placed, ...], int]
+
+
+def _place(ink: "Image.Image", y: int, scale: int, align: str, width: int) -> Placed:
+    w = ink.width * scale
+    if w > width:
+        raise ValueError(f"an image {w} dots wide does not fit the {width}-dot paper")
+    x = {"left": 0, "center": (width - w) // 2, "right": width - w}[align]
+    return Placed(ink, x, y, scale, align, ink_command(ink, scale=scale))
+
+
+def _text(block: Block, width: int, font: str, font_bold: str, *, drawn: bool) -> _Items:
+    from edge.drivers.printing.glyphs import face
+    scale = SCALE[block.size]
+    path, px = (font_bold if block.bold else font), FONT_PX[block.size] // scale
+    f = face(path, px)
+    rows: list[tuple[Any, int] | None] = []
+    if not drawn:
+        row, used = f.row(block.text)
+        rows = [row]
+    if drawn or used > width // scale:   # too long for one row: drawn whole and wrapped
+        rows = _drawn_rows(block.text, f.font, width // scale)
+    placed: list[Placed] = []
+    y = 0
+    for row in rows:
+        if row is not None:
+            ink, top = row
+            placed.append(_place(ink, y + top * scale, scale, block.align, width))
+        y += f.row_height * scale + LINE_GAP
+    return tuple(placed), y
+
+
+# The changing rows repeat too: the time all minute, "Ahead of you: 4" many times a day.
+@functools.lru_cache(maxsize=2048)
+def _changing(block: Block, width: int, font: str, font_bold: str) -> _Items:
+    return _text(block, width, font, font_bold, drawn=False)
+
+
+@functools.lru_cache(maxsize=512)
+def _fixed(block: Block, width: int, font: str, font_bold: str) -> _Items:
+    """A block that is the same on every ticket of its service: drawn once (whole, with
+    FreeType's kerning) and kept by its content, so a new name or layout draws anew."""
+    from PIL import Image
+    if block.kind == "feed":
+        return (), block.lines * (FONT_PX["normal"] + LINE_GAP)
+    if block.kind == "rule":
+        rule = _place(Image.new("1", ((width + 7) // 8 * 8, RULE_DOTS), 255), LINE_GAP, 1, "left",
+                      (width + 7) // 8 * 8)
+        return (rule,), LINE_GAP + RULE_DOTS + LINE_GAP
+    return _text(block, width, font, font_bold, drawn=True)
+
+
+def _qr(block: Block, width: int, qr_size: int) -> _Items:
+    from edge.drivers.printing.qr import BORDER, qr_ink
+    # An even module size is drawn at half and doubled by the printer: same dots, a
+    # quarter of the bytes.
+    scale = 2 if qr_size % 2 == 0 else 1
+    ink = qr_ink(block.text, qr_size // scale)
+    side = ink.width * scale + 2 * BORDER * qr_size
+    if side > width:
+        raise ValueError(f"the QR code is {side} dots wide, the paper {width}: "
+                         f"lower ticket.qr_size or shorten ticket.qr_url")
+    return (_place(_pad8(ink), BORDER * qr_size, scale, block.align, width),), side
 
 
 def layout(blocks: list[Block], *, width: int, font: str, font_bold: str,
            qr_size: int = 4) -> RasterTicket:
     """Place every block: the same result drives the printer bytes and the preview."""
-    from PIL import Image, ImageDraw
     placed: list[Placed] = []
+    bands: list[Band] = []
     y = 0
-
-    def put(img: "Image.Image", top: int, scale: int, align: str) -> None:
-        w = img.width * scale
-        if w > width:
-            raise ValueError(f"an image {w} dots wide does not fit the {width}-dot paper")
-        x = {"left": 0, "center": (width - w) // 2, "right": width - w}[align]
-        placed.append(Placed(img, x, top, scale, align))
-
     for block in blocks:
-        if block.kind == "feed":
-            y += block.lines * (FONT_PX["normal"] + LINE_GAP)
-        elif block.kind == "rule":
-            y += LINE_GAP
-            put(Image.new("1", (width, RULE_DOTS), 0), y, 1, "left")
-            y += RULE_DOTS + LINE_GAP
+        key: Any = None
+        if block.fixed:
+            key = (block, width, font, font_bold)
+            items, height = _fixed(*key)
         elif block.kind == "qr":
-            # An even module size is drawn at half and doubled by the printer: same dots,
-            # a quarter of the bytes.
-            scale = 2 if qr_size % 2 == 0 else 1
-            img = qr_image(block.text, qr_size // scale)
-            if img.width * scale > width:
-                raise ValueError(f"the QR code is {img.width * scale} dots wide, the paper {width}: "
-                                 f"lower ticket.qr_size or shorten ticket.qr_url")
-            put(img, y, scale, block.align)
-            y += img.height * scale
+            items, height = _qr(block, width, qr_size)
         else:
-            scale = SCALE[block.size]
-            f = load_font(font_bold if block.bold else font, FONT_PX[block.size] // scale)
-            ascent, descent = f.getmetrics()
-            row_h = ascent + descent
-            for row in _wrap(block.text, f, width // scale):
-                canvas = Image.new("L", (int(f.getlength(row)) + 4, row_h), 255)
-                ImageDraw.Draw(canvas).text((2, 0), row, font=f, fill=0)
-                cropped = _ink_crop(canvas)
-                if cropped is not None:
-                    img, top = cropped
-                    put(img, y + top * scale, scale, block.align)
-                y += row_h * scale + LINE_GAP
-    return RasterTicket(width, y, tuple(placed))
+            items, height = _changing(block, width, font, font_bold)
+        moved = tuple(Placed(p.ink, p.x, p.y + y, p.scale, p.align, p.command) for p in items)
+        bands.append(Band(y, y + height, key, moved))
+        placed.extend(moved)
+        y += height
+    return RasterTicket(width, y, tuple(placed), tuple(bands))
 
 
 def preview(ticket: RasterTicket, *, margin: int = 16) -> "Image.Image":
     """The ticket as the paper shows it (1 dot = 1 pixel), with a white margin."""
     from PIL import Image
-    img = Image.new("1", (ticket.width, max(1, ticket.height)), 1)
+    img = Image.new("1", (ticket.width + 2 * margin, max(1, ticket.height) + 2 * margin), 1)
     for p in ticket.placed:
-        part = p.image if p.scale == 1 else p.image.resize(
-            (p.image.width * p.scale, p.image.height * p.scale), Image.NEAREST)
-        img.paste(part, (p.x, p.y))
-    out = Image.new("1", (img.width + 2 * margin, img.height + 2 * margin), 1)
-    out.paste(img, (margin, margin))
-    return out
+        ink = p.ink if p.scale == 1 else p.ink.resize(
+            (p.ink.width * p.scale, p.ink.height * p.scale), Image.NEAREST)
+        img.paste(0, (p.x + margin, p.y + margin), ink)
+    return img
 
 
-def raster_command(img: "Image.Image", *, scale: int = 1) -> bytes:
-    """GS v 0: one 1-bit image; scale 2 = printed at double width and height (mode 3)."""
-    from PIL import ImageOps
-    img = _pad8(img.convert("1"))
-    data = ImageOps.invert(img.convert("L")).convert("1").tobytes()  # ESC/POS: 1 = black dot
-    wb = img.width // 8
-    mode = 3 if scale == 2 else 0
-    return GS + b"v0" + bytes([mode, wb & 0xFF, wb >> 8, img.height & 0xFF, img.height >> 8]) + data
-
-
-def _feed(dots: int) -> bytes:
+@functools.lru_cache(maxsize=1024)
+def feed(dots: int) -> bytes:
     out = b""
     while dots > 0:
         step = min(255, dots)
@@ -217,21 +294,31 @@ def _feed(dots: int) -> bytes:
     return out
 
 
+def align(where: str) -> bytes:
+    return ESC + b"a" + bytes([_ALIGN[where]])
+
+
+def placed_bytes(placed: tuple[Placed, ...] | list[Placed], y: int, current: str | None,
+                 out: list[bytes]) -> tuple[int, str | None]:
+    """Append feed, alignment and image for each of `placed` (top to bottom) to `out`;
+    returns the paper position and alignment after them."""
+    for p in placed:
+        if p.y > y:
+            out.append(feed(p.y - y))
+            y = p.y
+        if p.align != current:
+            out.append(align(p.align))
+            current = p.align
+        out.append(p.command)
+        y += p.ink.height * p.scale
+    return y, current
+
+
 def raster_bytes(ticket: RasterTicket) -> bytes:
     """Printer bytes for the placed images: alignment, feed to each, then the image."""
     out = [ESC + b"@"]
-    y = 0
-    align = None
-    for p in sorted(ticket.placed, key=lambda p: p.y):
-        if p.y > y:
-            out.append(_feed(p.y - y))
-            y = p.y
-        if p.align != align:
-            out.append(ESC + b"a" + bytes([_ALIGN[p.align]]))
-            align = p.align
-        out.append(raster_command(p.image, scale=p.scale))
-        y += p.image.height * p.scale
+    y, _ = placed_bytes(sorted(ticket.placed, key=lambda p: p.y), 0, None, out)
     if ticket.height > y:
-        out.append(_feed(ticket.height - y))
-    out.append(ESC + b"a" + b"\x00")
+        out.append(feed(ticket.height - y))
+    out.append(align("left"))
     return b"".join(out)

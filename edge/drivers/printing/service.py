@@ -28,6 +28,7 @@ def _persistent_escpos_cache(ctx: AppContext) -> None:
 def build(ctx: AppContext) -> list[Any]:
     _persistent_escpos_cache(ctx)
     from edge.drivers.printing.check import printing_problems
+    from edge.drivers.printing.stored import GraphicsMemory
     from edge.drivers.printing.transports import make_transport
     from edge.drivers.printing.worker import PrinterWorker
 
@@ -43,19 +44,35 @@ def build(ctx: AppContext) -> list[Any]:
         # refuses, an alarm is raised) rather than printing wrong tickets; the rest runs.
         blocked = f"configuration problem: {mine[0]}" if mine else None
         transport = make_transport(name, pc, ctx.state_dir)
+        graphics = GraphicsMemory(name, enabled=keeps_graphics(pc, transport.can_poll))
         worker = PrinterWorker(
             name, transport, ctx.controller,
-            render=functools.partial(_render, config=config, printer=name),
+            render=functools.partial(_render, ctx=ctx, printer=name),
             void_after_s=pc.void_after_s, retry_interval_s=pc.retry_interval_s,
             poll_interval_s=getattr(pc, "poll_interval_s", 5.0),
             wall_ms=lambda: ctx.clock.read().wall_ms, timezone=config.center.timezone,
             default=(i == 0), blocked=blocked,
-            reprints_file=ctx.state_dir / "printing" / f"{name}-reprints.json")
+            reprints_file=ctx.state_dir / "printing" / f"{name}-reprints.json",
+            graphics=graphics)
         ctx.controller.subscribe(worker.on_applied)
         workers.append(worker)
     return workers
 
 
-def _render(job: Any, *, config: Any, printer: str) -> bytes:
-    from edge.drivers.printing.render import ticket_bytes
-    return ticket_bytes(job, config, printer)
+def keeps_graphics(pc: Any, can_poll: bool) -> bool:
+    """Whether to try keeping a printer's fixed ticket parts in its memory: raster mode,
+    not switched off, a back channel to check them, and a profile with GS ( L."""
+    if pc.mode != "raster" or pc.stored_graphics != "auto" or not can_poll:
+        return False
+    from escpos.capabilities import get_profile
+    try:
+        return bool(get_profile(pc.profile).profile_data.get("features", {}).get("graphics", False))
+    except KeyError:
+        return False   # an unknown profile is a config problem reported elsewhere
+
+
+def _render(job: Any, *, ctx: AppContext, printer: str) -> Any:
+    # The configuration is read for every ticket, never kept here: the render caches are
+    # keyed by content, so a renamed service prints its new name on the next ticket.
+    from edge.drivers.printing.render import render
+    return render(job, ctx.config, printer)

@@ -114,6 +114,27 @@ class Transport(Escpos):
         self._raw(DLE_EOT + bytes([n]))
         return self._read()
 
+    def ask(self, command: bytes, *, end: bytes, limit: int, timeout: float) -> bytes:
+        """Send a query with a multi-byte reply and read up to `end` (after its first 3
+        bytes), `limit` bytes or `timeout` seconds; b"" when the printer says nothing."""
+        self._discard_input()
+        self._raw(command)
+        deadline = time.monotonic() + timeout
+        reply = b""
+        while len(reply) < limit and end not in reply[3:]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            chunk = self._read_some(left)
+            if not chunk:
+                break
+            reply += chunk
+        return reply
+
+    def _read_some(self, timeout: float) -> bytes:
+        """Whatever reply bytes arrive within `timeout` (at least one, or b"")."""
+        return self._read()
+
     def status(self) -> PrinterStatus:
         if not self.can_poll:
             return PrinterStatus(True, "")
@@ -184,6 +205,20 @@ class SerialTransport(Transport):
             return bytes(self._device.read(1))
         except (serial.SerialException, OSError) as e:
             raise self.error(f"read failed: {e}", "cable unplugged?") from None
+
+    def _read_some(self, timeout: float) -> bytes:
+        import serial
+        if self._device is None:
+            raise self.error("not connected")
+        try:
+            self._device.timeout = timeout
+            first = bytes(self._device.read(1))
+            return first + bytes(self._device.read(self._device.in_waiting)) if first else b""
+        except (serial.SerialException, OSError) as e:
+            raise self.error(f"read failed: {e}", "cable unplugged?") from None
+        finally:
+            if self._device is not None:
+                self._device.timeout = self.read_timeout_s
 
     def _discard_input(self) -> None:
         if self._device is not None:
@@ -259,6 +294,20 @@ class NetworkTransport(Transport):
         self._device.settimeout(self.read_timeout_s)
         try:
             data = self._device.recv(1)
+        except socket.timeout:
+            return b""
+        except OSError as e:
+            raise self.error(f"connection lost: {e}", "printer switched off or network down?") from None
+        if data == b"":
+            raise self.error("the printer closed the connection", "printer restarted or switched off?")
+        return data
+
+    def _read_some(self, timeout: float) -> bytes:
+        if self._device is None:
+            raise self.error("not connected")
+        self._device.settimeout(timeout)
+        try:
+            data = self._device.recv(256)
         except socket.timeout:
             return b""
         except OSError as e:
@@ -397,6 +446,23 @@ class FileTransport(Transport):
             raise self.error(f"read failed: {e.strerror}",
                              "device unplugged?" if e.errno in (errno.ENODEV, errno.EIO) else "") from None
 
+    def _read_some(self, timeout: float) -> bytes:
+        if not self.can_poll:
+            return b""
+        if self._device is None:
+            raise self.error("not connected")
+        poller = select.poll()
+        poller.register(self._device, select.POLLIN)
+        if not poller.poll(int(timeout * 1000)):
+            return b""
+        try:
+            return os.read(self._device, 256)
+        except BlockingIOError:
+            return b""
+        except OSError as e:
+            raise self.error(f"read failed: {e.strerror}",
+                             "device unplugged?" if e.errno in (errno.ENODEV, errno.EIO) else "") from None
+
     def _discard_input(self) -> None:
         while self.can_poll and self._device is not None:
             try:
@@ -505,98 +571,24 @@ class UsbTransport(Transport):
                 return b""
             raise self.error(f"read failed: {e}", "unplugged?") from None
 
+    def _read_some(self, timeout: float) -> bytes:
+        if self._device is None:
+            raise self.error("not connected")
+        if self._in_ep is None:
+            return b""
+        try:
+            return bytes(self._device.read(self._in_ep, 64, max(1, int(timeout * 1000))))
+        except Exception as e:
+            if "timeout" in type(e).__name__.lower() or "timed out" in str(e).lower():
+                return b""
+            raise self.error(f"read failed: {e}", "unplugged?") from None
+
     def _close(self, dev: Any) -> None:
         try:
             import usb.util
             usb.util.dispose_resources(dev)
         except Exception as e:  # unplugged device or no pyusb: nothing left to free
             logger.debug("printer %s: dispose: %s", self.name, e)
-
-
-class FakeTransport(Transport):
-    """A printer in memory that answers DLE EOT like a real one; tests and the demo drive it.
-
-    Knobs: plugged, online, paper ("ok" / "low" / "out"), cover_open, silent (no status
-    replies), fail_after (bytes accepted before it is "unplugged" mid-ticket), stall (writes
-    time out), delay_s (a slow printer), gate (a threading.Event each ticket write waits
-    for: a printer that is busy until the test lets it go).
-    """
-
-    can_poll = True
-
-    def __init__(self, name: str, keep: int = 50, **kw: Any) -> None:
-        super().__init__(name, **kw)
-        self.keep = keep
-        self.lock = threading.Lock()
-        self.plugged = True
-        self.online = True
-        self.paper = "ok"
-        self.cover_open = False
-        self.silent = False
-        self.stall = False
-        self.delay_s = 0.0
-        self.fail_after: int | None = None
-        self.gate: threading.Event | None = None
-        self.current = bytearray()      # bytes of the ticket being sent
-        self.tickets: list[bytes] = []  # whole tickets, oldest first
-        self.opens = 0
-        self._reply = b""
-
-    @property
-    def where(self) -> str:
-        return "fake"
-
-    def open(self, raise_not_found: bool = True) -> None:
-        self.close()
-        if not self.plugged:
-            raise self.error("not found", "plug the printer in")
-        self.opens += 1
-        self._device = True
-        self.current = bytearray()
-
-    def _raw(self, msg: bytes) -> None:
-        if self._device is None:
-            raise self.error("not connected")
-        if not self.plugged:
-            raise self.error("write failed: device gone", "unplugged?")
-        if msg.startswith(DLE_EOT) and len(msg) == 3:
-            self._reply = b"" if self.silent else self._status_byte(msg[2])
-            return
-        if self.gate is not None:
-            self.gate.wait()
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        if self.stall:
-            raise self.error(f"write timed out after {self.write_timeout_s:g} s", "printer busy")
-        with self.lock:
-            if self.fail_after is not None and len(self.current) + len(msg) > self.fail_after:
-                self.current += msg[:max(0, self.fail_after - len(self.current))]
-                self.plugged = False
-                raise self.error("write failed: device gone", "unplugged?")
-            self.current += msg
-
-    def _read(self) -> bytes:
-        reply, self._reply = self._reply, b""
-        return reply
-
-    def _status_byte(self, n: int) -> bytes:
-        b = 0x12
-        if n == 1 and (not self.online or self.cover_open or self.paper == "out"):
-            b |= 0x08
-        if n == 2:
-            b |= (0x04 if self.cover_open else 0) | (0x20 if self.paper == "out" else 0)
-        if n == 4:
-            b |= {"ok": 0, "low": 0x0C, "out": 0x6C}[self.paper]
-        return bytes([b])
-
-    def end_job(self) -> None:
-        with self.lock:
-            self.tickets.append(bytes(self.current))
-            del self.tickets[:-self.keep]
-            self.current = bytearray()
-
-    def _close(self, dev: Any) -> None:
-        self.current = bytearray()
 
 
 def make_transport(name: str, cfg: Any, state_dir: Path) -> Transport:
@@ -610,4 +602,5 @@ def make_transport(name: str, cfg: Any, state_dir: Path) -> Transport:
     if cfg.type == "file":
         path = cfg.path if cfg.path.is_absolute() else state_dir / cfg.path
         return FileTransport(name, cfg, path)
+    from edge.drivers.printing.fake import FakeTransport
     return FakeTransport(name, keep=cfg.keep, profile=cfg.profile, write_timeout_s=cfg.write_timeout_s)

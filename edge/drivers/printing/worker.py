@@ -9,9 +9,7 @@ and clears the alarm) and VoidTicket.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -19,12 +17,17 @@ import zoneinfo
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from edge.drivers.printing.content import TicketJob
+from edge.drivers.printing.reprints import load_reprints, save_reprints
 from edge.drivers.printing.transports import PrinterStatus, Transport
 from edge.errors import CommandError, KezekError, PrinterError
 from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
+
+if TYPE_CHECKING:
+    from edge.drivers.printing.render import Rendered
+    from edge.drivers.printing.stored import GraphicsMemory
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +47,18 @@ class PrinterWorker:
     """Prints the tickets of one printer; a Component (name, start, stop, health)."""
 
     def __init__(self, printer: str, transport: Transport, controller: Any, *,
-                 render: Callable[[TicketJob], bytes], void_after_s: float,
+                 render: Callable[[TicketJob], Union[bytes, "Rendered"]], void_after_s: float,
                  retry_interval_s: float, poll_interval_s: float = 5.0,
                  wall_ms: Callable[[], int] | None = None, timezone: str = "Asia/Almaty",
                  default: bool = False, blocked: str | None = None,
-                 reprints_file: Path | None = None) -> None:
+                 reprints_file: Path | None = None,
+                 graphics: "GraphicsMemory | None" = None) -> None:
         self.printer = printer
         self.name = f"printer:{printer}"
         self.transport = transport
         self.controller = controller
         self.render = render
+        self.graphics = graphics   # the fixed parts kept in the printer (stored.py), or None
         self.void_after_s = void_after_s
         self.retry_interval_s = retry_interval_s
         self.poll_interval_s = poll_interval_s
@@ -67,10 +72,8 @@ class PrinterWorker:
         # lists them among its print jobs like new ones, so remember them here -- and in
         # `reprints_file`, so a restart does not take a pending reprint for a new, overdue
         # ticket and void the paper the visitor holds.
-        self._reprints: set[int] = set()
-        self._abandoned: set[int] = set()
         self._reprints_file = reprints_file
-        self._load_reprints()
+        self._reprints, self._abandoned = load_reprints(reprints_file, self.name)
         # Tickets already printed or voided: a ticket issued while the PrintJobs fetch runs
         # arrives twice (in the reply and as ticket.issued) and must print once.
         self._handled: "OrderedDict[int, None]" = OrderedDict()
@@ -172,6 +175,8 @@ class PrinterWorker:
                 self._wait(self.retry_interval_s)
                 return
             self._next_poll = 0.0
+            if self.graphics is not None:
+                self.graphics.reset()   # another connection: maybe another printer
         now = time.monotonic()
         if self._healthy is not True or now >= self._next_poll:
             status = self._status()
@@ -186,6 +191,8 @@ class PrinterWorker:
                 self._wait(self._retry_at - now)
                 return
             self._set_health(True, status.detail)
+        if self.graphics is not None and not self._graphics_step():
+            return
         if self._need_fetch and time.monotonic() >= self._next_fetch:
             self._fetch_jobs()
             self._void_overdue()   # owed since before a restart: too late to print now
@@ -194,6 +201,21 @@ class PrinterWorker:
             return
         wait = max(0.05, self._next_poll - time.monotonic()) if self.transport.can_poll else 1.0
         self._wait(wait)
+
+    def _graphics_step(self) -> bool:
+        """Ask a new connection whether it keeps images; define one that a ticket missed
+        (only while no ticket waits: a visitor never waits for it). False on failure."""
+        assert self.graphics is not None
+        try:
+            self.graphics.probe(self.transport)
+            if not self._pending and self._inbox.empty():
+                self.graphics.define_owed(self.transport)
+        except PrinterError as e:
+            self.transport.close()
+            self._set_health(False, str(e))
+            self._wait(self.retry_interval_s)
+            return False
+        return True
 
     def _print_owed_at_stop(self) -> None:
         """Print the tickets issued before the stop while the printer works and time is left;
@@ -337,7 +359,7 @@ class PrinterWorker:
     def _print(self, p: _Pending) -> None:
         job = p.job
         try:
-            data = self.render(job)
+            rendered = self.render(job)
         except Exception as e:
             # Unprintable text or a missing font (ValueError), or a bug met by this one
             # ticket: it will never print, and retrying it would hold up every ticket after it.
@@ -352,6 +374,8 @@ class PrinterWorker:
                 self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
                 self._submit(VoidTicket(ticket_id=job.ticket_id, reason=f"cannot print: {e}"[:200]))
             return
+        whole, stored = (rendered, None) if isinstance(rendered, bytes) else (
+            rendered.whole, rendered.stored)
         p.attempts += 1
         try:
             if self.transport.can_poll:
@@ -360,6 +384,8 @@ class PrinterWorker:
                     p.problem = status.detail
                     self._set_health(False, status.detail)
                     return
+            data, used = (whole, ()) if self.graphics is None else self.graphics.choose(
+                self.transport, stored, whole)
             self.transport.write(data)
             self.transport.drain()
             if self.transport.can_poll:
@@ -367,6 +393,8 @@ class PrinterWorker:
                 status = self.transport.status()
                 if not status.ok:
                     raise PrinterError(self.name, f"after printing {job.ticket}: {status.detail}")
+            if self.graphics is not None:
+                self.graphics.confirm(self.transport, used, job.ticket)
         except PrinterError as e:
             self.transport.close()
             p.problem = str(e)
@@ -395,35 +423,8 @@ class PrinterWorker:
         while len(self._handled) > _HANDLED_KEPT:   # a day's tickets, many times over
             self._handled.popitem(last=False)
 
-    def _load_reprints(self) -> None:
-        if self._reprints_file is None:
-            return
-        try:
-            data = json.loads(self._reprints_file.read_text(encoding="utf-8"))
-            self._reprints = {int(t) for t in data.get("reprints", [])}
-            self._abandoned = {int(t) for t in data.get("abandoned", [])} & self._reprints
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, TypeError, AttributeError) as e:
-            logger.warning("%s: cannot read %s (%s): pending reprints from before the restart "
-                           "are printed as new tickets", self.name, self._reprints_file, e)
-
     def _save_reprints(self) -> None:
-        if self._reprints_file is None:
-            return
-        path = self._reprints_file
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"reprints": sorted(self._reprints),
-                           "abandoned": sorted(self._abandoned)}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError as e:
-            logger.warning("%s: cannot save %s (%s): a restart may take a pending reprint "
-                           "for a new ticket", self.name, path, e)
+        save_reprints(self._reprints_file, self._reprints, self._abandoned, self.name)
 
     def _submit(self, command: Command) -> None:
         def done(fut: Any) -> None:
