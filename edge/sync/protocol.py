@@ -3,17 +3,21 @@
 These pydantic models are the single source of the JSON Schemas in docs/schemas/
 (`kezek central schemas` regenerates them). Unknown extra fields are ignored so that
 v1 can grow by adding optional fields; a breaking change bumps `v` and the topic root.
+Types are taken as they are (pydantic's strict mode): "2" is not 2 and true is not 1,
+in every message either side reads. The one conversion: a whole number written as a
+float (5.0) is that number (see decode()).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.jsonin import JSONInputError
 from edge.jsonin import loads as loads_untrusted
+from edge.strict import WholeChoice, excerpt, mask_iins
 
 PROTOCOL_VERSION = 1
 ROOT = "qms/v1"
@@ -48,13 +52,21 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    """Base of every message: unknown fields are ignored (v1 grows by adding fields), but
+    a known one of the wrong type is refused, never converted: an ack whose `acked_seq`
+    is the string "2" deletes nothing."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+# pydantic matches true to 1 in a Literal even in strict mode.
+Version = Annotated[Literal[1], WholeChoice]
 
 
 class EventEnvelope(Wire):
     """One outbox event on the wire. Order is by `seq` only, never by `ts`."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     id: str = Field(min_length=1, max_length=64, description="unique event id (UUID)")
     site: str = Field(pattern=IDENT, description="site id")
     device: str = Field(pattern=IDENT, description="device id within the site")
@@ -72,7 +84,7 @@ class EventEnvelope(Wire):
 class EventBatch(Wire):
     """`.../evt`, QoS 1: consecutive events of one device, oldest first."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     site: str = Field(pattern=IDENT)
     device: str = Field(pattern=IDENT)
     session: int = Field(ge=1, description="the edge's connection session (see state)")
@@ -109,7 +121,7 @@ class EventBatch(Wire):
 class Ack(Wire):
     """`.../evt/ack`, central -> edge, QoS 1, not retained: sent after central's commit."""
 
-    v: Literal[1] = Field(default=1, description="protocol version")
+    v: Version = Field(default=1, description="protocol version")
     acked_seq: int = Field(ge=0, description="central has stored every event 1..acked_seq")
     resend_from: int | None = Field(default=None, ge=1,
                                     description="central saw a gap: please resend from here")
@@ -122,7 +134,7 @@ class Ack(Wire):
 class EdgeState(Wire):
     """`.../state`, retained, QoS 1: birth (online true) and last will (online false)."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     online: bool
     session: int = Field(ge=1, description="grows by one on every connect; a will with a "
                                            "lower session than the last birth is stale")
@@ -140,7 +152,7 @@ class EdgeState(Wire):
 class CentralState(Wire):
     """`qms/v1/central/state`, retained, QoS 1: edges send their backlog only while online."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     online: bool
     session: int = Field(ge=1)
     instance: str | None = Field(default=None, max_length=128,
@@ -157,7 +169,7 @@ class HealthSummary(Wire):
 class Health(Wire):
     """`.../health`, retained, QoS 1: a periodic snapshot for the situational center."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     site: str = Field(pattern=IDENT)
     device: str = Field(pattern=IDENT)
     session: int = Field(ge=1)
@@ -170,16 +182,15 @@ class Health(Wire):
 
 
 class Downlink(Wire):
-    """Base of what central sends to the edge: types are taken as they are (strict), so a
-    `true` is not window 1 and `"5"` is not version 5; the error names the field."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    """Base of what central sends to the edge: types are taken as they are (strict, as
+    every Wire message), so a `true` is not window 1 and `"5"` is not version 5; the
+    error names the field."""
 
 
 class CentralSections(Wire):
     """The parts of the edge config that central manages; the rest stays local."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     services: list[dict[str, Any]] | None = Field(
         default=None, description="replaces [[services]] (same keys as the TOML file)")
@@ -192,7 +203,7 @@ class CentralSections(Wire):
 class CfgMessage(Downlink):
     """`.../cfg`, retained, QoS 1: a versioned configuration snapshot; newest wins."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
     config: CentralSections
 
@@ -200,7 +211,7 @@ class CfgMessage(Downlink):
 class BookingsMessage(Downlink):
     """`.../bookings`, retained, QoS 1: a versioned bookings snapshot; newest wins."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
     bookings: list[dict[str, Any]] = Field(max_length=20_000,
                                            description="bookings, see docs/bookings.md")
@@ -233,7 +244,7 @@ class NoArgs(Downlink):
 
 
 class _CmdBase(Downlink):
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     cmd_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
                         description="unique id; a command runs at most once per cmd_id")
     ts: int = Field(description="when central issued it, UTC ms")
@@ -286,6 +297,11 @@ Command = Annotated[Union[OpenWindowCmd, CloseWindowCmd, PauseWindowCmd, ResumeW
                     Field(discriminator="name")]
 
 
+# The `name` of every command: pydantic puts the one it chose into an error's key path.
+COMMAND_NAMES = frozenset(get_args(model.model_fields["name"].annotation)[0]
+                          for model in get_args(get_args(Command)[0]))
+
+
 class CmdMessage(Wire):
     """`.../cmd`, QoS 1, not retained: one command."""
 
@@ -305,7 +321,14 @@ SCHEMAS: dict[str, Any] = {
 
 
 class PayloadError(ValueError):
-    """A received payload is unusable; the message says why, for a sync.rejected event."""
+    """A received payload is unusable; the message says why, for a sync.rejected event.
+
+    `kind` names the problem without its details (size, json, object, version), so that
+    a stream of bad messages can be logged once per kind."""
+
+    def __init__(self, message: str, kind: str = "payload") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 # Floats up to this size hold every whole number exactly.
@@ -333,21 +356,26 @@ def _whole_numbers_as_int(value: Any) -> Any:
 def decode(payload: bytes, limit: int) -> dict[str, Any]:
     """Bytes -> JSON object of protocol version 1, or PayloadError naming the problem."""
     if len(payload) > limit:
-        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}")
+        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}",
+                           "size")
     try:
         # Not json.loads: deep nesting, a 5,000-digit number, NaN or a lone surrogate
         # escape must be a rejection that says so, not an exception nobody reports.
         data = loads_untrusted(payload)
     except JSONInputError as e:
-        raise PayloadError(f"payload is {e}" if str(e).startswith("not ")
-                           else f"payload: {e}") from None
+        raise PayloadError(mask_iins(f"payload is {e}" if str(e).startswith("not ")
+                                     else f"payload: {e}"), "json") from None
     if not isinstance(data, dict):
-        raise PayloadError(f"payload is a JSON {type(data).__name__}, expected an object")
+        raise PayloadError(f"payload is a JSON {_JSON_NAMES.get(type(data), 'value')}, "
+                           "expected an object", "object")
     data = _whole_numbers_as_int(data)
     v = data.get("v", PROTOCOL_VERSION)
     if type(v) is not int or v != PROTOCOL_VERSION:   # true == 1 in Python
-        raise PayloadError(f"unsupported protocol version v={v!r}; this edge speaks "
-                           f"v={PROTOCOL_VERSION}")
+        # The sender's value, shown short and never as an IIN: it goes into an event.
+        shown = f" (v is {excerpt(v, json=True)})" if isinstance(v, (list, dict)) \
+            else f" v={excerpt(v)}"
+        raise PayloadError(f"unsupported protocol version{shown}; this edge speaks "
+                           f"v={PROTOCOL_VERSION}", "version")
     return data
 
 
@@ -363,20 +391,83 @@ def parse(model: type[M], payload: bytes, limit: int) -> M:
     names the problem the same way for every message (not UTF-8, not JSON, not v1, ...).
     """
     if len(payload) > limit:
-        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}")
+        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}",
+                           "size")
     try:
         return model.model_validate_json(payload)
     except ValidationError:
         return model.model_validate(decode(payload, limit))
 
 
+# pydantic's error type -> what the field takes, in the words of JSON.
+_EXPECTED = {
+    "int_type": "expected an integer", "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer", "float_type": "expected a number",
+    "float_parsing": "expected a number", "string_type": "expected a string",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "list_type": "expected an array", "tuple_type": "expected an array",
+    "dict_type": "expected an object", "model_type": "expected an object",
+    "model_attributes_type": "expected an object", "is_instance_of": "expected an object",
+}
+_JSON_NAMES = {list: "array", dict: "object", str: "string", int: "number", float: "number",
+               bool: "boolean", type(None): "null"}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A key path as the sender wrote it: no wrapper, no union variant; each key short and
+    never an IIN (a key is the sender's text as much as a value)."""
+    parts = list(loc)
+    if parts[:1] == ["command"]:
+        parts = parts[1:]
+        if parts and parts[0] in COMMAND_NAMES:
+            parts = parts[1:]   # the variant pydantic chose by `name`: no key of the message
+    return ".".join(mask_iins(str(p)[:32]) for p in parts) or "(top)"
+
+
+def problem(err: Any) -> str:
+    """One pydantic error as 'key.path: what was expected, what came' (never an IIN)."""
+    where, kind = _where(tuple(err.get("loc", ()))), err.get("type", "")
+    got = err.get("input")
+    if kind == "missing":
+        return f"{where}: required"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field; remove it"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = err.get("ctx") or {}
+        key = str(ctx.get("discriminator", "name")).strip("'")
+        tags = str(ctx.get("expected_tags", "")).replace("'", "")
+        # The tag is the sender's text: excerpt, never pydantic's message that repeats it.
+        at = _where(tuple(err.get("loc", ())) + (key,))
+        if kind == "union_tag_not_found" or not isinstance(got, dict):
+            return f"{at}: required"
+        return f"{at}: expected one of {tags}, got {excerpt(got.get(key), json=True)}"
+    if kind in _EXPECTED:
+        return f"{where}: {_EXPECTED[kind]}, got {excerpt(got, json=True)}"
+    # A rule on the value (a range, a pattern, a set of values): pydantic's words name it
+    # and never hold the input; the input follows, short.
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    if kind == "literal_error":   # "Input should be 'kk', 'ru' or 'en'"
+        msg = "expected " + msg.removeprefix("Input should be ")
+    return f"{where}: {mask_iins(msg[:200])}, got {excerpt(got, json=True)}"
+
+
+def problem_kind(e: Exception) -> str:
+    """What is wrong with a refused message, without the sender's values: 'version', or
+    'acked_seq:int_type', so that a stream of bad messages is logged once per kind."""
+    if isinstance(e, PayloadError):
+        return e.kind
+    if isinstance(e, ValidationError):
+        return ",".join(sorted({f"{_where(tuple(err.get('loc', ())))}:{err.get('type')}"
+                                for err in e.errors()}))[:200]
+    return type(e).__name__
+
+
 def explain(e: ValidationError) -> str:
-    """A pydantic error as one short line: key path and problem of the first few errors."""
-    parts = []
-    for err in e.errors()[:3]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "command")
-        parts.append(f"{loc or '(top)'}: {err.get('msg')}")
-    more = len(e.errors()) - 3
+    """A pydantic error as one short line: key path, what was expected and what came, for
+    the first few errors; safe for an event and a log (values cut short, no IIN)."""
+    errors = e.errors()
+    parts = [problem(err) for err in errors[:3]]
+    more = len(errors) - 3
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
