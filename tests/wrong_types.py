@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import inspect
 import types
-from typing import Annotated, Any, Iterator, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Iterator, Union, get_args, get_origin
 
 from hypothesis import strategies as st
 from pydantic import BaseModel

@@ -11,13 +11,15 @@ float (5.0) is that number (see decode()).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.jsonin import JSONInputError
 from edge.jsonin import loads as loads_untrusted
-from edge.strict import WholeChoice, excerpt, mask_iins
+from edge.strict import WholeChoice, excerpt
+# explain and problem are imported from here by the link, downlink and central.
+from edge.sync.reasons import explain, key_path, problem  # noqa: F401
 
 PROTOCOL_VERSION = 1
 ROOT = "qms/v1"
@@ -297,11 +299,6 @@ Command = Annotated[Union[OpenWindowCmd, CloseWindowCmd, PauseWindowCmd, ResumeW
                     Field(discriminator="name")]
 
 
-# The `name` of every command: pydantic puts the one it chose into an error's key path.
-COMMAND_NAMES = frozenset(get_args(model.model_fields["name"].annotation)[0]
-                          for model in get_args(get_args(Command)[0]))
-
-
 class CmdMessage(Wire):
     """`.../cmd`, QoS 1, not retained: one command."""
 
@@ -363,8 +360,8 @@ def decode(payload: bytes, limit: int) -> dict[str, Any]:
         # escape must be a rejection that says so, not an exception nobody reports.
         data = loads_untrusted(payload)
     except JSONInputError as e:
-        raise PayloadError(mask_iins(f"payload is {e}" if str(e).startswith("not ")
-                                     else f"payload: {e}"), "json") from None
+        raise PayloadError(f"payload is {e}" if str(e).startswith("not ")
+                           else f"payload: {e}", "json") from None
     if not isinstance(data, dict):
         raise PayloadError(f"payload is a JSON {_JSON_NAMES.get(type(data), 'value')}, "
                            "expected an object", "object")
@@ -399,56 +396,8 @@ def parse(model: type[M], payload: bytes, limit: int) -> M:
         return model.model_validate(decode(payload, limit))
 
 
-# pydantic's error type -> what the field takes, in the words of JSON.
-_EXPECTED = {
-    "int_type": "expected an integer", "int_parsing": "expected an integer",
-    "int_from_float": "expected an integer", "float_type": "expected a number",
-    "float_parsing": "expected a number", "string_type": "expected a string",
-    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
-    "list_type": "expected an array", "tuple_type": "expected an array",
-    "dict_type": "expected an object", "model_type": "expected an object",
-    "model_attributes_type": "expected an object", "is_instance_of": "expected an object",
-}
 _JSON_NAMES = {list: "array", dict: "object", str: "string", int: "number", float: "number",
                bool: "boolean", type(None): "null"}
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    """A key path as the sender wrote it: no wrapper, no union variant; each key short and
-    never an IIN (a key is the sender's text as much as a value)."""
-    parts = list(loc)
-    if parts[:1] == ["command"]:
-        parts = parts[1:]
-        if parts and parts[0] in COMMAND_NAMES:
-            parts = parts[1:]   # the variant pydantic chose by `name`: no key of the message
-    return ".".join(mask_iins(str(p)[:32]) for p in parts) or "(top)"
-
-
-def problem(err: Any) -> str:
-    """One pydantic error as 'key.path: what was expected, what came' (never an IIN)."""
-    where, kind = _where(tuple(err.get("loc", ()))), err.get("type", "")
-    got = err.get("input")
-    if kind == "missing":
-        return f"{where}: required"
-    if kind == "extra_forbidden":
-        return f"{where}: unknown field; remove it"
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        ctx = err.get("ctx") or {}
-        key = str(ctx.get("discriminator", "name")).strip("'")
-        tags = str(ctx.get("expected_tags", "")).replace("'", "")
-        # The tag is the sender's text: excerpt, never pydantic's message that repeats it.
-        at = _where(tuple(err.get("loc", ())) + (key,))
-        if kind == "union_tag_not_found" or not isinstance(got, dict):
-            return f"{at}: required"
-        return f"{at}: expected one of {tags}, got {excerpt(got.get(key), json=True)}"
-    if kind in _EXPECTED:
-        return f"{where}: {_EXPECTED[kind]}, got {excerpt(got, json=True)}"
-    # A rule on the value (a range, a pattern, a set of values): pydantic's words name it
-    # and never hold the input; the input follows, short.
-    msg = str(err.get("msg", "")).removeprefix("Value error, ")
-    if kind == "literal_error":   # "Input should be 'kk', 'ru' or 'en'"
-        msg = "expected " + msg.removeprefix("Input should be ")
-    return f"{where}: {mask_iins(msg[:200])}, got {excerpt(got, json=True)}"
 
 
 def problem_kind(e: Exception) -> str:
@@ -457,18 +406,9 @@ def problem_kind(e: Exception) -> str:
     if isinstance(e, PayloadError):
         return e.kind
     if isinstance(e, ValidationError):
-        return ",".join(sorted({f"{_where(tuple(err.get('loc', ())))}:{err.get('type')}"
+        return ",".join(sorted({f"{key_path(tuple(err.get('loc', ())))}:{err.get('type')}"
                                 for err in e.errors()}))[:200]
     return type(e).__name__
-
-
-def explain(e: ValidationError) -> str:
-    """A pydantic error as one short line: key path, what was expected and what came, for
-    the first few errors; safe for an event and a log (values cut short, no IIN)."""
-    errors = e.errors()
-    parts = [problem(err) for err in errors[:3]]
-    more = len(errors) - 3
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def dumps(obj: Any) -> bytes:

@@ -366,7 +366,7 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
 
 def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_previous_edge_restores(
         broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
-        edges: list[EdgeRig]) -> None:
+        edges: list[EdgeRig], caplog: pytest.LogCaptureFixture) -> None:
     """Risk: the strict downlink types refuse 5.0 for version 5 (a central that keeps
     numbers as floats or decimals: JSON has one number type), and an edge upgraded with a
     cfg snapshot an older edge accepted and saved ("version": "5") starts without it:
@@ -397,6 +397,7 @@ def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_pre
     saved = json.loads(conn.execute("SELECT value FROM meta WHERE key='sync.cfg'").fetchone()[0])
     older = json.loads(saved)
     older["version"] = "5"
+    older["config"]["services"][0]["avg_minutes"] = "9"   # an older edge took it as 9
     conn.execute("UPDATE meta SET value=? WHERE key='sync.cfg'", (json.dumps(json.dumps(older)),))
     conn.commit()
     conn.close()
@@ -404,3 +405,6 @@ def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_pre
     edges.append(edge)
     wait_for(lambda: "tax" in services_of(edge), 10, "the saved cfg to apply again on start")
     assert not results(edge, "sync.rejected")
+    # Applied as before, but not silently: the log names what central should fix.
+    assert "holds values of the wrong type (version: expected an integer, got the string " \
+           '"5"' in caplog.text
