@@ -17,6 +17,8 @@ import json
 import re
 from typing import Any
 
+from edge.strict import mask_iins
+
 MAX_DEPTH = 64          # central's messages and booking files are 4-5 levels deep
 MAX_INT_DIGITS = 30     # far beyond any seq, version or timestamp; SQLite stops at 19
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -41,7 +43,8 @@ def _int(text: str) -> int:
 def _float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise JSONInputError(f"the number {text[:20]} is too large for a float")
+        # 20 characters of it, and never 12 digits in a row (an IIN looks like that).
+        raise JSONInputError(mask_iins(f"the number {text[:20]} is too large for a float"))
     return value
 
 
@@ -92,8 +95,8 @@ def _text(s: str, where: str) -> None:
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
-        # The path, not the value: the value may be an IIN.
-        where = where.encode("utf-8", "replace").decode("utf-8")[:120]
+        # The path, not the value: the value may be an IIN (and so may a key).
+        where = mask_iins(where.encode("utf-8", "replace").decode("utf-8")[:120])
         raise JSONInputError(f"{where}: holds a lone UTF-16 surrogate escape (\\ud800-\\udfff "
                              "without its pair), which is not text; fix the sender's "
                              "JSON encoder") from None

@@ -14,14 +14,17 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from edge.config.crosscheck import cross_section_problems
+from edge.config.typeerrors import merge_alternatives, type_problem
 from edge.config.model import AppConfig, CrossReferenceErrors
 from edge.errors import ConfigError
+from edge.strict import excerpt, mask_iins
 
 __all__ = ["AppConfig", "load_config", "load_config_or_report", "parse_config"]
 
 
 def _path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    # A key is the sender's text too (central's cfg, a pasted table): short, no IIN.
+    return ".".join(mask_iins(str(p)[:40]) for p in loc) or "(top level)"
 
 
 def _file_path(loc: tuple[Any, ...], data: Any, missing: bool = True) -> tuple[Any, ...]:
@@ -35,6 +38,8 @@ def _file_path(loc: tuple[Any, ...], data: Any, missing: bool = True) -> tuple[A
     for i, part in enumerate(loc):
         if isinstance(node, dict) and part in node:
             node = node[part]
+        elif isinstance(node, dict) and isinstance(part, int) and str(part) in node:
+            node = node[str(part)]   # a number key, read from its text (edge/strict.py)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         elif isinstance(node, dict) and i == len(loc) - 1 and missing:
@@ -154,18 +159,6 @@ def _suggestion(err: dict[str, Any], data: Any) -> str | None:
     return close[0] if close else None
 
 
-# pydantic's wording of a wrong type, in the words of a TOML file.
-_TYPE_WORDS = {
-    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
-    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "float_type": "expected a number", "float_parsing": "expected a number",
-    "string_type": "expected text in double quotes",
-    "list_type": "expected a list [ ... ]", "tuple_type": "expected a list [ ... ]",
-    "dict_type": "expected a table: { key = value, ... } or a [section] of its own",
-    "model_type": "expected a table: { key = value, ... } or a [section] of its own",
-    "model_attributes_type": "expected a table: { key = value, ... } or a [section] of its own",
-}
 
 
 def _explain(err: dict[str, Any], data: Any = None) -> str:
@@ -178,8 +171,11 @@ def _explain(err: dict[str, Any], data: Any = None) -> str:
         key = str(err.get("ctx", {}).get("discriminator", "type")).strip("'")
         where = _path(loc + (key,))
         if kind == "union_tag_invalid":
-            return (f"{where}: unknown {key} {err.get('ctx', {}).get('tag')!r}; "
-                    f"one of {_tags(err)}")
+            tag = got.get(key) if isinstance(got := err.get("input"), dict) else None
+            if not isinstance(tag, str):   # pydantic shows true as 'True'
+                return (f"{where}: expected one of {_tags(err)}, in double quotes "
+                        f"(got {excerpt(tag)})")
+            return f"{where}: unknown {key} {excerpt(tag)}; one of {_tags(err)}"
         try:
             tags = _expected_tags(data, loc, key) if isinstance(data, dict) else ""
         except (KeyError, IndexError, TypeError):
@@ -198,7 +194,7 @@ def _explain(err: dict[str, Any], data: Any = None) -> str:
             return f"{loc[0]}: required section is missing; {_SECTIONS[loc[0]]} (see config/demo.toml)"
         return f"{_path(loc)}: required key is missing"
     got = err.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {excerpt(got)})"
     if kind == "list_type" and isinstance(got, dict):
         return (f"{_path(loc)}: expected a list, got a table; for a list of tables write "
                 f"[[{_path(loc)}]] (two brackets) before each one")
@@ -206,8 +202,11 @@ def _explain(err: dict[str, Any], data: Any = None) -> str:
         what = _description_at(tuple(err.get("loc", ())))
         if what:
             return f"{_path(loc)}: not in the required form{shown}; expected: {what}"
-    if kind in _TYPE_WORDS:
-        return f"{_path(loc)}: {_TYPE_WORDS[kind]}{shown}"
+    wrong_type = type_problem(_path(loc), kind, got, loc[-1] if loc else None)
+    if wrong_type is not None:
+        return wrong_type
+    if kind == "literal_error":   # "Input should be 'poll' or 'none'"
+        return f"{_path(loc)}: expected {msg.removeprefix('Input should be ')}{shown}"
     head = msg.split(":")[0]
     # A message from our own validators may already start with its key path...
     if head.count(".") and " " not in head:
@@ -241,12 +240,37 @@ def _file_order(problem: str, data: Any) -> tuple[int, ...]:
     return tuple(where)
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
-    """Validate the file's data; raises ConfigError listing every problem, in file order."""
+def _chosen_alternatives(errors: list[Any], data: Any) -> list[Any]:
+    """A key that takes text or a table, given a table with a bad item: pydantic reports
+    the item, and also "expected text" for the key, which is not what the file meant.
+    Drops such a wrong-type error when another error lies inside the same key."""
+    def file_loc(err: Any) -> tuple[Any, ...]:
+        loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+        return _file_path(loc, data, missing=err.get("type") == "missing")
+
+    paths = [file_loc(err) for err in errors]
+    out = []
+    for err, path in zip(errors, paths):
+        alternative = len(tuple(err.get("loc", ()))) > len(path)   # a union variant's name
+        inside = any(len(p) > len(path) and p[:len(path)] == path for p in paths)
+        if alternative and inside and type_problem("", err.get("type", ""), None, None):
+            continue
+        out.append(err)
+    return out
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>", *,
+                 strict: bool = True) -> AppConfig:
+    """Validate the file's data; raises ConfigError listing every problem, in file order.
+
+    `strict=False` converts types as pydantic's lax mode does ("5" -> 5): only for a cfg
+    from central that an older edge accepted and saved (edge/sync/downlink.py)."""
     try:
-        return AppConfig.model_validate(data)
+        # strict=None, not True: a run-time True would override the conversions the
+        # models make on purpose (a path from text, edge/strict.py).
+        return AppConfig.model_validate(data, strict=None if strict else False)
     except ValidationError as e:
-        errors = e.errors()
+        errors = _chosen_alternatives(e.errors(), data)
     problems: list[str] = []
     bad: list[tuple[Any, ...]] = []   # key paths (as in the file) with errors of their own
     cross_checked = False
@@ -261,6 +285,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
         if err.get("type") in ("union_tag_not_found", "union_tag_invalid"):
             bad[-1] += (str(err.get("ctx", {}).get("discriminator", "type")).strip("'"),)
         problems.append(_explain(err, data))
+    problems = merge_alternatives(problems)
     # A misspelt required key gives "unknown key 'prefx'; did you mean 'prefix'?": the
     # "prefix: required key is missing" next to it says the same thing again.
     typos = {(m[1].rsplit(".", 1)[0] + "." + m[2]) if "." in m[1] else m[2]

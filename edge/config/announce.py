@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import PathText
 from edge.config.center import Lang
 
 # A phrase is a list of tokens; each token names one clip (or a family of clips).
@@ -44,7 +44,7 @@ class FileOutput(StrictModel):
     """Write each rendered announcement as a WAV file (demo without a speaker, tests)."""
 
     type: Literal["file"]
-    dir: Path = Field(description="folder for the WAV files (created if missing)")
+    dir: PathText = Field(description="folder for the WAV files (created if missing)")
     keep: int = Field(default=20, ge=1, le=10000, description="newest files kept")
 
 
@@ -64,11 +64,11 @@ class AnnounceConfig(StrictModel):
     enabled: bool = Field(default=False, description="speak calls in the hall")
     languages: list[Lang] = Field(default=["kk", "ru"], min_length=1, max_length=3,
                                   description="languages spoken, in order")
-    folders: dict[Lang, Path] = Field(
+    folders: dict[Lang, PathText] = Field(
         default_factory=dict,
         description="language -> folder of its clips (see docs/announce.md for the names; "
                     "`kezek clips --out DIR` makes a first set)")
-    chime: Path | None = Field(default=None,
+    chime: PathText | None = Field(default=None,
                                description="WAV played before each announcement; none if unset")
     phrase: dict[Lang, list[Token]] = Field(
         default_factory=dict,

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import ListTuple, PathText
 
 Lang = Annotated[str, Field(pattern=r"^(kk|ru|en)$", description="language code: kk, ru or en")]
 
@@ -51,7 +52,8 @@ class ServiceConfig(StrictModel):
                     description="short id, lowercase letters, digits, '-' or '_'")
     names: Names
     prefix: str = Field(pattern=r"^[A-Z]$", description="one capital Latin letter, e.g. 'A'")
-    range: tuple[int, int] = Field(default=(1, 999), description="[first, last] ticket number")
+    range: Annotated[tuple[int, int], ListTuple] = Field(
+        default=(1, 999), description="[first, last] ticket number")
     avg_minutes: float = Field(default=10.0, gt=0, le=480,
                                description="average minutes to serve one visitor")
 
@@ -83,7 +85,7 @@ class WindowConfig(StrictModel):
 
 
 class StorageConfig(StrictModel):
-    state_dir: Path = Field(default=Path("/var/lib/kezek"),
+    state_dir: PathText = Field(default=Path("/var/lib/kezek"),
                             description="where the database lives (kezek run --state-dir overrides)")
     outbox_cap: int = Field(default=1_000_000, ge=1000,
                             description="most events kept while central is unreachable")

@@ -183,7 +183,10 @@ def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
         for sid in doc.table("windows", i, "services"):
             services.check(("windows", i, "services", sid), sid, problems)
             served.add(sid)
-    if doc.usable_section("windows"):
+    # A window whose services table is unreadable (services = true) may serve any of them.
+    if doc.usable_section("windows") and all(
+            isinstance(doc.get("windows", i, "services"), dict)
+            for i, _ in enumerate(doc.array("windows"))):
         _unserved(doc, served, problems)
     for sid in doc.table("policies", "services"):
         services.check(("policies", "services", sid), sid, problems)

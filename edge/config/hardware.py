@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import NumberKeys, PathText
 
 # Actions an operator's button or keypad key can do at its window (docs/hardware.md).
 WindowAction = Literal["call_next", "recall", "no_show", "start", "finish", "park",
@@ -200,7 +200,7 @@ class KeypadConfig(_SerialPort):
     window: int | None = Field(default=None, ge=1, le=999,
                                description="lines: the window of a one-window keypad "
                                            "(then lines may leave the window out)")
-    addresses: dict[int, int] = Field(default_factory=dict,
+    addresses: Annotated[dict[int, int], NumberKeys] = Field(default_factory=dict,
                                       description="frames: unit address (1..254) -> window number")
     keys: dict[str, WindowAction] = Field(
         default_factory=dict, description="frames: key code ('0x31') -> action; replaces the "
@@ -370,7 +370,7 @@ class FakeBusConfig(_BusBase):
     """A bus that records its frames (demo, tests); optionally appends them as hex to a file."""
 
     type: Literal["fake"]
-    path: Path | None = Field(default=None, description="file the frames are appended to, one hex "
+    path: PathText | None = Field(default=None, description="file the frames are appended to, one hex "
                                                         "line each; none = memory only")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Literal
@@ -10,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import DateText, PathText
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -117,7 +117,7 @@ class PoliciesConfig(StrictModel):
         default=None, description="working hours per weekday (mon..sun); a weekday left out is "
                                   "closed; leave the whole table out to be open at all hours "
                                   "(then there is no capacity stop)")
-    closed_dates: list[dt.date] = Field(default_factory=list, max_length=366,
+    closed_dates: list[DateText] = Field(default_factory=list, max_length=366,
                                         description="dates the center is closed (holidays)")
     capacity_stop: bool = Field(default=True,
                                 description="stop issuing walk-in tickets when the working time "
@@ -146,7 +146,7 @@ class BookingsConfig(StrictModel):
     call_ahead_s: int = Field(default=0, ge=0, le=1800,
                               description="a checked-in booked visitor goes before walk-ins from "
                                           "this many seconds before the slot start")
-    iin_secret_file: Path | None = Field(
+    iin_secret_file: PathText | None = Field(
         default=None, description="file holding the site's IIN secret (>= 16 bytes), e.g. "
                                   "/run/credentials/kezek.service/iin_secret")
     iin_secret_env: str = Field(default="KEZEK_IIN_SECRET", pattern=r"^[A-Z_][A-Z0-9_]{0,63}$",

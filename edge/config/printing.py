@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import PathText, WholeChoice
 
 Lang = Literal["kk", "ru", "en"]
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -24,16 +25,16 @@ class _PrinterBase(StrictModel):
                     "raster: text drawn with a TTF font and sent as an image (works on any printer)")
     profile: str = Field(default="default", min_length=1, max_length=64,
                          description="python-escpos printer profile, e.g. 'TM-T20II', 'TM-T88V'")
-    paper_mm: Literal[58, 80] = Field(default=80, description="paper roll width in mm: 58 or 80")
+    paper_mm: Annotated[Literal[58, 80], WholeChoice] = Field(default=80, description="paper roll width in mm: 58 or 80")
     width_px: int | None = Field(default=None, ge=128, le=832,
                                  description="printable width in dots; default 384 (58 mm) or 512 (80 mm)")
     codepage: int = Field(default=53, ge=0, le=255,
                           description="text mode: the printer's code page slot of KZ-1048 (53 on Epson)")
     languages: list[Lang] | None = Field(default=None, min_length=1, max_length=3,
                                          description="languages printed, in order; default center.languages")
-    font: Path = Field(default=DEJAVU / "DejaVuSans.ttf",
+    font: PathText = Field(default=DEJAVU / "DejaVuSans.ttf",
                        description="raster mode: TTF font with Kazakh glyphs (Debian: fonts-dejavu-core)")
-    font_bold: Path = Field(default=DEJAVU / "DejaVuSans-Bold.ttf",
+    font_bold: PathText = Field(default=DEJAVU / "DejaVuSans-Bold.ttf",
                             description="raster mode: bold TTF font with Kazakh glyphs")
     stored_graphics: Literal["auto", "off"] = Field(
         default="auto",
@@ -89,7 +90,8 @@ class UsbPrinterConfig(_PrinterBase, _StatusMixin):
                               description="bulk IN endpoint; default: found from the interface")
 
 
-BaudRate = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400]
+BaudRate = Annotated[Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400],
+                     WholeChoice]
 
 
 class SerialPrinterConfig(_PrinterBase, _StatusMixin):
@@ -100,8 +102,8 @@ class SerialPrinterConfig(_PrinterBase, _StatusMixin):
     rtscts: bool = Field(default=True, description="RTS/CTS hardware flow control (the printer's busy line)")
     xonxoff: bool = Field(default=False, description="XON/XOFF software flow control")
     parity: Literal["N", "E", "O"] = Field(default="N", description="parity: N, E or O")
-    stopbits: Literal[1, 2] = Field(default=1, description="stop bits")
-    bytesize: Literal[7, 8] = Field(default=8, description="data bits")
+    stopbits: Annotated[Literal[1, 2], WholeChoice] = Field(default=1, description="stop bits")
+    bytesize: Annotated[Literal[7, 8], WholeChoice] = Field(default=8, description="data bits")
 
     @model_validator(mode="after")
     def _raster_needs_8_bits(self) -> "SerialPrinterConfig":
@@ -119,7 +121,7 @@ class NetworkPrinterConfig(_PrinterBase, _StatusMixin):
 
 class FilePrinterConfig(_PrinterBase, _StatusMixin):
     type: Literal["file"]
-    path: Path = Field(description="file or device the ESC/POS bytes are appended to (e.g. /dev/usb/lp0); "
+    path: PathText = Field(description="file or device the ESC/POS bytes are appended to (e.g. /dev/usb/lp0); "
                                    "a relative path is inside the state directory")
     # Off by default here: a plain file cannot answer, and some printers behind the
     # kernel's usblp driver are write-only (then every poll would report them down).

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edge.config.base import StrictModel
+from edge.strict import PathText
 
 
 class SyncConfig(StrictModel):
@@ -23,16 +24,16 @@ class SyncConfig(StrictModel):
     port: int = Field(default=8883, ge=1, le=65535,
                       description="broker port (8883 = MQTT over TLS, 1883 = plain, tests only)")
     tls: bool = Field(default=True, description="use TLS; turn off only on a trusted test bench")
-    ca_file: Path | None = Field(default=None,
+    ca_file: PathText | None = Field(default=None,
                                  description="CA certificate(s) that signed the broker's "
                                              "certificate; none = the system's CA store")
-    cert_file: Path | None = Field(default=None,
+    cert_file: PathText | None = Field(default=None,
                                    description="this device's client certificate (PEM)")
-    key_file: Path | None = Field(default=None,
+    key_file: PathText | None = Field(default=None,
                                   description="private key of the client certificate (PEM)")
     username: str | None = Field(default=None, min_length=1, max_length=128,
                                  description="MQTT user name; none = certificate identity only")
-    password_file: Path | None = Field(
+    password_file: PathText | None = Field(
         default=None, description="file holding the MQTT password (one line), e.g. "
                                   "/run/credentials/kezek.service/mqtt_password")
     password_env: str = Field(default="KEZEK_MQTT_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]{0,63}$",

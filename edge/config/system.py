@@ -9,12 +9,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from edge.config.base import StrictModel
+from edge.strict import PathText
 
 
 class SystemConfig(StrictModel):
     """The `[system]` section: how the box runs as a service (see docs/operations.md)."""
 
-    status_socket: Path | None = Field(
+    status_socket: PathText | None = Field(
         default=None,
         description="unix socket `kezek status` talks to; unset = status.sock in the "
                     "unit's RuntimeDirectory (/run/kezek) under systemd, none elsewhere")

@@ -247,7 +247,11 @@ def _hint(field: str, value: Any) -> str:
             return " (true/false)"
         if isinstance(value, float):
             return " (it has a fraction)"
-        if isinstance(value, str | int) or value is None:
+        if value is None:
+            return " (null)"
+        if isinstance(value, int) and field not in ("slot_minutes", "version"):
+            return " (a number; in JSON, text goes in double quotes)"
+        if isinstance(value, str | int):
             return ""
         return f" (a JSON {type(value).__name__})"
     v = value.strip()

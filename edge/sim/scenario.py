@@ -8,7 +8,6 @@ See docs/simulator.md for every key.
 
 from __future__ import annotations
 
-import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -17,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edge.config import AppConfig, _explain, load_config
 from edge.config.base import StrictModel
+from edge.strict import DateText, PathText
 from edge.errors import ConfigError
 
 Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time HH:MM")]
@@ -101,8 +101,8 @@ class Break(StrictModel):
 
 class ScenarioHead(StrictModel):
     name: str = Field(min_length=1, max_length=100, description="shown on the report and chart")
-    center: Path = Field(description="center config (services, windows); relative to this file")
-    date: dt.date = Field(description="the simulated day (its weekday is shown)")
+    center: PathText = Field(description="center config (services, windows); relative to this file")
+    date: DateText = Field(description="the simulated day (its weekday is shown)")
     open: Clock = Field(description="first ticket")
     close: Clock = Field(description="last ticket; windows then serve everyone still waiting")
     windows: int | None = Field(default=None, ge=1, le=99,

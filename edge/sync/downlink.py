@@ -28,13 +28,15 @@ from edge.errors import CommandError, ConfigError
 from edge.queue import commands as qc
 from edge.queue.bookings import BookingIn, RefusedBooking, iin_in_text
 from edge.sync.outbox import OutboxDb
+from edge.strict import bounded
 from edge.sync.protocol import (BookingsMessage, CfgMessage, CmdMessage, PayloadError, decode,
-                                dumps, explain)
+                                dumps, explain, problem_kind)
 
 logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], None]
 MAX_REMEMBERED_CMDS = 5000
+MAX_LOGGED_KINDS = 100   # kinds of bad acks logged (each once); beyond, only counted
 BOOKING_FIELDS = frozenset(BookingIn.model_fields)
 _PLAIN = (str, int, float, bool, type(None))
 CLEAR_IIN_REASON = ("iin: a clear IIN is not accepted from central (it would be kept on the "
@@ -62,6 +64,8 @@ class Downlink:
         self._cmd_done: deque[tuple[str, str, Future[Any]]] = deque()
         self.rejected = 0
         self.commands_run = 0
+        self.rejected_acks = 0
+        self._ack_kinds: set[str] = set()
 
     # -- start-up -----------------------------------------------------------------
     def restore(self) -> None:
@@ -71,13 +75,21 @@ class Downlink:
             if not raw:
                 continue
             try:
-                # Lax types: the edge that saved it had accepted it (an older edge took
-                # "version": "5"); refusing it now would start the queue on the file's
-                # services instead of central's.
-                command, version, clean = self._build(kind, raw.encode("utf-8"), strict=False)
+                try:
+                    command, version, clean = self._build(kind, raw.encode("utf-8"))
+                except (ValidationError, ConfigError) as e:
+                    # Lax types: the edge that saved it had accepted it (an older edge took
+                    # "version": "5"); refusing it now would start the queue on the file's
+                    # services instead of central's.
+                    command, version, clean = self._build(kind, raw.encode("utf-8"),
+                                                          strict=False)
+                    logger.warning("sync: the saved %s version %s holds values of the wrong "
+                                   "type (%s); applied as the edge that saved it took them, "
+                                   "until central sends a newer one", kind, version,
+                                   _why(e))
             except (PayloadError, ValidationError, ConfigError) as e:
                 # The local file changed so that central's last cfg no longer fits it.
-                why = explain(e) if isinstance(e, ValidationError) else str(e)
+                why = _why(e)
                 logger.error("sync: the saved %s no longer applies: %s", kind, why)
                 self.emit("sync.rejected", {"topic": kind, "reason": f"saved {kind}: {why}"})
                 continue
@@ -110,14 +122,8 @@ class Downlink:
                 logger.debug("sync: %s version %s is not newer; ignored", kind, version)
                 return
             command, version, clean = self._build(kind, payload)
-        except PayloadError as e:
-            self._reject(kind, payload, str(e))
-            return
-        except ValidationError as e:
-            self._reject(kind, payload, explain(e))
-            return
-        except ConfigError as e:
-            self._reject(kind, payload, "; ".join(e.problems[:5]))
+        except (PayloadError, ValidationError, ConfigError) as e:
+            self._reject(kind, payload, _why(e))
             return
         self.pending[kind] = version
         self._track(kind, version, clean, self.controller.submit(command))
@@ -131,11 +137,11 @@ class Downlink:
         """
         data = decode(payload, self.max_bytes)
         if kind == "cfg":
-            msg = CfgMessage.model_validate(data, strict=strict)
-            return (qc.Reconfigure(config=self.merge(msg), source="mqtt:cfg"), msg.version,
-                    payload.decode("utf-8"))
+            msg = CfgMessage.model_validate(data, strict=None if strict else False)
+            return (qc.Reconfigure(config=self.merge(msg, strict=strict), source="mqtt:cfg"),
+                    msg.version, payload.decode("utf-8"))
         data, refused = refuse_unsafe_bookings(data)
-        bmsg = BookingsMessage.model_validate(data, strict=strict)
+        bmsg = BookingsMessage.model_validate(data, strict=None if strict else False)
         items = tuple(refused.get(i, b) for i, b in enumerate(bmsg.bookings))
         # Only what the model took, never the raw message: a key it ignores (a "removed"
         # list, say) may carry an IIN.
@@ -143,8 +149,12 @@ class Downlink:
         return (qc.LoadBookings(bookings=items, version=bmsg.version, source="mqtt:bookings"),
                 bmsg.version, dumps(saved).decode("utf-8"))
 
-    def merge(self, msg: CfgMessage) -> Any:
-        """The local config with central's sections replaced, validated as a whole."""
+    def merge(self, msg: CfgMessage, strict: bool = True) -> Any:
+        """The local config with central's sections replaced, validated as a whole.
+
+        The running config goes in as JSON data: its paths, dates and number-keyed tables
+        are text there, which the config takes by the conversions it makes on purpose
+        (edge/strict.py), the same as for a TOML file or central's JSON."""
         from edge.config import parse_config
 
         # The config running now: after a SIGHUP reload that is the new file, not the one
@@ -152,7 +162,7 @@ class Downlink:
         data = self.base_config().model_dump(mode="json")
         for section, value in msg.config.model_dump(exclude_none=True).items():
             data[section] = value
-        return parse_config(data, f"cfg version {msg.version} from central")
+        return parse_config(data, f"cfg version {msg.version} from central", strict=strict)
 
     def _track(self, kind: str, version: int, raw: str, fut: "Future[Any]") -> None:
         fut.add_done_callback(lambda f: self._done.append((kind, version, raw, f)))
@@ -160,6 +170,9 @@ class Downlink:
     def _reject(self, kind: str, payload: bytes, reason: str, extra: dict[str, Any] | None = None
                 ) -> None:
         self.rejected += 1
+        # The reason may quote the sender's values (a config key, a bad `v`): cut short,
+        # IIN-like digit runs masked, before it goes into an event and the log.
+        reason = bounded(reason)
         digest = hashlib.sha256(payload).hexdigest()[:16]
         # A retained bad snapshot comes back on every reconnect: report it once.
         if kind in ("cfg", "bookings"):
@@ -167,7 +180,7 @@ class Downlink:
                 return
             self.db.put({f"sync.rejected.{kind}": digest})
         logger.warning("sync: rejected %s payload: %s", kind, reason)
-        self.emit("sync.rejected", {"topic": kind, "reason": reason[:500], "sha256": digest,
+        self.emit("sync.rejected", {"topic": kind, "reason": reason, "sha256": digest,
                                     **(extra or {})})
 
     # -- commands -----------------------------------------------------------------
@@ -184,7 +197,7 @@ class Downlink:
             return
         except ValidationError as e:
             cmd_id = data.get("cmd_id") if isinstance(data.get("cmd_id"), str) else None
-            self._reject("cmd", payload, explain(e), {"cmd_id": (cmd_id or "")[:64]})
+            self._reject("cmd", payload, explain(e), {"cmd_id": bounded(cmd_id or "", 64)})
             return
         key = f"sync.cmd.{msg.cmd_id}"
         if self.db.get(key) is not None:
@@ -263,9 +276,34 @@ class Downlink:
             else:
                 self._result(cmd_id, name, False, "error", str(error))
 
+    def refuse_ack(self, e: Exception) -> None:
+        """An ack that is not JSON, not v1 or of the wrong types: it deletes nothing.
+
+        Counted (`rejected_acks` in health) and logged once per kind of problem: a central
+        with a serialisation bug sends one with every batch, and anyone may publish them
+        (no event either: that would let anyone fill the outbox)."""
+        self.rejected_acks += 1
+        kind = problem_kind(e)
+        if kind in self._ack_kinds or len(self._ack_kinds) >= MAX_LOGGED_KINDS:
+            logger.debug("sync: bad ack ignored: %s", _why(e))
+            return
+        self._ack_kinds.add(kind)
+        logger.warning("sync: bad ack ignored, nothing deleted: %s (more acks with this "
+                       "problem are only counted: rejected_acks in health)", _why(e))
+
     def health(self) -> dict[str, Any]:
         return {"cfg_version": self.applied["cfg"], "bookings_version": self.applied["bookings"],
-                "rejected": self.rejected, "commands_run": self.commands_run}
+                "rejected": self.rejected, "commands_run": self.commands_run,
+                "rejected_acks": self.rejected_acks}
+
+
+def _why(e: Exception) -> str:
+    """A refused message's reason, safe for an event and a log (edge/strict.py: bounded)."""
+    if isinstance(e, ValidationError):
+        return bounded(explain(e))
+    if isinstance(e, ConfigError):
+        return bounded("; ".join(e.problems[:5]))
+    return bounded(str(e))
 
 
 def refuse_unsafe_bookings(data: dict[str, Any]

@@ -673,7 +673,7 @@ class SyncLink:
                 ack = parse(Ack, payload, 4096)
             except (PayloadError, ValueError) as e:
                 self.bad_messages += 1
-                logger.warning("sync: bad ack ignored: %s", _why(e))
+                self.downlink.refuse_ack(e)   # counted, logged once per kind
                 return
             if self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from, ack.db):
                 conn.central_acked = True

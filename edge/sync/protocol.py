@@ -3,6 +3,9 @@
 These pydantic models are the single source of the JSON Schemas in docs/schemas/
 (`kezek central schemas` regenerates them). Unknown extra fields are ignored so that
 v1 can grow by adding optional fields; a breaking change bumps `v` and the topic root.
+Types are taken as they are (pydantic's strict mode): "2" is not 2 and true is not 1,
+in every message either side reads. The one conversion: a whole number written as a
+float (5.0) is that number (see decode()).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edge.jsonin import JSONInputError
 from edge.jsonin import loads as loads_untrusted
+from edge.strict import WholeChoice, excerpt
+# explain and problem are imported from here by the link, downlink and central.
+from edge.sync.reasons import explain, key_path, problem  # noqa: F401
 
 PROTOCOL_VERSION = 1
 ROOT = "qms/v1"
@@ -48,13 +54,21 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    """Base of every message: unknown fields are ignored (v1 grows by adding fields), but
+    a known one of the wrong type is refused, never converted: an ack whose `acked_seq`
+    is the string "2" deletes nothing."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+# pydantic matches true to 1 in a Literal even in strict mode.
+Version = Annotated[Literal[1], WholeChoice]
 
 
 class EventEnvelope(Wire):
     """One outbox event on the wire. Order is by `seq` only, never by `ts`."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     id: str = Field(min_length=1, max_length=64, description="unique event id (UUID)")
     site: str = Field(pattern=IDENT, description="site id")
     device: str = Field(pattern=IDENT, description="device id within the site")
@@ -72,7 +86,7 @@ class EventEnvelope(Wire):
 class EventBatch(Wire):
     """`.../evt`, QoS 1: consecutive events of one device, oldest first."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     site: str = Field(pattern=IDENT)
     device: str = Field(pattern=IDENT)
     session: int = Field(ge=1, description="the edge's connection session (see state)")
@@ -109,7 +123,7 @@ class EventBatch(Wire):
 class Ack(Wire):
     """`.../evt/ack`, central -> edge, QoS 1, not retained: sent after central's commit."""
 
-    v: Literal[1] = Field(default=1, description="protocol version")
+    v: Version = Field(default=1, description="protocol version")
     acked_seq: int = Field(ge=0, description="central has stored every event 1..acked_seq")
     resend_from: int | None = Field(default=None, ge=1,
                                     description="central saw a gap: please resend from here")
@@ -122,7 +136,7 @@ class Ack(Wire):
 class EdgeState(Wire):
     """`.../state`, retained, QoS 1: birth (online true) and last will (online false)."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     online: bool
     session: int = Field(ge=1, description="grows by one on every connect; a will with a "
                                            "lower session than the last birth is stale")
@@ -140,7 +154,7 @@ class EdgeState(Wire):
 class CentralState(Wire):
     """`qms/v1/central/state`, retained, QoS 1: edges send their backlog only while online."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     online: bool
     session: int = Field(ge=1)
     instance: str | None = Field(default=None, max_length=128,
@@ -157,7 +171,7 @@ class HealthSummary(Wire):
 class Health(Wire):
     """`.../health`, retained, QoS 1: a periodic snapshot for the situational center."""
 
-    v: Literal[1] = Field(default=1)
+    v: Version = Field(default=1)
     site: str = Field(pattern=IDENT)
     device: str = Field(pattern=IDENT)
     session: int = Field(ge=1)
@@ -170,16 +184,15 @@ class Health(Wire):
 
 
 class Downlink(Wire):
-    """Base of what central sends to the edge: types are taken as they are (strict), so a
-    `true` is not window 1 and `"5"` is not version 5; the error names the field."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    """Base of what central sends to the edge: types are taken as they are (strict, as
+    every Wire message), so a `true` is not window 1 and `"5"` is not version 5; the
+    error names the field."""
 
 
 class CentralSections(Wire):
     """The parts of the edge config that central manages; the rest stays local."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     services: list[dict[str, Any]] | None = Field(
         default=None, description="replaces [[services]] (same keys as the TOML file)")
@@ -192,7 +205,7 @@ class CentralSections(Wire):
 class CfgMessage(Downlink):
     """`.../cfg`, retained, QoS 1: a versioned configuration snapshot; newest wins."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
     config: CentralSections
 
@@ -200,7 +213,7 @@ class CfgMessage(Downlink):
 class BookingsMessage(Downlink):
     """`.../bookings`, retained, QoS 1: a versioned bookings snapshot; newest wins."""
 
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     version: int = Field(ge=1, description="grows with every change; lower or equal is ignored")
     bookings: list[dict[str, Any]] = Field(max_length=20_000,
                                            description="bookings, see docs/bookings.md")
@@ -233,7 +246,7 @@ class NoArgs(Downlink):
 
 
 class _CmdBase(Downlink):
-    v: Literal[1] = Field(description="protocol version")
+    v: Version = Field(description="protocol version")
     cmd_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
                         description="unique id; a command runs at most once per cmd_id")
     ts: int = Field(description="when central issued it, UTC ms")
@@ -305,7 +318,14 @@ SCHEMAS: dict[str, Any] = {
 
 
 class PayloadError(ValueError):
-    """A received payload is unusable; the message says why, for a sync.rejected event."""
+    """A received payload is unusable; the message says why, for a sync.rejected event.
+
+    `kind` names the problem without its details (size, json, object, version), so that
+    a stream of bad messages can be logged once per kind."""
+
+    def __init__(self, message: str, kind: str = "payload") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 # Floats up to this size hold every whole number exactly.
@@ -333,21 +353,26 @@ def _whole_numbers_as_int(value: Any) -> Any:
 def decode(payload: bytes, limit: int) -> dict[str, Any]:
     """Bytes -> JSON object of protocol version 1, or PayloadError naming the problem."""
     if len(payload) > limit:
-        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}")
+        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}",
+                           "size")
     try:
         # Not json.loads: deep nesting, a 5,000-digit number, NaN or a lone surrogate
         # escape must be a rejection that says so, not an exception nobody reports.
         data = loads_untrusted(payload)
     except JSONInputError as e:
         raise PayloadError(f"payload is {e}" if str(e).startswith("not ")
-                           else f"payload: {e}") from None
+                           else f"payload: {e}", "json") from None
     if not isinstance(data, dict):
-        raise PayloadError(f"payload is a JSON {type(data).__name__}, expected an object")
+        raise PayloadError(f"payload is a JSON {_JSON_NAMES.get(type(data), 'value')}, "
+                           "expected an object", "object")
     data = _whole_numbers_as_int(data)
     v = data.get("v", PROTOCOL_VERSION)
     if type(v) is not int or v != PROTOCOL_VERSION:   # true == 1 in Python
-        raise PayloadError(f"unsupported protocol version v={v!r}; this edge speaks "
-                           f"v={PROTOCOL_VERSION}")
+        # The sender's value, shown short and never as an IIN: it goes into an event.
+        shown = f" (v is {excerpt(v, json=True)})" if isinstance(v, (list, dict)) \
+            else f" v={excerpt(v)}"
+        raise PayloadError(f"unsupported protocol version{shown}; this edge speaks "
+                           f"v={PROTOCOL_VERSION}", "version")
     return data
 
 
@@ -363,21 +388,27 @@ def parse(model: type[M], payload: bytes, limit: int) -> M:
     names the problem the same way for every message (not UTF-8, not JSON, not v1, ...).
     """
     if len(payload) > limit:
-        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}")
+        raise PayloadError(f"payload of {len(payload)} bytes is over the limit of {limit}",
+                           "size")
     try:
         return model.model_validate_json(payload)
     except ValidationError:
         return model.model_validate(decode(payload, limit))
 
 
-def explain(e: ValidationError) -> str:
-    """A pydantic error as one short line: key path and problem of the first few errors."""
-    parts = []
-    for err in e.errors()[:3]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "command")
-        parts.append(f"{loc or '(top)'}: {err.get('msg')}")
-    more = len(e.errors()) - 3
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+_JSON_NAMES = {list: "array", dict: "object", str: "string", int: "number", float: "number",
+               bool: "boolean", type(None): "null"}
+
+
+def problem_kind(e: Exception) -> str:
+    """What is wrong with a refused message, without the sender's values: 'version', or
+    'acked_seq:int_type', so that a stream of bad messages is logged once per kind."""
+    if isinstance(e, PayloadError):
+        return e.kind
+    if isinstance(e, ValidationError):
+        return ",".join(sorted({f"{key_path(tuple(err.get('loc', ())))}:{err.get('type')}"
+                                for err in e.errors()}))[:200]
+    return type(e).__name__
 
 
 def dumps(obj: Any) -> bytes:

@@ -109,7 +109,7 @@ def test_check_config_takes_the_file_as_other_commands_do(tmp_path: Path,
 
 @pytest.mark.parametrize("section, expected", [
     ('[printers.kiosk]\ntype = "file"\npath = "t.bin"\npaper_mm = 3\n',
-     "printers.kiosk.paper_mm: Input should be 58 or 80 (got 3)"),
+     "printers.kiosk.paper_mm: expected 58 or 80 (got 3)"),
     ('[announce.output]\ntype = "alsa"\ndevise = "x"\n',
      "announce.output.devise: unknown key; did you mean 'device'?"),
     ('[boards.buses.hall]\ntype = "fake"\n[[boards.buses.hall.boards]]\nrowz = 1\n',

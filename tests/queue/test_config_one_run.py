@@ -103,7 +103,7 @@ def test_a_reference_to_an_item_with_errors_is_not_called_unknown(tmp_path: Path
         "services.1.prefix: not in the required form (got 'BB'); expected: one capital Latin "
         "letter, e.g. 'A'",
         "windows.0.services.cars: no service with id 'cars' (known: docs, realty)",
-        "printers.kiosk.paper_mm: Input should be 58 or 80 (got 3)",
+        "printers.kiosk.paper_mm: expected 58 or 80 (got 3)",
     ], found
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from edge.central.store import CentralStore
 from edge.sync.protocol import CENTRAL_STATE_TOPIC, EventBatch, Topics, dumps
@@ -151,3 +153,49 @@ def test_central_names_the_stream_in_its_acks(broker: Broker, central: CentralRi
     edge.record(5)
     acks = wait_for(lambda: probe.seen(Topics(SITE, DEVICE).ack), 10, "an ack from central")
     assert all(json.loads(a)["db"] == edge.link.db_id for a in acks)
+
+
+def test_an_ack_of_the_wrong_types_deletes_nothing_and_is_counted_and_logged_once_per_kind(
+        broker: Broker, probe: Probe, tmp_path: Path, edges: list[EdgeRig],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Risk: `Ack` converted types: `"acked_seq": "2"` (a central with a serialisation
+    bug) deleted seqs 1-2 from the outbox, events central may never have stored, with no
+    "bad ack" in the log or health; a stream of bad acks flooded the log instead."""
+    topics = Topics(SITE, DEVICE)
+    probe.subscribe(topics.health)
+    probe.publish(CENTRAL_STATE_TOPIC, dumps({"v": 1, "online": True, "session": 1}), retain=True)
+    edge = EdgeRig(make_config(broker.port), tmp_path / "edge")   # nobody acks but the probe
+    edges.append(edge)
+    edge.record(10)
+    last = edge.last_seq()
+    wait_for(lambda: edge.link.health()["sent_events"] >= last, 10, "the events sent")
+    db = edge.link.db_id
+    bad: list[tuple[str, bytes]] = [
+        ("acked_seq:int_type", dumps({"v": 1, "acked_seq": "2", "db": db})),
+        ("acked_seq:int_type", dumps({"v": 1, "acked_seq": "3", "db": db})),
+        ("acked_seq:int_type", dumps({"v": 1, "acked_seq": True, "db": db})),
+        ("acked_seq:int_type", dumps({"v": 1, "acked_seq": 2.5, "db": db})),
+        ("version", dumps({"v": True, "acked_seq": 2, "db": db})),
+        ("version", dumps({"v": "1", "acked_seq": 2, "db": db})),
+        ("db:string_type", dumps({"v": 1, "acked_seq": 2, "db": 5})),
+        ("resend_from:int_type", dumps({"v": 1, "acked_seq": 2, "resend_from": "1", "db": db})),
+        ("json", b'{"v": 1, "acked_seq": 2'),
+    ]
+    for _, payload in bad:
+        probe.publish(topics.ack, payload)
+    wait_for(lambda: edge.link.health()["rejected_acks"] == len(bad), 10, "the bad acks handled")
+    assert edge_outbox_count(edge.db_path) == last, "a bad ack deleted events"
+    assert edge.link.health()["acked_seq"] == 0
+    logged = [r.getMessage() for r in caplog.records
+              if r.levelno == logging.WARNING and "bad ack ignored" in r.getMessage()]
+    assert len(logged) == len({kind for kind, _ in bad}), logged
+    assert any('acked_seq: expected an integer, got the string "2"' in m for m in logged)
+    # The health message central reads counts them too.
+    wait_for(lambda: any(json.loads(h)["sync"].get("rejected_acks") == len(bad)
+                         for h in probe.seen(topics.health)), 10, "a health message counting them")
+    # The link still takes good acks, a whole number written as a float included.
+    probe.publish(topics.ack, dumps({"v": 1, "acked_seq": 2, "db": db}))
+    wait_for(lambda: edge_outbox_count(edge.db_path) == last - 2, 10, "a good ack")
+    probe.publish(topics.ack, dumps({"v": 1, "acked_seq": 3.0, "db": db}))
+    wait_for(lambda: edge_outbox_count(edge.db_path) == last - 3, 10, "an ack of 3.0")
+    assert edge.link.health()["rejected_acks"] == len(bad)

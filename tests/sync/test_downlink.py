@@ -25,6 +25,9 @@ NEW_WINDOWS = [{"number": 1, "services": {"docs": 1, "realty": 1}},
                {"number": 3, "services": {"tax": 1}}]
 
 
+IIN = "870412300125"   # 12 digits, the form of an IIN
+
+
 def cfg(version: int, **sections: object) -> str:
     return json.dumps({"v": 1, "version": version,
                        "config": sections or {"services": NEW_SERVICES, "windows": NEW_WINDOWS}})
@@ -290,7 +293,7 @@ def test_a_full_bookings_snapshot_fits_the_default_limit(
 
 def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
         broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
-        edges: list[EdgeRig]) -> None:
+        edges: list[EdgeRig], caplog: pytest.LogCaptureFixture) -> None:
     """Risk: json.loads raises RecursionError on deep nesting and a bare ValueError on a
     5,000-digit number, and lets NaN and lone surrogate escapes through (SQLite refuses
     those later, as a 'storage' error): the message vanished into a log traceback, with
@@ -312,13 +315,29 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
         (T.cmd, json.dumps({"v": 1, "cmd_id": "c-sur", "name": "announce", "ts": 0,
                             "ttl_s": 60, "args": {"text": "x\udcff"}}).encode(),
          "args.text: holds a lone UTF-16 surrogate"),
-        # Wrong types were converted: `true` closed window 1, "9" was version 9.
+        # Wrong types were converted: `true` closed window 1, "9" was version 9, a cfg's
+        # recall_limit true was 1 and "5" minutes were 5.
         (T.cmd, json.dumps({"v": 1, "cmd_id": "c-bool", "name": "close_window", "ts": 0,
                             "ttl_s": 60, "args": {"window": True}}).encode(),
-         "args.window: Input should be a valid integer"),
+         "args.window: expected an integer, got true"),
         (T.bookings, json.dumps({"v": 1, "version": "9", "bookings": []}).encode(),
-         "version: Input should be a valid integer"),
-        (T.cfg, b'{"v": true, "version": 8, "config": {}}', "unsupported protocol version"),
+         'version: expected an integer, got the string "9"'),
+        (T.cfg, b'{"v": true, "version": 8, "config": {}}', "unsupported protocol version v=true"),
+        (T.cfg, json.dumps({"v": 1, "version": 9, "config": {"policies": {
+            "recall_limit": True}}}).encode(), "policies.recall_limit: expected a whole number "
+                                               "(got true)"),
+        (T.cfg, json.dumps({"v": 1, "version": 10, "config": {"policies": {
+            "no_show_return_min": "5"}}}).encode(),
+         "policies.no_show_return_min: expected a whole number (got '5'); remove the quotes: "
+         "no_show_return_min = 5"),
+        # The sender's values in a reason: cut short, an IIN-like run of digits masked.
+        (T.cmd, json.dumps({"v": IIN, "cmd_id": IIN, "name": "close_window"}).encode(),
+         "unsupported protocol version v='<12 digits>'"),
+        (T.cfg, json.dumps({"v": 1, "version": 11, "config": {"policies": {
+            IIN + "y" * 300: 1}}}).encode(), "policies.<12 digits>yyyy"),
+        (T.cmd, json.dumps({"v": 1, "cmd_id": IIN, "name": "close_window", "ts": 0,
+                            "ttl_s": 60, "args": {"window": IIN + "x" * 500}}).encode(),
+         'args.window: expected an integer, got the string "<12 digits>xxxxxxxxxxxx…"'),
     ]
     for topic, payload, _ in hostile:
         probe.publish(topic, payload)
@@ -329,6 +348,10 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
     for _, _, words in hostile:
         assert sum(words in reason for reason in reasons) == 1, (words, reasons)
     assert results(edge, "cmd.result") == [], "the refused commands must not run"
+    rejected = json.dumps(results(edge, "sync.rejected"))
+    assert IIN not in rejected and IIN not in caplog.text, "an IIN-like value was copied"
+    assert all(len(r) <= 500 for r in reasons)
+    assert results(edge, "sync.applied") == [], "a refused cfg or bookings was applied"
     assert {w.number: w.state for w in edge.app.controller.snapshot.windows}[1] == "open"
     # Nothing is stuck behind them: the next cfg and bookings apply.
     probe.publish(T.cfg, cfg(7))
@@ -343,7 +366,7 @@ def test_hostile_json_is_rejected_with_its_reason_and_the_next_message_applies(
 
 def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_previous_edge_restores(
         broker: Broker, central: CentralRig, probe: Probe, tmp_path: Path,
-        edges: list[EdgeRig]) -> None:
+        edges: list[EdgeRig], caplog: pytest.LogCaptureFixture) -> None:
     """Risk: the strict downlink types refuse 5.0 for version 5 (a central that keeps
     numbers as floats or decimals: JSON has one number type), and an edge upgraded with a
     cfg snapshot an older edge accepted and saved ("version": "5") starts without it:
@@ -374,6 +397,7 @@ def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_pre
     saved = json.loads(conn.execute("SELECT value FROM meta WHERE key='sync.cfg'").fetchone()[0])
     older = json.loads(saved)
     older["version"] = "5"
+    older["config"]["services"][0]["avg_minutes"] = "9"   # an older edge took it as 9
     conn.execute("UPDATE meta SET value=? WHERE key='sync.cfg'", (json.dumps(json.dumps(older)),))
     conn.commit()
     conn.close()
@@ -381,3 +405,6 @@ def test_integral_numbers_written_as_floats_are_taken_and_a_saved_cfg_of_the_pre
     edges.append(edge)
     wait_for(lambda: "tax" in services_of(edge), 10, "the saved cfg to apply again on start")
     assert not results(edge, "sync.rejected")
+    # Applied as before, but not silently: the log names what central should fix.
+    assert "holds values of the wrong type (version: expected an integer, got the string " \
+           '"5"' in caplog.text
