@@ -16,7 +16,8 @@ from edge.clock import Clock, SystemClock
 from edge.component import AppContext, Component
 from edge.config import AppConfig
 from edge.controller import Controller
-from edge.queue.engine import QueueEngine, domain_from_config
+from edge.config.domain import domain_from_config
+from edge.queue.engine import QueueEngine
 from edge.queue.store import QueueStore
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
     """
     from edge.config import load_config
     from edge.errors import ConfigError
-    from edge.queue.commands import Reconfigure
+    from edge.config.domain import reconfigure
 
     if config_path is None:
         logger.warning("SIGHUP: no config file to reload (started without one)")
@@ -253,4 +254,4 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
             logger.info("SIGHUP: reloaded services, windows and policies from %s", config_path)
             notifier.ready("config reloaded")
 
-    app.controller.submit(Reconfigure(new)).add_done_callback(_done)
+    app.controller.submit(reconfigure(new)).add_done_callback(_done)

@@ -27,7 +27,7 @@ from edge.queue.events import Event
 from edge.queue.lines import TIER_BENEFIT, TIER_BOOKED, TIER_NORMAL, TIER_TRANSFER, Line, key_of
 from edge.queue.model import (Category, PrintState, Service, Ticket, TicketState, Window,
                               WindowState)
-from edge.queue.policies import BookingRules, Refusal, Schedule, ServiceRules, capacity_left
+from edge.queue.policies import Policies, Refusal, capacity_left
 from edge.queue.snapshot import CallView, QueueSnapshot, ServiceView, WindowView
 from edge.queue.timebase import (TimeBase, TimeStep, advance, local_day, local_time,
                                  next_day_starts_ms)
@@ -82,30 +82,6 @@ class Outcome:
     def is_empty(self) -> bool:
         return not (self.events or self.tickets or self.windows or self.counters or self.bookings
                     or self.meta)
-
-
-@dataclass(frozen=True)
-class Policies:
-    """The engine's share of the day policies (issue 5 extends this)."""
-
-    recall_limit: int = 3
-    rating_window_s: int = 120
-    recall_min_interval_s: int = 0
-    no_show_after_s: int | None = None
-    # Minutes after its no-show before a ticket may be called by number again (ZMS: 5);
-    # it may go back to the end of its line at once. 0 = a no-show is final.
-    no_show_return_min: int = 5
-    schedule: Schedule = Schedule()
-    capacity_stop: bool = True
-    estimate_samples: int = 20
-    services: dict[str, ServiceRules] = field(default_factory=dict)
-    bookings: BookingRules = BookingRules()
-    site: str | None = None
-    # The site's IIN secret (HMAC key); never printed.
-    iin_key: bytes | None = field(default=None, repr=False)
-
-    def rules(self, service: str) -> ServiceRules:
-        return self.services.get(service) or ServiceRules()
 
 
 @dataclass
@@ -1423,9 +1399,9 @@ class QueueEngine:
         d.emit(cmd.type, **cmd.data)
 
     def _reconfigure(self, d: _Draft, cmd: c.Reconfigure) -> None:
-        services, windows, policies = domain_from_config(cmd.config, read_secret=False)
+        services, windows = cmd.services, cmd.windows
         # The IIN secret is read once at start (file / credential / environment): no I/O here.
-        policies = replace(policies, iin_key=self.policies.iin_key)
+        policies = replace(cmd.policies, iin_key=self.policies.iin_key)
         new_ids = {s.id for s in services}
         for t in self.state.tickets.values():
             t = d.ticket(t.id) or t
@@ -1436,7 +1412,7 @@ class QueueEngine:
         # (a failed write must leave the old config running). Windows merge with their
         # state in this draft (a timer may have freed one just now); all are written.
         current = {n: d.window(n) for n in self.state.windows}
-        merged = _merge_windows(windows, current)
+        merged = _merge_windows(list(windows), current)
         for w in merged.values():
             d.put_window(w)
         d.out.config = NewConfig({s.id: s for s in services}, merged, policies,
@@ -1619,43 +1595,3 @@ class QueueEngine:
         d.out.reply = Reply(f"CHECKIN {b.code} slot {b.slot_start}: {d.out.reply.text}", t,
                             {**d.out.reply.data, "slot_start": b.slot_start})
 
-
-def domain_from_config(config: Any, *, read_secret: bool = True
-                       ) -> tuple[list[Service], list[Window], Policies]:
-    """Services, windows and policies of an AppConfig, as the engine's domain objects."""
-    services = [Service(id=s.id, names=s.names.as_dict(), prefix=s.prefix, range_start=s.range[0],
-                        range_end=s.range[1], avg_minutes=s.avg_minutes) for s in config.services]
-    windows = [Window(number=w.number, label=w.label or str(w.number), weights=dict(w.services),
-                      benefit=w.benefit,
-                      state=WindowState.OPEN if w.open_at_start else WindowState.CLOSED)
-               for w in config.windows]
-    return services, windows, policies_from_config(config, read_secret=read_secret)
-
-
-def policies_from_config(config: Any, *, read_secret: bool = True) -> Policies:
-    """The engine's Policies from [policies] and [bookings]; reads the IIN secret if asked."""
-    from edge.errors import ConfigError
-    pol, bk = config.policies, config.bookings
-    hours = None if pol.hours is None else \
-        {day: tuple(h.spans()) for day, h in pol.hours.items()}
-    schedule = Schedule(hours, frozenset(x.isoformat() for x in pol.closed_dates))
-    rules = {sid: ServiceRules(**sp.model_dump()) for sid, sp in pol.services.items()}
-    booking_rules = BookingRules(early_ms=bk.early_min * 60_000, late_ms=bk.late_min * 60_000,
-                                 late_action=bk.late_action, call_ahead_ms=bk.call_ahead_s * 1000,
-                                 how_to_book=dict(bk.how_to_book))
-    key = None
-    if read_secret:
-        try:
-            key = bk.read_iin_secret()
-        except OSError as e:
-            raise ConfigError("bookings.iin_secret_file", [
-                f"cannot read the IIN secret {bk.iin_secret_file}: {e.strerror}; create it "
-                "(e.g. `openssl rand -hex 32 > FILE`, mode 0600) or remove the key"]) from None
-        except ValueError as e:
-            raise ConfigError("bookings", [str(e)]) from None
-    return Policies(recall_limit=pol.recall_limit, rating_window_s=pol.rating_window_s,
-                    recall_min_interval_s=pol.recall_min_interval_s,
-                    no_show_after_s=pol.no_show_after_s,
-                    no_show_return_min=pol.no_show_return_min, schedule=schedule,
-                    capacity_stop=pol.capacity_stop, estimate_samples=pol.estimate_samples,
-                    services=rules, bookings=booking_rules, site=config.center.site, iin_key=key)

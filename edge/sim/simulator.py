@@ -27,7 +27,8 @@ from edge.clock import ManualClock
 from edge.config import AppConfig
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import Outcome, QueueEngine, domain_from_config
+from edge.config.domain import domain_from_config
+from edge.queue.engine import Outcome, QueueEngine
 from edge.queue.store import QueueStore
 from edge.sim.scenario import Scenario, minutes_of
 from edge.sim.visitors import Visitor, draw_visitors

@@ -24,7 +24,8 @@ from edge.config import AppConfig
 from edge.controller import Controller
 from edge.errors import StorageError
 from edge.queue.commands import IssueTicket
-from edge.queue.engine import QueueEngine, domain_from_config
+from edge.config.domain import domain_from_config
+from edge.queue.engine import QueueEngine
 from edge.queue.store import QueueStore
 from tests.storage.test_storage_faults import CONFIG, card_errors, db_tickets
 
