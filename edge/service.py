@@ -15,10 +15,10 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 from edge.clock import Clock, SystemClock
 from edge.component import AppContext, Component
 from edge.config import AppConfig
-from edge.controller import Controller
 from edge.config.domain import domain_from_config
+from edge.controller import Controller
 from edge.queue.engine import QueueEngine
-from edge.queue.store import QueueStore
+from edge.storage.store import QueueStore
 
 if TYPE_CHECKING:
     from edge.system.notify import Notifier
@@ -40,7 +40,7 @@ class App:
         self.stop_event = threading.Event()
         # One process per device: a second `kezek run` on the same identity stops here,
         # before it opens (or migrates) the database the first one is using.
-        from edge.queue.faults import storage_error
+        from edge.storage.faults import storage_error
         from edge.sync.lock import acquire_identity_lock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)

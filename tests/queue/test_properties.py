@@ -21,7 +21,7 @@ from edge.queue.engine import QueueEngine
 from edge.queue.lines import key_of
 from edge.queue.model import Category, TicketState
 from edge.queue.policies import Policies
-from edge.queue.store import QueueStore
+from edge.storage.store import QueueStore
 
 from .conftest import small_center
 

@@ -13,8 +13,8 @@ import pytest
 from edge.config.domain import reconfigure
 from edge.errors import CommandError, StorageError
 from edge.queue import commands as c
-from edge.queue.migrations import LATEST
-from edge.queue.store import QueueStore
+from edge.storage.migrations import LATEST
+from edge.storage.store import QueueStore
 from tests.conftest import Harness
 
 

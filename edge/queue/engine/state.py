@@ -50,8 +50,9 @@ class Outcome:
     meta: dict[str, Any] = field(default_factory=dict)
     bookings: dict[str, Booking] = field(default_factory=dict)
     config: NewConfig | None = None   # a Reconfigure: swapped in by apply(), after the commit
-    redated: set[int] = field(default_factory=set)  # tickets whose `day` changed (the store's
-                                                    # upsert leaves `day` alone: see store.py)
+    # Tickets whose `day` changed (the store's upsert leaves `day` alone: see
+    # edge/storage/store.py).
+    redated: set[int] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
