@@ -29,13 +29,13 @@ def domain_from_config(config: AppConfig, *, read_secret: bool = True
 def policies_from_config(config: AppConfig, *, read_secret: bool = True) -> Policies:
     """The engine's Policies from [policies] and [bookings]; reads the IIN secret if asked."""
     pol, bk = config.policies, config.bookings
-    hours = None if pol.hours is None else \
+    hours: dict[str, tuple[tuple[int, int], ...]] | None = None if pol.hours is None else \
         {day: tuple(h.spans()) for day, h in pol.hours.items()}
     schedule = Schedule(hours, frozenset(x.isoformat() for x in pol.closed_dates))
     rules = {sid: ServiceRules(**sp.model_dump()) for sid, sp in pol.services.items()}
     booking_rules = BookingRules(early_ms=bk.early_min * 60_000, late_ms=bk.late_min * 60_000,
                                  late_action=bk.late_action, call_ahead_ms=bk.call_ahead_s * 1000,
-                                 how_to_book=dict(bk.how_to_book))
+                                 how_to_book={str(k): v for k, v in bk.how_to_book.items()})
     key = None
     if read_secret:
         try:

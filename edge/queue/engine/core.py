@@ -92,7 +92,8 @@ class QueueEngine(EngineData):
         if outcome.meta:
             m = outcome.meta
             new_day = m["day"] != st.day
-            st.day, st.next_ticket_id, st.next_arrival = m["day"], m["next_ticket_id"], m["next_arrival"]
+            st.day, st.next_ticket_id = m["day"], m["next_ticket_id"]
+            st.next_arrival = m["next_arrival"]
             st.time, st.alarms, st.devices = m["time"], m["alarms"], m["devices"]
             st.bookings_version = m.get("bookings_version", st.bookings_version)
             if new_day:

@@ -75,7 +75,7 @@ class EngineData:
         # (day, origin service) -> numbers in use
         self._numbers: dict[tuple[str, str], set[int]] = {}
         # (day, origin service) -> number -> how many no-shows that may come back hold it: a
-        # newcomer gets such a number only when no other is free (see next_number).
+        # newcomer gets such a number only when no other is free (see issuing.next_number).
         self._missed: dict[tuple[str, str], dict[int, int]] = {}
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
@@ -227,7 +227,7 @@ def label_key(label: str) -> tuple[str, int] | None:
 
 def unsynced_mark(extra: dict[str, Any], r: ClockReading) -> dict[str, Any]:
     """A ticket issued before NTP set the clock remembers the boot it was issued in: if the
-    clock's step then starts a new day, it is the morning's ticket (see roll_day)."""
+    clock's step then starts a new day, it is the morning's ticket (see day.roll_day)."""
     return extra if r.synced else {**extra, UNSYNCED_BOOT: r.boot}
 
 

@@ -109,7 +109,8 @@ def ticket_applied(e: EngineData, old: Ticket | None, t: Ticket) -> None:
             e._early.discard(t.id)
     was_waiting = old is not None and old.state is TicketState.WAITING
     now_waiting = t.state is TicketState.WAITING
-    if was_waiting and (not now_waiting or key_of(old) != key_of(t) or old.service != t.service):
+    if old is not None and was_waiting and (not now_waiting or key_of(old) != key_of(t)
+                                            or old.service != t.service):
         unindex_waiting(e, old)
         was_waiting = False
     if now_waiting and not was_waiting:

@@ -33,9 +33,9 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
     if printer is not None:
         dev = d.devices.get(f"printer:{printer}")
         if dev is not None and not dev.get("ok", True):
+            detail = dev.get("detail") or "offline"
             raise CommandError("printer_down",
-                               f"printer {printer} cannot print ({dev.get('detail') or 'offline'}); "
-                               "no ticket issued")
+                               f"printer {printer} cannot print ({detail}); no ticket issued")
     number = next_number(d, s)
     tid = d.next_ticket_id
     d.next_ticket_id += 1

@@ -59,7 +59,8 @@ def print_jobs(d: Draft, cmd: c.PrintJobs) -> None:
     e = d.e
     jobs = []
     for t in e.state.tickets.values():
-        if t.print_state in (PrintState.PENDING, PrintState.FAILED) and t.state is TicketState.WAITING \
+        if t.print_state in (PrintState.PENDING, PrintState.FAILED) \
+                and t.state is TicketState.WAITING \
                 and (cmd.printer is None or t.printer == cmd.printer):
             ahead = ahead_of(e, t)
             job = issue_data(e, t, ahead, wait_minutes(e, t.service, ahead, d.now))
