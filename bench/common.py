@@ -12,9 +12,10 @@ from typing import Any
 
 from edge.clock import Clock, SystemClock
 from edge.config import AppConfig, parse_config
+from edge.config.domain import domain_from_config
 from edge.controller import Controller
-from edge.queue.engine import QueueEngine, domain_from_config
-from edge.queue.store import QueueStore
+from edge.queue.engine import QueueEngine
+from edge.storage.store import QueueStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "config" / "demo.toml"

@@ -22,7 +22,7 @@ from edge.queue.commands import Command, RecordEvent, Tick
 from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
-from edge.queue.store import QueueStore
+from edge.storage.store import QueueStore
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class StorageFault:
 # so goes to central) as soon as a write works again, even on a quiet day with no command.
 STORAGE_PROBE_S = 10.0
 # The database's files are compared with the ones opened at start this often (three stat
-# calls, see edge/queue/vanished.py): before the first command or tick after it is due.
+# calls, see edge/storage/vanished.py): before the first command or tick after it is due.
 FILES_CHECK_S = 1.0
 
 

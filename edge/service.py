@@ -15,9 +15,10 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 from edge.clock import Clock, SystemClock
 from edge.component import AppContext, Component
 from edge.config import AppConfig
+from edge.config.domain import domain_from_config
 from edge.controller import Controller
-from edge.queue.engine import QueueEngine, domain_from_config
-from edge.queue.store import QueueStore
+from edge.queue.engine import QueueEngine
+from edge.storage.store import QueueStore
 
 if TYPE_CHECKING:
     from edge.system.notify import Notifier
@@ -39,7 +40,7 @@ class App:
         self.stop_event = threading.Event()
         # One process per device: a second `kezek run` on the same identity stops here,
         # before it opens (or migrates) the database the first one is using.
-        from edge.queue.faults import storage_error
+        from edge.storage.faults import storage_error
         from edge.sync.lock import acquire_identity_lock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +222,7 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
     """
     from edge.config import load_config
     from edge.errors import ConfigError
-    from edge.queue.commands import Reconfigure
+    from edge.config.domain import reconfigure
 
     if config_path is None:
         logger.warning("SIGHUP: no config file to reload (started without one)")
@@ -253,4 +254,4 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
             logger.info("SIGHUP: reloaded services, windows and policies from %s", config_path)
             notifier.ready("config reloaded")
 
-    app.controller.submit(Reconfigure(new)).add_done_callback(_done)
+    app.controller.submit(reconfigure(new)).add_done_callback(_done)

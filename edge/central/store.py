@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from edge.queue.transaction import write_transaction
+from edge.storage.transaction import write_transaction
 from edge.sync.protocol import EventBatch
 
 logger = logging.getLogger(__name__)

@@ -68,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"kezek: {e}", file=sys.stderr)
         return CONFIG_EXIT
     except StorageError as e:
-        from edge.queue.faults import TRANSIENT_KINDS
+        from edge.storage.faults import TRANSIENT_KINDS
         if e.kind in TRANSIENT_KINDS:
             print(f"kezek: {e} (the service tries again in a few seconds)", file=sys.stderr)
             return STORAGE_RETRY_EXIT

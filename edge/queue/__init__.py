@@ -1,1 +1,1 @@
-"""The ticket queue: domain model, the pure engine, and its SQLite store."""
+"""The ticket queue: the domain model, its rules (policies, bookings) and the pure engine."""

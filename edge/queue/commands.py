@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.queue.model import Category
+from edge.queue.model import Category, Service, Window
+from edge.queue.policies import Policies
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,16 @@ class RecordEvent(Command):
 class Reconfigure(Command):
     """Apply new services / windows / policies (SIGHUP reload, or cfg from central).
 
-    `config` is a validated edge.config.AppConfig; hardware sections are not re-read.
+    Made by edge.config.domain.reconfigure(), which turns the config into the engine's
+    domain objects. `config` is the whole validated AppConfig, carried as an opaque value
+    (the engine never reads it) for the components that follow the applied configuration;
+    hardware sections are not re-read.
     """
 
-    config: Any
+    config: object
+    services: tuple[Service, ...]
+    windows: tuple[Window, ...]
+    policies: Policies
     source: str = "system"
 
 

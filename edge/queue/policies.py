@@ -226,5 +226,30 @@ class BookingRules:
     how_to_book: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Policies:
+    """The engine's share of the day policies: built from [policies] and [bookings] by
+    edge/config/domain.py, so the engine never reads the config itself."""
+
+    recall_limit: int = 3
+    rating_window_s: int = 120
+    recall_min_interval_s: int = 0
+    no_show_after_s: int | None = None
+    # Minutes after its no-show before a ticket may be called by number again (ZMS: 5);
+    # it may go back to the end of its line at once. 0 = a no-show is final.
+    no_show_return_min: int = 5
+    schedule: Schedule = Schedule()
+    capacity_stop: bool = True
+    estimate_samples: int = 20
+    services: dict[str, ServiceRules] = field(default_factory=dict)
+    bookings: BookingRules = BookingRules()
+    site: str | None = None
+    # The site's IIN secret (HMAC key); never printed.
+    iin_key: bytes | None = field(default=None, repr=False)
+
+    def rules(self, service: str) -> ServiceRules:
+        return self.services.get(service) or ServiceRules()
+
+
 def local(eff_ms: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(eff_ms / 1000, tz)

@@ -25,12 +25,13 @@ from typing import Any
 
 from edge.clock import ManualClock
 from edge.config import AppConfig
+from edge.config.domain import domain_from_config
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import Outcome, QueueEngine, domain_from_config
-from edge.queue.store import QueueStore
+from edge.queue.engine import Outcome, QueueEngine
 from edge.sim.scenario import Scenario, minutes_of
 from edge.sim.visitors import Visitor, draw_visitors
+from edge.storage.store import QueueStore
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from edge.clock import Clock
+from edge.config.domain import reconfigure
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as qc
 from edge.queue.bookings import BookingIn, RefusedBooking, iin_in_text
@@ -138,7 +139,7 @@ class Downlink:
         data = decode(payload, self.max_bytes)
         if kind == "cfg":
             msg = CfgMessage.model_validate(data, strict=None if strict else False)
-            return (qc.Reconfigure(config=self.merge(msg, strict=strict), source="mqtt:cfg"),
+            return (reconfigure(self.merge(msg, strict=strict), source="mqtt:cfg"),
                     msg.version, payload.decode("utf-8"))
         data, refused = refuse_unsafe_bookings(data)
         bmsg = BookingsMessage.model_validate(data, strict=None if strict else False)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from edge.config.sync import SyncConfig
 from edge.queue.commands import RecordEvent
+from edge.storage.outbox import trim_to_cap
 from edge.sync.downlink import Downlink
 from edge.sync.lock import acquire_identity_lock
 from edge.sync.mqtt import (BrokerSettings, ClientFactory, close_client, connect_properties,
@@ -758,25 +759,19 @@ class SyncLink:
     def _check_outbox(self) -> None:
         """Outbox size against storage.outbox_cap: alarm at the ratio, policy at the cap."""
         assert self.db is not None and self.pump is not None
-        bounds = self.db.bounds()
-        count = bounds[1] - bounds[0] + 1 if bounds else 0
-        self._outbox_count = count
         cap = self.app_config.storage.outbox_cap
+        trim = trim_to_cap(self.db, cap, drop=self.config.outbox_full_policy == "drop_oldest")
+        count = self._outbox_count = trim.count
         # The level is judged on the count before the policy trims: after a drop the
         # outbox is at 99 % and would always read "warning", never "critical".
         reached = count
-        if count >= cap and self.config.outbox_full_policy == "drop_oldest":
-            # Keep 1% headroom so the drop report itself does not trigger the next drop.
-            target = cap - max(1, cap // 100)
-            assert bounds is not None
-            through = bounds[0] + (count - target) - 1
-            self.db.delete_through(through, {"sync.dropped_through": through})
-            self.pump.note_dropped(through)
+        if trim.through:
+            self.pump.note_dropped(trim.through)
             logger.error("sync: outbox reached its cap of %s; dropped seq %s..%s", cap,
-                         bounds[0], through)
-            self.emit("sync.outbox_dropped", {"from_seq": bounds[0], "to_seq": through,
-                                              "count": through - bounds[0] + 1, "cap": cap})
-            count = target
+                         trim.first, trim.through)
+            self.emit("sync.outbox_dropped", {"from_seq": trim.first, "to_seq": trim.through,
+                                              "count": trim.dropped, "cap": cap})
+            count = trim.left
         ratio = self.config.outbox_alarm_ratio
         if reached >= cap:
             level = "critical"

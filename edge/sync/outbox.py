@@ -1,25 +1,20 @@
-"""The link's own connection to the edge database: read outbox batches, delete acked rows.
+"""The sync link's view of the edge database: its identity for central, and batches.
 
-The queue store owns the outbox and assigns every seq; this side only reads rows, deletes
-a prefix that central acked (or, at the cap, dropped), and keeps its own durable state in
-`meta` under keys starting with `sync.`. WAL mode lets both connections work at once.
+The outbox's reads and deletes are edge.storage.outbox's; this adds what belongs to the
+link to central: the database id (and forks, when the card moves to another machine),
+the connection session counter, and batches encoded for the wire.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
-import sqlite3
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from edge.errors import StorageError
-from edge.queue.faults import storage_error
-from edge.queue.transaction import write_transaction
+from edge.storage.outbox import Outbox
 from edge.sync.machine import Machine
 
 logger = logging.getLogger(__name__)
@@ -60,75 +55,8 @@ class Batch:
     payload: bytes
 
 
-class OutboxDb:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
-            self._conn = sqlite3.connect(str(self.path), timeout=5.0, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            have = {r[0] for r in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.Error as e:
-            raise StorageError(f"{self.path}: cannot open the database for sync: {e}") from None
-        missing = {"outbox", "meta"} - have
-        if missing:
-            self._conn.close()
-            raise StorageError(f"{self.path}: no {', '.join(sorted(missing))} table; the queue "
-                               "store must create the database before the sync link starts")
-
-    def close(self) -> None:
-        self._conn.close()
-
-    # -- meta ---------------------------------------------------------------------
-    # Values are JSON, like the store's own meta values.
-    def get(self, key: str, default: Any = None) -> Any:
-        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        if row is None:
-            return default
-        try:
-            return json.loads(row[0])
-        except (TypeError, json.JSONDecodeError):
-            return row[0]
-
-    def get_int(self, key: str, default: int = 0) -> int:
-        value = self.get(key)
-        try:
-            return int(value) if value is not None else default
-        except (TypeError, ValueError):
-            logger.warning("meta %s holds %r, not a number; using %s", key, value, default)
-            return default
-
-    def put(self, items: dict[str, Any]) -> None:
-        """Write sync.* meta keys in one transaction."""
-        with self._tx():
-            self._write_meta(items)
-
-    def _write_meta(self, items: dict[str, Any]) -> None:
-        for key in items:
-            if not key.startswith("sync."):
-                raise ValueError(f"meta key {key!r}: the sync link only writes sync.* keys")
-        self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                               [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()])
-
-    def put_scrubbed(self, items: dict[str, Any]) -> None:
-        """put(), overwriting the old values' bytes: for replacing data that must not stay.
-
-        secure_delete makes SQLite zero the freed cells and pages instead of leaving the old
-        value readable in the file; the checkpoint then moves the pages out of the WAL and
-        truncates it (best effort: a reader holding an old snapshot delays it).
-        """
-        self._conn.execute("PRAGMA secure_delete=ON")
-        try:
-            self.put(items)
-        finally:
-            self._conn.execute("PRAGMA secure_delete=OFF")
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as e:
-            logger.warning("sync: checkpoint after a scrub failed: %s", e)
+class OutboxDb(Outbox):
+    """The outbox and meta (edge.storage.outbox.Outbox) as the sync link uses them."""
 
     def database_id(self, machine: Machine | None = None) -> DbIdentity:
         """This database's id for central (`db` on the wire), kept in meta, bound to `machine`.
@@ -197,37 +125,12 @@ class OutboxDb:
             if isinstance(fork, dict) and not fork.get("reported"):
                 self._write_meta({"sync.db_fork": {**fork, "reported": True}})
 
-    def delete_keys(self, keys: list[str]) -> None:
-        with self._tx():
-            self._conn.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
-
-    def keys_with_prefix(self, prefix: str) -> list[tuple[str, str]]:
-        return self._conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ? "
-                                  "ORDER BY key", (prefix, prefix + "\uffff")).fetchall()
-
     def next_session(self) -> int:
         """Bump and persist the connection session counter (one per connect)."""
         with self._tx():
             session = self.get_int("sync.session", 0) + 1
             self._write_meta({"sync.session": session})
         return session
-
-    # -- outbox -------------------------------------------------------------------
-    def bounds(self) -> tuple[int, int] | None:
-        """(oldest, newest) seq still in the outbox, or None when it is empty."""
-        # Two queries on purpose: SQLite answers a lone MIN() or MAX() from the index in
-        # O(log n), but "SELECT MIN(seq), MAX(seq)" scans the whole table.
-        low = self._conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
-        if low is None:
-            return None
-        high = self._conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
-        return (int(low), int(high))
-
-    def last_assigned_seq(self) -> int:
-        """The newest seq the store ever assigned (meta last_seq, or the outbox's max)."""
-        stored = self.get_int("last_seq", 0)
-        b = self.bounds()
-        return max(stored, b[1] if b else 0)
 
     def read_batch(self, from_seq: int, *, site: str, device: str, session: int, floor: int,
                    hist_through: int, max_events: int, max_bytes: int,
@@ -237,9 +140,7 @@ class OutboxDb:
         One event bigger than max_bytes still goes alone (it cannot be split; the broker's
         message size limit must allow it).
         """
-        rows = self._conn.execute(
-            "SELECT seq, id, type, ts_ms, mono_ms, boot, clock_synced, data FROM outbox "
-            "WHERE seq >= ? ORDER BY seq LIMIT ?", (from_seq, max_events)).fetchall()
+        rows = self.rows(from_seq, max_events)
         if not rows:
             return None
         head = (f'{{"v":1,"site":{json.dumps(site)},"device":{json.dumps(device)},'
@@ -271,23 +172,6 @@ class OutboxDb:
             size += len(blob) + 1
             last = int(seq)
         return Batch(first, last, len(parts), head + b",".join(parts) + b"]}")
-
-    def delete_through(self, seq: int, meta: dict[str, Any]) -> int:
-        """Delete outbox rows with seq <= `seq` and write `meta`, in one transaction."""
-        with self._tx("cannot delete events from the outbox"):
-            cur = self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
-            self._write_meta(meta)
-        return cur.rowcount
-
-    @contextlib.contextmanager
-    def _tx(self, doing: str = "cannot save the sync state") -> Iterator[None]:
-        """One write transaction; a failure leaves nothing of it, and the connection ready
-        for the next, and is raised as a StorageError naming the fault and its fix."""
-        try:
-            with write_transaction(self._conn):
-                yield
-        except sqlite3.Error as e:
-            raise storage_error(e, self.path, doing) from None
 
 
 @functools.lru_cache(maxsize=256)

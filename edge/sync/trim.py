@@ -2,12 +2,12 @@
 
 The store writes every event to the outbox for central; without the sync link nobody
 ever reads or acks them, so without this the outbox (and the card) would grow forever.
-At `storage.outbox_cap` the oldest rows are deleted down to 99 % of the cap, as the
-link's `drop_oldest` policy does, and the range is recorded the same way (meta
-`sync.dropped_through` and a `sync.outbox_dropped` event), so a link enabled later
-starts after the gap instead of waiting for rows that are gone. With
-`outbox_full_policy = "keep"` nothing is deleted: whoever chose it keeps the history for
-a later sync. Runs on its own thread; the controller is only asked to record the event.
+At `storage.outbox_cap` the oldest rows are deleted down to 99 % of the cap by the same
+trim_to_cap (edge/storage/outbox.py) as the link's `drop_oldest` policy, and the range is
+recorded the same way (meta `sync.dropped_through` and a `sync.outbox_dropped` event), so
+a link enabled later starts after the gap instead of waiting for rows that are gone.
+With `outbox_full_policy = "keep"` nothing is deleted: whoever chose it keeps the history
+for a later sync. Runs on its own thread; the controller is only asked to record the event.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge.queue.commands import RecordEvent
-from edge.queue.faults import storage_error
-from edge.sync.outbox import OutboxDb
+from edge.storage.faults import storage_error
+from edge.storage.outbox import Outbox, trim_to_cap
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class OutboxTrim:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscribed = False
-        self.db: OutboxDb | None = None
+        self.db: Outbox | None = None
         self.count = 0
         self.dropped = 0
         self.last_error = ""
@@ -61,7 +61,7 @@ class OutboxTrim:
         self.retry_s = retry_s
 
     def start(self) -> None:
-        self.db = OutboxDb(self.db_path)
+        self.db = Outbox(self.db_path)
         if not self._subscribed:
             self.controller.subscribe(self._on_applied)
             self._subscribed = True
@@ -133,18 +133,17 @@ class OutboxTrim:
     def check(self) -> int:
         """Delete the oldest rows beyond the cap; returns how many went."""
         assert self.db is not None
-        bounds = self.db.bounds()
-        self.count = bounds[1] - bounds[0] + 1 if bounds else 0
-        if bounds is None or self.count < self.cap or self.policy != "drop_oldest":
+        trim = trim_to_cap(self.db, self.cap, drop=self.policy == "drop_oldest")
+        self.count = trim.count
+        if not trim.through:
             return 0
-        target = self.cap - max(1, self.cap // 100)
-        through = bounds[0] + (self.count - target) - 1
-        gone = self.db.delete_through(through, {"sync.dropped_through": through})
+        gone = trim.deleted
         self.count -= gone
         self.dropped += gone
         logger.warning("outbox: %s events over storage.outbox_cap %s with sync disabled; "
-                       "dropped seq %s..%s", gone, self.cap, bounds[0], through)
+                       "dropped seq %s..%s", gone, self.cap, trim.first, trim.through)
         self.controller.submit(RecordEvent(
-            "sync.outbox_dropped", {"from_seq": bounds[0], "to_seq": through, "count": gone,
-                                    "cap": self.cap, "sync": False}, source="outbox-trim"))
+            "sync.outbox_dropped", {"from_seq": trim.first, "to_seq": trim.through,
+                                    "count": gone, "cap": self.cap, "sync": False},
+            source="outbox-trim"))
         return gone

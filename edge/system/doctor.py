@@ -412,7 +412,7 @@ def check_disk(state_dir: Path, min_free_mb: int) -> Check:
 
 def check_database(db_path: Path) -> Check:
     """PRAGMA integrity_check on a read-only connection; refuses a newer schema too."""
-    from edge.queue.migrations import LATEST
+    from edge.storage.migrations import LATEST
     backups = db_path.parent / "backups"
     if not db_path.exists():
         return Check("database", True, f"{db_path} not created yet (the first start creates it)")

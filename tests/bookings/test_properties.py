@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from edge.clock import ManualClock
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import Policies, QueueEngine
+from edge.queue.engine import QueueEngine
 from edge.queue.lines import TIER_BENEFIT, TIER_BOOKED
 from edge.queue.model import Category, Service, Ticket, TicketState, Window, WindowState
-from edge.queue.policies import BookingRules
+from edge.queue.policies import BookingRules, Policies
 
 MONDAY_9AM_MS = 1_795_406_400_000
 CODES = [f"BK-{i}" for i in range(8)]

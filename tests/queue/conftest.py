@@ -9,9 +9,10 @@ import pytest
 from edge.clock import ManualClock
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import Outcome, Policies, QueueEngine
+from edge.queue.engine import Outcome, QueueEngine
 from edge.queue.events import Event
 from edge.queue.model import Service, Window, WindowState
+from edge.queue.policies import Policies
 
 
 class PureEngine:

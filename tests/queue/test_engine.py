@@ -9,9 +9,10 @@ import pytest
 from edge.clock import ManualClock
 from edge.config import parse_config
 from edge.queue import commands as c
-from edge.queue.engine import Policies, QueueEngine
+from edge.config.domain import reconfigure
+from edge.queue.engine import QueueEngine
 from edge.queue.model import Category, Service, TicketState, WindowState
-from edge.queue.policies import ServiceRules
+from edge.queue.policies import Policies, ServiceRules
 
 from .conftest import PureEngine, small_center
 
@@ -301,7 +302,7 @@ def test_snapshot_follows_every_change_though_unchanged_views_are_reused(
     data = demo_config.model_dump(mode="python")
     for s in data["services"]:
         s["names"]["en"] = f"Renamed {s['id']}"
-    pure.do(c.Reconfigure(parse_config(data, "renamed")))
+    pure.do(reconfigure(parse_config(data, "renamed")))
     names = {s.id: s.names.get("en") for s in pure.engine.snapshot().services}
     assert names and all(n == f"Renamed {sid}" for sid, n in names.items())
 
@@ -359,7 +360,7 @@ def test_a_window_removed_from_the_config_finishes_its_visitor_and_calls_no_one(
     """Risk: window 4 is removed by a reload while serving A-001; it is kept so its visitor
     is not lost, but after "done" it goes on calling visitors (and counting in the wait
     estimate) until the service restarts."""
-    from edge.queue.engine import domain_from_config
+    from edge.config.domain import domain_from_config
     services, windows, policies = domain_from_config(demo_config, read_secret=False)
     pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", policies), pure.clock)
     gone = windows[-1]
@@ -371,7 +372,7 @@ def test_a_window_removed_from_the_config_finishes_its_visitor_and_calls_no_one(
     assert pure.label(c.CallTicket(gone.number, first)) == first
     data = demo_config.model_dump(mode="python")
     data["windows"] = [w for w in data["windows"] if w["number"] != gone.number]
-    pure.do(c.Reconfigure(parse_config(data, "without the last window")))
+    pure.do(reconfigure(parse_config(data, "without the last window")))
     # The hall screen and status show it while its visitor is there ...
     assert gone.number in [w.number for w in pure.engine.snapshot().windows]
     # Its visitor is finished as usual ...

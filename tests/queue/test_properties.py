@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from edge.clock import ManualClock
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import Policies, QueueEngine
+from edge.queue.engine import QueueEngine
 from edge.queue.lines import key_of
 from edge.queue.model import Category, TicketState
-from edge.queue.store import QueueStore
+from edge.queue.policies import Policies
+from edge.storage.store import QueueStore
 
 from .conftest import small_center
 

@@ -8,13 +8,14 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.config import parse_config
+from edge.config.domain import reconfigure
 from edge.drivers.console import HELP, ConsoleDriver
 from edge.drivers.serial_inputs.keypad import parse_line
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as c
-from edge.queue.engine import Policies, QueueEngine
+from edge.queue.engine import QueueEngine
 from edge.queue.model import PrintState, Service, TicketState
-from edge.queue.policies import ServiceRules
+from edge.queue.policies import Policies, ServiceRules
 
 from .conftest import PureEngine, small_center
 
@@ -228,7 +229,7 @@ def test_a_no_show_of_a_service_removed_from_the_config_stays_final(
         clock: ManualClock, demo_config) -> None:
     """Risk: a reload removed the service (allowed: it had no live ticket); calling its
     no-show back would put a ticket of an unknown service at a window."""
-    from edge.queue.engine import domain_from_config
+    from edge.config.domain import domain_from_config
     services, windows, policies = domain_from_config(demo_config, read_secret=False)
     pure = PureEngine(QueueEngine(services, windows, "Asia/Almaty", policies), clock)
     pure.do(c.IssueTicket("realty"))
@@ -239,7 +240,7 @@ def test_a_no_show_of_a_service_removed_from_the_config_stays_final(
     for w in data["windows"]:
         w["services"].pop("realty", None)
     data["policies"]["services"].pop("realty", None)
-    pure.do(c.Reconfigure(parse_config(data, "without realty")))
+    pure.do(reconfigure(parse_config(data, "without realty")))
     clock.advance(10 * MIN)
     refused_both_ways(pure, "B-001", "unknown_service",
                       "B-001 was for service realty, which is no longer configured: the "
@@ -448,7 +449,7 @@ def test_the_return_delay_is_validated(demo_config, value, expected) -> None:
 def test_the_config_key_reaches_the_engine(demo_config) -> None:
     """Risk: `no_show_return_min = 0` in the file (or central's cfg) does not reach the
     engine, and no-shows come back at a center that asked for them to stay final."""
-    from edge.queue.engine import policies_from_config
+    from edge.config.domain import policies_from_config
     data = demo_config.model_dump(mode="python")
     data["policies"]["no_show_return_min"] = 0
     assert policies_from_config(parse_config(data, "t"), read_secret=False).no_show_return_min == 0
@@ -565,7 +566,7 @@ def test_central_keeps_no_shows_final_by_sending_the_sites_whole_policies(
                             emit=lambda *a: None, resend=lambda seq: 0, max_bytes=1 << 20)
 
         def merged(policies: dict) -> Policies:
-            from edge.queue.engine import policies_from_config
+            from edge.config.domain import policies_from_config
             msg = CfgMessage.model_validate({"v": 1, "version": 1,
                                              "config": {"policies": policies}})
             return policies_from_config(downlink.merge(msg), read_secret=False)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from edge.config.domain import reconfigure
 from edge.errors import CommandError, StorageError
 from edge.queue import commands as c
-from edge.queue.migrations import LATEST
-from edge.queue.store import QueueStore
+from edge.storage.migrations import LATEST
+from edge.storage.store import QueueStore
 from tests.conftest import Harness
 
 
@@ -185,14 +186,14 @@ def test_a_config_reload_whose_commit_fails_is_not_in_effect(harness) -> None:
     harness.store.conn.execute("CREATE TRIGGER fail BEFORE INSERT ON outbox BEGIN "
                                "SELECT RAISE(ABORT, 'disk full'); END")
     with pytest.raises(Exception):
-        harness.call(c.Reconfigure(new))
+        harness.call(reconfigure(new))
     harness.store.conn.execute("DROP TRIGGER fail")
     engine = harness.engine
     assert engine.policies.recall_limit == 3 and 9 not in engine.state.windows
     assert harness.call(c.IssueTicket(sid)).reply.ticket.label.startswith("A-")
     assert 9 not in [w.number for w in harness.controller.snapshot.windows]
     # Committed, it takes effect, and the new window is saved.
-    harness.call(c.Reconfigure(new))
+    harness.call(reconfigure(new))
     assert engine.policies.recall_limit == 1 and 9 in engine.state.windows
     assert harness.call(c.IssueTicket(sid)).reply.ticket.label == "Z-002"
     assert 9 in [w.number for w in harness.controller.snapshot.windows]

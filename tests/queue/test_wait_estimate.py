@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from edge.clock import ManualClock
 from edge.queue import commands as c
-from edge.queue.engine import Policies, QueueEngine
+from edge.queue.engine import QueueEngine
 from edge.queue.model import Category
-from edge.queue.policies import Schedule
+from edge.queue.policies import Policies, Schedule
 
 from .conftest import PureEngine, small_center
 

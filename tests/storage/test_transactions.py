@@ -20,9 +20,9 @@ import pytest
 
 from edge.central.store import CentralStore
 from edge.errors import StorageError
-from edge.queue.store import QueueStore
-from edge.queue.transaction import write_transaction
-from edge.sync.outbox import OutboxDb
+from edge.storage.outbox import Outbox
+from edge.storage.store import QueueStore
+from edge.storage.transaction import write_transaction
 from edge.sync.protocol import EventBatch
 from tests.storage.test_storage_faults import fill
 
@@ -70,7 +70,7 @@ def test_an_ack_whose_commit_is_refused_busy_deletes_nothing_and_the_next_sync_s
     within a transaction", the link's reads saw a deletion never committed, and its
     write lock kept the queue from saving tickets until a restart."""
     path = rollback_journal_db
-    db = OutboxDb(path)
+    db = Outbox(path)
     db._conn.execute("PRAGMA busy_timeout=200")   # 5 s in service: not worth waiting here
     try:
         with pytest.raises((StorageError, sqlite3.Error)) as e:
@@ -121,7 +121,7 @@ def test_a_big_snapshot_on_a_full_card_names_the_full_disk_not_the_failed_rollba
     the full disk, reached the log, the health and the fault kind (no "free space")."""
     path = small_disk / "kezek.db"
     QueueStore(path).close()
-    db = OutboxDb(path)
+    db = Outbox(path)
     try:
         filler = fill(small_disk)
         # Central's bookings snapshot of 20,000 entries is about 4 MB: more than SQLite's

@@ -21,11 +21,12 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.config import AppConfig
+from edge.config.domain import domain_from_config
 from edge.controller import Controller
 from edge.errors import StorageError
 from edge.queue.commands import IssueTicket
-from edge.queue.engine import QueueEngine, domain_from_config
-from edge.queue.store import QueueStore
+from edge.queue.engine import QueueEngine
+from edge.storage.store import QueueStore
 from tests.storage.test_storage_faults import CONFIG, card_errors, db_tickets
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.central.store import CentralStore
-from edge.queue.store import QueueStore
+from edge.storage.store import QueueStore
 from edge.sync.machine import Machine, read_machine
 from edge.sync.outbox import OutboxDb
 from edge.sync.protocol import EventBatch

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import StorageError
-from edge.queue.migrations import LATEST, MIGRATIONS
-from edge.queue.store import QueueStore
+from edge.storage.migrations import LATEST, MIGRATIONS
+from edge.storage.store import QueueStore
 
 
 def previous_schema_db(path: Path) -> None:

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from edge.queue import commands as c
-from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
-from edge.queue.store import connect
+from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
+from edge.storage.store import connect
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:

@@ -20,15 +20,15 @@ from typing import Any, Iterator
 from edge.clock import ClockReading
 from edge.errors import StorageError
 from edge.queue.bookings import Booking, BookingStatus
-from edge.queue.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.queue.engine import Counter, EngineState, Outcome
 from edge.queue.events import StoredEvent
-from edge.queue.faults import fix_for, storage_error
-from edge.queue.vanished import VanishedFiles
-from edge.queue.migrations import LATEST, MIGRATIONS
 from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
 from edge.queue.timebase import TimeBase
-from edge.queue.transaction import roll_back, write_transaction
+from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
+from edge.storage.faults import fix_for, storage_error
+from edge.storage.migrations import LATEST, MIGRATIONS
+from edge.storage.transaction import roll_back, write_transaction
+from edge.storage.vanished import VanishedFiles
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class QueueStore:
 
     def check_files(self) -> StorageError | None:
         """None while the database's files on the card are the ones this process writes;
-        else the fault (after saving what it can, see edge/queue/vanished.py). Three stat
+        else the fault (after saving what it can, see edge/storage/vanished.py). Three stat
         calls while all is well: cheap enough for every second, not needed per command."""
         return self._vanished.check()
 
@@ -150,7 +150,7 @@ class QueueStore:
 
     def start_background_checkpoints(self, **options: Any) -> WalCheckpointer:
         """Fold the WAL back on another thread, not inside a command's commit (see
-        edge/queue/checkpoints.py). The running service does this; tools need not."""
+        edge/storage/checkpoints.py). The running service does this; tools need not."""
         if self._checkpointer is None:
             self.conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
             self._checkpointer = WalCheckpointer(self.path, connect, **options)
