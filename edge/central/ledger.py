@@ -1,0 +1,398 @@
+"""Central's event ledger, back-end neutral: store a batch once, ack what is committed.
+
+`LedgerStore.store_batch` is the one algorithm both back-ends run (SQLite for the demo
+and a small region, PostgreSQL for the country): insert a batch idempotently in one
+transaction and return the newest seq below which every event is stored (the ack). A
+back-end gives it a transaction (`_tx`), a lock that serialises the batches of one site
+(`_lock_site`: SQLite's write lock, a PostgreSQL advisory lock) and a bulk insert; the
+SQL itself is written once, with `?` placeholders, in the dialect both accept.
+
+Why a site lock: batches of one device may reach different central instances in any
+order (a shared subscription), and what a batch does depends on what is stored for its
+stream and for the site's other streams (twins, below). Under the lock each transaction
+sees every batch committed before it, so the ack it computes is true. Sites never share
+streams, so different sites are stored in parallel.
+
+Streams: an edge names its database (`db`, a uuid made once per database). A device whose
+database was replaced (a new SD card: seq starts again at 1) gets a new stream, stored
+under the key `<device>~2`, `~3`... in the `device` column of every table, so its events
+sit beside the old ones instead of clashing with them. An event whose (stream, seq) is
+stored with another id is a conflict: it is kept whole in `conflicts`, never dropped.
+
+Forks: an SD card moved to (or copied onto) another board gets a new `db` there and names
+the old one (`prev_db`) and the newest seq it held then (`fork_seq`). Its events up to that
+seq may also come under the old `db` (from the other box, or sent before the move) with
+the same event `id`. Streams that share seqs this way are twins up to the lowest
+`fork_seq` between them: an event a twin already holds under the same (seq, id) is not
+stored again but noted in `copies` (where it is stored), and counts as held for the ack.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol, Sequence
+from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
+
+from edge.central.reads import MEASURES, StoreReads, now_ms
+from edge.sync.protocol import EventBatch, EventEnvelope
+
+logger = logging.getLogger(__name__)
+
+INF = 1 << 62   # "shares every seq": one database under two device names
+# Events whose clock is not synced, or whose time is before this, are filed under the
+# day central received them: a Pi without a battery clock may say 1970 or last week.
+PLAUSIBLE_FROM_MS = 1_577_836_800_000   # 2020-01-01
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    acked_seq: int
+    inserted: int
+    duplicates: int
+    conflicts: int
+    resend_from: int | None   # set when this batch starts beyond a gap
+    copies: int = 0           # events a twin stream already holds (see Forks)
+
+
+class Tx(Protocol):
+    """One open transaction (or read) of a back-end, SQL with `?` placeholders."""
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+
+    def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
+
+
+# pydantic-core writes compact UTF-8 JSON (what json.dumps(ensure_ascii=False,
+# separators=(",", ":")) writes) about 4x faster: one call per stored event.
+_DATA = TypeAdapter(dict[str, Any])
+
+
+def data_json(data: dict[str, Any]) -> str:
+    return _DATA.dump_json(data).decode("utf-8")
+
+
+class DayOf:
+    """The business day an event is filed under: its time in the country's zone (never a
+    fixed offset: Kazakhstan moved to UTC+5 in 2024), or the day it was received when its
+    clock cannot be trusted."""
+
+    def __init__(self, timezone: str = "Asia/Almaty") -> None:
+        self.zone = ZoneInfo(timezone)
+        self._cache: dict[int, date] = {}
+
+    def __call__(self, ts: int, clock_synced: bool, received: int) -> date:
+        if not clock_synced or ts < PLAUSIBLE_FROM_MS or ts > received + DAY_MS:
+            ts = received
+        # Cached per UTC hour: every offset in use is a whole number of hours.
+        hour = ts // 3_600_000
+        day = self._cache.get(hour)
+        if day is None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            day = datetime.fromtimestamp(hour * 3600, self.zone).date()
+            self._cache[hour] = day
+        return day
+
+
+class LedgerStore(StoreReads):
+    """The algorithm and the reads; subclasses give transactions and dialect details."""
+
+    def __init__(self, timezone: str = "Asia/Almaty") -> None:
+        self.day_of = DayOf(timezone)
+
+    # -- what a back-end provides -------------------------------------------------------
+    def _tx(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def _lock_site(self, tx: Tx, site: str) -> None:
+        raise NotImplementedError
+
+    def _lock_migrations(self, tx: Tx) -> None:
+        raise NotImplementedError
+
+    def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> int:
+        """Insert (site, device, seq, id, type, ts, mono_ms, boot, clock_synced, hist, data
+        json, received_ms, day) rows, skipping a key already there; returns how many."""
+        raise NotImplementedError
+
+    def _before_batch(self, days: set[date]) -> None:
+        """Called outside the transaction with the days a batch files events under."""
+
+    def _after_batch(self, tx: Tx, site: str) -> None:
+        """Called inside the batch's transaction, after its writes."""
+
+    def _load(self, data: Any) -> Any:
+        return data
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- writing ----------------------------------------------------------------------
+    def next_session(self) -> int:
+        with self._tx() as tx:
+            row = tx.rows("INSERT INTO meta(key, value) VALUES ('session', '1') "
+                          "ON CONFLICT(key) DO UPDATE SET "
+                          "value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT) RETURNING value")
+        return int(row[0][0])
+
+    def store_batch(self, batch: EventBatch) -> StoreResult:
+        """Insert what is new, in one transaction; the result's acked_seq is committed."""
+        site = batch.site
+        now = now_ms()
+        days = {self.day_of(ev.ts, ev.clock_synced, now) for ev in batch.events}
+        self._before_batch(days)
+        # A failure (a full disk, a lost server) stores nothing of the batch, and is raised
+        # as it is: no ack goes out, the edge sends the batch again.
+        with self._tx() as tx:
+            self._lock_site(tx, site)
+            result = self._store(tx, batch, now)
+            self._after_batch(tx, site)
+        return result
+
+    def _store(self, tx: Tx, batch: EventBatch, now: int) -> StoreResult:
+        site = batch.site
+        inserted = duplicates = conflicts = copies = 0
+        streams = tx.rows("SELECT key, db, parent_db, fork_seq, device FROM streams "
+                          "WHERE site=?", (site,))
+        device = self._stream(tx, streams, site, batch.device, batch.db, now, batch.prev_db,
+                              batch.fork_seq)
+        twins = self._twins(streams, device)
+        got = tx.rows("SELECT contiguous FROM devices WHERE site=? AND device=?", (site, device))
+        if got:
+            contiguous = int(got[0][0])
+        else:
+            tx.run("INSERT INTO devices(site, device) VALUES (?, ?)", (site, device))
+            contiguous = 0
+        # What is already stored in the whole range of the batch (a resend after a lost
+        # ack, or another database's events under the same seqs), in one query; ids are
+        # compared below the contiguous mark too, else a replaced database's events would
+        # pass for duplicates and be acked without being stored.
+        lo, hi = batch.events[0].seq, batch.events[-1].seq
+        stored_ids: dict[int, str] = {seq: eid for seq, eid, _ in
+                                      self._held(tx, site, device, lo, hi)}
+        # What twin streams hold of this range (seq -> id -> the stream storing it).
+        in_twins: dict[int, dict[str, str]] = {}
+        for key, shared in twins:
+            for seq, eid, where in self._held(tx, site, key, lo, min(hi, shared)):
+                in_twins.setdefault(seq, {}).setdefault(eid, where)
+        fresh: list[EventEnvelope] = list(batch.events)
+        copied = [(ev, in_twins[ev.seq][ev.id]) for ev in fresh
+                  if ev.seq not in stored_ids and ev.id in in_twins.get(ev.seq, {})]
+        if copied:
+            tx.run_many("INSERT INTO copies(site, device, seq, id, stored_in, received_ms) "
+                        "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                        [(site, device, ev.seq, ev.id, where, now) for ev, where in copied])
+            copies = len(copied)
+            for ev, _ in copied:
+                stored_ids[ev.seq] = ev.id
+            copied_seqs = {e.seq for e, _ in copied}
+            fresh = [ev for ev in fresh if ev.seq not in copied_seqs]
+        new = [ev for ev in fresh if ev.seq not in stored_ids]
+        if new:
+            rows = [(site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
+                     ev.clock_synced, ev.hist, data_json(ev.data), now,
+                     self.day_of(ev.ts, ev.clock_synced, now)) for ev in new]
+            inserted = self._insert_events(tx, rows)
+            self._roll_up(tx, site, new, [r[12] for r in rows])
+        for ev in fresh:
+            stored_id = stored_ids.get(ev.seq)
+            if stored_id is None:
+                continue
+            if stored_id == ev.id:
+                duplicates += 1
+                continue
+            # Same seq, another event: a database replaced without a new `db` (an old
+            # edge, a restored backup). Keep the first in `events` and this one whole in
+            # `conflicts` (once, however often it is resent), so that the ack covering it
+            # deletes nothing central does not hold.
+            conflicts += 1
+            tx.run("INSERT INTO conflicts(site, device, seq, stored_id, new_id, received_ms, "
+                   "type, ts, mono_ms, boot, clock_synced, hist, data) "
+                   "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM "
+                   "conflicts WHERE site=? AND device=? AND seq=? AND new_id=?)",
+                   (site, device, ev.seq, stored_id, ev.id, now, ev.type, ev.ts, ev.mono_ms,
+                    ev.boot, ev.clock_synced, ev.hist, data_json(ev.data),
+                    site, device, ev.seq, ev.id))
+        if batch.floor > contiguous:
+            # The edge holds nothing at or below floor any more: what we lack there is gone
+            # for good (dropped at the edge's outbox cap, or acked to another store). A
+            # forked stream starts at the card's floor: below it, its twins hold the
+            # events (acked to the card under its earlier `db`).
+            missing = batch.floor - contiguous - self._count_held(
+                tx, site, [(device, INF)] + twins, contiguous, batch.floor)
+            if missing:
+                tx.run("INSERT INTO gaps(site, device, from_seq, to_seq, reason, received_ms) "
+                       "VALUES (?,?,?,?,?,?)",
+                       (site, device, contiguous + 1, batch.floor,
+                        f"{missing} events no longer held by the edge", now))
+            contiguous = batch.floor
+        if lo <= contiguous + 1:
+            # Every seq of this consecutive batch is stored now (new, or there already):
+            # no need to read them back to move the contiguous mark over them.
+            contiguous = max(contiguous, hi)
+        contiguous = self._advance(tx, site, device, contiguous)
+        tx.run("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?, "
+               "conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
+               "WHERE site=? AND device=?",
+               (contiguous, inserted, duplicates, conflicts, copies, now, site, device))
+        resend = contiguous + 1 if lo > contiguous + 1 else None
+        return StoreResult(contiguous, inserted, duplicates, conflicts, resend, copies)
+
+    def _roll_up(self, tx: Tx, site: str, events: list[EventEnvelope], days: list[date]) -> None:
+        """Add the batch's new events to the day roll-up (reads.MEASURES)."""
+        roll: dict[tuple[Any, str, str], list[int]] = {}
+        for ev, day in zip(events, days):
+            service = ev.data.get("service")
+            key = (self._day(day), ev.type, service[:64] if isinstance(service, str) else "")
+            measure = ev.data.get(MEASURES.get(ev.type, ""))
+            cell = roll.setdefault(key, [0, 0])
+            cell[0] += 1
+            if isinstance(measure, int) and not isinstance(measure, bool):
+                cell[1] += measure
+        tx.run_many("INSERT INTO daily(site, day, type, service, n, total) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT(site, day, type, service) DO UPDATE SET "
+                    "n = daily.n + excluded.n, total = daily.total + excluded.total",
+                    [(site, d, t, s, n, total) for (d, t, s), (n, total) in roll.items()])
+
+    def _held(self, tx: Tx, site: str, key: str, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """(seq, id, stream storing it) of what stream `key` holds in lo..hi."""
+        if hi < lo:
+            return []
+        return tx.rows(
+            "SELECT seq, id, device FROM events WHERE site=? AND device=? AND seq BETWEEN ? AND ?"
+            " UNION ALL SELECT seq, id, stored_in FROM copies WHERE site=? AND device=? AND "
+            "seq BETWEEN ? AND ?", (site, key, lo, hi, site, key, lo, hi))
+
+    def _count_held(self, tx: Tx, site: str, streams: list[tuple[str, int]], after: int,
+                    through: int) -> int:
+        """How many seqs in (after, through] any of `streams` (key, up to seq) holds."""
+        parts: list[str] = []
+        args: list[Any] = []
+        for key, shared in streams:
+            top = min(through, shared)
+            if top <= after:
+                continue
+            for table in ("events", "copies"):
+                parts.append(f"SELECT seq FROM {table} WHERE site=? AND device=? AND seq>? "
+                             "AND seq<=?")
+                args += [site, key, after, top]
+        if not parts:
+            return 0
+        return int(tx.rows(f"SELECT COUNT(*) FROM ({' UNION '.join(parts)}) AS held",
+                           args)[0][0])
+
+    def _twins(self, rows: list[tuple[Any, ...]], key: str) -> list[tuple[str, int]]:
+        """Streams sharing seqs with stream `key`: (their key, up to which seq), from the
+        site's streams (key, db, parent_db, fork_seq, device).
+
+        Two streams of one database (a device renamed) share every seq; a card's stream
+        and the one it forked into (`prev_db`) share seqs up to `fork_seq`. Over several
+        forks the narrowest link on the way counts (a widest-path search over the site's
+        few streams).
+        """
+        if len(rows) < 2:
+            return []
+        links: dict[str, list[tuple[str, int]]] = {r[0]: [] for r in rows}
+        for k1, db1, parent1, fork1, _ in rows:
+            for k2, db2, _, _, _ in rows:
+                if k1 == k2:
+                    continue
+                if db1 == db2:
+                    links[k1].append((k2, INF))
+                elif parent1 is not None and parent1 == db2:
+                    links[k1].append((k2, int(fork1 or 0)))
+                    links[k2].append((k1, int(fork1 or 0)))
+        if not links.get(key):
+            return []
+        best: dict[str, int] = {key: INF}
+        todo = [key]
+        while todo:
+            here = todo.pop()
+            for there, width in links[here]:
+                w = min(best[here], width)
+                if w > best.get(there, 0):
+                    best[there] = w
+                    todo.append(there)
+        return [(k, w) for k, w in best.items() if k != key and w > 0]
+
+    def _stream(self, tx: Tx, streams: list[tuple[Any, ...]], site: str, device: str,
+                db: str | None, now: int, prev_db: str | None = None,
+                fork_seq: int | None = None) -> str:
+        """The `device` key under which this database's events are stored; `streams` (the
+        site's, as _twins reads them) is kept up to date with what this changes."""
+        if db is None:
+            return device  # an edge that does not name its database: one stream
+        mine = [i for i, r in enumerate(streams) if r[4] == device]
+        for i in mine:
+            key, sdb, parent, _, _ = streams[i]
+            if sdb != db:
+                continue
+            if prev_db is not None and parent is None:   # made before its fork was known
+                tx.run("UPDATE streams SET parent_db=?, fork_seq=? WHERE site=? AND device=? "
+                       "AND db=? AND parent_db IS NULL",
+                       (prev_db, fork_seq or 0, site, device, db))
+                streams[i] = (key, sdb, prev_db, fork_seq or 0, device)
+            return str(key)
+        known = len(mine)
+        # The first database named for a device continues its stream (the events an
+        # older edge sent without `db` came from it); a later one is a replacement.
+        key = device if known == 0 else f"{device}~{known + 1}"
+        if known:
+            logger.warning("central: %s/%s sends from a new database %s%s: its events are "
+                           "kept as the stream %s", site, device, db,
+                           f" (its SD card came from database {prev_db}, up to seq {fork_seq})"
+                           if prev_db else "", key)
+        fork = fork_seq if prev_db else None
+        tx.run("INSERT INTO streams(site, device, db, key, since_ms, parent_db, fork_seq) "
+               "VALUES (?,?,?,?,?,?,?)", (site, device, db, key, now, prev_db, fork))
+        streams.append((key, db, prev_db, fork, device))
+        return key
+
+    def _advance(self, tx: Tx, site: str, device: str, contiguous: int) -> int:
+        while True:
+            rows = tx.rows(
+                "SELECT seq FROM events WHERE site=? AND device=? AND seq>? UNION "
+                "SELECT seq FROM copies WHERE site=? AND device=? AND seq>? ORDER BY seq "
+                "LIMIT 1000", (site, device, contiguous, site, device, contiguous))
+            for (seq,) in rows:
+                if seq != contiguous + 1:
+                    return contiguous
+                contiguous = seq
+            if len(rows) < 1000:
+                return contiguous
+
+    def put_health(self, site: str, device: str, payload: dict[str, Any]) -> None:
+        with self._tx() as tx:
+            tx.run("INSERT INTO health(site, device, payload, received_ms) VALUES (?,?,?,?) "
+                   "ON CONFLICT(site, device) DO UPDATE SET payload=excluded.payload, "
+                   "received_ms=excluded.received_ms",
+                   (site, device, data_json(payload), now_ms()))
+
+    def put_state(self, site: str, device: str, online: bool, session: int,
+                  db: str | None = None) -> None:
+        # A will from an older session must not overwrite a newer birth. The session
+        # counter lives in the edge's database, so a replaced database starts again at 1:
+        # a birth naming another database wins whatever its session, while a will from
+        # another database (the old card's, late) changes nothing.
+        with self._tx() as tx:
+            tx.run(
+                "INSERT INTO states(site, device, online, session, received_ms, db) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(site, device) DO UPDATE SET "
+                "online=excluded.online, session=excluded.session, "
+                "received_ms=excluded.received_ms, db=coalesce(excluded.db, states.db) "
+                "WHERE (excluded.session >= states.session AND (excluded.db IS NULL "
+                "OR states.db IS NULL OR excluded.db = states.db)) "
+                "OR (excluded.online AND excluded.db IS NOT NULL "
+                "AND (states.db IS NULL OR excluded.db <> states.db))",
+                (site, device, bool(online), session, now_ms(), db))
