@@ -138,6 +138,19 @@ class LedgerStore(StoreReads):
     def close(self) -> None:
         raise NotImplementedError
 
+    def is_transient(self, e: Exception) -> bool:
+        """Is `e` the database being briefly unreachable (worth retrying the batch)?"""
+        return False
+
+    def apply_retention(self, days: int, today: date) -> int:
+        raise NotImplementedError
+
+    def maintain(self, retention_days: int | None, today: date | None = None) -> None:
+        """Periodic upkeep: the retention setting (and PostgreSQL's partitions ahead)."""
+        if retention_days:
+            self.apply_retention(retention_days,
+                                 today or datetime.now(self.day_of.zone).date())
+
     # -- writing ----------------------------------------------------------------------
     def next_session(self) -> int:
         with self._tx() as tx:
@@ -148,17 +161,30 @@ class LedgerStore(StoreReads):
 
     def store_batch(self, batch: EventBatch) -> StoreResult:
         """Insert what is new, in one transaction; the result's acked_seq is committed."""
-        site = batch.site
+        return self.store_batches([batch])[0]
+
+    def store_batches(self, batches: list[EventBatch]) -> list[StoreResult]:
+        """Store several batches in one transaction (one commit for all), each as
+        store_batch would; results in the order given. Sites are locked in name order (so
+        instances never wait on each other in a cycle); one site's batches keep their order."""
         now = now_ms()
-        days = {self.day_of(ev.ts, ev.clock_synced, now) for ev in batch.events}
+        days = {self.day_of(ev.ts, ev.clock_synced, now) for b in batches for ev in b.events}
         self._before_batch(days)
-        # A failure (a full disk, a lost server) stores nothing of the batch, and is raised
-        # as it is: no ack goes out, the edge sends the batch again.
+        order = sorted(range(len(batches)), key=lambda i: batches[i].site)
+        results: list[StoreResult | None] = [None] * len(batches)
+        # A failure (a full disk, a lost server) stores nothing of them, and is raised as
+        # it is: no ack goes out, the edges send the batches again.
         with self._tx() as tx:
-            self._lock_site(tx, site)
-            result = self._store(tx, batch, now)
-            self._after_batch(tx, site)
-        return result
+            locked: list[str] = []
+            for i in order:
+                site = batches[i].site
+                if not locked or locked[-1] != site:
+                    self._lock_site(tx, site)
+                    locked.append(site)
+                results[i] = self._store(tx, batches[i], now)
+            for site in locked:
+                self._after_batch(tx, site)
+        return [r for r in results if r is not None]
 
     def _store(self, tx: Tx, batch: EventBatch, now: int) -> StoreResult:
         site = batch.site

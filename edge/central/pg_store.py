@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
@@ -106,6 +106,17 @@ class PostgresStore(LedgerStore):
         with self.pool.connection() as conn, conn.cursor() as cur:
             yield _PgTx(cur)
 
+    def is_transient(self, e: Exception) -> bool:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+        return isinstance(e, (psycopg.OperationalError, PoolTimeout))
+
+    def maintain(self, retention_days: int | None, today: date | None = None) -> None:
+        today = today or datetime.now(self.day_of.zone).date()
+        for month in (today.replace(day=1), (today.replace(day=1) + timedelta(days=32))):
+            self.ensure_month(month)
+        super().maintain(retention_days, today)
+
     def _lock_site(self, tx: Tx, site: str) -> None:
         tx.rows(f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))", (site,))
 
@@ -154,16 +165,16 @@ class PostgresStore(LedgerStore):
         with self._months_lock:
             self._months.add(month)
 
-    def store_batch(self, batch: EventBatch) -> Any:
+    def store_batches(self, batches: list[EventBatch]) -> Any:
         try:
-            return super().store_batch(batch)
+            return super().store_batches(batches)
         except Exception as e:
             # A month dropped by another instance's retention after this one cached it:
             # forget the cache and try once more (the partition is made again).
             if getattr(e, "sqlstate", None) != "23514":
                 raise
             self._load_months()
-            return super().store_batch(batch)
+            return super().store_batches(batches)
 
     def apply_retention(self, days: int, today: date) -> int:
         """Drop the months of events wholly older than `days` before `today` (and delete

@@ -17,7 +17,7 @@ from edge.central.pg_store import INSTALL_HINT, MissingDriver, is_postgres_url
 from edge.central.sqlite_store import SqliteStore
 
 __all__ = ["CentralStore", "EventStore", "INF", "INSTALL_HINT", "MissingDriver", "StoreResult",
-           "describe", "format_summary", "open_store"]
+           "describe", "format_summary", "is_postgres_url", "open_store"]
 
 EventStore = LedgerStore
 CentralStore = SqliteStore
