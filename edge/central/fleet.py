@@ -98,12 +98,12 @@ class CentralProcs:
     def _spawn(self, i: int) -> "subprocess.Popen[bytes]":
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        log = open(self.logdir / f"central-{i}.log", "ab")
-        return subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "central", "run", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-tls", "--db", self.db_url, "--summary-every", "0",
-             "--workers", str(self.workers)], stdout=log, stderr=subprocess.STDOUT, env=env,
-            cwd=str(REPO))
+        with open(self.logdir / f"central-{i}.log", "ab") as log:   # the child keeps its own
+            return subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "central", "run", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--no-tls", "--db", self.db_url,
+                 "--summary-every", "0", "--workers", str(self.workers)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
 
     def kill(self, i: int) -> None:
         """SIGKILL: no goodbye, no commit of what it was doing."""

@@ -139,7 +139,7 @@ class LocalPostgres:
             return "(no log)"
 
     def cleanup(self) -> None:
-        self.stop()
+        self.stop("immediate")   # thrown away: no need for a shutdown checkpoint
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "LocalPostgres":
