@@ -108,7 +108,9 @@ class SimEdge:
         return self.connected_at is not None
 
     def connect(self, now: float) -> None:
-        """One connection attempt (blocking TCP connect on loopback: short)."""
+        """One connection attempt (blocking TCP connect on loopback: short). The CONNACK
+        comes later, through the loop; a new attempt only if none came in 10 s."""
+        self.next_connect = now + 10.0
         self.session += 1
         self.client.will_set(self.topics.state, json.dumps(
             {"v": 1, "online": False, "session": self.session, "db": self.db}), qos=1,
