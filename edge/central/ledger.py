@@ -60,6 +60,11 @@ class StoreResult:
     copies: int = 0           # events a twin stream already holds (see Forks)
 
 
+# A write whose result is not needed at once: (sql, args, many). A back-end may send
+# several in one round trip (PostgreSQL's pipeline mode).
+Write = tuple[str, Any, bool]
+
+
 class Tx(Protocol):
     """One open transaction (or read) of a back-end, SQL with `?` placeholders."""
 
@@ -68,6 +73,23 @@ class Tx(Protocol):
     def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
 
     def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
+
+    def run_all(self, writes: list[Write]) -> None: ...
+
+
+STREAMS_OF_SITE = "SELECT key, db, parent_db, fork_seq, device FROM streams WHERE site=?"
+# A stream's mark (kind 0), what it holds of a range lo..hi (kind 1: events, copies), and
+# the first seq it holds beyond hi (kind 2).
+HEAD_SQL = (
+    "SELECT 0, contiguous, NULL, NULL FROM devices WHERE site=? AND device=? "
+    "UNION ALL SELECT 1, seq, id, device FROM events WHERE site=? AND device=? "
+    "AND seq BETWEEN ? AND ? "
+    "UNION ALL SELECT 1, seq, id, stored_in FROM copies WHERE site=? AND device=? "
+    "AND seq BETWEEN ? AND ? "
+    "UNION ALL SELECT 2, seq, NULL, NULL FROM (SELECT seq FROM events WHERE site=? "
+    "AND device=? AND seq>? ORDER BY seq LIMIT 1) AS e "
+    "UNION ALL SELECT 2, seq, NULL, NULL FROM (SELECT seq FROM copies WHERE site=? "
+    "AND device=? AND seq>? ORDER BY seq LIMIT 1) AS c")
 
 
 # pydantic-core writes compact UTF-8 JSON (what json.dumps(ensure_ascii=False,
@@ -115,22 +137,24 @@ class LedgerStore(StoreReads):
     def _read(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
-    def _lock_site(self, tx: Tx, site: str) -> None:
+    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
+        """Take the site's lock, then read its streams (key, db, parent_db, fork_seq,
+        device) under it."""
         raise NotImplementedError
 
     def _lock_migrations(self, tx: Tx) -> None:
         raise NotImplementedError
 
-    def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> int:
-        """Insert (site, device, seq, id, type, ts, mono_ms, boot, clock_synced, hist, data
-        json, received_ms, day) rows, skipping a key already there; returns how many."""
+    def _events_write(self, rows: list[tuple[Any, ...]]) -> Write:
+        """The write inserting (site, device, seq, id, type, ts, mono_ms, boot, clock_synced,
+        hist, data json, received_ms, day) rows, skipping a key already there."""
         raise NotImplementedError
 
     def _before_batch(self, days: set[date]) -> None:
         """Called outside the transaction with the days a batch files events under."""
 
-    def _after_batch(self, tx: Tx, site: str) -> None:
-        """Called inside the batch's transaction, after its writes."""
+    def _after_batches(self, tx: Tx, sites: list[str]) -> None:
+        """Called inside the batches' transaction, after their writes."""
 
     def _load(self, data: Any) -> Any:
         return data
@@ -176,37 +200,48 @@ class LedgerStore(StoreReads):
         # it is: no ack goes out, the edges send the batches again.
         with self._tx() as tx:
             locked: list[str] = []
+            streams: list[tuple[Any, ...]] = []
             for i in order:
                 site = batches[i].site
                 if not locked or locked[-1] != site:
-                    self._lock_site(tx, site)
+                    # The site's streams are read under its lock, once per transaction
+                    # (_stream keeps the list up to date with what it adds).
+                    streams = self._lock_site(tx, site)
                     locked.append(site)
-                results[i] = self._store(tx, batches[i], now)
-            for site in locked:
-                self._after_batch(tx, site)
+                results[i] = self._store(tx, batches[i], now, streams)
+            self._after_batches(tx, locked)
         return [r for r in results if r is not None]
 
-    def _store(self, tx: Tx, batch: EventBatch, now: int) -> StoreResult:
+    def _store(self, tx: Tx, batch: EventBatch, now: int,
+               streams: list[tuple[Any, ...]]) -> StoreResult:
         site = batch.site
-        inserted = duplicates = conflicts = copies = 0
-        streams = tx.rows("SELECT key, db, parent_db, fork_seq, device FROM streams "
-                          "WHERE site=?", (site,))
+        duplicates = conflicts = copies = 0
         device = self._stream(tx, streams, site, batch.device, batch.db, now, batch.prev_db,
                               batch.fork_seq)
         twins = self._twins(streams, device)
-        got = tx.rows("SELECT contiguous FROM devices WHERE site=? AND device=?", (site, device))
-        if got:
-            contiguous = int(got[0][0])
-        else:
-            tx.run("INSERT INTO devices(site, device) VALUES (?, ?)", (site, device))
-            contiguous = 0
-        # What is already stored in the whole range of the batch (a resend after a lost
-        # ack, or another database's events under the same seqs), in one query; ids are
-        # compared below the contiguous mark too, else a replaced database's events would
-        # pass for duplicates and be acked without being stored.
+        # One query: the stream's mark, what is already stored in the whole range of the
+        # batch (a resend after a lost ack, or another database's events under the same
+        # seqs), and the first seq stored beyond it. Ids are compared below the contiguous
+        # mark too, else a replaced database's events would pass for duplicates and be
+        # acked without being stored.
         lo, hi = batch.events[0].seq, batch.events[-1].seq
-        stored_ids: dict[int, str] = {seq: eid for seq, eid, _ in
-                                      self._held(tx, site, device, lo, hi)}
+        contiguous: int | None = None
+        above: int | None = None
+        stored_ids: dict[int, str] = {}
+        for kind, seq, eid, _ in tx.rows(HEAD_SQL, (site, device) + (site, device, lo, hi) * 2
+                                         + (site, device, hi) * 2):
+            if kind == 0:
+                contiguous = int(seq)
+            elif kind == 1:
+                stored_ids[int(seq)] = str(eid)
+            else:
+                above = int(seq) if above is None else min(above, int(seq))
+        writes: list[Write] = []
+        if contiguous is None:
+            writes.append(("INSERT INTO devices(site, device) VALUES (?, ?)", (site, device),
+                           False))
+            contiguous = 0
+        before = contiguous
         # What twin streams hold of this range (seq -> id -> the stream storing it).
         in_twins: dict[int, dict[str, str]] = {}
         for key, shared in twins:
@@ -216,21 +251,25 @@ class LedgerStore(StoreReads):
         copied = [(ev, in_twins[ev.seq][ev.id]) for ev in fresh
                   if ev.seq not in stored_ids and ev.id in in_twins.get(ev.seq, {})]
         if copied:
-            tx.run_many("INSERT INTO copies(site, device, seq, id, stored_in, received_ms) "
-                        "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                        [(site, device, ev.seq, ev.id, where, now) for ev, where in copied])
+            writes.append(("INSERT INTO copies(site, device, seq, id, stored_in, received_ms) "
+                           "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                           [(site, device, ev.seq, ev.id, where, now) for ev, where in copied],
+                           True))
             copies = len(copied)
             for ev, _ in copied:
                 stored_ids[ev.seq] = ev.id
             copied_seqs = {e.seq for e, _ in copied}
             fresh = [ev for ev in fresh if ev.seq not in copied_seqs]
         new = [ev for ev in fresh if ev.seq not in stored_ids]
+        # Checked absent above, under the site's lock: all of them are inserted (the
+        # insert's ON CONFLICT is a safety net only).
+        inserted = len(new)
         if new:
             rows = [(site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
                      ev.clock_synced, ev.hist, data_json(ev.data), now,
                      self.day_of(ev.ts, ev.clock_synced, now)) for ev in new]
-            inserted = self._insert_events(tx, rows)
-            self._roll_up(tx, site, new, [r[12] for r in rows])
+            writes.append(self._events_write(rows))
+            writes.append(self._roll_up(site, new, [r[12] for r in rows]))
         for ev in fresh:
             stored_id = stored_ids.get(ev.seq)
             if stored_id is None:
@@ -243,40 +282,50 @@ class LedgerStore(StoreReads):
             # `conflicts` (once, however often it is resent), so that the ack covering it
             # deletes nothing central does not hold.
             conflicts += 1
-            tx.run("INSERT INTO conflicts(site, device, seq, stored_id, new_id, received_ms, "
-                   "type, ts, mono_ms, boot, clock_synced, hist, data) "
-                   "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM "
-                   "conflicts WHERE site=? AND device=? AND seq=? AND new_id=?)",
-                   (site, device, ev.seq, stored_id, ev.id, now, ev.type, ev.ts, ev.mono_ms,
-                    ev.boot, ev.clock_synced, ev.hist, data_json(ev.data),
-                    site, device, ev.seq, ev.id))
+            writes.append((
+                "INSERT INTO conflicts(site, device, seq, stored_id, new_id, received_ms, "
+                "type, ts, mono_ms, boot, clock_synced, hist, data) "
+                "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM "
+                "conflicts WHERE site=? AND device=? AND seq=? AND new_id=?)",
+                (site, device, ev.seq, stored_id, ev.id, now, ev.type, ev.ts, ev.mono_ms,
+                 ev.boot, ev.clock_synced, ev.hist, data_json(ev.data),
+                 site, device, ev.seq, ev.id), False))
         if batch.floor > contiguous:
             # The edge holds nothing at or below floor any more: what we lack there is gone
             # for good (dropped at the edge's outbox cap, or acked to another store). A
             # forked stream starts at the card's floor: below it, its twins hold the
             # events (acked to the card under its earlier `db`).
+            tx.run_all(writes)
+            writes = []
             missing = batch.floor - contiguous - self._count_held(
                 tx, site, [(device, INF)] + twins, contiguous, batch.floor)
             if missing:
-                tx.run("INSERT INTO gaps(site, device, from_seq, to_seq, reason, received_ms) "
-                       "VALUES (?,?,?,?,?,?)",
-                       (site, device, contiguous + 1, batch.floor,
-                        f"{missing} events no longer held by the edge", now))
+                writes.append(("INSERT INTO gaps(site, device, from_seq, to_seq, reason, "
+                               "received_ms) VALUES (?,?,?,?,?,?)",
+                               (site, device, contiguous + 1, batch.floor,
+                                f"{missing} events no longer held by the edge", now), False))
             contiguous = batch.floor
         if lo <= contiguous + 1:
             # Every seq of this consecutive batch is stored now (new, or there already):
             # no need to read them back to move the contiguous mark over them.
             contiguous = max(contiguous, hi)
-        contiguous = self._advance(tx, site, device, contiguous)
-        tx.run("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?, "
-               "conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
-               "WHERE site=? AND device=?",
-               (contiguous, inserted, duplicates, conflicts, copies, now, site, device))
+        # The mark was as far as it could go before this batch; only a move can let it go
+        # further, over seqs stored earlier beyond it (a batch that came early).
+        if contiguous != before and (contiguous != hi or above is not None):
+            tx.run_all(writes)
+            writes = []
+            contiguous = self._advance(tx, site, device, contiguous)
+        writes.append(("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?,"
+                       " conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
+                       "WHERE site=? AND device=?",
+                       (contiguous, inserted, duplicates, conflicts, copies, now, site, device),
+                       False))
+        tx.run_all(writes)
         resend = contiguous + 1 if lo > contiguous + 1 else None
         return StoreResult(contiguous, inserted, duplicates, conflicts, resend, copies)
 
-    def _roll_up(self, tx: Tx, site: str, events: list[EventEnvelope], days: list[date]) -> None:
-        """Add the batch's new events to the day roll-up (reads.MEASURES)."""
+    def _roll_up(self, site: str, events: list[EventEnvelope], days: list[date]) -> "Write":
+        """The write adding the batch's new events to the day roll-up (reads.MEASURES)."""
         roll: dict[tuple[Any, str, str], list[int]] = {}
         for ev, day in zip(events, days):
             service = ev.data.get("service")
@@ -286,10 +335,10 @@ class LedgerStore(StoreReads):
             cell[0] += 1
             if isinstance(measure, int) and not isinstance(measure, bool):
                 cell[1] += measure
-        tx.run_many("INSERT INTO daily(site, day, type, service, n, total) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT(site, day, type, service) DO UPDATE SET "
-                    "n = daily.n + excluded.n, total = daily.total + excluded.total",
-                    [(site, d, t, s, n, total) for (d, t, s), (n, total) in roll.items()])
+        return ("INSERT INTO daily(site, day, type, service, n, total) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(site, day, type, service) DO UPDATE SET "
+                "n = daily.n + excluded.n, total = daily.total + excluded.total",
+                [(site, d, t, s, n, total) for (d, t, s), (n, total) in roll.items()], True)
 
     def _held(self, tx: Tx, site: str, key: str, lo: int, hi: int) -> list[tuple[Any, ...]]:
         """(seq, id, stream storing it) of what stream `key` holds in lo..hi."""

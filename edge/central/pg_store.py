@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
-from edge.central.ledger import LedgerStore, Tx
+from edge.central.ledger import STREAMS_OF_SITE, LedgerStore, Tx, Write
 from edge.central.migrate import Migration, migrate
 from edge.sync.protocol import EventBatch
 
@@ -49,7 +49,8 @@ def _pg_sql(sql: str) -> str:
 
 
 class _PgTx:
-    def __init__(self, cur: Any) -> None:
+    def __init__(self, conn: Any, cur: Any) -> None:
+        self.conn = conn
         self.cur = cur
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -63,6 +64,29 @@ class _PgTx:
     def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None:
         if rows:
             self.cur.executemany(_pg_sql(sql), rows)
+
+    def run_all(self, writes: list[Write]) -> None:
+        """Every write in one round trip (pipeline mode); errors raise at the end."""
+        if not writes:
+            return
+        with self.conn.pipeline():
+            for sql, args, many in writes:
+                if many:
+                    if args:
+                        self.cur.executemany(_pg_sql(sql), args)
+                else:
+                    self.cur.execute(_pg_sql(sql), args)
+
+    def rows_after(self, first: str, first_args: Sequence[Any], sql: str,
+                   args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run `first`, then `sql` (after `first` is done, in its own snapshot), in one
+        round trip; the rows of `sql`."""
+        with self.conn.pipeline():
+            self.cur.execute(_pg_sql(first), first_args)
+            with self.conn.cursor() as cur:
+                cur.execute(_pg_sql(sql), args)
+                rows = cur.fetchall()
+        return rows
 
 
 class PostgresStore(LedgerStore):
@@ -99,12 +123,12 @@ class PostgresStore(LedgerStore):
     def _tx(self) -> Iterator[Tx]:
         with self.pool.connection() as conn, conn.transaction():
             with conn.cursor() as cur:
-                yield _PgTx(cur)
+                yield _PgTx(conn, cur)
 
     @contextmanager
     def _read(self) -> Iterator[Tx]:
         with self.pool.connection() as conn, conn.cursor() as cur:
-            yield _PgTx(cur)
+            yield _PgTx(conn, cur)
 
     def is_transient(self, e: Exception) -> bool:
         import psycopg
@@ -117,8 +141,12 @@ class PostgresStore(LedgerStore):
             self.ensure_month(month)
         super().maintain(retention_days, today)
 
-    def _lock_site(self, tx: Tx, site: str) -> None:
-        tx.rows(f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))", (site,))
+    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
+        # One round trip: the server runs the two in order, so the streams are read in a
+        # snapshot taken once the lock is held (READ COMMITTED: one per statement).
+        assert isinstance(tx, _PgTx)
+        return tx.rows_after(f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))",
+                             (site,), STREAMS_OF_SITE, (site,))
 
     def _lock_migrations(self, tx: Tx) -> None:
         tx.rows(f"SELECT pg_advisory_xact_lock({LOCK_MIGRATE}, 0)")
@@ -126,17 +154,17 @@ class PostgresStore(LedgerStore):
     def _day(self, day: date) -> Any:
         return day
 
-    def _after_batch(self, tx: Tx, site: str) -> None:
-        tx.rows("SELECT pg_notify('kezek_stored', ?)", (site,))
+    def _after_batches(self, tx: Tx, sites: list[str]) -> None:
+        tx.rows("SELECT pg_notify('kezek_stored', s) FROM unnest(?::text[]) AS s", (sites,))
 
-    def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> int:
+    def _events_write(self, rows: list[tuple[Any, ...]]) -> Write:
         cols = list(zip(*rows))
-        return tx.run(
+        return (
             "INSERT INTO events(site, device, seq, id, type, ts, mono_ms, boot, clock_synced, "
             "hist, data, received_ms, day) SELECT * FROM unnest(?::text[], ?::text[], "
             "?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], "
             "?::bool[], ?::bool[], ?::jsonb[], ?::bigint[], ?::date[]) ON CONFLICT DO NOTHING",
-            [list(c) for c in cols])
+            [list(c) for c in cols], False)
 
     # -- partitions and retention -----------------------------------------------------------
     def _load_months(self) -> None:

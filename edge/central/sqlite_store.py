@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from edge.central.ledger import LedgerStore, Tx
+from edge.central.ledger import STREAMS_OF_SITE, LedgerStore, Tx, Write
 from edge.central.migrate import Migration, migrate
 from edge.central.reads import MEASURES
 from edge.queue.transaction import write_transaction
@@ -82,6 +82,13 @@ class _SqliteTx:
     def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def run_all(self, writes: list[Write]) -> None:
+        for sql, args, many in writes:
+            if many:
+                self.conn.executemany(sql, args)
+            else:
+                self.conn.execute(sql, args)
+
 
 class SqliteStore(LedgerStore):
     def __init__(self, path: Path | str, *, timezone: str = "Asia/Almaty") -> None:
@@ -115,8 +122,9 @@ class SqliteStore(LedgerStore):
         with self._lock:
             yield _SqliteTx(self._conn)
 
-    def _lock_site(self, tx: Tx, site: str) -> None:
-        pass   # BEGIN IMMEDIATE holds the file's one write lock already
+    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
+        # BEGIN IMMEDIATE holds the file's one write lock already.
+        return tx.rows(STREAMS_OF_SITE, (site,))
 
     def _lock_migrations(self, tx: Tx) -> None:
         pass
@@ -128,13 +136,11 @@ class SqliteStore(LedgerStore):
         import json
         return json.loads(data)
 
-    def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> int:
-        before = self._conn.total_changes
-        tx.run_many("INSERT OR IGNORE INTO events(site, device, seq, id, type, ts, mono_ms, "
-                    "boot, clock_synced, hist, data, received_ms, day) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [r[:12] + (r[12].isoformat(),) for r in rows])
-        return self._conn.total_changes - before
+    def _events_write(self, rows: list[tuple[Any, ...]]) -> Write:
+        return ("INSERT OR IGNORE INTO events(site, device, seq, id, type, ts, mono_ms, "
+                "boot, clock_synced, hist, data, received_ms, day) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [r[:12] + (r[12].isoformat(),) for r in rows], True)
 
     def apply_retention(self, days: int, today: date) -> int:
         """Delete events filed under a day more than `days` before `today` (and the
