@@ -125,6 +125,7 @@ class DayOf:
 
 
 class LedgerStore(StoreReads):
+    schema_version = 0   # set by the back-end once its migrations ran
     """The algorithm and the reads; subclasses give transactions and dialect details."""
 
     def __init__(self, timezone: str = "Asia/Almaty") -> None:

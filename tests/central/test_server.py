@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 import pytest
 
@@ -68,14 +68,14 @@ def test_two_centrals_share_the_load_and_store_once(broker: Broker, tmp_path: Pa
         edge.record(200)
         last = edge.last_seq()
         wait_for(lambda: a.contiguous() == last, 20, "both centrals together to store all")
-        assert_exactly_once(a, last, edge.ids)
+        assert_exactly_once(cast(Any, a), last, edge.ids)
         assert a.central.batches > 0 and b.central.batches > 0
         # One instance goes away for good: its will must not make the edge stop sending.
         a.central.client.disconnect()
         edge.record(20, start=200)
         last = edge.last_seq()
         wait_for(lambda: b.contiguous() == last, 20, "the remaining central to take over")
-        assert_exactly_once(b, last, edge.ids)
+        assert_exactly_once(cast(Any, b), last, edge.ids)
     finally:
         a.stop()
         b.stop()
@@ -163,7 +163,7 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         streams = reader.streams(SITE, DEVICE)
         assert [key for _, key in streams] == [DEVICE, f"{DEVICE}~2"]
         assert streams[1][0] == new.link.db_id != streams[0][0]
-        assert_exactly_once(central, new.last_seq(), new.ids, device=f"{DEVICE}~2")
+        assert_exactly_once(cast(Any, central), new.last_seq(), new.ids, device=f"{DEVICE}~2")
         assert central.events() == old_events, "the old card's events are untouched"
         assert reader.conflicts(SITE, DEVICE) == []
         wait_for(lambda: reader.summary()[0]["online"] == 1, 10,
