@@ -4,7 +4,7 @@
 and a small region, PostgreSQL for the country): insert a batch idempotently in one
 transaction and return the newest seq below which every event is stored (the ack). A
 back-end gives it a transaction (`_tx`), a lock that serialises the batches of one site
-(`_lock_site`: SQLite's write lock, a PostgreSQL advisory lock) and a bulk insert; the
+(`_lock_sites`: SQLite's write lock, a PostgreSQL advisory lock) and a bulk insert; the
 SQL itself is written once, with `?` placeholders, in the dialect both accept.
 
 Why a site lock: batches of one device may reach different central instances in any
@@ -76,6 +76,9 @@ class Tx(Protocol):
 
     def run_all(self, writes: list[Write]) -> None: ...
 
+    def rows_many(self, queries: list[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        ...
+
 
 STREAMS_OF_SITE = "SELECT key, db, parent_db, fork_seq, device FROM streams WHERE site=?"
 # A stream's mark (kind 0), what it holds of a range lo..hi (kind 1: events, copies), and
@@ -124,6 +127,42 @@ class DayOf:
         return day
 
 
+class _Pending:
+    """Writes not sent yet. Events and day roll-up rows are kept apart so that a whole
+    wave of batches inserts its events in one statement and its roll-up in another."""
+
+    def __init__(self, store: "LedgerStore") -> None:
+        self.store = store
+        self.writes: list[Write] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.roll: dict[tuple[str, Any, str, str], list[int]] = {}
+
+    def merge(self, other: "_Pending") -> None:
+        self.writes += other.writes
+        self.events += other.events
+        for key, (n, total) in other.roll.items():
+            cell = self.roll.setdefault(key, [0, 0])
+            cell[0] += n
+            cell[1] += total
+
+    def flush(self, tx: Tx) -> None:
+        head: list[Write] = []
+        if self.events:
+            head.append(self.store._events_write(self.events))
+        if self.roll:
+            head.append(("INSERT INTO daily(site, day, type, service, n, total) "
+                         "VALUES (?,?,?,?,?,?) ON CONFLICT(site, day, type, service) DO UPDATE "
+                         "SET n = daily.n + excluded.n, total = daily.total + excluded.total",
+                         [(*key, n, total) for key, (n, total) in self.roll.items()], True))
+        tx.run_all(head + self.writes)
+        self.writes, self.events, self.roll = [], [], {}
+
+
+def _head_args(batch: EventBatch, device: str) -> tuple[Any, ...]:
+    site, lo, hi = batch.site, batch.events[0].seq, batch.events[-1].seq
+    return (site, device) + (site, device, lo, hi) * 2 + (site, device, hi) * 2
+
+
 class LedgerStore(StoreReads):
     schema_version = 0   # set by the back-end once its migrations ran
     """The algorithm and the reads; subclasses give transactions and dialect details."""
@@ -138,9 +177,9 @@ class LedgerStore(StoreReads):
     def _read(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
-    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
-        """Take the site's lock, then read its streams (key, db, parent_db, fork_seq,
-        device) under it."""
+    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
+        """Take each site's lock in the order given, and read its streams (key, db,
+        parent_db, fork_seq, device) once it is held."""
         raise NotImplementedError
 
     def _lock_migrations(self, tx: Tx) -> None:
@@ -190,8 +229,14 @@ class LedgerStore(StoreReads):
 
     def store_batches(self, batches: list[EventBatch]) -> list[StoreResult]:
         """Store several batches in one transaction (one commit for all), each as
-        store_batch would; results in the order given. Sites are locked in name order (so
-        instances never wait on each other in a cycle); one site's batches keep their order."""
+        store_batch would; results in the order given.
+
+        Every site of the group is locked first, in name order (so instances never wait
+        on each other in a cycle), and its streams read under the lock. Then the batches
+        go in waves of one batch per site, a site's batches in the order given: the
+        batches of a wave touch different sites, so their reads go to the database
+        together and so do their writes (PostgreSQL: one round trip each).
+        """
         now = now_ms()
         days = {self.day_of(ev.ts, ev.clock_synced, now) for b in batches for ev in b.events}
         self._before_batch(days)
@@ -200,44 +245,55 @@ class LedgerStore(StoreReads):
         # A failure (a full disk, a lost server) stores nothing of them, and is raised as
         # it is: no ack goes out, the edges send the batches again.
         with self._tx() as tx:
-            locked: list[str] = []
-            streams: list[tuple[Any, ...]] = []
-            for i in order:
-                site = batches[i].site
-                if not locked or locked[-1] != site:
-                    # The site's streams are read under its lock, once per transaction
-                    # (_stream keeps the list up to date with what it adds).
-                    streams = self._lock_site(tx, site)
-                    locked.append(site)
-                results[i] = self._store(tx, batches[i], now, streams)
-            self._after_batches(tx, locked)
+            sites = sorted({b.site for b in batches})
+            # _stream keeps each list up to date with the streams it adds.
+            streams = dict(zip(sites, self._lock_sites(tx, sites)))
+            pending = order
+            while pending:
+                wave: list[int] = []
+                rest: list[int] = []
+                for i in pending:
+                    (rest if wave and batches[wave[-1]].site == batches[i].site
+                     else wave).append(i)
+                keys = [self._stream(tx, streams[batches[i].site], batches[i].site,
+                                     batches[i].device, batches[i].db, now,
+                                     batches[i].prev_db, batches[i].fork_seq) for i in wave]
+                heads = tx.rows_many([(HEAD_SQL, _head_args(batches[i], key))
+                                      for i, key in zip(wave, keys)])
+                out = _Pending(self)
+                for i, key, head in zip(wave, keys, heads):
+                    results[i] = self._store(tx, batches[i], now, streams[batches[i].site],
+                                             key, head, out)
+                out.flush(tx)
+                pending = rest
+            self._after_batches(tx, sites)
         return [r for r in results if r is not None]
 
-    def _store(self, tx: Tx, batch: EventBatch, now: int,
-               streams: list[tuple[Any, ...]]) -> StoreResult:
+    def _store(self, tx: Tx, batch: EventBatch, now: int, streams: list[tuple[Any, ...]],
+               device: str, head: list[tuple[Any, ...]], out: _Pending) -> StoreResult:
+        """One batch of stream `device`, from what HEAD_SQL found; its writes are added to
+        `out` (the caller sends them), except those a later read of its own must see."""
         site = batch.site
         duplicates = conflicts = copies = 0
-        device = self._stream(tx, streams, site, batch.device, batch.db, now, batch.prev_db,
-                              batch.fork_seq)
         twins = self._twins(streams, device)
-        # One query: the stream's mark, what is already stored in the whole range of the
-        # batch (a resend after a lost ack, or another database's events under the same
-        # seqs), and the first seq stored beyond it. Ids are compared below the contiguous
-        # mark too, else a replaced database's events would pass for duplicates and be
-        # acked without being stored.
+        # From one query: the stream's mark, what is already stored in the whole range of
+        # the batch (a resend after a lost ack, or another database's events under the
+        # same seqs), and the first seq stored beyond it. Ids are compared below the
+        # contiguous mark too, else a replaced database's events would pass for
+        # duplicates and be acked without being stored.
         lo, hi = batch.events[0].seq, batch.events[-1].seq
         contiguous: int | None = None
         above: int | None = None
         stored_ids: dict[int, str] = {}
-        for kind, seq, eid, _ in tx.rows(HEAD_SQL, (site, device) + (site, device, lo, hi) * 2
-                                         + (site, device, hi) * 2):
+        for kind, seq, eid, _ in head:
             if kind == 0:
                 contiguous = int(seq)
             elif kind == 1:
                 stored_ids[int(seq)] = str(eid)
             else:
                 above = int(seq) if above is None else min(above, int(seq))
-        writes: list[Write] = []
+        own = _Pending(self)
+        writes = own.writes
         if contiguous is None:
             writes.append(("INSERT INTO devices(site, device) VALUES (?, ?)", (site, device),
                            False))
@@ -269,8 +325,8 @@ class LedgerStore(StoreReads):
             rows = [(site, device, ev.seq, ev.id, ev.type, ev.ts, ev.mono_ms, ev.boot,
                      ev.clock_synced, ev.hist, data_json(ev.data), now,
                      self.day_of(ev.ts, ev.clock_synced, now)) for ev in new]
-            writes.append(self._events_write(rows))
-            writes.append(self._roll_up(site, new, [r[12] for r in rows]))
+            own.events += rows
+            self._roll_up(own.roll, site, new, [r[12] for r in rows])
         for ev in fresh:
             stored_id = stored_ids.get(ev.seq)
             if stored_id is None:
@@ -296,8 +352,8 @@ class LedgerStore(StoreReads):
             # for good (dropped at the edge's outbox cap, or acked to another store). A
             # forked stream starts at the card's floor: below it, its twins hold the
             # events (acked to the card under its earlier `db`).
-            tx.run_all(writes)
-            writes = []
+            own.flush(tx)
+            writes = own.writes
             missing = batch.floor - contiguous - self._count_held(
                 tx, site, [(device, INF)] + twins, contiguous, batch.floor)
             if missing:
@@ -313,33 +369,30 @@ class LedgerStore(StoreReads):
         # The mark was as far as it could go before this batch; only a move can let it go
         # further, over seqs stored earlier beyond it (a batch that came early).
         if contiguous != before and (contiguous != hi or above is not None):
-            tx.run_all(writes)
-            writes = []
+            own.flush(tx)
+            writes = own.writes
             contiguous = self._advance(tx, site, device, contiguous)
         writes.append(("UPDATE devices SET contiguous=?, stored=stored+?, duplicates=duplicates+?,"
                        " conflicts=conflicts+?, copies=copies+?, last_seen_ms=? "
                        "WHERE site=? AND device=?",
                        (contiguous, inserted, duplicates, conflicts, copies, now, site, device),
                        False))
-        tx.run_all(writes)
+        out.merge(own)
         resend = contiguous + 1 if lo > contiguous + 1 else None
         return StoreResult(contiguous, inserted, duplicates, conflicts, resend, copies)
 
-    def _roll_up(self, site: str, events: list[EventEnvelope], days: list[date]) -> "Write":
-        """The write adding the batch's new events to the day roll-up (reads.MEASURES)."""
-        roll: dict[tuple[Any, str, str], list[int]] = {}
+    def _roll_up(self, roll: dict[tuple[str, Any, str, str], list[int]], site: str,
+                 events: list[EventEnvelope], days: list[date]) -> None:
+        """Add the batch's new events to the day roll-up rows in `roll` (reads.MEASURES)."""
         for ev, day in zip(events, days):
             service = ev.data.get("service")
-            key = (self._day(day), ev.type, service[:64] if isinstance(service, str) else "")
+            key = (site, self._day(day), ev.type,
+                   service[:64] if isinstance(service, str) else "")
             measure = ev.data.get(MEASURES.get(ev.type, ""))
             cell = roll.setdefault(key, [0, 0])
             cell[0] += 1
             if isinstance(measure, int) and not isinstance(measure, bool):
                 cell[1] += measure
-        return ("INSERT INTO daily(site, day, type, service, n, total) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(site, day, type, service) DO UPDATE SET "
-                "n = daily.n + excluded.n, total = daily.total + excluded.total",
-                [(site, d, t, s, n, total) for (d, t, s), (n, total) in roll.items()], True)
 
     def _held(self, tx: Tx, site: str, key: str, lo: int, hi: int) -> list[tuple[Any, ...]]:
         """(seq, id, stream storing it) of what stream `key` holds in lo..hi."""

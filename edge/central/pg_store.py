@@ -77,16 +77,28 @@ class _PgTx:
                 else:
                     self.cur.execute(_pg_sql(sql), args)
 
-    def rows_after(self, first: str, first_args: Sequence[Any], sql: str,
-                   args: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run `first`, then `sql` (after `first` is done, in its own snapshot), in one
-        round trip; the rows of `sql`."""
+    def rows_many(self, queries: list[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """Every query in one round trip (pipeline mode), run in order; their rows."""
+        return self.pipelined([(sql, args, True) for sql, args in queries])
+
+    def pipelined(self, queries: list[tuple[str, Sequence[Any], bool]]
+                  ) -> list[list[tuple[Any, ...]]]:
+        """(sql, args, want rows) in one round trip, run by the server in order, each
+        statement in a snapshot of its own (READ COMMITTED); the rows of those wanted."""
+        if not queries:
+            return []
+        cursors = []
         with self.conn.pipeline():
-            self.cur.execute(_pg_sql(first), first_args)
-            with self.conn.cursor() as cur:
+            for sql, args, want in queries:
+                cur = self.conn.cursor() if want else self.cur
                 cur.execute(_pg_sql(sql), args)
-                rows = cur.fetchall()
-        return rows
+                if want:
+                    cursors.append(cur)
+        out = []
+        for cur in cursors:
+            out.append(cur.fetchall())
+            cur.close()
+        return out
 
 
 class PostgresStore(LedgerStore):
@@ -141,12 +153,16 @@ class PostgresStore(LedgerStore):
             self.ensure_month(month)
         super().maintain(retention_days, today)
 
-    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
-        # One round trip: the server runs the two in order, so the streams are read in a
-        # snapshot taken once the lock is held (READ COMMITTED: one per statement).
+    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
+        # One round trip: the server runs them in order, so each site's streams are read
+        # in a snapshot taken once its lock is held (READ COMMITTED: one per statement).
         assert isinstance(tx, _PgTx)
-        return tx.rows_after(f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))",
-                             (site,), STREAMS_OF_SITE, (site,))
+        queries: list[tuple[str, Sequence[Any], bool]] = []
+        for site in sites:
+            queries.append((f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))",
+                            (site,), False))
+            queries.append((STREAMS_OF_SITE, (site,), True))
+        return tx.pipelined(queries)
 
     def _lock_migrations(self, tx: Tx) -> None:
         tx.rows(f"SELECT pg_advisory_xact_lock({LOCK_MIGRATE}, 0)")

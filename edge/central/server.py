@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
 from edge.central.intake import OrderedAcks, Workers
-from edge.central.store import EventStore, format_summary, open_store
+from edge.central.store import EventStore, format_summary, is_postgres_url, open_store
 from edge.sync.mqtt import BrokerSettings, close_client, make_client, publish_properties
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, ROOT, CentralState, EdgeState, EventBatch,
                                 PayloadError, Topics, decode, dumps, explain, parse,
@@ -58,7 +58,7 @@ class Central:
         self.db_path = db_path
         # SQLite has one writer at a time: more threads would only wait for its lock.
         self.workers = workers if workers is not None else (
-            1 if not str(db_path).startswith(("postgres", "dbname=")) else 4)
+            4 if is_postgres_url(str(db_path)) else 1)
         self.retention_days = retention_days
         self.timezone = timezone
         self.listeners: list[Callable[[str, str, Any], None]] = []   # (site, device, result)

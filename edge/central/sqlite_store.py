@@ -82,6 +82,9 @@ class _SqliteTx:
     def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def rows_many(self, queries: list[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        return [self.conn.execute(sql, args).fetchall() for sql, args in queries]
+
     def run_all(self, writes: list[Write]) -> None:
         for sql, args, many in writes:
             if many:
@@ -122,9 +125,9 @@ class SqliteStore(LedgerStore):
         with self._lock:
             yield _SqliteTx(self._conn)
 
-    def _lock_site(self, tx: Tx, site: str) -> list[tuple[Any, ...]]:
+    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
         # BEGIN IMMEDIATE holds the file's one write lock already.
-        return tx.rows(STREAMS_OF_SITE, (site,))
+        return [tx.rows(STREAMS_OF_SITE, (site,)) for site in sites]
 
     def _lock_migrations(self, tx: Tx) -> None:
         pass

@@ -172,3 +172,18 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         reader.close()
 
 
+
+
+def test_without_psycopg_kezek_central_says_what_to_install(tmp_path: Path) -> None:
+    """Risk: an install without the `central` extra fails with an ImportError trace
+    instead of the line to run."""
+    url = "postgresql://kezek@127.0.0.1:9/kezek"
+    for action in (["run", "--host", "127.0.0.1", "--port", "9", "--no-tls", "--db", url],
+                   ["summary", "--db", url], ["migrate", "--db", url]):
+        done = subprocess.run(
+            [*kezek_cmd()[:2], "import sys; sys.modules['psycopg'] = None; "
+             "from edge.cli import main; sys.exit(main())", "central", *action],
+            capture_output=True, text=True, env=child_env(), cwd=str(ROOT), timeout=60)
+        assert done.returncode == 1, (action, done.stderr)
+        assert "pip install 'kezek-edge[central]'" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
