@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 # The day roll-up keeps, per (site, day, type, service), a count and the sum of one
 # measure of the type, so averages of a day cost one small query at any scale.
 MEASURES = {"rating.recorded": "score", "ticket.done": "service_s", "ticket.called": "wait_s"}
+# A visit's stage after each ticket event (None: the event changes no stage).
+STAGE_AFTER = {"ticket.issued": "waiting", "ticket.called": "called", "ticket.recalled": None,
+               "ticket.serving": "serving", "ticket.transferred": "waiting",
+               "ticket.parked": "parked", "ticket.unparked": "waiting",
+               "ticket.returned": "waiting", "ticket.done": "done",
+               "ticket.no_show": "no_show", "ticket.voided": "voided"}
+FINAL = ("done", "no_show", "voided")
 EVENT_COLUMNS = ("seq", "id", "type", "ts", "mono_ms", "boot", "clock_synced", "hist", "data")
 
 
@@ -215,3 +222,43 @@ class StoreReads:
                 "wait_avg_s": round(s["_wait"] / s["calls"]) if s["calls"] else None,
                 "service_avg_s": round(s["_service"] / s["served"]) if s["served"] else None})
         return sorted(rows, key=lambda r: r["site"])
+
+    def visits(self, site: str, day: date, now_ms_: int | None = None) -> list[dict[str, Any]]:
+        """Each visit of a site's day with its stages (waiting, called, serving, parked:
+        from, to, window, service), its outcome and its time so far: what "visits over
+        their standard" needs (the standards per service come from cfg, not from here).
+        Built from the day's ticket events of every stream, in each stream's seq order."""
+        now = now_ms_ if now_ms_ is not None else now_ms()
+        visits: dict[tuple[str, Any], dict[str, Any]] = {}
+        for e in self.day_events(site, day, list(STAGE_AFTER)):
+            data = e["data"]
+            key = (e["stream"], data.get("ticket_id"))
+            v = visits.get(key)
+            if v is None:
+                if e["type"] != "ticket.issued":
+                    continue   # a ticket issued on an earlier day (or in a dropped month)
+                v = visits[key] = {"visit": data.get("visit"), "ticket": data.get("ticket"),
+                                   "device": e["stream"], "service": data.get("service"),
+                                   "issued_ms": e["ts"], "stages": [], "outcome": None,
+                                   "end_ms": None}
+            stage = STAGE_AFTER[e["type"]]
+            if stage is None:
+                continue
+            if v["stages"] and v["stages"][-1]["to_ms"] is None:
+                v["stages"][-1]["to_ms"] = e["ts"]
+            service = data.get("to_service", data.get("service"))   # a transfer names both
+            if isinstance(service, str):
+                v["service"] = service
+            if stage in FINAL:
+                v["outcome"], v["end_ms"] = stage, e["ts"]
+                continue
+            v["outcome"] = v["end_ms"] = None   # a no-show who came back is open again
+            v["stages"].append({"stage": stage, "from_ms": e["ts"], "to_ms": None,
+                                "window": None if stage == "waiting" else data.get("window"),
+                                "service": v["service"]})
+        out = []
+        for v in visits.values():
+            end = v["end_ms"] if v["end_ms"] is not None else now
+            v["elapsed_s"] = max(0, (end - v["issued_ms"]) // 1000)
+            out.append(v)
+        return sorted(out, key=lambda v: v["issued_ms"])

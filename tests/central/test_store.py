@@ -209,6 +209,38 @@ def test_day_reads_for_the_situational_center(store: EventStore) -> None:
     assert [e["seq"] for e in received] == [6]
 
 
+def test_visits_with_their_stages_for_the_standards_screen(store: EventStore) -> None:
+    """Risk: a driving-licence visit over its standard cannot be told apart stage by stage
+    (waiting, at which window, transferred to the exam), or a no-show who came back is
+    counted as ended."""
+    t0 = int(datetime(2026, 11, 24, 9, 0, tzinfo=ALMATY).timestamp() * 1000)
+    minute = 60_000
+    steps = [("ticket.issued", 0, {"service": "docs", "visit": "v1"}),
+             ("ticket.called", 20, {"service": "docs", "window": 2}),
+             ("ticket.serving", 22, {"service": "docs", "window": 2}),
+             ("ticket.transferred", 40, {"service": "docs", "to_service": "exam", "window": 2}),
+             ("ticket.called", 70, {"service": "exam", "window": 7}),
+             ("ticket.no_show", 75, {"service": "exam", "window": 7}),
+             ("ticket.returned", 90, {"service": "exam"}),
+             ("ticket.called", 100, {"service": "exam", "window": 7}),
+             ("ticket.done", 150, {"service": "exam", "window": 7, "service_s": 3000})]
+    for seq, (type_, at, data) in enumerate(steps, start=1):
+        store.store_batch(_batch([seq], type_, ts=t0 + at * minute, type_=type_,
+                                 data={"ticket_id": 1, "ticket": "A-001", **data}))
+    store.store_batch(_batch([10], "x", ts=t0 + 5 * minute, type_="ticket.issued",
+                             data={"ticket_id": 2, "ticket": "A-002", "service": "docs",
+                                   "visit": "v2"}))
+    visits = store.visits(SITE, date(2026, 11, 24), now_ms_=t0 + 200 * minute)
+    assert [(v["ticket"], v["outcome"], v["elapsed_s"] // 60) for v in visits] == \
+        [("A-001", "done", 150), ("A-002", None, 195)]
+    stages = [(s["stage"], (s["from_ms"] - t0) // minute, (s["to_ms"] - t0) // minute,
+               s["window"], s["service"]) for s in visits[0]["stages"]]
+    assert stages == [("waiting", 0, 20, None, "docs"), ("called", 20, 22, 2, "docs"),
+                      ("serving", 22, 40, 2, "docs"), ("waiting", 40, 70, None, "exam"),
+                      ("called", 70, 75, 7, "exam"), ("waiting", 90, 100, None, "exam"),
+                      ("called", 100, 150, 7, "exam")]
+
+
 def test_retention_drops_old_days_and_keeps_the_roll_up(store: EventStore,
                                                         backend: str) -> None:
     """Risk: a year of events fills the disk; or retention deletes recent events."""
