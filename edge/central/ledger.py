@@ -34,20 +34,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Sequence
-from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from edge.central.days import DayOf
 from edge.central.reads import MEASURES, StoreReads, now_ms
+from edge.central.streams import INF, stream_key, twins
 from edge.sync.protocol import EventBatch, EventEnvelope
 
 logger = logging.getLogger(__name__)
 
-INF = 1 << 62   # "shares every seq": one database under two device names
-# Events whose clock is not synced, or whose time is before this, are filed under the
-# day central received them: a Pi without a battery clock may say 1970 or last week.
-PLAUSIBLE_FROM_MS = 1_577_836_800_000   # 2020-01-01
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,6 @@ class Tx(Protocol):
         ...
 
 
-STREAMS_OF_SITE = "SELECT key, db, parent_db, fork_seq, device FROM streams WHERE site=?"
 # A stream's mark (kind 0), what it holds of a range lo..hi (kind 1: events, copies), and
 # the first seq it holds beyond hi (kind 2).
 HEAD_SQL = (
@@ -102,29 +97,6 @@ _DATA = TypeAdapter(dict[str, Any])
 
 def data_json(data: dict[str, Any]) -> str:
     return _DATA.dump_json(data).decode("utf-8")
-
-
-class DayOf:
-    """The business day an event is filed under: its time in the country's zone (never a
-    fixed offset: Kazakhstan moved to UTC+5 in 2024), or the day it was received when its
-    clock cannot be trusted."""
-
-    def __init__(self, timezone: str = "Asia/Almaty") -> None:
-        self.zone = ZoneInfo(timezone)
-        self._cache: dict[int, date] = {}
-
-    def __call__(self, ts: int, clock_synced: bool, received: int) -> date:
-        if not clock_synced or ts < PLAUSIBLE_FROM_MS or ts > received + DAY_MS:
-            ts = received
-        # Cached per UTC hour: every offset in use is a whole number of hours.
-        hour = ts // 3_600_000
-        day = self._cache.get(hour)
-        if day is None:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            day = datetime.fromtimestamp(hour * 3600, self.zone).date()
-            self._cache[hour] = day
-        return day
 
 
 class _Pending:
@@ -255,7 +227,7 @@ class LedgerStore(StoreReads):
                 for i in pending:
                     (rest if wave and batches[wave[-1]].site == batches[i].site
                      else wave).append(i)
-                keys = [self._stream(tx, streams[batches[i].site], batches[i].site,
+                keys = [stream_key(tx, streams[batches[i].site], batches[i].site,
                                      batches[i].device, batches[i].db, now,
                                      batches[i].prev_db, batches[i].fork_seq) for i in wave]
                 heads = tx.rows_many([(HEAD_SQL, _head_args(batches[i], key))
@@ -275,7 +247,7 @@ class LedgerStore(StoreReads):
         `out` (the caller sends them), except those a later read of its own must see."""
         site = batch.site
         duplicates = conflicts = copies = 0
-        twins = self._twins(streams, device)
+        twin_streams = twins(streams, device)
         # From one query: the stream's mark, what is already stored in the whole range of
         # the batch (a resend after a lost ack, or another database's events under the
         # same seqs), and the first seq stored beyond it. Ids are compared below the
@@ -301,7 +273,7 @@ class LedgerStore(StoreReads):
         before = contiguous
         # What twin streams hold of this range (seq -> id -> the stream storing it).
         in_twins: dict[int, dict[str, str]] = {}
-        for key, shared in twins:
+        for key, shared in twin_streams:
             for seq, eid, where in self._held(tx, site, key, lo, min(hi, shared)):
                 in_twins.setdefault(seq, {}).setdefault(eid, where)
         fresh: list[EventEnvelope] = list(batch.events)
@@ -355,7 +327,7 @@ class LedgerStore(StoreReads):
             own.flush(tx)
             writes = own.writes
             missing = batch.floor - contiguous - self._count_held(
-                tx, site, [(device, INF)] + twins, contiguous, batch.floor)
+                tx, site, [(device, INF)] + twin_streams, contiguous, batch.floor)
             if missing:
                 writes.append(("INSERT INTO gaps(site, device, from_seq, to_seq, reason, "
                                "received_ms) VALUES (?,?,?,?,?,?)",
@@ -420,73 +392,6 @@ class LedgerStore(StoreReads):
             return 0
         return int(tx.rows(f"SELECT COUNT(*) FROM ({' UNION '.join(parts)}) AS held",
                            args)[0][0])
-
-    def _twins(self, rows: list[tuple[Any, ...]], key: str) -> list[tuple[str, int]]:
-        """Streams sharing seqs with stream `key`: (their key, up to which seq), from the
-        site's streams (key, db, parent_db, fork_seq, device).
-
-        Two streams of one database (a device renamed) share every seq; a card's stream
-        and the one it forked into (`prev_db`) share seqs up to `fork_seq`. Over several
-        forks the narrowest link on the way counts (a widest-path search over the site's
-        few streams).
-        """
-        if len(rows) < 2:
-            return []
-        links: dict[str, list[tuple[str, int]]] = {r[0]: [] for r in rows}
-        for k1, db1, parent1, fork1, _ in rows:
-            for k2, db2, _, _, _ in rows:
-                if k1 == k2:
-                    continue
-                if db1 == db2:
-                    links[k1].append((k2, INF))
-                elif parent1 is not None and parent1 == db2:
-                    links[k1].append((k2, int(fork1 or 0)))
-                    links[k2].append((k1, int(fork1 or 0)))
-        if not links.get(key):
-            return []
-        best: dict[str, int] = {key: INF}
-        todo = [key]
-        while todo:
-            here = todo.pop()
-            for there, width in links[here]:
-                w = min(best[here], width)
-                if w > best.get(there, 0):
-                    best[there] = w
-                    todo.append(there)
-        return [(k, w) for k, w in best.items() if k != key and w > 0]
-
-    def _stream(self, tx: Tx, streams: list[tuple[Any, ...]], site: str, device: str,
-                db: str | None, now: int, prev_db: str | None = None,
-                fork_seq: int | None = None) -> str:
-        """The `device` key under which this database's events are stored; `streams` (the
-        site's, as _twins reads them) is kept up to date with what this changes."""
-        if db is None:
-            return device  # an edge that does not name its database: one stream
-        mine = [i for i, r in enumerate(streams) if r[4] == device]
-        for i in mine:
-            key, sdb, parent, _, _ = streams[i]
-            if sdb != db:
-                continue
-            if prev_db is not None and parent is None:   # made before its fork was known
-                tx.run("UPDATE streams SET parent_db=?, fork_seq=? WHERE site=? AND device=? "
-                       "AND db=? AND parent_db IS NULL",
-                       (prev_db, fork_seq or 0, site, device, db))
-                streams[i] = (key, sdb, prev_db, fork_seq or 0, device)
-            return str(key)
-        known = len(mine)
-        # The first database named for a device continues its stream (the events an
-        # older edge sent without `db` came from it); a later one is a replacement.
-        key = device if known == 0 else f"{device}~{known + 1}"
-        if known:
-            logger.warning("central: %s/%s sends from a new database %s%s: its events are "
-                           "kept as the stream %s", site, device, db,
-                           f" (its SD card came from database {prev_db}, up to seq {fork_seq})"
-                           if prev_db else "", key)
-        fork = fork_seq if prev_db else None
-        tx.run("INSERT INTO streams(site, device, db, key, since_ms, parent_db, fork_seq) "
-               "VALUES (?,?,?,?,?,?,?)", (site, device, db, key, now, prev_db, fork))
-        streams.append((key, db, prev_db, fork, device))
-        return key
 
     def _advance(self, tx: Tx, site: str, device: str, contiguous: int) -> int:
         while True:

@@ -215,7 +215,7 @@ def test_visits_with_their_stages_for_the_standards_screen(store: EventStore) ->
     counted as ended."""
     t0 = int(datetime(2026, 11, 24, 9, 0, tzinfo=ALMATY).timestamp() * 1000)
     minute = 60_000
-    steps = [("ticket.issued", 0, {"service": "docs", "visit": "v1"}),
+    steps: list[tuple[str, int, dict[str, Any]]] = [("ticket.issued", 0, {"service": "docs", "visit": "v1"}),
              ("ticket.called", 20, {"service": "docs", "window": 2}),
              ("ticket.serving", 22, {"service": "docs", "window": 2}),
              ("ticket.transferred", 40, {"service": "docs", "to_service": "exam", "window": 2}),
