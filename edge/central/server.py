@@ -210,8 +210,8 @@ class Central:
                       for site, device, payload, _ in items]
             good = [(site, device, b) for site, device, b in parsed if b is not None]
             if good:
-                if self.delay_s:
-                    time.sleep(self.delay_s)   # a slow database, for tests and benchmarks
+                if self.delay_s:   # a slow database, for tests and benchmarks: per batch
+                    time.sleep(self.delay_s * len(good))
                 results = self._store_retrying([b for _, _, b in good])
                 if results is not None:
                     for (site, device, batch), result in zip(good, results):
