@@ -66,7 +66,7 @@ class LocalPostgres:
                 except KeyError:
                     continue
         # Its own folder, which the server's user must be able to reach: a fresh one in
-        # the temporary directory (a pytest tmp_path below /tmp/pytest-of-root is not).
+        # the temporary directory (pytest's own folders are private to the user running it).
         self.dir = Path(tempfile.mkdtemp(prefix="kezek-pg-", dir=base))
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
