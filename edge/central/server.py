@@ -1,10 +1,12 @@
 """The reference central: stores every edge's events once, acks after commit, pushes downlink.
 
 For tests, demos and the central team (docs/protocol.md is the contract; this is one way
-to meet it). Events come through the MQTT v5 shared subscription `$share/<group>/...`, so
-several instances can share the load (and one SQLite file). A batch is acked to the edge
-only after its transaction committed, and PUBACKed to the broker after that (manual ack),
-so neither a crash nor a dropped message loses anything: the edge resends.
+to meet it; docs/central.md runs it at national scale). Events come through the MQTT v5
+shared subscription `$share/<group>/...`, so several instances share the load and one
+store (a SQLite file, or PostgreSQL). A batch is acked to the edge only after its
+transaction committed, and PUBACKed to the broker after that (manual ack, in arrival
+order: intake.py), so neither a crash nor a dropped message loses anything: the edge
+resends.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
-from edge.central.store import CentralStore, format_summary
+from edge.central.intake import OrderedAcks, Workers
+from edge.central.store import EventStore, format_summary, is_postgres_url, open_store
 from edge.sync.mqtt import BrokerSettings, close_client, make_client, publish_properties
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, ROOT, CentralState, EdgeState, EventBatch,
                                 PayloadError, Topics, decode, dumps, explain, parse,
@@ -30,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 EVT_FILTER = f"{ROOT}/+/+/evt"
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# QoS 1 messages the broker may have in flight to one instance per worker (MQTT 5 Receive
+# Maximum): bounds what waits in the workers' queues, and so central's memory, under any
+# backlog; 20 is Mosquitto's own default window, kept for one worker.
+RECEIVE_PER_WORKER = 20
+RETRY_S = 10.0          # how long a batch is retried while the database is unreachable
+MAINTAIN_EVERY_S = 3600.0
 
 
 class Central:
@@ -37,19 +48,29 @@ class Central:
                  group: str = "kezek-central", instance: str | None = None,
                  delay_s: float = 0.0, publish_dir: Path | None = None,
                  summary_every_s: float | None = None, out: IO[str] | None = None,
-                 serve: bool = True) -> None:
+                 serve: bool = True, workers: int | None = None,
+                 retention_days: int | None = None, timezone: str = "Asia/Almaty") -> None:
         # serve=False: a publishing tool only (kezek central publish/cmd): it neither
         # subscribes nor speaks for central's online state.
+        # db_path: a SQLite file, or a postgresql:// URL (store.open_store).
         self.serve = serve
         self.settings = settings
-        self.db_path = Path(db_path)
+        self.db_path = db_path
+        # SQLite has one writer at a time: more threads would only wait for its lock.
+        self.workers = workers if workers is not None else (
+            4 if is_postgres_url(str(db_path)) else 1)
+        self.retention_days = retention_days
+        self.timezone = timezone
+        self.listeners: list[Callable[[str, str, Any], None]] = []   # (site, device, result)
         self.group = group
         self.instance = instance or f"central-{uuid.uuid4().hex[:8]}"
         self.delay_s = delay_s
         self.publish_dir = Path(publish_dir) if publish_dir else None
         self.summary_every_s = summary_every_s
         self.out = out
-        self.store: CentralStore | None = None
+        self.store: EventStore | None = None
+        self._intake: Workers | None = None
+        self._acks: OrderedAcks | None = None
         self.client: Any = None
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -61,26 +82,35 @@ class Central:
         # Counters.
         self.batches = 0
         self.bad_messages = 0
+        self.store_failures = 0
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
-        self.store = CentralStore(self.db_path)
+        self.store = open_store(self.db_path, timezone=self.timezone,
+                                pool_size=self.workers + 2)
         self._will_session = self.store.next_session()
         self.client = make_client(self.settings, f"kezek-{self.instance}", manual_ack=True)
         self.client.max_inflight_messages_set(100)
+        self._acks = OrderedAcks(lambda mid: self.client.ack(mid, 1))
+        if self.serve:
+            self._intake = Workers(self.workers, self._stored_batches, name=self.instance)
         if self.serve:
             self._set_will()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = RECEIVE_PER_WORKER * self.workers
         self.client.connect_async(self.settings.host, self.settings.port,
-                                  keepalive=self.settings.keepalive_s)
+                                  keepalive=self.settings.keepalive_s, properties=props)
         self.client.loop_start()
         for target, name in ((self._watch_files, "kezek-central-files"),
-                             (self._print_summary, "kezek-central-summary")):
+                             (self._print_summary, "kezek-central-summary"),
+                             (self._maintain, "kezek-central-maintain")):
             if (target == self._watch_files and self.publish_dir is None) or \
-                    (target == self._print_summary and not self.summary_every_s):
+                    (target == self._print_summary and not self.summary_every_s) or \
+                    (target == self._maintain and not self.serve):
                 continue
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -102,6 +132,8 @@ class Central:
                 logger.debug("central: goodbye failed: %s", e)
             self.client.loop_stop()
             close_client(self.client)
+        if self._intake is not None:
+            self._intake.stop(timeout)
         if self.store is not None:
             self.store.close()
 
@@ -126,6 +158,8 @@ class Central:
                               (f"{ROOT}/+/+/health", 0), (f"{ROOT}/+/+/state", 1),
                               (CENTRAL_STATE_TOPIC, 1)])
             self._session = self._will_session
+            assert self._acks is not None
+            self._acks.reset()   # packet ids of the last connection mean nothing now
             self._birth()
             # The next connection gets the next session, and its will must say so.
             assert self.store is not None
@@ -150,17 +184,44 @@ class Central:
             logger.warning("central: disconnected: %s", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        entry = None
         try:
+            assert self._acks is not None
+            entry = self._acks.received(msg.mid) if msg.qos > 0 else None
+            parsed = parse_topic(msg.topic)
+            if self._intake is not None and parsed is not None and parsed[2] == "evt":
+                # Stored by a worker, which PUBACKs it (in order) when done.
+                self._intake.submit(parsed[0], (parsed[0], parsed[1], bytes(msg.payload),
+                                                entry))
+                entry = None
+                return
             self._dispatch(msg.topic, bytes(msg.payload))
         except Exception:
             logger.exception("central: handling %s failed", msg.topic)
             self.bad_messages += 1
         finally:
-            try:
-                if msg.qos > 0:
-                    client.ack(msg.mid, msg.qos)
-            except Exception:
-                logger.exception("central: PUBACK failed")
+            if entry is not None and self._acks is not None:
+                self._acks.done(entry)
+
+    def _stored_batches(self, items: list[tuple[str, str, bytes, Any]]) -> None:
+        """A worker's turn: the batches waiting for it, stored in one transaction."""
+        try:
+            parsed = [(site, device, self._parse_batch(site, device, payload))
+                      for site, device, payload, _ in items]
+            good = [(site, device, b) for site, device, b in parsed if b is not None]
+            if good:
+                if self.delay_s:   # a slow database, for tests and benchmarks: per batch
+                    time.sleep(self.delay_s * len(good))
+                results = self._store_retrying([b for _, _, b in good])
+                if results is not None:
+                    for (site, device, batch), result in zip(good, results):
+                        self._ack_batch(site, device, batch, result)
+        except Exception:
+            logger.exception("central: storing %d batches failed", len(items))
+        finally:
+            for *_, entry in items:
+                if entry is not None and self._acks is not None:
+                    self._acks.done(entry)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         assert self.store is not None
@@ -172,7 +233,7 @@ class Central:
             return
         site, device, kind = parsed
         if kind == "evt":
-            self._batch(site, device, payload)
+            self._stored_batches([(site, device, payload, None)])
         elif kind == "health" and payload:
             try:
                 self.store.put_health(site, device, decode(payload, MAX_BATCH_BYTES))
@@ -199,27 +260,28 @@ class Central:
         if state is None or not state.online:
             self._birth()
 
-    def _batch(self, site: str, device: str, payload: bytes) -> None:
-        assert self.store is not None
+    def _parse_batch(self, site: str, device: str, payload: bytes) -> EventBatch | None:
         try:
             batch = parse(EventBatch, payload, MAX_BATCH_BYTES)
         except PayloadError as e:
             self.bad_messages += 1
             logger.warning("central: unusable batch from %s/%s: %s", site, device, e)
-            return
+            return None
         except ValidationError as e:
             self.bad_messages += 1
             logger.warning("central: invalid batch from %s/%s: %s", site, device, explain(e))
-            return
+            return None
         if (batch.site, batch.device) != (site, device):
             self.bad_messages += 1
             logger.warning("central: batch on %s/%s names %s/%s; ignored", site, device,
                            batch.site, batch.device)
-            return
-        if self.delay_s:
-            time.sleep(self.delay_s)   # a slow database, for tests and benchmarks
-        result = self.store.store_batch(batch)
-        self.batches += 1
+            return None
+        return batch
+
+    def _ack_batch(self, site: str, device: str, batch: EventBatch, result: Any) -> None:
+        """The ack, after the commit: what the store holds 1..N of this stream."""
+        with self._lock:
+            self.batches += 1
         ack: dict[str, Any] = {"v": 1, "acked_seq": result.acked_seq}
         if result.resend_from is not None:
             ack["resend_from"] = result.resend_from
@@ -228,6 +290,45 @@ class Central:
             # for one database must not delete the other's unstored events.
             ack["db"] = batch.db
         self.client.publish(Topics(site, device).ack, dumps(ack), qos=1)
+        for listener in list(self.listeners):
+            try:
+                listener(site, device, result)
+            except Exception:
+                logger.exception("central: a listener failed")
+
+    def _store_retrying(self, batches: list[EventBatch]) -> list[Any] | None:
+        """Store, retrying while the database is briefly unreachable (a PostgreSQL
+        restart, a fail-over); None when it stays down: no ack, the edges resend."""
+        assert self.store is not None
+        deadline = time.monotonic() + RETRY_S
+        pause = 0.2
+        while True:
+            try:
+                return self.store.store_batches(batches)
+            except Exception as e:
+                if not self.store.is_transient(e) or time.monotonic() > deadline \
+                        or self._stop.is_set():
+                    with self._lock:
+                        self.store_failures += 1
+                    first = batches[0]
+                    logger.error("central: %d batches (the first %s/%s seq %s-%s) not stored: "
+                                 "%s", len(batches), first.site, first.device,
+                                 first.events[0].seq, first.events[-1].seq, e)
+                    return None
+                logger.warning("central: database unreachable (%s); retrying", e)
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
+
+    def _maintain(self) -> None:
+        """Partitions ahead of need and the retention setting, at start and hourly."""
+        assert self.store is not None
+        while True:
+            try:
+                self.store.maintain(self.retention_days)
+            except Exception:
+                logger.exception("central: store maintenance failed")
+            if self._stop.wait(MAINTAIN_EVERY_S):
+                return
 
     # -- downlink -------------------------------------------------------------------
     def publish_snapshot(self, kind: str, site: str, device: str, doc: dict[str, Any]) -> Any:
@@ -291,12 +392,12 @@ class Central:
                 path.rename(path.with_suffix(".json.sent"))
 
     def _print_summary(self) -> None:
-        reader = CentralStore(self.db_path)
-        try:
-            while not self._stop.wait(self.summary_every_s or 5.0):
-                text = format_summary(reader.summary())
-                if self.out is not None:
-                    self.out.write(f"\n{time.strftime('%H:%M:%S')}\n{text}\n")
-                    self.out.flush()
-        finally:
-            reader.close()
+        assert self.store is not None
+        while not self._stop.wait(self.summary_every_s or 5.0):
+            try:
+                text = format_summary(self.store.summary())
+            except Exception as e:
+                text = f"(summary unavailable: {e})"
+            if self.out is not None:
+                self.out.write(f"\n{time.strftime('%H:%M:%S')}\n{text}\n")
+                self.out.flush()

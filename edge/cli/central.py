@@ -1,4 +1,5 @@
-"""`kezek central ...`: the reference central (run), downlink publishing, summary, schemas."""
+"""`kezek central ...`: the reference central (run), downlink publishing, summary, schemas,
+the store's migrations and the fleet benchmark."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+DB_HELP = ("the store: a SQLite file (default central.db), or a PostgreSQL URL "
+           "postgresql://USER@HOST:PORT/DB (password from $PGPASSWORD or ~/.pgpass, never "
+           "on the command line); default $KEZEK_CENTRAL_DB, else central.db")
+
+
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    import os
+    p.add_argument("--db", default=os.environ.get("KEZEK_CENTRAL_DB", "central.db"),
+                   help=DB_HELP)
 
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
@@ -30,7 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run = csub.add_parser("run", help="store events from every edge and show a live summary")
     _broker_args(run)
-    run.add_argument("--db", type=Path, default=Path("central.db"), help="SQLite file")
+    _db_arg(run)
+    run.add_argument("--workers", type=int,
+                     help="threads storing batches (default: 4 with PostgreSQL, 1 with SQLite)")
+    run.add_argument("--retention-days", type=int, metavar="DAYS",
+                     help="delete events filed under a day older than DAYS (PostgreSQL: whole "
+                          "months); default: keep everything")
+    run.add_argument("--timezone", default="Asia/Almaty",
+                     help="IANA zone of the business day events are filed under")
     run.add_argument("--group", default="kezek-central",
                      help="shared subscription group: instances in one group share the load")
     run.add_argument("--publish-dir", type=Path,
@@ -61,8 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd)
 
     summ = csub.add_parser("summary", help="print the per-site summary from a central database")
-    summ.add_argument("--db", type=Path, default=Path("central.db"))
+    _db_arg(summ)
     summ.set_defaults(func=_summary)
+
+    mig = csub.add_parser("migrate", help="create or upgrade the store's schema and print "
+                                          "its version (run does it too)")
+    _db_arg(mig)
+    mig.set_defaults(func=_migrate)
+
+    from edge.central.fleet_cli import register_fleet
+    register_fleet(csub)
 
     sch = csub.add_parser("schemas", help="write (or --check) the JSON Schemas in docs/schemas")
     sch.add_argument("--out", type=Path, default=DEFAULT_SCHEMAS)
@@ -87,12 +112,21 @@ def _run(args: argparse.Namespace) -> int:
     from edge.central.server import Central
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    from edge.central.store import describe
     central = Central(_settings(args), args.db, group=args.group, publish_dir=args.publish_dir,
-                      summary_every_s=args.summary_every or None, out=sys.stdout)
+                      summary_every_s=args.summary_every or None, out=sys.stdout,
+                      workers=args.workers, retention_days=args.retention_days,
+                      timezone=args.timezone)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    central.start()
+    try:
+        central.start()
+    except Exception as e:
+        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+              file=sys.stderr)
+        central.stop()
+        return 1
     try:
         stop.wait()
     finally:
@@ -155,14 +189,50 @@ def _cmd(args: argparse.Namespace) -> int:
     return _one_shot(args, send)
 
 
-def _summary(args: argparse.Namespace) -> int:
-    from edge.central.store import CentralStore, format_summary
-    if not args.db.exists():
+def _why(e: Exception) -> str:
+    from edge.central.store import MissingDriver
+    if isinstance(e, MissingDriver):
+        return str(e)
+    return f"{type(e).__name__}: {e}".strip()
+
+
+def _open(args: argparse.Namespace) -> Any:
+    """The store named by --db, or None after saying why not."""
+    from edge.central.store import describe, is_postgres_url, open_store
+    if not is_postgres_url(args.db) and not Path(args.db).exists():
         print(f"kezek central: {args.db}: no such database", file=sys.stderr)
+        return None
+    try:
+        return open_store(args.db, pool_size=1)
+    except Exception as e:
+        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+              file=sys.stderr)
+        return None
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from edge.central.store import format_summary
+    store = _open(args)
+    if store is None:
         return 1
-    store = CentralStore(args.db)
     try:
         print(format_summary(store.summary()))
+    finally:
+        store.close()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from edge.central.store import describe, is_postgres_url, open_store
+    try:
+        store = open_store(args.db, pool_size=1)
+    except Exception as e:
+        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+              file=sys.stderr)
+        return 1
+    try:
+        kind = "PostgreSQL" if is_postgres_url(args.db) else "SQLite"
+        print(f"{describe(args.db)}: {kind}, schema version {store.schema_version}")
     finally:
         store.close()
     return 0

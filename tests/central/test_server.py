@@ -1,18 +1,53 @@
-"""The reference central: shared subscription, CLI, files published, summary; schemas current."""
+"""The reference central on both store back-ends: shared subscription, CLI, files
+published, summary, a replaced SD card; schemas current."""
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, cast
 
+import pytest
+
+from edge.central.server import Central
+from edge.central.store import EventStore, open_store
 from edge.queue.commands import IssueTicket
+from edge.sync.mqtt import BrokerSettings
 from edge.sync.schemas import check_schemas
-from tests.sync.conftest import (DEVICE, ROOT, SITE, Broker, CentralRig, EdgeRig,
-                                 assert_exactly_once, child_env, kezek_cmd, make_config, wait_for)
+from tests.sync.conftest import (DEVICE, ROOT, SITE, Broker, EdgeRig, assert_exactly_once,
+                                 child_env, kezek_cmd, make_config, wait_for)
+
+
+class CentralRig:
+    """A reference central on the broker, storing into `target` (a file or a URL)."""
+
+    def __init__(self, port: int, target: str, **kwargs: Any) -> None:
+        self.db = target
+        self.central = Central(BrokerSettings("127.0.0.1", port, keepalive_s=5), target,
+                               **kwargs)
+        self.central.start()
+        assert self.central.wait_connected(10), "central did not connect"
+        self._reader: EventStore = open_store(target)
+
+    def contiguous(self, site: str = SITE, device: str = DEVICE) -> int:
+        d = self._reader.device(site, device)
+        return d["contiguous"] if d else 0
+
+    def events(self, site: str = SITE, device: str = DEVICE) -> list[dict[str, Any]]:
+        return self._reader.events(site, device)
+
+    def stop(self) -> None:
+        self.central.stop()
+        self._reader.close()
+
+
+@pytest.fixture
+def central(broker: Broker, store_target: str) -> Iterator[CentralRig]:
+    rig = CentralRig(broker.port, store_target)
+    yield rig
+    rig.stop()
 
 
 def test_json_schemas_match_the_models() -> None:
@@ -22,31 +57,32 @@ def test_json_schemas_match_the_models() -> None:
 
 
 def test_two_centrals_share_the_load_and_store_once(broker: Broker, tmp_path: Path,
+                                                    store_target: str,
                                                     edges: list[EdgeRig]) -> None:
     """Risk: two instances each store half, or both store everything twice."""
-    db = tmp_path / "central.db"
-    a = CentralRig(broker.port, db, instance="central-a")
-    b = CentralRig(broker.port, db, instance="central-b")
+    a = CentralRig(broker.port, store_target, instance="central-a")
+    b = CentralRig(broker.port, store_target, instance="central-b")
     try:
         edge = EdgeRig(make_config(broker.port, batch_max_events=5), tmp_path / "edge")
         edges.append(edge)
         edge.record(200)
         last = edge.last_seq()
         wait_for(lambda: a.contiguous() == last, 20, "both centrals together to store all")
-        assert_exactly_once(a, last, edge.ids)
+        assert_exactly_once(cast(Any, a), last, edge.ids)
         assert a.central.batches > 0 and b.central.batches > 0
         # One instance goes away for good: its will must not make the edge stop sending.
         a.central.client.disconnect()
         edge.record(20, start=200)
         last = edge.last_seq()
         wait_for(lambda: b.contiguous() == last, 20, "the remaining central to take over")
-        assert_exactly_once(b, last, edge.ids)
+        assert_exactly_once(cast(Any, b), last, edge.ids)
     finally:
         a.stop()
         b.stop()
 
 
 def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: Path,
+                                                     store_target: str,
                                                      edges: list[EdgeRig]) -> None:
     """Risk: the central team's tools do not work end to end."""
     pub = tmp_path / "publish" / SITE / DEVICE
@@ -57,9 +93,9 @@ def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: P
                     {"number": 5, "services": {"realty": 1}}]}}), encoding="utf-8")
     (pub / "cmd" / "close-1.json").write_text(json.dumps(
         {"name": "close_window", "args": {"window": 1}}), encoding="utf-8")
-    db = tmp_path / "central.db"
+    db = store_target
     broker_args = ["--host", "127.0.0.1", "--port", str(broker.port), "--no-tls"]
-    run = subprocess.Popen(kezek_cmd("central", "run", *broker_args, "--db", str(db),
+    run = subprocess.Popen(kezek_cmd("central", "run", *broker_args, "--db", db,
                                      "--publish-dir", str(tmp_path / "publish"),
                                      "--summary-every", "0.5"),
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -86,7 +122,7 @@ def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: P
         assert result[0]["ok"]
         # The edge's health reaches central's summary: 3 waiting.
         summary = wait_for(lambda: (out := subprocess.run(
-            kezek_cmd("central", "summary", "--db", str(db)), capture_output=True, text=True,
+            kezek_cmd("central", "summary", "--db", db), capture_output=True, text=True,
             env=child_env(), cwd=str(ROOT), timeout=30).stdout) and f"{SITE}" in out
             and " 3 " in out and out, 15, "the summary to show 3 waiting")
         assert "online" in summary.splitlines()[0]
@@ -97,56 +133,11 @@ def test_central_cli_run_publish_dir_cmd_and_summary(broker: Broker, tmp_path: P
     assert SITE in out, "the live summary was printed"
 
 
-def _batch(seqs: range, prefix: str, *, db: str | None = None, floor: int = 0) -> Any:
-    from edge.sync.protocol import EventBatch
-
-    return EventBatch.model_validate({
-        "v": 1, "site": SITE, "device": DEVICE, "session": 1, "floor": floor,
-        **({"db": db} if db else {}),
-        "events": [{"v": 1, "id": f"{prefix}-{s}", "site": SITE, "device": DEVICE, "seq": s,
-                    "boot": "b", "type": "test.event", "ts": 0, "mono_ms": 0,
-                    "clock_synced": True, "hist": False, "data": {"from": prefix}}
-                   for s in seqs]})
-
-
-def test_store_keeps_conflicting_events_below_its_mark(tmp_path: Path) -> None:
-    """Risk: a replaced database's events (same seqs, other ids) below the contiguous mark
-    were counted as duplicates and acked, then deleted at the edge: lost."""
-    from edge.central.store import CentralStore
-
-    store = CentralStore(tmp_path / "central.db")
-    try:
-        assert store.store_batch(_batch(range(1, 31), "old")).acked_seq == 30
-        result = store.store_batch(_batch(range(1, 11), "new"))
-        assert result.conflicts == 10 and result.duplicates == 0
-        store.store_batch(_batch(range(1, 11), "new"))  # resent: kept once
-        kept = store.conflicts(SITE, DEVICE)
-        assert [(c["seq"], c["stored_id"], c["new_id"]) for c in kept] == \
-            [(s, f"old-{s}", f"new-{s}") for s in range(1, 11)]
-        assert kept[0]["type"] == "test.event" and kept[0]["data"] == {"from": "new"}
-        assert [e["id"] for e in store.events(SITE, DEVICE)][:2] == ["old-1", "old-2"]
-        assert store.device(SITE, DEVICE)["conflicts"] == 20
-    finally:
-        store.close()
-    # The "kept once" check looks one conflict up by its key, not by scanning them all
-    # (a restored edge resends tens of thousands: the scan held the write lock for seconds).
-    conn = sqlite3.connect(str(tmp_path / "central.db"))
-    try:
-        plan = " ".join(r[3] for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT 1 FROM conflicts WHERE site=? AND device=? AND seq=? "
-            "AND new_id=?", (SITE, DEVICE, 1, "x")))
-    finally:
-        conn.close()
-    assert "USING COVERING INDEX conflicts_key" in plan, plan
-
-
 def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         broker: Broker, central: CentralRig, tmp_path: Path, edges: list[EdgeRig]) -> None:
     """Risk: a new SD card (seq and session from 1 again) has its events acked as
     duplicates of the old card's and deleted, and shows offline for good."""
-    from edge.central.store import CentralStore
-
-    reader = CentralStore(central.db)
+    reader = open_store(central.db)
     try:
         for _ in range(3):   # a few restarts: the old card's session grows
             old = EdgeRig(make_config(broker.port), tmp_path / "old-card")
@@ -161,8 +152,8 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         old_events = central.events()
         old.close()
         edges.remove(old)
-        wait_for(lambda: reader._conn.execute(
-            "SELECT online FROM states").fetchone() == (0,), 10, "old card offline")
+        wait_for(lambda: (reader.state(SITE, DEVICE) or {}).get("online") is False, 10,
+                 "old card offline")
 
         new = EdgeRig(make_config(broker.port), tmp_path / "new-card")
         edges.append(new)
@@ -172,7 +163,7 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         streams = reader.streams(SITE, DEVICE)
         assert [key for _, key in streams] == [DEVICE, f"{DEVICE}~2"]
         assert streams[1][0] == new.link.db_id != streams[0][0]
-        assert_exactly_once(central, new.last_seq(), new.ids, device=f"{DEVICE}~2")
+        assert_exactly_once(cast(Any, central), new.last_seq(), new.ids, device=f"{DEVICE}~2")
         assert central.events() == old_events, "the old card's events are untouched"
         assert reader.conflicts(SITE, DEVICE) == []
         wait_for(lambda: reader.summary()[0]["online"] == 1, 10,
@@ -181,33 +172,18 @@ def test_replaced_edge_database_is_a_new_stream_and_shows_online(
         reader.close()
 
 
-def test_a_ticket_with_events_after_its_no_show_is_stored_whole(tmp_path: Path,
-                                                                harness: Any) -> None:
-    """Risk: a no-show who came back gets events after a final one (ticket.returned, a
-    second call, done); a central keyed on "one final event per ticket" must still store
-    and ack them all, and the ticket's outcome is its last final event, once."""
-    from edge.central.store import CentralStore
-    from edge.queue import commands as c
-    from edge.sync.protocol import EventBatch
 
-    harness.call(c.IssueTicket("docs"))
-    harness.call(c.CallNext(1))
-    harness.call(c.NoShow(1))
-    harness.clock.advance(5 * 60)
-    harness.call(c.CallTicket(1, "A-001"))
-    harness.call(c.Finish(1))
-    outbox = harness.store.outbox()
-    store = CentralStore(tmp_path / "central.db")
-    try:
-        result = store.store_batch(EventBatch.model_validate({
-            "v": 1, "site": SITE, "device": DEVICE, "session": 1, "floor": 0,
-            "events": [e.envelope(SITE, DEVICE) for e in outbox]}))
-        assert result.acked_seq == outbox[-1].seq and result.inserted == len(outbox)
-        stored = [e for e in store.events(SITE, DEVICE) if e["data"].get("ticket_id") == 1]
-    finally:
-        store.close()
-    assert [e["type"] for e in stored] == ["ticket.issued", "ticket.called", "ticket.no_show",
-                                           "ticket.returned", "ticket.called", "ticket.done"]
-    outcome = {e["data"]["ticket_id"]: e["type"] for e in stored
-               if e["type"] in ("ticket.done", "ticket.no_show", "ticket.voided")}
-    assert outcome == {1: "ticket.done"}
+
+def test_without_psycopg_kezek_central_says_what_to_install(tmp_path: Path) -> None:
+    """Risk: an install without the `central` extra fails with an ImportError trace
+    instead of the line to run."""
+    url = "postgresql://kezek@127.0.0.1:9/kezek"
+    for action in (["run", "--host", "127.0.0.1", "--port", "9", "--no-tls", "--db", url],
+                   ["summary", "--db", url], ["migrate", "--db", url]):
+        done = subprocess.run(
+            [*kezek_cmd()[:2], "import sys; sys.modules['psycopg'] = None; "
+             "from edge.cli import main; sys.exit(main())", "central", *action],
+            capture_output=True, text=True, env=child_env(), cwd=str(ROOT), timeout=60)
+        assert done.returncode == 1, (action, done.stderr)
+        assert "pip install 'kezek-edge[central]'" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

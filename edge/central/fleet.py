@@ -1,0 +1,401 @@
+"""A fleet in a box: hundreds of simulated edges against N central instances, measured.
+
+`Fleet` drives every SimEdge (fleet_edge.py) from one thread with paho's external loop
+(a selector over all their sockets), through one broker, against central instances
+running as their own processes (`kezek central run`) on one shared subscription and one
+PostgreSQL database. A run has phases: live (the day's events at a rate, some edges cut
+off for a while and catching up), then a backlog drained at once; it ends when every
+edge's outbox is acked and checks the store: every event of every edge once, none lost,
+none twice. Chaos (an instance SIGKILLed and started again, PostgreSQL restarted
+immediate) can be thrown in during the live phase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import paho.mqtt.client as mqtt
+
+from edge.central.fleet_edge import SimEdge
+from edge.central.localpg import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mosquitto_exe() -> str | None:
+    # Debian installs it in /usr/sbin, off a normal user's PATH.
+    return (shutil.which("mosquitto")
+            or shutil.which("mosquitto", path="/usr/local/sbin:/usr/sbin:/sbin"))
+
+
+class LocalMosquitto:
+    """A Mosquitto on 127.0.0.1 and a free port, tuned for a fleet (queues, $SYS each second)."""
+
+    def __init__(self) -> None:
+        exe = mosquitto_exe()
+        if exe is None:
+            raise RuntimeError("install Mosquitto: apt-get install mosquitto")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="kezek-mqtt-"))
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                        "persistence false\nset_tcp_nodelay true\nsys_interval 1\n"
+                        "max_queued_messages 10000\n", encoding="ascii")
+        self.log = open(self.dir / "mosquitto.log", "wb")
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        _wait_port(self.port, 10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _wait_port(port: int, timeout: float) -> None:
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class CentralProcs:
+    """`kezek central run` instances, one process each, on one group and one database."""
+
+    def __init__(self, port: int, db_url: str, n: int, workers: int = 4) -> None:
+        self.port, self.db_url, self.workers = port, db_url, workers
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.peak_rss_kb: list[int] = []
+        self.logdir = Path(tempfile.mkdtemp(prefix="kezek-central-"))
+        for i in range(n):
+            self.procs.append(self._spawn(i))
+            self.peak_rss_kb.append(0)
+
+    def _spawn(self, i: int) -> "subprocess.Popen[bytes]":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        with open(self.logdir / f"central-{i}.log", "ab") as log:   # the child keeps its own
+            return subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "central", "run", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--no-tls", "--db", self.db_url,
+                 "--summary-every", "0", "--workers", str(self.workers)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+
+    def kill(self, i: int) -> None:
+        """SIGKILL: no goodbye, no commit of what it was doing."""
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait(10)
+
+    def start(self, i: int) -> None:
+        self.procs[i] = self._spawn(i)
+
+    def sample_memory(self) -> None:
+        for i, p in enumerate(self.procs):
+            try:
+                for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_rss_kb[i] = max(self.peak_rss_kb[i], int(line.split()[1]))
+            except OSError:
+                pass
+
+    def log_tail(self) -> str:
+        out = []
+        for f in sorted(self.logdir.glob("*.log")):
+            out.append(f"--- {f.name}\n" + "\n".join(
+                f.read_text(errors="replace").splitlines()[-15:]))
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+@dataclass
+class FleetPlan:
+    edges: int = 350
+    live_s: float = 60.0
+    rate_eps: float = 3.2           # per edge: 10x a real day (1,000 visits x ~10 events / 9 h)
+    cut_fraction: float = 0.1       # edges cut off during the live phase
+    cut_s: float = 10.0
+    backlog: int = 200              # events per edge, drained at once after the live phase
+    batch_max: int = 500
+    window: int = 4
+    ack_timeout_s: float = 5.0
+    settle_s: float = 120.0         # deadline for every outbox to drain
+    seed: int = 1
+    chaos: list[tuple[float, str]] = field(default_factory=list)   # (at s, "kill:0" | "restart-db")
+
+
+@dataclass
+class FleetResult:
+    instances: int
+    edges: int
+    events: int = 0
+    live_events_per_s: float = 0.0
+    drain_events_per_s: float = 0.0
+    lag_p50_s: float = 0.0
+    lag_p99_s: float = 0.0
+    catchup_max_s: float = 0.0
+    connections_peak: int = 0
+    central_rss_mb: list[float] = field(default_factory=list)
+    lost: int = 0
+    duplicated: int = 0
+    unacked: int = 0
+    rewinds: int = 0
+    cmd_results: int = 0
+    cfg_applied: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+class Fleet:
+    def __init__(self, broker_port: int, plan: FleetPlan) -> None:
+        self.plan = plan
+        self.port = broker_port
+        self.sel = selectors.DefaultSelector()
+        rng = random.Random(plan.seed)
+        self.edges = [SimEdge(f"c{i + 1:04d}", "edge-1", "127.0.0.1", broker_port,
+                              rng=random.Random(rng.random()), rate_eps=plan.rate_eps,
+                              batch_max=plan.batch_max, window=plan.window,
+                              ack_timeout_s=plan.ack_timeout_s, on_socket=self._socket)
+                      for i in range(plan.edges)]
+        self.connections = 0
+        self.observer = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fleet-observer",
+                                    protocol=mqtt.MQTTv5)
+        self.observer.on_message = self._sys
+        self.observer.on_socket_open = lambda c, u, s: self._socket("open", c, s)
+        self.observer.on_socket_close = lambda c, u, s: self._socket("close", c, s)
+        self.observer.on_socket_register_write = lambda c, u, s: self._socket("write", c, s)
+        self.observer.on_socket_unregister_write = lambda c, u, s: self._socket("nowrite", c, s)
+        self.observer.on_connect = lambda c, u, f, r, p: c.subscribe(
+            "$SYS/broker/clients/connected", 0)
+        self.observer.connect("127.0.0.1", broker_port, keepalive=30)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _socket(self, what: str, client: Any, sock: Any) -> None:
+        try:
+            if what == "open":
+                self.sel.register(sock, selectors.EVENT_READ, client)
+            elif what == "close":
+                self.sel.unregister(sock)
+            elif what == "write":
+                self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+            elif what == "nowrite":
+                self.sel.modify(sock, selectors.EVENT_READ, client)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _sys(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            self.connections = max(self.connections, int(msg.payload))
+        except ValueError:
+            pass
+
+    def run(self, seconds: float, *, generate: bool = True,
+            until: Callable[[], bool] | None = None,
+            every_s: Callable[[float], None] | None = None) -> None:
+        start = last_tick = last_misc = time.monotonic()
+        while True:
+            for key, mask in self.sel.select(0.005):
+                c = key.data
+                if mask & selectors.EVENT_READ:
+                    c.loop_read(100)
+                if mask & selectors.EVENT_WRITE:
+                    c.loop_write()
+            now = time.monotonic()
+            if now - last_tick >= 0.05:
+                dt = now - last_tick
+                for e in self.edges:
+                    if generate:
+                        e.generate(dt)
+                    e.pump(now)
+                last_tick = now
+            if now - last_misc >= 1.0:
+                for c in [e.client for e in self.edges] + [self.observer]:
+                    c.loop_misc()
+                if every_s is not None:
+                    every_s(now - start)
+                last_misc = now
+            if now - start >= seconds or (until is not None and until()):
+                return
+
+    def all_connected(self) -> bool:
+        return all(e.connected and e.central_online for e in self.edges)
+
+    def all_acked(self) -> bool:
+        return all(e.acked == e.last_seq for e in self.edges)
+
+    def close(self) -> None:
+        for e in self.edges:
+            try:
+                e.goodbye()
+            except Exception:  # a client in any state: it is being thrown away
+                pass
+        self.run(0.5, generate=False)
+        self.observer.disconnect()
+        self.sel.close()
+
+
+def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
+              pg: Any = None, workers: int = 4, log: Callable[[str], None] = print
+              ) -> FleetResult:
+    """One measured run: N instances, the plan's phases, the store checked at the end."""
+    from edge.central.store import open_store
+    store = open_store(db_url, pool_size=1)   # migrated before the instances race for it
+    centrals = CentralProcs(broker_port, db_url, instances, workers)
+    fleet: Fleet | None = None
+    result = FleetResult(instances, plan.edges)
+    try:
+        fleet = Fleet(broker_port, plan)
+        f = fleet
+        f.run(60, generate=False, until=f.all_connected)
+        if not f.all_connected():
+            raise RuntimeError("not every edge connected and saw central online:\n"
+                               + centrals.log_tail())
+        log(f"  {instances} instance(s): {plan.edges} edges connected; live for {plan.live_s:g} s")
+        threading.Thread(target=publish_downlink, args=(broker_port, f.edges),
+                         name="fleet-downlink", daemon=True).start()
+        cut = f.edges[:int(plan.edges * plan.cut_fraction)]
+        chaos = sorted(plan.chaos)
+        done_chaos: list[str] = []
+
+        def tick(t: float) -> None:
+            centrals.sample_memory()
+            if cut and plan.live_s * 0.3 <= t and not getattr(tick, "cut", False):
+                tick.cut = True  # type: ignore[attr-defined]
+                for e in cut:
+                    e.cut(plan.cut_s)
+            while chaos and chaos[0][0] <= t:
+                _, action = chaos.pop(0)
+                done_chaos.append(action)
+                threading.Thread(target=_chaos, args=(action, centrals, pg), daemon=True).start()
+
+        stored0 = _stored(store)
+        t0 = time.monotonic()
+        f.run(plan.live_s, every_s=tick)
+        live_s = time.monotonic() - t0
+        # The live phase's figure: what was stored while events were being made.
+        result.live_events_per_s = (_stored(store) - stored0) / live_s
+        f.run(plan.settle_s, generate=False, until=f.all_acked,
+              every_s=lambda t: centrals.sample_memory())
+        if plan.backlog:
+            for e in f.edges:
+                e.paused = True
+                for _ in range(plan.backlog):
+                    e.step_day()
+            stored1 = _stored(store)
+            t1 = time.monotonic()
+            for e in f.edges:
+                e.paused = False
+            f.run(plan.settle_s, generate=False, until=f.all_acked,
+                  every_s=lambda t: centrals.sample_memory())
+            result.drain_events_per_s = (_stored(store) - stored1) / (time.monotonic() - t1)
+        lags = [x for e in f.edges for x in e.stats.lags]
+        catchup = [x for e in f.edges for x in e.stats.catchup_lags]
+        result.lag_p50_s, result.lag_p99_s = percentile(lags, 50), percentile(lags, 99)
+        result.catchup_max_s = max(catchup) if catchup else 0.0
+        result.connections_peak = f.connections
+        result.central_rss_mb = [round(k / 1024, 1) for k in centrals.peak_rss_kb]
+        result.rewinds = sum(e.stats.rewinds for e in f.edges)
+        result.unacked = sum(e.last_seq - e.acked for e in f.edges)
+        result.events = sum(e.last_seq for e in f.edges)
+        result.lost, result.duplicated = _check(store, f.edges)
+        result.cmd_results = sum(len(e.cmds_seen) for e in f.edges)
+        result.cfg_applied = sum(1 for e in f.edges if e.cfg_version)
+        result.notes += done_chaos
+    finally:
+        if fleet is not None:
+            fleet.close()
+        centrals.stop()
+        store.close()
+    return result
+
+
+def _chaos(action: str, centrals: CentralProcs, pg: Any) -> None:
+    if action.startswith("kill:"):
+        i = int(action.split(":")[1])
+        centrals.kill(i)
+        time.sleep(1.0)
+        centrals.start(i)
+    elif action == "restart-db" and pg is not None:
+        pg.restart("immediate")
+
+
+def _stored(store: Any) -> int:
+    with store._read() as tx:
+        return int(tx.rows("SELECT COALESCE(SUM(stored), 0) FROM devices")[0][0])
+
+
+def _check(store: Any, edges: list[SimEdge]) -> tuple[int, int]:
+    """(lost, duplicated) over every edge: its events 1..last_seq, each once, same id."""
+    with store._read() as tx:
+        rows = {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4] or 0)) for r in tx.rows(
+            "SELECT site, device, COUNT(*), COUNT(DISTINCT seq), MAX(seq) FROM events "
+            "GROUP BY site, device")}
+    lost = dup = 0
+    for e in edges:
+        count, distinct, top = rows.get((e.site, e.device), (0, 0, 0))
+        lost += e.last_seq - distinct + max(0, top - e.last_seq)
+        dup += count - distinct
+    return lost, dup
+
+
+def publish_downlink(port: int, edges: list[SimEdge]) -> None:
+    """A retained cfg and one command for every edge, as central's tools send them."""
+    from edge.sync.mqtt import publish_properties
+    from edge.sync.protocol import Topics
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fleet-downlink",
+                    protocol=mqtt.MQTTv5)
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    infos = []
+    for e in edges:
+        t = Topics(e.site, e.device)
+        infos.append(c.publish(t.cfg, json.dumps({"v": 1, "version": 2, "config": {
+            "policies": {"recall_limit": 3}}}), qos=1, retain=True))
+        infos.append(c.publish(t.cmd, json.dumps({
+            "v": 1, "cmd_id": f"fleet-{e.site}", "name": "announce",
+            "args": {"text": "fleet", "lang": "ru"}, "ts": int(time.time() * 1000),
+            "ttl_s": 600}), qos=1, properties=publish_properties(600)))
+    for info in infos:
+        info.wait_for_publish(10)
+    c.disconnect()
+    c.loop_stop()
