@@ -7,7 +7,10 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from edge.config.sync import SyncConfig
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +29,17 @@ class BrokerSettings:
     password: str | None = None
     keepalive_s: int = 30
     connect_timeout_s: float = 10.0
+
+
+def broker_settings(sync: "SyncConfig") -> BrokerSettings:
+    """The broker, TLS files and login of a [sync] section, as the link and `kezek doctor`
+    use them; the password is read now (password_file, systemd credential, environment:
+    OSError when its file cannot be read)."""
+    return BrokerSettings(host=sync.host, port=sync.port, tls=sync.tls, ca_file=sync.ca_file,
+                          cert_file=sync.cert_file, key_file=sync.key_file,
+                          username=sync.username,
+                          password=sync.read_password() if sync.username else None,
+                          keepalive_s=sync.keepalive_s, connect_timeout_s=sync.connect_timeout_s)
 
 
 def make_client(settings: BrokerSettings, client_id: str, *, manual_ack: bool = True) -> Any:
