@@ -122,7 +122,7 @@ def test_second_process_with_same_identity_refuses_to_start(broker: Broker, tmp_
             second = subprocess.run(kezek_cmd("run", "--config", str(config), "--state-dir",
                                               str(state)),
                                     input="ticket docs\n", capture_output=True, text=True,
-                                    env=child_env(), timeout=30,
+                                    env=child_env(), timeout=60,
                                     cwd=str(Path(__file__).resolve().parents[2]))
             assert second.returncode != 0
             assert "another Kezek process" in second.stderr

@@ -190,9 +190,12 @@ def test_garbage_on_every_downlink_topic(broker: Broker, central: CentralRig, pr
     for words in ("not UTF-8", "not JSON", "expected an object", "unsupported protocol version",
                   "over the limit"):
         assert words in reasons
+    # Garbage on the ack and central-state topics leaves no event, and MQTT keeps no order
+    # between topics: counted once it has all been handled.
+    wait_for(lambda: edge.link.health()["bad_messages"] >= 2 * len(GARBAGE) - 2, 15,
+             "the bad acks and central states to be counted")
     health = edge.link.health()
     assert health["connected"] and health["watchdog_restarts"] == 0
-    assert health["bad_messages"] >= 2 * len(GARBAGE) - 2
     after = edge.app.controller.snapshot
     assert (after.services, after.windows) == (before.services, before.windows)
 
@@ -290,7 +293,7 @@ def test_a_full_bookings_snapshot_fits_the_default_limit(
          "version": 1} for i in range(20_000)]})
     assert len(doc) > 4_000_000
     probe.publish(T.bookings, doc, retain=True)
-    wait_for(lambda: edge.link.health()["bookings_version"] == 1, 30,
+    wait_for(lambda: edge.link.health()["bookings_version"] == 1, 120,
              "the 20,000-booking snapshot to load")
     assert results(edge, "sync.rejected") == []
     assert results(edge, "bookings.loaded")[0]["changed"] == 20_000

@@ -15,7 +15,7 @@ def _record_padded(edge: EdgeRig, n: int, pad: int = 1000) -> None:
     """n events of about `pad` bytes each: a few of them fill a batch."""
     for i in range(n):
         edge.app.controller.call(RecordEvent("test.event", {"i": i, "pad": "x" * pad}),
-                                 timeout=10)
+                                 timeout=60)
 
 
 def _denied_raised(edge: EdgeRig) -> list[dict]:
