@@ -318,6 +318,15 @@ def edge_outbox_count(db_path: Path) -> int:
         conn.close()
 
 
+def edge_outbox_first(db_path: Path) -> int:
+    """The oldest seq still in the edge's outbox (0 when it is empty)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0] or 0
+    finally:
+        conn.close()
+
+
 def assert_exactly_once(rig: CentralRig, last_seq: int, ids: dict[int, str] | None = None,
                         device: str = DEVICE) -> list[dict[str, Any]]:
     """Central holds the edge's events 1..last_seq: no gap, no duplicate, same ids."""
