@@ -38,14 +38,14 @@ class App:
         self.db_path = self.state_dir / DB_NAME
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
-        # One process per device: a second `kezek run` on the same identity stops here,
-        # before it opens (or migrates) the database the first one is using.
+        # One process per database: a second `kezek run` on this state folder stops here,
+        # whatever its center.device, before it opens (or migrates) the database the
+        # first one is using.
         from edge.storage.faults import storage_error
-        from edge.sync.lock import acquire_identity_lock
+        from edge.sync.lock import acquire_database_lock
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            self.identity_lock = acquire_identity_lock(self.state_dir, config.center.site,
-                                                       config.center.device)
+            self.database_lock = acquire_database_lock(self.db_path)
         except OSError as e:
             # The first write of a start: a read-only card or a folder without permission
             # shows here, and must say so (not a traceback, see docs/operations.md).

@@ -1,10 +1,15 @@
-"""One process per device: an exclusive flock on a lock file in the state directory.
+"""One process per database: an exclusive flock on `<database>.lock` beside the database.
 
-`kezek run` takes it before opening the database; the MQTT link takes it again (the
-same process gets the same lock back). A second process with the same identity and
-state directory refuses to start. Two machines with the same identity cannot share a
-file lock: the broker then takes the session over, which the link reports as the alarm
-`sync.identity` (see docs/sync.md).
+`kezek run` takes it before it opens (or migrates) the database; the sync link takes it
+again (the same process gets the same lock back). A second process on the same database
+refuses to start, whatever identity (center.site / center.device) its config gives: two
+processes on one database hand out the same ticket numbers and the second one's outbox
+rows collide with the first's (`UNIQUE constraint failed: outbox.seq`). The kernel frees
+the lock when the process ends, even on kill -9.
+
+Two processes with one identity on different databases (another folder, another machine)
+cannot see each other's lock: the broker then takes the session from one whenever the
+other connects, which the link reports as the alarm `sync.identity` (edge/sync/identity.py).
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from edge.errors import KezekError
 logger = logging.getLogger(__name__)
 
 
-class IdentityInUse(KezekError):
-    """Another running process already serves this site/device from this state directory."""
+class DatabaseInUse(KezekError):
+    """Another running process already uses this database."""
 
 
-class IdentityLock:
+class DatabaseLock:
     """A held lock; release() (or process exit, even kill -9) frees it."""
 
     def __init__(self, path: Path, fd: int) -> None:
@@ -39,7 +44,7 @@ class IdentityLock:
         with _registry_lock:
             if self._fd is None:
                 return
-            _held.pop(str(self.path), None)
+            _held.pop(_key(self.path), None)
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
@@ -48,22 +53,27 @@ class IdentityLock:
 
 
 _registry_lock = threading.Lock()
-_held: dict[str, IdentityLock] = {}
+_held: dict[str, DatabaseLock] = {}
 
 
-def lock_path(state_dir: Path, site: str, device: str) -> Path:
-    return Path(state_dir) / f"kezek-{site}-{device}.lock"
+def lock_path(db_path: Path) -> Path:
+    return Path(db_path).with_name(Path(db_path).name + ".lock")
 
 
-def acquire_identity_lock(state_dir: Path, site: str, device: str) -> IdentityLock:
-    """Take (or get back, within this process) the device's lock; IdentityInUse if taken."""
-    path = lock_path(state_dir, site, device)
-    key = str(path)
+def _key(path: Path) -> str:
+    # One key per file however it is named (a relative --state-dir, a symlinked folder).
+    return os.path.realpath(path)
+
+
+def acquire_database_lock(db_path: Path) -> DatabaseLock:
+    """Take (or get back, within this process) the database's lock; DatabaseInUse if taken."""
+    path = lock_path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = _key(path)
     with _registry_lock:
         held = _held.get(key)
         if held is not None and held.held:
             return held
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -72,13 +82,16 @@ def acquire_identity_lock(state_dir: Path, site: str, device: str) -> IdentityLo
                 other = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
             finally:
                 os.close(fd)
-            raise IdentityInUse(
-                f"site {site!r} device {device!r}: another Kezek process (pid {other}) already "
-                f"runs with state directory {path.parent}; stop it first "
-                f"(systemctl stop kezek) or give this one another center.device") from None
+            # No advice to change center.device here: with another identity the second
+            # process would still open this same database.
+            raise DatabaseInUse(
+                f"{db_path}: another Kezek process (pid {other}) already runs on this "
+                f"database; two processes on one database would hand out the same ticket "
+                f"numbers. Stop the other one first (systemctl stop kezek, or `quit` on its "
+                f"console); `kezek status` shows what the running one does") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        lock = IdentityLock(path, fd)
+        lock = DatabaseLock(path, fd)
         _held[key] = lock
-        logger.debug("identity lock %s taken", path)
+        logger.debug("database lock %s taken", path)
         return lock

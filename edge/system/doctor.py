@@ -14,8 +14,8 @@ import grp
 import socket
 import sqlite3
 import ssl
-import struct
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -270,87 +270,66 @@ def check_announce(config: AppConfig, snd_dir: Path = Path("/dev/snd"),
 
 # -- broker --------------------------------------------------------------------------
 
-def _mqtt_connect_packet(client_id: str, username: str | None, password: str | None) -> bytes:
-    def s(v: str) -> bytes:
-        b = v.encode("utf-8")
-        return struct.pack("!H", len(b)) + b
-    flags = 0x02  # clean session: the probe leaves nothing behind
-    payload = s(client_id)
-    if username is not None:
-        flags |= 0x80
-        payload += s(username)
-        if password is not None:
-            flags |= 0x40
-            payload += s(password)
-    body = s("MQTT") + bytes([4, flags]) + struct.pack("!H", 10) + payload
-    length, encoded = len(body), b""
-    while True:
-        byte, length = length % 128, length // 128
-        encoded += bytes([byte | (0x80 if length else 0)])
-        if not length:
-            break
-    return b"\x10" + encoded + body
-
-
-_CONNACK = {1: "protocol version refused", 2: "client id refused", 3: "broker unavailable",
-            4: "bad user name or password", 5: "not authorized"}
-
-
 def check_broker(config: AppConfig, timeout: float = 5.0) -> list[Check]:
-    """TCP connect, TLS handshake with the configured CA and client certificate, MQTT CONNECT."""
+    """A login as the service makes it: its own MQTT v5 client, TLS settings, client
+    certificate and password (edge/sync/mqtt.py), with a client id of its own
+    (`<site>-<device>-doctor`, so the service's session is not disturbed) and a clean
+    start without session expiry, so the broker keeps nothing of it."""
+    from edge.sync.mqtt import broker_settings, close_client, make_client
+
     sc = config.sync
     if not sc.enabled:
         return []
     where = f"{sc.host}:{sc.port}"
     label = "broker"
     try:
-        raw = socket.create_connection((sc.host, sc.port), timeout=min(timeout, sc.connect_timeout_s))
-    except socket.gaierror as e:
-        return [Check(label, False, f"{where}: cannot resolve {sc.host}: {e.strerror}",
-                      "check sync.host and the DNS settings (resolvectl status)")]
+        settings = broker_settings(sc)
     except OSError as e:
-        return [Check(label, False, f"{where}: cannot connect: {e.strerror or e}",
-                      "check the network cable, sync.host / sync.port and the firewall; the queue "
-                      "keeps working offline meanwhile")]
-    sock: socket.socket = raw
+        return [Check(label, False, f"cannot read the MQTT password: {e}",
+                      "check sync.password_file, or set it in /etc/kezek/secrets.env")]
+    settings = replace(settings, connect_timeout_s=min(timeout, sc.connect_timeout_s))
     try:
-        if sc.tls:
-            try:
-                ctx = ssl.create_default_context(cafile=str(sc.ca_file) if sc.ca_file else None)
-                if sc.cert_file and sc.key_file:
-                    ctx.load_cert_chain(str(sc.cert_file), str(sc.key_file))
-            except (OSError, ssl.SSLError) as e:
-                return [Check(label, False, f"cannot load the TLS files: {e}",
-                              "check sync.ca_file / cert_file / key_file exist and are readable "
-                              "by the service user")]
-            try:
-                sock = ctx.wrap_socket(raw, server_hostname=sc.host)
-            except ssl.SSLCertVerificationError as e:
-                return [Check(label, False, f"{where}: broker certificate not trusted: "
-                                            f"{e.verify_message}",
-                              "set sync.ca_file to the CA that signed the broker's certificate; "
-                              "check the clock (a wrong date fails every certificate)")]
-            except (ssl.SSLError, OSError) as e:
-                return [Check(label, False, f"{where}: TLS handshake failed: {e}",
-                              "is sync.port a TLS port (8883)? check the client certificate")]
+        client = make_client(settings, f"{config.center.site}-{config.center.device}-doctor",
+                             manual_ack=False)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        return [Check(label, False, f"cannot load the TLS files: {e}",
+                      "check sync.ca_file / cert_file / key_file exist and are readable "
+                      "by the service user")]
+    answer: dict[str, Any] = {}
+    client.on_connect = lambda _c, _u, _f, reason, _p: answer.setdefault("connack", reason)
+    client.on_disconnect = lambda _c, _u, _f, reason, _p: answer.setdefault("lost", reason)
+    try:
         try:
-            password = sc.read_password()
+            client.connect(sc.host, sc.port, keepalive=max(5, int(timeout) + 1), clean_start=True)
+        except socket.gaierror as e:
+            return [Check(label, False, f"{where}: cannot resolve {sc.host}: {e.strerror}",
+                          "check sync.host and the DNS settings (resolvectl status)")]
+        except ssl.SSLCertVerificationError as e:
+            return [Check(label, False, f"{where}: broker certificate not trusted: "
+                                        f"{e.verify_message}",
+                          "set sync.ca_file to the CA that signed the broker's certificate; "
+                          "check the clock (a wrong date fails every certificate)")]
+        except ssl.SSLError as e:
+            return [Check(label, False, f"{where}: TLS handshake failed: {e}",
+                          "is sync.port a TLS port (8883)? check the client certificate")]
         except OSError as e:
-            return [Check(label, False, f"cannot read the MQTT password: {e}",
-                          "check sync.password_file, or set it in /etc/kezek/secrets.env")]
-        client_id = f"{config.center.site}-{config.center.device}-doctor"
-        sock.settimeout(timeout)
-        try:
-            sock.sendall(_mqtt_connect_packet(client_id, sc.username, password))
-            reply = sock.recv(4)
-        except OSError as e:
-            return [Check(label, False, f"{where}: no MQTT answer: {e}",
-                          "is this port an MQTT broker? check sync.port")]
-        if len(reply) < 4 or reply[0] != 0x20:
-            return [Check(label, False, f"{where}: no MQTT answer (got {reply[:4].hex() or 'nothing'})",
+            return [Check(label, False, f"{where}: cannot connect: {e.strerror or e}",
+                          "check the network cable, sync.host / sync.port and the firewall; "
+                          "the queue keeps working offline meanwhile")]
+        deadline = time.monotonic() + timeout
+        while "connack" not in answer and "lost" not in answer and time.monotonic() < deadline:
+            if client.loop(timeout=0.1) != 0:
+                break
+        reason = answer.get("connack")
+        if reason is None:
+            lost = answer.get("lost")
+            got = f" (the connection ended: {lost})" if lost is not None else \
+                f" in {timeout:g} s"
+            return [Check(label, False, f"{where}: no MQTT answer{got}",
                           "is this port an MQTT broker? check sync.port and sync.tls")]
-        if reply[3] != 0:
-            refused = f"{where}: broker refused the login: {_CONNACK.get(reply[3], f'code {reply[3]}')}"
+        if reason.is_failure:
+            password = settings.password
+            refused = f"{where}: broker refused the login: {str(reason).lower()}"
             if sc.username and password is None:
                 # The usual cause when doctor runs as `sudo -u kezek`: the service gets the
                 # password from secrets.env through systemd, and that file is root's alone.
@@ -364,13 +343,10 @@ def check_broker(config: AppConfig, timeout: float = 5.0) -> list[Check]:
             return [Check(label, False, refused,
                           "check sync.username and the password in /etc/kezek/secrets.env "
                           "(or the client certificate)")]
-        try:
-            sock.sendall(b"\xe0\x00")  # DISCONNECT
-        except OSError:
-            pass
-        return [Check(label, True, f"{where}: {'TLS, ' if sc.tls else 'no TLS, '}login accepted")]
+        return [Check(label, True, f"{where}: {'TLS, ' if sc.tls else 'no TLS, '}MQTT 5, "
+                                   f"login accepted")]
     finally:
-        sock.close()
+        close_client(client)
 
 
 # -- the machine ------------------------------------------------------------------------

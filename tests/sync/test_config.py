@@ -8,7 +8,7 @@ import pytest
 
 from edge.config import parse_config
 from edge.errors import ConfigError
-from edge.sync.lock import acquire_identity_lock
+from edge.sync.lock import acquire_database_lock
 from tests.sync.conftest import config_dict
 
 
@@ -45,10 +45,13 @@ def test_password_from_file_credentials_or_environment(tmp_path: Path,
     assert cfg.read_password() == "from-file"
 
 
-def test_identity_lock_is_reentrant_in_a_process_and_released(tmp_path: Path) -> None:
-    lock = acquire_identity_lock(tmp_path, "site", "edge-1")
-    assert acquire_identity_lock(tmp_path, "site", "edge-1") is lock
+def test_database_lock_is_reentrant_in_a_process_and_released(tmp_path: Path) -> None:
+    lock = acquire_database_lock(tmp_path / "kezek.db")
+    assert acquire_database_lock(tmp_path / "kezek.db") is lock
+    # The same file by another name (a symlinked state folder) is the same lock.
+    (tmp_path / "via").symlink_to(tmp_path)
+    assert acquire_database_lock(tmp_path / "via" / "kezek.db") is lock
     lock.release()
-    again = acquire_identity_lock(tmp_path, "site", "edge-1")
+    again = acquire_database_lock(tmp_path / "kezek.db")
     assert again is not lock and again.held
     again.release()

@@ -1,4 +1,4 @@
-"""Process deaths: kill -9 of a real `kezek run` mid-stream, and two processes, one identity."""
+"""Process deaths: kill -9 of a real `kezek run` mid-stream, and two processes on one database."""
 
 from __future__ import annotations
 
@@ -56,14 +56,17 @@ def start_edge(config: Path, state: Path, log: IO[bytes]) -> subprocess.Popen[st
                             env=child_env(), cwd=str(Path(__file__).resolve().parents[2]))
 
 
-def issue(proc: subprocess.Popen[str], n: int) -> None:
-    """Issue n tickets through the console, waiting for each answer."""
+def issue(proc: subprocess.Popen[str], n: int) -> list[str]:
+    """Issue n tickets through the console, waiting for each answer; returns the answers."""
     assert proc.stdin is not None and proc.stdout is not None
+    answers = []
     for _ in range(n):
         proc.stdin.write("ticket docs\n")
         proc.stdin.flush()
         answer = proc.stdout.readline()
         assert answer, "the edge process ended"
+        answers.append(answer.strip())
+    return answers
 
 
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(broker: Broker, central: CentralRig,
@@ -119,7 +122,7 @@ def test_second_process_with_same_identity_refuses_to_start(broker: Broker, tmp_
             second = subprocess.run(kezek_cmd("run", "--config", str(config), "--state-dir",
                                               str(state)),
                                     input="ticket docs\n", capture_output=True, text=True,
-                                    env=child_env(), timeout=30,
+                                    env=child_env(), timeout=60,
                                     cwd=str(Path(__file__).resolve().parents[2]))
             assert second.returncode != 0
             assert "another Kezek process" in second.stderr
@@ -131,3 +134,49 @@ def test_second_process_with_same_identity_refuses_to_start(broker: Broker, tmp_
             for f in (first.stdin, first.stdout):
                 if f is not None:
                     f.close()
+
+
+def test_a_second_process_on_the_same_state_folder_refuses_whatever_its_identity(
+        broker: Broker, central: CentralRig, tmp_path: Path) -> None:
+    """Risk: the lock was per site/device: a second `kezek run` on the same state folder
+    was told to "give this one another center.device", and with another one it opened the
+    same kezek.db; the first then refused every ticket (UNIQUE constraint failed:
+    outbox.seq) and both sent one database's events under two identities."""
+    config, state = write_config(tmp_path, broker.port), tmp_path / "state"
+    other = tmp_path / "other.toml"
+    other.write_text(TOML.format(site="another-site", device="edge-2", port=broker.port),
+                     encoding="utf-8")
+    with open(tmp_path / "edge.log", "wb") as log:
+        first = start_edge(config, state, log)
+        try:
+            assert issue(first, 1)[0].startswith("TICKET A-001 ")
+            second = subprocess.run(kezek_cmd("run", "--config", str(other), "--state-dir",
+                                              str(state)),
+                                    input="ticket docs\n", capture_output=True, text=True,
+                                    env=child_env(), timeout=60,
+                                    cwd=str(Path(__file__).resolve().parents[2]))
+            assert second.returncode != 0
+            assert "another Kezek process" in second.stderr
+            assert f"pid {first.pid}" in second.stderr
+            assert str(state / "kezek.db") in second.stderr
+            assert "systemctl stop kezek" in second.stderr
+            # Safe advice only: another identity on this folder is the bug itself.
+            assert "center.device" not in second.stderr and "center.site" not in second.stderr
+            assert "TICKET" not in second.stdout, "the second process issued a ticket"
+            # The first one goes on numbering and saving, and central gets everything once.
+            assert [a.split()[1] for a in issue(first, 2)] == ["A-002", "A-003"]
+            last = edge_last_seq(state / "kezek.db")
+            wait_for(lambda: central.contiguous() == last, 30, "the first one's events at central")
+            assert first.stdin is not None
+            first.stdin.write("quit\n")
+            first.stdin.close()
+            assert first.wait(30) == 0
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(10)
+            if first.stdout is not None:
+                first.stdout.close()
+    events = assert_exactly_once(central, edge_last_seq(state / "kezek.db"))
+    assert [e["data"]["number"] for e in events if e["type"] == "ticket.issued"] == [1, 2, 3]
+    assert central.events(device="edge-2") == []

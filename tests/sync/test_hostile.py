@@ -24,7 +24,7 @@ def _fill_offline(edge: EdgeRig, n: int) -> int:
     edge.link.stop()
     for i in range(n):
         edge.app.controller.submit(RecordEvent("test.event", {"i": i}))
-    edge.app.controller.call(RecordEvent("test.last", {}), timeout=120)
+    edge.app.controller.call(RecordEvent("test.last", {}), timeout=600)
     return edge.last_seq()
 
 
@@ -124,7 +124,7 @@ def test_retained_and_redelivered_downlink_is_not_applied_again_after_a_reconnec
                                      "args": {"window": 2}, "ts": now, "ttl_s": 600}),
                   retain=True)
     wait_for(lambda: edge.events_of("cmd.result"), 10, "the command's result")
-    edge.app.controller.call(OpenWindow(window=2, source="test"), timeout=10)
+    edge.app.controller.call(OpenWindow(window=2, source="test"), timeout=60)
     for _ in range(2):
         before = edge.link.health()["connects"]
         proxy.reset_all()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from edge.clock import ClockReading, SystemClock
+from edge.sync.identity import IdentityWatch
 from edge.sync.protocol import Topics, dumps
 from tests.sync.conftest import (DEVICE, SITE, Broker, EdgeRig, Probe, TcpProxy, make_config,
                                  wait_for)
@@ -91,3 +95,58 @@ def test_a_stale_foreign_birth_raises_nothing(tmp_path: Path, broker: Broker, pr
     assert not identity_alarm(edge)
     assert edge.events_of("alarm.raised") == []
     assert edge.link.health()["connected"]
+
+
+OURS = "our-database"
+
+
+def state(db: str, session: int, *, online: bool = True, boot: str = "b1") -> bytes:
+    return dumps({"v": 1, "online": online, "session": session, "boot": boot, "db": db})
+
+
+# Each row: connections in order, each (our session, what our state topic brought on it,
+# how it ended: "lost", or "closed" by us), and what the watch answered for every message,
+# then whether sync.identity was raised.
+CONNECTIONS: list[tuple[str, list[tuple[int, list[bytes], str]], list[str | None], bool]] = [
+    ("a stale birth, redelivered by the broker on the next connections: never a device",
+     [(1, [state("gone", 7)], "lost"), (2, [state("gone", 7)], "lost"),
+      (3, [state("gone", 7), state(OURS, 2, online=False)], "lost")],
+     ["birth", "birth", "birth", "birth"], False),
+    ("a birth of another database, then a new one of it after we lost the connection",
+     [(1, [state("other", 4)], "lost"), (2, [state("other", 5)], "lost")],
+     ["birth", "conflict"], True),
+    ("the same after a reboot of the other box (same session number, new boot)",
+     [(1, [state("other", 4)], "lost"), (2, [state("other", 4, boot="b2")], "lost")],
+     ["birth", "conflict"], True),
+    ("a connection we closed ourselves proves nothing about the next birth",
+     [(1, [state("other", 4)], "closed"), (2, [state("other", 5)], "lost")],
+     ["birth", "birth"], False),
+    ("our birth over it never got its PUBACK: the next one proves nothing",
+     [(1, [state("other", 4)], "lost-unacked"), (2, [state("other", 5)], "lost")],
+     ["birth", "birth"], False),
+    ("our own birth, a will of an older session, garbage",
+     [(3, [state(OURS, 3), state(OURS, 2, online=False), b"{not json", b""], "lost")],
+     [None, "birth", "birth", "birth"], False),
+]
+
+
+@pytest.mark.parametrize("what, connections, answers, raised", CONNECTIONS,
+                         ids=[r[0] for r in CONNECTIONS])
+def test_what_our_state_topic_tells_about_another_device(
+        what: str, connections: list[tuple[int, list[bytes], str]], answers: list[str | None],
+        raised: bool) -> None:
+    events: list[tuple[str, dict]] = []
+    watch = IdentityWatch(SITE, DEVICE, lambda t, d: events.append((t, d)))
+    got: list[str | None] = []
+    for session, messages, end in connections:
+        answered: Any = None
+        for payload in messages:
+            action, seen = watch.state_message(payload, db_id=OURS, session=session,
+                                               answered_here=answered)
+            got.append(action)
+            answered = seen or answered
+        watch.connection_ended(lost=end.startswith("lost"), foreign=answered,
+                               birth_acked=end != "lost-unacked")
+    assert got == answers
+    assert watch.raised is raised
+    assert [t for t, _ in events] == (["alarm.raised"] if raised else [])

@@ -15,7 +15,7 @@ def _record_padded(edge: EdgeRig, n: int, pad: int = 1000) -> None:
     """n events of about `pad` bytes each: a few of them fill a batch."""
     for i in range(n):
         edge.app.controller.call(RecordEvent("test.event", {"i": i, "pad": "x" * pad}),
-                                 timeout=10)
+                                 timeout=60)
 
 
 def _denied_raised(edge: EdgeRig) -> list[dict]:
@@ -28,11 +28,15 @@ def test_a_flaky_link_right_after_big_batches_is_not_taken_for_a_size_refusal(
     """Risk: connections lost (TCP resets) right after a large batch went out, a few times
     in a row, were taken for the broker refusing the batch's size: a false critical
     sync.denied alarm, and the batch limit halved for good (down to one event per batch)."""
+    # A backlog first: the link is down while it builds up. Refused before the edge starts:
+    # a connection made before would stay up, carry the events one by one as they are
+    # recorded, and be the only one cut (on a slow machine, not every time).
+    proxy.refuse.set()
     edge = EdgeRig(make_config(proxy.port, health_interval_s=600, batch_max_events=1000),
                    tmp_path / "edge")
     edges.append(edge)
-    proxy.refuse.set()                 # a backlog first: the link is down while it builds up
     _record_padded(edge, 400)
+    assert not edge.link.health()["connected"]
     proxy.cut_after(64_000, 4)         # each of the next 4 connections dies mid-first-batch
     proxy.refuse.clear()
     last = edge.last_seq()
@@ -90,3 +94,40 @@ def test_an_event_over_the_brokers_packet_limit_is_reported_on_the_first_refusal
     finally:
         central.stop()
         broker.stop()
+
+
+def test_the_alarm_stays_raised_once_while_the_batch_limit_is_learned(
+        tmp_path: Path, edges: list[EdgeRig]) -> None:
+    """Risk: sync.denied flapped while the edge halved its batches towards the broker's
+    limit: a short batch that got through cleared it, the next full one (still too large)
+    raised it again; central saw raise, clear, raise, clear for one cause."""
+    # message_size_limit 4000; one batch in flight at a time, so each batch's fate is
+    # known before the next goes out. The backlog (central offline while it builds up):
+    # 4 small events, then 4 of about 2.3 kB. At the configured limit all 8 go in one
+    # batch of about 10 kB: refused (the alarm), the limit halves to about 5 kB. Then
+    # [1..5] (about 3.6 kB) gets through while [6..7] (about 4.6 kB) is still refused:
+    # the limit halves again and [6], [7], [8] go one by one.
+    limited = Broker(tmp_path, extra="message_size_limit 4000\n")
+    limited.start()
+    try:
+        edge = EdgeRig(make_config(limited.port, health_interval_s=600, inflight_batches=1,
+                                   batch_max_events=8, batch_max_bytes=16_000),
+                       tmp_path / "edge")
+        edges.append(edge)
+        _record_padded(edge, 4, pad=50)
+        _record_padded(edge, 4, pad=2000)
+        central = CentralRig(limited.port, tmp_path / "central.db")
+        try:
+            wait_for(lambda: _denied_raised(edge), 30, "the sync.denied alarm")
+            wait_for(lambda: "sync.denied" not in edge.app.controller.snapshot.alarms, 60,
+                     "batches at the learned limit to get through")
+            wait_for(lambda: central.contiguous() == edge.last_seq(), 30, "every event")
+            assert_exactly_once(central, edge.last_seq(), edge.ids)
+            assert len(_denied_raised(edge)) == 1, "raised again while the limit was learned"
+            cleared = [a for a in edge.events_of("alarm.cleared") if a["alarm"] == "sync.denied"]
+            assert len(cleared) == 1
+            assert edge.link.health()["batch_max_bytes"] < 4000
+        finally:
+            central.stop()
+    finally:
+        limited.stop()

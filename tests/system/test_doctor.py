@@ -187,22 +187,27 @@ def test_broker_on_a_closed_port(make_config) -> None:
 
 @pytest.fixture
 def mosquitto(tmp_path: Path):
-    def start(anonymous: bool) -> int:
+    """start(anonymous, extra config) -> port of a fresh Mosquitto; its log is m<port>.log."""
+    def start(anonymous: bool, extra: str = "") -> int:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         assert os.path.exists(exe), "mosquitto is missing: apt-get install mosquitto"
         port = free_port()
         conf = tmp_path / f"m{port}.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
-                        "persistence false\n")
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        # `user root`: started as root, Mosquitto would otherwise drop to its own user,
+        # which cannot read pytest's private folder (password file, certificates). As
+        # another user the line is ignored.
+        conf.write_text(f"user root\nlistener {port} 127.0.0.1\n"
+                        f"allow_anonymous {str(anonymous).lower()}\npersistence false\n{extra}")
+        with open(tmp_path / f"m{port}.log", "wb") as log:
+            proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return port
             except OSError:
+                assert proc.poll() is None, (tmp_path / f"m{port}.log").read_text()
                 assert time.monotonic() < deadline, "mosquitto did not start"
                 time.sleep(0.05)
     procs: list[subprocess.Popen] = []
@@ -227,6 +232,93 @@ def test_broker_login_without_a_password_here_says_where_the_service_gets_it(
     [refused] = check_broker(load(make_config(section)))
     assert not refused.ok and "KEZEK_DOCTOR_TEST_NO_SUCH_VAR is not set here" in refused.detail
     assert "only root" in refused.hint and "secrets.env" in refused.hint
+
+
+def test_broker_probe_is_the_services_own_mqtt_5_client(make_config, mosquitto,
+                                                         tmp_path: Path) -> None:
+    """Risk: the probe hand-built an MQTT 3.1.1 CONNECT, so a broker that takes 3.1.1 but
+    not the service's MQTT 5 client (or its TLS settings) passed the doctor."""
+    port = mosquitto(True)
+    [ok] = check_broker(load(make_config(sync_section(port))))
+    assert ok.ok and "MQTT 5, login accepted" in ok.detail
+    # Mosquitto logs each client's protocol: p5 is MQTT 5 (p4 was the old probe's 3.1.1).
+    log = tmp_path / f"m{port}.log"
+    deadline = time.monotonic() + 30
+    while "as test-01-edge-1-doctor (" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    assert "as test-01-edge-1-doctor (p5," in log.read_text()
+
+
+def test_broker_refuses_a_wrong_password_and_takes_the_right_one(
+        make_config, mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.fail("install mosquitto (it provides mosquitto_passwd)")
+    passwd = tmp_path / "passwd"
+    passwd.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "edge-1", "right"], check=True)
+    port = mosquitto(False, f"password_file {passwd}\n")
+    section = sync_section(port) + 'username = "edge-1"\n'
+    monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "wrong")
+    [refused] = check_broker(load(make_config(section)))
+    assert not refused.ok
+    assert "broker refused the login: not authorized" in refused.detail
+    assert "secrets.env" in refused.hint
+    monkeypatch.setenv("KEZEK_MQTT_PASSWORD", "right")
+    [ok] = check_broker(load(make_config(section)))
+    assert ok.ok and "no TLS, MQTT 5, login accepted" in ok.detail
+
+
+def test_broker_port_that_is_not_mqtt(make_config) -> None:
+    """A wrong sync.port that answers (a web server): no MQTT answer, not a hang."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        try:
+            conn, _ = server.accept()
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+        except OSError:
+            pass
+    thread = threading.Thread(target=answer, name="test-not-mqtt", daemon=True)
+    thread.start()
+    try:
+        [row] = check_broker(load(make_config(sync_section(port))), timeout=5.0)
+    finally:
+        server.close()
+        thread.join(5)
+    assert not row.ok and "no MQTT answer" in row.detail and "sync.port" in row.hint
+
+
+def test_broker_over_tls_with_the_services_certificates(make_config, mosquitto,
+                                                        tmp_path: Path) -> None:
+    """The TLS settings are the service's: its CA, its client certificate (required by the
+    broker); another CA fails with the fix named."""
+    from tests.sync.test_tls import make_pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    port = mosquitto(True, f"cafile {pki / 'ca.pem'}\ncertfile {pki / 'server.pem'}\n"
+                           f"keyfile {pki / 'server.key'}\nrequire_certificate true\n")
+    tls = (f'[sync]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\ntls = true\n'
+           f'connect_timeout_s = 5\nca_file = "{pki / "ca.pem"}"\n')
+    client = f'cert_file = "{pki / "edge.pem"}"\nkey_file = "{pki / "edge.key"}"\n'
+    [ok] = check_broker(load(make_config(tls + client)))
+    assert ok.ok and "TLS, MQTT 5, login accepted" in ok.detail, ok
+    other = tmp_path / "other"
+    other.mkdir()
+    make_pki(other)
+    wrong_ca = tls.replace(str(pki / "ca.pem"), str(other / "ca.pem"))
+    [untrusted] = check_broker(load(make_config(wrong_ca + client)))
+    assert not untrusted.ok and "broker certificate not trusted" in untrusted.detail
+    assert "sync.ca_file" in untrusted.hint
+    [plain] = check_broker(load(make_config(sync_section(port))), timeout=5.0)
+    assert not plain.ok and "sync.port" in plain.hint
 
 
 def test_database_checks(harness, tmp_path: Path) -> None:
