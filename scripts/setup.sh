@@ -20,11 +20,18 @@ if [ "$want_test" = 1 ]; then
 fi
 
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
+libs_have() {
+  local libs
+  libs=$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)
+  [[ "$libs" == *"$1"* ]]
+}
 is_missing() {
   case "$1" in
     python3-venv) ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
     fonts-dejavu-core) [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] ;;
-    libusb-1.0-0) ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "libusb-1.0.so" ;;
+    # Not `ldconfig -p | grep -q`: grep stops at the first match, ldconfig dies of SIGPIPE
+    # and under pipefail the pipeline reads as failed: "missing" although installed.
+    libusb-1.0-0) ! libs_have "libusb-1.0.so" ;;
     mosquitto) ! have_cmd mosquitto && [ ! -x /usr/sbin/mosquitto ] ;;
     chromium) ! have_cmd chromium ;;
     espeak-ng) ! have_cmd espeak-ng ;;
@@ -78,4 +85,23 @@ fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"
+
+# pip is asked only when something changed: a second run needs no network and takes no
+# time. What was installed is recorded in the venv (pyproject.toml's hash, the extras);
+# an editable install already follows every change to the code itself.
+stamp=.venv/kezek-setup.stamp
+project_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+installed_ok() {
+  [ -f "$stamp" ] && [ -x .venv/bin/kezek ] || return 1
+  local hash have
+  read -r hash have <"$stamp" || return 1
+  [ "$hash" = "$project_hash" ] || return 1
+  # A venv with the test tools also serves the demo; not the other way round.
+  [ -z "$extras" ] || [ "$have" = "[test]" ]
+}
+if installed_ok; then
+  exit 0
+fi
+rm -f "$stamp"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+echo "$project_hash ${extras:-[]}" >"$stamp"
