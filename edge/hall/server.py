@@ -1,7 +1,8 @@
 """The hall screen server: a read-only page and a Server-Sent Events stream on the LAN.
 
 Threads: `kezek-hall-http` accepts connections (one `kezek-hall-conn` thread each, capped),
-`kezek-hall-broadcast` turns snapshots into page states. The controller's listener only
+`kezek-hall-broadcast` turns snapshots into page states, `kezek-hall-listen` tries the port
+again while another program holds it (the queue runs meanwhile; alarm `device:hall`). The controller's listener only
 stores the newest snapshot and wakes the broadcaster. Every live connection is sent the
 full state on connect and after every change, so a reconnecting TV is always complete.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
@@ -24,8 +24,9 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from edge.config.hall import HallConfig
-from edge.errors import ConfigError
+from edge.hall.port import listen_problem
 from edge.hall.view import HallView
+from edge.queue.commands import DeviceStatus
 
 if TYPE_CHECKING:
     from edge.clock import Clock
@@ -63,6 +64,9 @@ REQUEST_HEAD_S = 5.0
 # browser opens at most 6 to one host. Without this one misbehaving client (or a slowloris
 # script) took every slot and no TV could load its page or reconnect its stream.
 PENDING_PER_CLIENT = 6
+# While the port cannot be opened, the hall tries again this often (alarm DEVICE meanwhile).
+LISTEN_RETRY_S = 5.0
+DEVICE = "hall"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
@@ -319,8 +323,10 @@ class HallServer:
     name = "hall"
 
     def __init__(self, cfg: HallConfig, controller: "Controller",
-                 center_names: dict[str, str], clock: "Clock", timezone: str) -> None:
+                 center_names: dict[str, str], clock: "Clock", timezone: str, *,
+                 listen_retry_s: float = LISTEN_RETRY_S) -> None:
         self.cfg = cfg
+        self.listen_retry_s = listen_retry_s
         self.controller = controller
         self.clock = clock
         self.tz = zoneinfo.ZoneInfo(timezone)
@@ -336,6 +342,8 @@ class HallServer:
         self._httpd: _HTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()   # the listen retry and stop() both touch _httpd
+        self.listen_error: str | None = None
         self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
         self.stopping = False
@@ -358,44 +366,75 @@ class HallServer:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        try:
-            httpd = _HTTPServer((self.cfg.bind, self.cfg.port), _Handler, bind_and_activate=True)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                fix = "choose a free port in hall.port (see `ss -ltnp`)"
-            elif e.errno == errno.EACCES:
-                # The unit grants no capabilities: a port this machine keeps for root
-                # (below 1024, or net.ipv4.ip_unprivileged_port_start) is refused.
-                fix = "use a port of 1024 or more in hall.port, e.g. 8080"
-            else:
-                fix = "set hall.bind to an address of this machine, or 0.0.0.0"
-            raise ConfigError("hall", [f"hall.port: cannot listen on {self.cfg.bind}:"
-                                       f"{self.cfg.port}: {e.strerror}; {fix}"]) from None
-        httpd.hall = self
-        self._httpd = httpd
         self.view.baseline(self.controller.snapshot.recent_calls)
         self._latest = self.controller.snapshot
         self._publish(time.monotonic())
         self.controller.subscribe(self.on_applied)
         self._threads = [
-            threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.25},
-                             name="kezek-hall-http", daemon=True),
             threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
                              daemon=True),
             threading.Thread(target=self._reap_loop, name="kezek-hall-reaper", daemon=True),
         ]
         for t in self._threads:
             t.start()
+        if self._listen():
+            if self.controller.snapshot.devices.get(DEVICE, {}).get("ok") is False:
+                self._report(True, "")   # raised before a restart; the port is free now
+        else:
+            # The screen is optional, tickets are not: a port held by another program (or
+            # a bind address not up yet) is an alarm, and the hall tries again.
+            t = threading.Thread(target=self._listen_loop, name="kezek-hall-listen", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _listen(self) -> bool:
+        """Open the port and serve; on failure log (once per cause) and raise the alarm."""
+        try:
+            httpd = _HTTPServer((self.cfg.bind, self.cfg.port), _Handler, bind_and_activate=True)
+        except OSError as e:
+            problem = "; ".join(listen_problem(self.cfg.bind, self.cfg.port, e))
+            if problem != self.listen_error:
+                logger.error("%s; the queue runs without the hall screen, which tries again "
+                             "every %g s (alarm device:%s)", problem, self.listen_retry_s, DEVICE)
+                self.listen_error = problem
+                self._report(False, problem)
+            return False
+        httpd.hall = self
+        with self._lock:
+            if self._stop.is_set():
+                httpd.server_close()
+                return True
+            self._httpd = httpd
+            serve = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.25},
+                                     name="kezek-hall-http", daemon=True)
+            self._threads.append(serve)
+            serve.start()
+        if self.listen_error is not None:
+            self.listen_error = None
+            self._report(True, "")
         logger.info("hall screen on http://%s:%s/", *self.address)
+        return True
+
+    def _listen_loop(self) -> None:
+        while not self._stop.wait(self.listen_retry_s):
+            if self._listen():
+                return
+
+    def _report(self, ok: bool, detail: str) -> None:
+        fut = self.controller.submit(DeviceStatus(device=DEVICE, ok=ok, detail=detail[:500],
+                                                  source="hall"))
+        fut.add_done_callback(_log_refusal)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping = True
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            httpd = self._httpd
         self._wake.set()
         self.hub.close()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -403,6 +442,7 @@ class HallServer:
     def health(self) -> dict[str, Any]:
         host, port = self.address if self._httpd else (self.cfg.bind, self.cfg.port)
         return {"ok": self._httpd is not None and not self.stopping, "url": f"http://{host}:{port}/",
+                "error": self.listen_error,
                 "screens": self.hub.clients, "broadcasts": self.broadcasts,
                 "slow_requests_cut": self.pending.cut,
                 "refused_busy_clients": self.pending.refused}
@@ -447,6 +487,12 @@ class HallServer:
             except Exception:  # a bug here must not freeze the page forever
                 logger.exception("hall: cannot build the page state")
                 next_change = None
+
+
+def _log_refusal(fut: Any) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        logger.warning("hall: port status not recorded: %s", exc)
 
 
 def build(ctx: "AppContext") -> list[HallServer]:

@@ -466,6 +466,27 @@ def check_temperature(limit_c: float, thermal_root: Path | None = None) -> Check
     return Check("cpu temperature", True, f"{temp} °C")
 
 
+def check_hall(config: AppConfig, proc: Path = Path("/proc")) -> list[Check]:
+    """The hall page's port can be listened on (or the running service already serves it)."""
+    cfg = config.hall
+    if not cfg.enabled or cfg.port == 0:
+        return []
+    import errno
+
+    from edge.hall.port import listen_problem, listeners, served_by_kezek, try_listen
+    where = f"{cfg.bind}:{cfg.port}"
+    error = try_listen(cfg.bind, cfg.port)
+    if error is None:
+        return [Check("hall port", True, f"{where} free")]
+    if error.errno == errno.EADDRINUSE and served_by_kezek(cfg.bind, cfg.port):
+        return [Check("hall port", True, f"{where}: the hall screen of a running kezek answers")]
+    problem, fix = listen_problem(cfg.bind, cfg.port, error)
+    holders = listeners(cfg.port, proc) if error.errno == errno.EADDRINUSE else []
+    if holders:
+        problem += f" (held by {', '.join(holders)})"
+    return [Check("hall port", False, problem, fix)]
+
+
 # -- all of it --------------------------------------------------------------------------
 
 @dataclass
@@ -490,6 +511,7 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += [check_serial_port(what, port, deps.proc) for what, port in serial_ports(config)]
     rows += check_gpio(config, deps.pin_factory)
     rows += check_announce(config, deps.snd_dir, deps.path)
+    rows += check_hall(config, deps.proc)
     rows += check_broker(config)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))

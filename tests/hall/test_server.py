@@ -12,8 +12,8 @@ import zoneinfo
 
 import pytest
 
-from edge.errors import ConfigError
 from edge.queue.commands import CallNext, IssueTicket
+from .conftest import wait_until
 
 
 def request(hall, method: str, path: str, body: bytes | None = None):
@@ -190,8 +190,9 @@ def test_screens_beyond_the_limit_are_refused_and_retry(make_hall):
     streams[1].close()
 
 
-def test_port_in_use_names_the_key_and_the_fix(harness):
-    """Risk: the service dies with a bare OSError when another program holds the port."""
+def test_a_taken_port_is_an_alarm_and_the_hall_serves_once_it_is_free(harness):
+    """Risk: another program on the hall's port stopped the whole service (exit 78, which
+    the unit does not restart): a center without tickets for want of a TV page."""
     from edge.config.hall import HallConfig
     from edge.hall.server import HallServer
 
@@ -199,16 +200,35 @@ def test_port_in_use_names_the_key_and_the_fix(harness):
     blocker.bind(("127.0.0.1", 0))
     blocker.listen(1)
     port = blocker.getsockname()[1]
+    server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
+                        harness.controller, harness.config.center.name.as_dict(),
+                        harness.clock, harness.config.center.timezone, listen_retry_s=0.1)
     try:
-        server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
-                            harness.controller, harness.config.center.name.as_dict(),
-                            harness.clock, harness.config.center.timezone)
-        with pytest.raises(ConfigError) as err:
-            server.start()
-        assert f"hall.port: cannot listen on 127.0.0.1:{port}" in str(err.value)
-        assert "choose a free port" in str(err.value)
+        server.start()     # does not raise: the queue goes on
+        alarm = wait_until(lambda: harness.controller.snapshot.alarms.get("device:hall"),
+                           30, "the hall's alarm")
+        assert f"hall.port: cannot listen on 127.0.0.1:{port}: Address already in use" \
+            in alarm["message"]
+        assert "stop the program that holds it or choose a free port" in alarm["message"]
+        health = server.health()
+        assert health["ok"] is False and "Address already in use" in health["error"]
+        assert harness.call(IssueTicket("docs")).reply.ticket.label == "A-001"
+        # Retrying changes nothing while the port stays taken: one alarm, not one a try.
+        time.sleep(0.5)     # several tries (every 0.1 s) go by
+        raised = [e for e in harness.store.outbox()
+                  if e.type == "alarm.raised" and e.data.get("alarm") == "device:hall"]
+        assert len(raised) == 1
+
+        blocker.close()
+        wait_until(lambda: "device:hall" not in harness.controller.snapshot.alarms, 30,
+                   "the alarm to clear")
+        resp, body = request(server, "GET", "/healthz")
+        assert resp.status == 200 and body == b"ok\n"
+        assert server.address == ("127.0.0.1", port)
+        assert server.health()["ok"] is True and server.health()["error"] is None
     finally:
         blocker.close()
+        server.stop(2.0)
 
 
 def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
@@ -229,12 +249,10 @@ def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
     assert HallConfig(port=1024).port == 1024 and HallConfig(port=0).port == 0
 
     # At start, a port the kernel keeps for root (a sysctl can raise the limit) gives the
-    # same advice. Run as the service does: without CAP_NET_BIND_SERVICE.
-    script = ("from edge.config.hall import HallConfig\n"
-              "from edge.hall.server import HallServer\n"
-              "cfg = HallConfig.model_construct(**{**HallConfig().model_dump(), "
-              "'enabled': True, 'bind': '127.0.0.1', 'port': 81})\n"
-              "HallServer(cfg, None, {'kk': 'a', 'ru': 'b'}, None, 'Asia/Almaty').start()\n")
+    # same advice (the hall's alarm says what listen_problem says). Run as the service
+    # does: without CAP_NET_BIND_SERVICE.
+    script = ("from edge.hall.port import listen_problem, try_listen\n"
+              "print('; '.join(listen_problem('127.0.0.1', 81, try_listen('127.0.0.1', 81))))\n")
     argv = [sys.executable, "-c", script]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -242,10 +260,10 @@ def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
         argv = ["setpriv", "--inh-caps=-net_bind_service",
                 "--bounding-set=-net_bind_service", *argv]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert run.returncode != 0
-    assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stderr
-    assert "use a port of 1024 or more in hall.port" in run.stderr
-    assert "hall.bind" not in run.stderr
+    assert run.returncode == 0, run.stderr
+    assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stdout
+    assert "use a port of 1024 or more in hall.port" in run.stdout
+    assert "hall.bind" not in run.stdout
 
 
 def test_page_loads_close_their_connection_so_idle_browsers_hold_no_slots(make_hall):
