@@ -9,13 +9,13 @@ want_test=0
 
 # Debian packages: the runtime needs venv + a font with Kazakh glyphs; the tests also
 # need a real MQTT broker, a browser for the hall page, espeak-ng and aplay for the clip
-# set and the speaker, and systemd-analyze for the unit check.
+# set and the speaker, systemd-analyze for the unit check, and PostgreSQL for central.
 debs=(python3-venv fonts-dejavu-core libusb-1.0-0)
 # The demo speaks its calls with these (espeak-ng makes the clip set, aplay plays it); it
 # runs without them, so they are installed when allowed and otherwise only named.
 optional=(espeak-ng alsa-utils)
 if [ "$want_test" = 1 ]; then
-  debs+=(mosquitto chromium espeak-ng systemd alsa-utils)
+  debs+=(mosquitto chromium espeak-ng systemd alsa-utils postgresql)
   optional=()
 fi
 
@@ -37,6 +37,8 @@ is_missing() {
     espeak-ng) ! have_cmd espeak-ng ;;
     systemd) ! have_cmd systemd-analyze ;;
     alsa-utils) ! have_cmd aplay ;;
+    # The tests start their own server (initdb, pg_ctl), never the machine's service.
+    postgresql) ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null ;;
     *) echo "setup: no check for $1" >&2; exit 2 ;;
   esac
 }

@@ -22,6 +22,16 @@ DEMO_CONFIG = ROOT / "config" / "demo.toml"
 MONDAY_9AM_MS = int(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `heavy(seconds=N)` run first, the longest first. scripts/test.sh runs
+    the suite on every core (pytest-xdist, --dist worksteal): started first, the long ones
+    overlap the many short ones instead of one of them running alone at the end."""
+    def weight(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("heavy")
+        return -float(mark.kwargs.get("seconds", 15)) if mark else 0.0
+    items.sort(key=weight)   # stable: the rest keep their order
+
+
 def demo_config_dict() -> dict[str, Any]:
     return tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
 

@@ -344,6 +344,7 @@ class HallServer:
         self._stop = threading.Event()
         self._lock = threading.Lock()   # the listen retry and stop() both touch _httpd
         self.listen_error: str | None = None
+        self.listen_failures = 0
         self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
         self.stopping = False
@@ -392,6 +393,7 @@ class HallServer:
         try:
             httpd = _HTTPServer((self.cfg.bind, self.cfg.port), _Handler, bind_and_activate=True)
         except OSError as e:
+            self.listen_failures += 1
             problem = "; ".join(listen_problem(self.cfg.bind, self.cfg.port, e))
             if problem != self.listen_error:
                 logger.error("%s; the queue runs without the hall screen, which tries again "
@@ -442,7 +444,7 @@ class HallServer:
     def health(self) -> dict[str, Any]:
         host, port = self.address if self._httpd else (self.cfg.bind, self.cfg.port)
         return {"ok": self._httpd is not None and not self.stopping, "url": f"http://{host}:{port}/",
-                "error": self.listen_error,
+                "error": self.listen_error, "listen_failures": self.listen_failures,
                 "screens": self.hub.clients, "broadcasts": self.broadcasts,
                 "slow_requests_cut": self.pending.cut,
                 "refused_busy_clients": self.pending.refused}

@@ -214,7 +214,7 @@ def test_a_taken_port_is_an_alarm_and_the_hall_serves_once_it_is_free(harness):
         assert health["ok"] is False and "Address already in use" in health["error"]
         assert harness.call(IssueTicket("docs")).reply.ticket.label == "A-001"
         # Retrying changes nothing while the port stays taken: one alarm, not one a try.
-        time.sleep(0.5)     # several tries (every 0.1 s) go by
+        wait_until(lambda: server.health()["listen_failures"] >= 4, 30, "more tries")
         raised = [e for e in harness.store.outbox()
                   if e.type == "alarm.raised" and e.data.get("alarm") == "device:hall"]
         assert len(raised) == 1

@@ -249,6 +249,7 @@ def test_start_on_a_full_card_says_full_and_exits_75_so_systemd_tries_again(
     assert again.returncode == 0 and "A-002" in again.stdout, again.stderr
 
 
+@pytest.mark.heavy(seconds=15)
 def test_start_while_another_program_holds_the_database_locked_exits_75(tmp_path: Path) -> None:
     # A `sqlite3` shell (or a backup tool) holding an exclusive lock at boot is over in a
     # moment: systemd must try again, not leave the center without a queue.

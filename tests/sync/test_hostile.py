@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from edge.clock import ManualClock
 from edge.queue.commands import OpenWindow, RecordEvent
 from edge.sync.protocol import CENTRAL_STATE_TOPIC, Topics, dumps
@@ -28,6 +30,7 @@ def _fill_offline(edge: EdgeRig, n: int) -> int:
     return edge.last_seq()
 
 
+@pytest.mark.heavy(seconds=15)
 def test_broker_killed_in_the_middle_of_a_long_drain(
         broker: Broker, tmp_path: Path, edges: list[EdgeRig]) -> None:
     """Risk: the broker (persistence off) dies with batches queued for central and acks

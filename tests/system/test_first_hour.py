@@ -62,6 +62,7 @@ def taken_port() -> Iterator[socket.socket]:
     blocker.close()
 
 
+@pytest.mark.heavy(seconds=15)
 def test_run_with_the_hall_port_taken_issues_tickets_raises_an_alarm_and_serves_later(
         start_service, make_config, short_dir: Path, kezek: list[str],
         taken_port: socket.socket) -> None:
@@ -153,6 +154,7 @@ class Demo:
         return code
 
 
+@pytest.mark.heavy(seconds=20)
 def test_demo_takes_a_free_port_when_its_own_is_taken_and_says_ready_when_it_answers(
         tmp_path: Path, demo_clip_cache: Path, taken_port: socket.socket) -> None:
     """Risk: with 8080 taken the demo printed "Type 'help'", then a traceback 10 s later;
