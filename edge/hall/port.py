@@ -1,4 +1,4 @@
-"""The hall's TCP port: can it be listened on, who holds it, and what to do about it.
+"""The hall's TCP port: can it be listened on, does a kezek hall answer there, what to do.
 
 Shared by the hall server (its alarm), `kezek doctor` (its check) and `kezek demo` (which
 takes another port when the configured one is taken).
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import errno
 import http.client
-import os
 import socket
-from pathlib import Path
 
 
 def listen_problem(bind: str, port: int, error: OSError) -> tuple[str, str]:
@@ -39,14 +37,6 @@ def try_listen(bind: str, port: int) -> OSError | None:
     return None
 
 
-def free_port(bind: str) -> int:
-    """A port nobody listens on now (the kernel's pick)."""
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((bind, 0))
-        return int(s.getsockname()[1])
-
-
 def served_by_kezek(bind: str, port: int, timeout: float = 3.0) -> bool:
     """True when a hall server (the running service's) answers on that port."""
     host = "127.0.0.1" if bind == "0.0.0.0" else "::1" if bind == "::" else bind
@@ -60,35 +50,3 @@ def served_by_kezek(bind: str, port: int, timeout: float = 3.0) -> bool:
             conn.close()
     except (OSError, http.client.HTTPException):
         return False
-
-
-def listeners(port: int, proc: Path = Path("/proc")) -> list[str]:
-    """'PID (command)' of the processes listening on TCP `port` (those this user may see)."""
-    inodes: set[str] = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = (proc / "net" / table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            # local address "0100007F:1F90", state 0A = LISTEN, inode in column 10
-            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{cols[9]}]")
-    holders: list[str] = []
-    if not inodes:
-        return holders
-    for pid_dir in proc.glob("[0-9]*"):
-        try:
-            fds = list((pid_dir / "fd").iterdir())
-        except OSError:
-            continue  # gone, or another user's process and we are not root
-        for fd in fds:
-            try:
-                if os.readlink(fd) in inodes:
-                    comm = (pid_dir / "comm").read_text(encoding="utf-8", errors="replace").strip()
-                    holders.append(f"{pid_dir.name} ({comm})")
-                    break
-            except OSError:
-                continue
-    return holders

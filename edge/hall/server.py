@@ -2,8 +2,8 @@
 
 Threads: `kezek-hall-http` accepts connections (one `kezek-hall-conn` thread each, capped),
 `kezek-hall-broadcast` turns snapshots into page states, `kezek-hall-listen` tries the port
-again while another program holds it (the queue runs meanwhile; alarm `device:hall`). The controller's listener only
-stores the newest snapshot and wakes the broadcaster. Every live connection is sent the
+again while it cannot be opened (the queue runs meanwhile; alarm `device:hall`). The
+controller's listener only stores the newest snapshot and wakes the broadcaster. Every live connection is sent the
 full state on connect and after every change, so a reconnecting TV is always complete.
 """
 

@@ -108,12 +108,9 @@ def serial_ports(config: AppConfig) -> list[tuple[str, str]]:
     return ports
 
 
-def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
-    """'PID (command)' of other processes that have `port` open (those we may see)."""
-    try:
-        target = os.path.realpath(port)
-    except OSError:
-        return []
+def _holders(opened: Callable[[str], bool], proc: Path) -> list[str]:
+    """'PID (command)' of other processes with an open file that `opened` accepts (the
+    readlink of /proc/PID/fd/N), among those this user may see."""
     holders: list[str] = []
     for pid_dir in proc.glob("[0-9]*"):
         if pid_dir.name == str(os.getpid()):
@@ -124,13 +121,38 @@ def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
             continue  # gone, or another user's process and we are not root
         for fd in fds:
             try:
-                if os.readlink(fd) == target:
+                if opened(os.readlink(fd)):
                     comm = (pid_dir / "comm").read_text(encoding="utf-8", errors="replace").strip()
                     holders.append(f"{pid_dir.name} ({comm})")
                     break
             except OSError:
                 continue
     return holders
+
+
+def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
+    """'PID (command)' of other processes that have `port` open (those we may see)."""
+    try:
+        target = os.path.realpath(port)
+    except OSError:
+        return []
+    return _holders(lambda link: link == target, proc)
+
+
+def tcp_listeners(port: int, proc: Path = Path("/proc")) -> list[str]:
+    """'PID (command)' of the processes listening on TCP `port` (those we may see)."""
+    sockets: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            # local address "0100007F:1F90", state 0A = LISTEN, the socket's inode
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{cols[9]}]")
+    return _holders(sockets.__contains__, proc) if sockets else []
 
 
 def check_serial_port(what: str, port: str, proc: Path = Path("/proc")) -> Check:
@@ -473,7 +495,7 @@ def check_hall(config: AppConfig, proc: Path = Path("/proc")) -> list[Check]:
         return []
     import errno
 
-    from edge.hall.port import listen_problem, listeners, served_by_kezek, try_listen
+    from edge.hall.port import listen_problem, served_by_kezek, try_listen
     where = f"{cfg.bind}:{cfg.port}"
     error = try_listen(cfg.bind, cfg.port)
     if error is None:
@@ -481,7 +503,7 @@ def check_hall(config: AppConfig, proc: Path = Path("/proc")) -> list[Check]:
     if error.errno == errno.EADDRINUSE and served_by_kezek(cfg.bind, cfg.port):
         return [Check("hall port", True, f"{where}: the hall screen of a running kezek answers")]
     problem, fix = listen_problem(cfg.bind, cfg.port, error)
-    holders = listeners(cfg.port, proc) if error.errno == errno.EADDRINUSE else []
+    holders = tcp_listeners(cfg.port, proc) if error.errno == errno.EADDRINUSE else []
     if holders:
         problem += f" (held by {', '.join(holders)})"
     return [Check("hall port", False, problem, fix)]
