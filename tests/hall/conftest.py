@@ -48,7 +48,7 @@ def make_hall(harness: Any) -> Iterator[Callable[..., HallServer]]:
         s.stop(2.0)
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -111,7 +111,7 @@ class Chromium:
             raise AssertionError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         # While a page loads `document.body` may be null: that counts as "not yet".
         guarded = f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }})()"
         return wait_until(lambda: self.eval(guarded), timeout, expression)
