@@ -235,11 +235,20 @@ class SyncLink:
         deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
+        busy = []
         for t in (self._watchdog, self._thread):
             if t is not None:
                 t.join(max(0.1, deadline - time.monotonic()))
+                if t.is_alive():
+                    busy.append(t.name)
         if self.db is not None:
-            self.db.close()
+            if busy:
+                # Closing a SQLite connection while another thread is inside a call on it
+                # crashes the process (seen under load: a segfault in the link's read).
+                logger.warning("sync: %s still busy after %.1f s; its database connection "
+                               "is left to the end of the process", ", ".join(busy), timeout)
+            else:
+                self.db.close()
 
     def health(self) -> dict[str, Any]:
         conn = self._conn
