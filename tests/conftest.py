@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import tomllib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -30,6 +31,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         mark = item.get_closest_marker("heavy")
         return -float(mark.kwargs.get("seconds", 15)) if mark else 0.0
     items.sort(key=weight)   # stable: the rest keep their order
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until check() is truthy and return its value; fail naming `what` after
+    `timeout` s. The deadline is generous (CI machines are loaded); it returns at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
 
 
 def demo_config_dict() -> dict[str, Any]:

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 from typing import Iterator
@@ -18,20 +17,10 @@ import pytest
 
 from edge.announce.clip_cache import cached_set
 from edge.system.status import request_status
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TOML = ROOT / "config" / "demo.toml"
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def healthz(port: int) -> bytes | None:
@@ -75,7 +64,7 @@ def test_run_with_the_hall_port_taken_issues_tickets_raises_an_alarm_and_serves_
                          f'[hall]\nenabled = true\nbind = "127.0.0.1"\nport = {port}\n')
     svc = start_service(config)
     assert svc.send("ticket docs").startswith("TICKET A-001")
-    alarm = wait_for(lambda: (status(sock) or {}).get("queue", {}).get("alarms", {})
+    alarm = wait_until(lambda: (status(sock) or {}).get("queue", {}).get("alarms", {})
                      .get("device:hall"), 60, "the alarm device:hall")
     assert f"hall.port: cannot listen on 127.0.0.1:{port}: Address already in use" in alarm["message"]
     assert svc.proc.poll() is None
@@ -90,8 +79,8 @@ def test_run_with_the_hall_port_taken_issues_tickets_raises_an_alarm_and_serves_
     assert "fix: stop the program that holds it or choose a free port in hall.port" in doctor.stdout
 
     taken_port.close()      # the other program ends: the hall comes up by itself
-    assert wait_for(lambda: healthz(port), 60, "the hall page") == b"ok\n"
-    wait_for(lambda: "device:hall" not in (status(sock) or {"queue": {"alarms": {"device:hall": 1}}})
+    assert wait_until(lambda: healthz(port), 60, "the hall page") == b"ok\n"
+    wait_until(lambda: "device:hall" not in (status(sock) or {"queue": {"alarms": {"device:hall": 1}}})
              ["queue"]["alarms"], 60, "the alarm to clear")
     assert svc.send("ticket docs").startswith("TICKET A-002")
 
