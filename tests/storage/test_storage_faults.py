@@ -81,7 +81,7 @@ def test_full_disk_refuses_the_ticket_names_the_fault_and_loses_nothing(
         h.close()
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     import time
     end = time.monotonic() + timeout
     while not predicate():
