@@ -48,6 +48,9 @@ class AppContext:
     # Asks the service to stop (the console's `quit`, a fatal device error).
     shutdown: Callable[[], None] = lambda: None
     stdin: IO[str] | None = None
+    # Where `kezek demo` keeps what it makes once and reuses (its clip set); None: nowhere,
+    # made again in the state folder.
+    cache_dir: Path | None = None
     # Which board this is, for the sync link's database id (edge.sync.machine); None reads
     # the running machine. Tests pass one in to put "the same card in another board".
     machine: Callable[[], Any] | None = None

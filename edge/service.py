@@ -32,7 +32,8 @@ class App:
     """One controller process. `start()` brings everything up; `run()` owns the main thread."""
 
     def __init__(self, config: AppConfig, state_dir: Path, *, stdout: IO[str] | None = None,
-                 stdin: IO[str] | None = None, clock: Clock | None = None, demo: bool = False) -> None:
+                 stdin: IO[str] | None = None, clock: Clock | None = None, demo: bool = False,
+                 cache_dir: Path | None = None) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
         self.db_path = self.state_dir / DB_NAME
@@ -66,7 +67,7 @@ class App:
                               state_dir=self.state_dir, db_path=self.db_path,
                               stdout=stdout or sys.stdout, logger=logging.getLogger("kezek"),
                               demo=demo, shutdown=self.request_stop,
-                              stdin=stdin or sys.stdin)
+                              stdin=stdin or sys.stdin, cache_dir=cache_dir)
         self.components: list[Component] = []
         # SIGTERM / `quit` only ask; the loop then stops the components while it still
         # applies commands (a printer's last TicketPrinted), and ends after them.
@@ -139,8 +140,12 @@ class App:
 
 def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
                 stdout: IO[str] | None = None, config_path: Path | None = None,
-                log_level: str | None = None, notifier: "Notifier | None" = None) -> int:
+                log_level: str | None = None, notifier: "Notifier | None" = None,
+                cache_dir: Path | None = None, on_ready: Callable[[App], None] | None = None,
+                ) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads `config_path` (non-hardware sections).
+
+    `on_ready(app)` runs once on the loop, when commands (the console's) are answered.
 
     Under systemd: READY=1 once the store and the configured hardware are up, WATCHDOG=1
     from the controller loop, STOPPING=1 when the stop begins.
@@ -152,7 +157,7 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
     setup_logging(log_level or ("warning" if demo else config.system.log_level),
                   config.system.log_format)
     notifier = notifier or Notifier()
-    app = App(config, state_dir, stdout=stdout, demo=demo)
+    app = App(config, state_dir, stdout=stdout, demo=demo, cache_dir=cache_dir)
     reload_requested = threading.Event()
     stop_signal: list[str] = []  # the handler only records; the loop logs and notifies
 
@@ -171,7 +176,11 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
     stopping_told = False
 
     def heartbeat() -> None:
-        nonlocal stopping_told
+        nonlocal stopping_told, on_ready
+        if on_ready is not None:
+            if not app.stop_requested.is_set():   # a `quit` typed while starting
+                on_ready(app)
+            on_ready = None
         watchdog()
         if app.stop_requested.is_set() and not stopping_told:
             stopping_told = True

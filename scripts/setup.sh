@@ -8,8 +8,8 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Debian packages: the runtime needs venv + a font with Kazakh glyphs; the tests also
-# need a real MQTT broker, PostgreSQL for central's store, a browser for the hall page, espeak-ng and aplay for the clip
-# set and the speaker, and systemd-analyze for the unit check.
+# need a real MQTT broker, a browser for the hall page, espeak-ng and aplay for the clip
+# set and the speaker, systemd-analyze for the unit check, and PostgreSQL for central.
 debs=(python3-venv fonts-dejavu-core libusb-1.0-0)
 # The demo speaks its calls with these (espeak-ng makes the clip set, aplay plays it); it
 # runs without them, so they are installed when allowed and otherwise only named.
@@ -20,17 +20,25 @@ if [ "$want_test" = 1 ]; then
 fi
 
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
+libs_have() {
+  local libs
+  libs=$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)
+  [[ "$libs" == *"$1"* ]]
+}
 is_missing() {
   case "$1" in
     python3-venv) ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
     fonts-dejavu-core) [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] ;;
-    libusb-1.0-0) ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "libusb-1.0.so" ;;
+    # Not `ldconfig -p | grep -q`: grep stops at the first match, ldconfig dies of SIGPIPE
+    # and under pipefail the pipeline reads as failed: "missing" although installed.
+    libusb-1.0-0) ! libs_have "libusb-1.0.so" ;;
     mosquitto) ! have_cmd mosquitto && [ ! -x /usr/sbin/mosquitto ] ;;
     chromium) ! have_cmd chromium ;;
     espeak-ng) ! have_cmd espeak-ng ;;
     systemd) ! have_cmd systemd-analyze ;;
     alsa-utils) ! have_cmd aplay ;;
-    postgresql) ! have_cmd pg_ctl && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 ;;
+    # The tests start their own server (initdb, pg_ctl), never the machine's service.
+    postgresql) ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null ;;
     *) echo "setup: no check for $1" >&2; exit 2 ;;
   esac
 }
@@ -79,4 +87,23 @@ fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"
+
+# pip is asked only when something changed: a second run needs no network and takes no
+# time. What was installed is recorded in the venv (pyproject.toml's hash, the extras);
+# an editable install already follows every change to the code itself.
+stamp=.venv/kezek-setup.stamp
+project_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+installed_ok() {
+  [ -f "$stamp" ] && [ -x .venv/bin/kezek ] || return 1
+  local hash have
+  read -r hash have <"$stamp" || return 1
+  [ "$hash" = "$project_hash" ] || return 1
+  # A venv with the test tools also serves the demo; not the other way round.
+  [ -z "$extras" ] || [ "$have" = "[test]" ]
+}
+if installed_ok; then
+  exit 0
+fi
+rm -f "$stamp"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+echo "$project_hash ${extras:-[]}" >"$stamp"

@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# On every core (pytest-xdist), each worker taking the next test when it is free: most
+# tests wait on processes, brokers and browsers. `-n 0` after it runs in one process.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist worksteal "$@"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import tomllib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -21,6 +22,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "config" / "demo.toml"
 # 2026-11-23 09:00 in Asia/Almaty (UTC+5), a Monday.
 MONDAY_9AM_MS = int(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `heavy(seconds=N)` run first, the longest first. scripts/test.sh runs
+    the suite on every core (pytest-xdist, --dist worksteal): started first, the long ones
+    overlap the many short ones instead of one of them running alone at the end."""
+    def weight(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("heavy")
+        return -float(mark.kwargs.get("seconds", 15)) if mark else 0.0
+    items.sort(key=weight)   # stable: the rest keep their order
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until check() is truthy and return its value; fail naming `what` after
+    `timeout` s. The deadline is generous (CI machines are loaded); it returns at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
 
 
 def demo_config_dict() -> dict[str, Any]:

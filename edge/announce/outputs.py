@@ -141,7 +141,8 @@ class FakePlayer:
             self.played.append((name, wav))
             self._cond.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
+    def wait_for(self, count: int, timeout: float = 30.0) -> bool:
+        # Returns as soon as `count` were played; the deadline is for a loaded test machine.
         with self._cond:
             return self._cond.wait_for(lambda: len(self.played) >= count, timeout)
 

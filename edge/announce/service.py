@@ -272,20 +272,33 @@ def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     return clips
 
 
-def _demo_clips(ctx: "AppContext", err: ConfigError) -> AnnounceConfig | None:
-    """`kezek demo` should speak out of the box: make a clip set in its state folder."""
+def _demo_clips(ctx: "AppContext", err: ConfigError, *, remake: bool = False,
+                ) -> AnnounceConfig | None:
+    """`kezek demo` should speak out of the box: a clip set made once (ctx.cache_dir) and
+    reused by every later demo; without a cache, made in the state folder."""
+    from edge.announce.clip_cache import cached_set
     from edge.announce.generate import GenerateError, generate
 
     cfg = ctx.config.announce
+    langs = list(cfg.languages)
+    if not remake:
+        logger.info("announce (demo): configured clips unusable (%s); using a set made "
+                    "with espeak-ng", "; ".join(err.problems[:2]))
     out = ctx.state_dir / "clips"
-    logger.warning("announce (demo): configured clips unusable (%s); making a set in %s "
-                   "with espeak-ng", "; ".join(err.problems[:2]), out)
     try:
-        generate(out, list(cfg.languages))
+        if ctx.cache_dir is not None:
+            try:
+                out = cached_set(ctx.cache_dir, langs, remake=remake)
+            except OSError as e:   # a read-only home: made for this run only
+                logger.warning("announce (demo): cannot keep a clip set in %s (%s); making "
+                               "one in %s", ctx.cache_dir, e, out)
+                generate(out, langs)
+        else:
+            generate(out, langs)
     except (GenerateError, OSError) as e:
         logger.warning("announce (demo): no announcements: %s", e)
         return None
-    return cfg.model_copy(update={"folders": {lang: out / lang for lang in cfg.languages},
+    return cfg.model_copy(update={"folders": {lang: out / lang for lang in langs},
                                   "chime": out / "chime.wav"})
 
 
@@ -314,10 +327,14 @@ def build(ctx: "AppContext") -> list[AnnounceService]:
     except ConfigError as e:
         if ctx.demo:
             demo_cfg = _demo_clips(ctx, e)
-            if demo_cfg is None:
+            try:
+                clips = load_clips(demo_cfg, ctx.config) if demo_cfg else None
+            except ConfigError:   # a kept set someone changed by hand: made again
+                demo_cfg = _demo_clips(ctx, e, remake=True)
+                clips = load_clips(demo_cfg, ctx.config) if demo_cfg else None
+            if demo_cfg is None or clips is None:
                 return []
             cfg = demo_cfg
-            clips = load_clips(cfg, ctx.config)
         else:
             # A lost or damaged sound file must not keep a center from issuing tickets
             # after a reboot (as a missing printer font does not): start, raise the alarm,

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FILES = {"/": "index.html", "/hall.css": "hall.css", "/hall.js": "hall.js"}
+# While the port cannot be opened, the hall tries again this often (alarm device:hall).
+LISTEN_RETRY_S = 5.0
 # Connections beyond the live screens: page, script and style loads of reconnecting TVs.
 EXTRA_CONNECTIONS = 8
 _READ_ONLY = Response("read-only: only GET and HEAD\n", status_code=405,
@@ -51,7 +53,8 @@ class HallServer:
     name = "hall"
 
     def __init__(self, cfg: HallConfig, controller: "Controller",
-                 center_names: dict[str, str], clock: "Clock", timezone: str) -> None:
+                 center_names: dict[str, str], clock: "Clock", timezone: str, *,
+                 listen_retry_s: float = LISTEN_RETRY_S) -> None:
         self.cfg = cfg
         self.controller = controller
         self.clock = clock
@@ -63,7 +66,8 @@ class HallServer:
         self.live.publish(b"{}")
         self.files = Files("edge.hall.static", FILES)
         self.web = WebServer("hall", self._app(), cfg.bind, cfg.port, report=self._report,
-                             limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS))
+                             limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS),
+                             retry_s=listen_retry_s)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
@@ -127,7 +131,7 @@ class HallServer:
         self._wake.set()
 
     def _report(self, ok: bool, detail: str) -> None:
-        self.controller.submit(DeviceStatus("hall", ok, detail, source="hall"))
+        self.controller.submit(DeviceStatus("hall", ok, detail[:500], source="hall"))
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -138,6 +142,9 @@ class HallServer:
         self._thread = threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
                                         daemon=True)
         self._thread.start()
+        if self.controller.snapshot.devices.get("hall", {}).get("ok") is False:
+            # Raised before a restart: cleared once the port is served again.
+            self.web.problem = "reported by an earlier run"
         self.web.on_serving = lambda: logger.info("hall screen on %s", self.web.url)
         self.web.start()
 

@@ -225,11 +225,16 @@ class NetworkThreads:
                                           daemon=True)
         self._watchdog.start()
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float) -> list[str]:
+        """Wait for both threads; the names of those still running after `timeout`."""
         deadline = time.monotonic() + timeout
+        busy = []
         for t in (self._watchdog, self._thread):
             if t is not None:
                 t.join(max(0.1, deadline - time.monotonic()))
+                if t.is_alive():
+                    busy.append(t.name)
+        return busy
 
     def beat(self) -> None:
         self._beat = self._mono()

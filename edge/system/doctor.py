@@ -108,12 +108,9 @@ def serial_ports(config: AppConfig) -> list[tuple[str, str]]:
     return ports
 
 
-def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
-    """'PID (command)' of other processes that have `port` open (those we may see)."""
-    try:
-        target = os.path.realpath(port)
-    except OSError:
-        return []
+def _holders(opened: Callable[[str], bool], proc: Path) -> list[str]:
+    """'PID (command)' of other processes with an open file that `opened` accepts (the
+    readlink of /proc/PID/fd/N), among those this user may see."""
     holders: list[str] = []
     for pid_dir in proc.glob("[0-9]*"):
         if pid_dir.name == str(os.getpid()):
@@ -124,13 +121,38 @@ def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
             continue  # gone, or another user's process and we are not root
         for fd in fds:
             try:
-                if os.readlink(fd) == target:
+                if opened(os.readlink(fd)):
                     comm = (pid_dir / "comm").read_text(encoding="utf-8", errors="replace").strip()
                     holders.append(f"{pid_dir.name} ({comm})")
                     break
             except OSError:
                 continue
     return holders
+
+
+def port_holders(port: str, proc: Path = Path("/proc")) -> list[str]:
+    """'PID (command)' of other processes that have `port` open (those we may see)."""
+    try:
+        target = os.path.realpath(port)
+    except OSError:
+        return []
+    return _holders(lambda link: link == target, proc)
+
+
+def tcp_listeners(port: int, proc: Path = Path("/proc")) -> list[str]:
+    """'PID (command)' of the processes listening on TCP `port` (those we may see)."""
+    sockets: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            # local address "0100007F:1F90", state 0A = LISTEN, the socket's inode
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{cols[9]}]")
+    return _holders(sockets.__contains__, proc) if sockets else []
 
 
 def check_serial_port(what: str, port: str, proc: Path = Path("/proc")) -> Check:
@@ -442,6 +464,27 @@ def check_temperature(limit_c: float, thermal_root: Path | None = None) -> Check
     return Check("cpu temperature", True, f"{temp} °C")
 
 
+def check_hall(config: AppConfig, proc: Path = Path("/proc")) -> list[Check]:
+    """The hall page's port can be listened on (or the running service already serves it)."""
+    cfg = config.hall
+    if not cfg.enabled or cfg.port == 0:
+        return []
+    import errno
+
+    from edge.web.ports import listen_problem, served_by_kezek, try_listen
+    where = f"{cfg.bind}:{cfg.port}"
+    error = try_listen(cfg.bind, cfg.port)
+    if error is None:
+        return [Check("hall port", True, f"{where} free")]
+    if error.errno == errno.EADDRINUSE and served_by_kezek(cfg.bind, cfg.port):
+        return [Check("hall port", True, f"{where}: the hall screen of a running kezek answers")]
+    problem, fix = listen_problem(cfg.bind, cfg.port, error)
+    holders = tcp_listeners(cfg.port, proc) if error.errno == errno.EADDRINUSE else []
+    if holders:
+        problem += f" (held by {', '.join(holders)})"
+    return [Check("hall port", False, problem, fix)]
+
+
 # -- all of it --------------------------------------------------------------------------
 
 @dataclass
@@ -466,6 +509,7 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += [check_serial_port(what, port, deps.proc) for what, port in serial_ports(config)]
     rows += check_gpio(config, deps.pin_factory)
     rows += check_announce(config, deps.snd_dir, deps.path)
+    rows += check_hall(config, deps.proc)
     rows += check_broker(config)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))

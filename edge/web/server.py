@@ -3,13 +3,12 @@ reported and tried again, so a web page never stops the queue.
 
 The socket is bound here, not by uvicorn, so that a port in use (another program, an
 earlier process still closing) is one clear problem with its fix, reported through
-`report(ok, detail)` (the service raises the alarm `device:<name>`), and retried with a
-growing delay until it works or the service stops.
+`report(ok, detail)` (the service raises the alarm `device:<name>`), and tried again every
+`retry_s` until it works or the service stops.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
@@ -19,6 +18,7 @@ from typing import Any, Callable
 import uvicorn
 
 from edge.web.guard import HeadGuard
+from edge.web.ports import listen_problem
 
 logger = logging.getLogger(__name__)
 
@@ -36,24 +36,12 @@ class Limits:
     max_head_bytes: int = 16 * 1024  # request line + headers
 
 
-def listen_problem(key: str, bind: str, port: int, e: OSError) -> str:
-    """The one line an IT person reads when the port cannot be used, with its fix."""
-    if e.errno == errno.EADDRINUSE:
-        fix = f"another program holds it (see `ss -ltnp`); choose a free port in {key}.port"
-    elif e.errno == errno.EACCES:
-        # The unit grants no capabilities: a port this machine keeps for root is refused.
-        fix = f"use a port of 1024 or more in {key}.port, e.g. 8080"
-    else:
-        fix = f"set {key}.bind to an address of this machine, or 0.0.0.0"
-    return f"{key}.port: cannot listen on {bind}:{port}: {e.strerror}; {fix}"
-
-
 class WebServer:
     """One listening socket, one uvicorn server, one thread (`kezek-<name>-web`)."""
 
     def __init__(self, name: str, app: Any, bind: str, port: int, *,
                  report: Report | None = None, limits: Limits = Limits(),
-                 retry_s: tuple[float, float] = (1.0, 30.0)) -> None:
+                 retry_s: float = 5.0, server_header: str | None = None) -> None:
         self.name = name
         self.app = app
         self.bind = bind
@@ -61,19 +49,26 @@ class WebServer:
         self.report = report or (lambda ok, detail: None)
         self.limits = limits
         self.guard = HeadGuard(limits.head_s, limits.pending_per_client)
-        self._retry = retry_s
+        self.retry_s = retry_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self._address: tuple[str, int] | None = None
         self._ready = threading.Event()
-        self.problem: str | None = None   # why it is not serving now, for health()
+        # Why it is not serving now, for health(); set before start() to a problem an
+        # earlier run reported (its alarm is still raised): cleared once serving.
+        self.problem: str | None = None
+        self.listen_failures = 0
         self.on_serving: Callable[[], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kezek-{self.name}-web",
-                                        daemon=True)
+        # The first try is made here: when the port is free its address is known (and
+        # connections queue in the kernel) before start() returns, e.g. for the demo's
+        # "ready" line; the thread tries again if it was not.
+        first = self._listen()
+        self._thread = threading.Thread(target=self._run, args=(first,),
+                                        name=f"kezek-{self.name}-web", daemon=True)
         self._thread.start()
 
     def wait_serving(self, timeout: float) -> bool:
@@ -100,19 +95,18 @@ class WebServer:
         return f"http://{host}:{port}/"
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self._ready.is_set() and not self._stop.is_set(), "url": self.url,
-                "problem": self.problem, "slow_requests_cut": self.guard.cut,
-                "refused_busy_clients": self.guard.refused}
+        serving = self._address is not None and not self._stop.is_set()
+        return {"ok": serving, "url": self.url,
+                "error": self.problem, "listen_failures": self.listen_failures,
+                "slow_requests_cut": self.guard.cut, "refused_busy_clients": self.guard.refused}
 
     # -- the thread --------------------------------------------------------------------
-    def _run(self) -> None:
-        delay = self._retry[0]
+    def _run(self, sock: socket.socket | None) -> None:
         while not self._stop.is_set():
-            sock = self._listen()
+            sock = sock or self._listen()
             if sock is None:
-                if self._stop.wait(delay):
+                if self._stop.wait(self.retry_s):
                     return
-                delay = min(delay * 2, self._retry[1])
                 continue
             try:
                 self._serve(sock)
@@ -123,7 +117,8 @@ class WebServer:
                 self._ready.clear()
                 self._address = None
                 sock.close()
-            if self._stop.wait(delay):
+                sock = None
+            if self._stop.wait(self.retry_s):
                 return
 
     def _listen(self) -> socket.socket | None:
@@ -136,7 +131,8 @@ class WebServer:
             sock.setblocking(False)
         except OSError as e:
             sock.close()
-            self._problem(listen_problem(self.name, self.bind, self.port, e))
+            self.listen_failures += 1
+            self._problem("; ".join(listen_problem(self.bind, self.port, e, self.name)))
             return None
         host, port = sock.getsockname()[:2]
         self._address = (str(host), int(port))
@@ -144,7 +140,8 @@ class WebServer:
 
     def _problem(self, detail: str) -> None:
         if detail != self.problem:   # said once per kind, not once a retry
-            logger.error("%s (tried again until it works; the queue goes on)", detail)
+            logger.error("%s; the queue runs without the %s page, which tries again every "
+                         "%g s (alarm device:%s)", detail, self.name, self.retry_s, self.name)
             self.report(False, detail)
         self.problem = detail
 

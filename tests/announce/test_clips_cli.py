@@ -25,6 +25,7 @@ def espeak_or_fail() -> None:
         pytest.fail("espeak-ng is missing: install it with `apt-get install espeak-ng`")
 
 
+@pytest.mark.heavy(seconds=15)
 def test_generated_set_loads_and_speaks_for_the_demo_center(tmp_path, demo_config, capsys):
     """Risk: the demo is silent because the clip set is incomplete or in mixed formats."""
     espeak_or_fail()

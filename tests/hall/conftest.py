@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -14,6 +13,7 @@ import pytest
 
 from edge.config.hall import HallConfig
 from edge.hall.server import HallServer
+from tests.conftest import wait_until  # noqa: F401 (the hall tests import it from here)
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -47,17 +47,6 @@ def make_hall(harness: Any) -> Iterator[Callable[..., HallServer]]:
     yield make
     for s in started:
         s.stop(2.0)
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Chromium:
@@ -112,7 +101,7 @@ class Chromium:
             raise AssertionError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         # While a page loads `document.body` may be null: that counts as "not yet".
         guarded = f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }})()"
         return wait_until(lambda: self.eval(guarded), timeout, expression)

@@ -12,8 +12,8 @@ import zoneinfo
 
 import pytest
 
-from edge.errors import ConfigError
 from edge.queue.commands import CallNext, IssueTicket
+from .conftest import wait_until
 
 
 def request(hall, method: str, path: str, body: bytes | None = None):
@@ -190,11 +190,9 @@ def test_screens_beyond_the_limit_are_refused_and_retry(make_hall):
     streams[1].close()
 
 
-def test_port_in_use_is_an_alarm_and_the_hall_comes_up_once_it_is_free(harness):
-    """Risk: another program holding the hall's port stopped the whole service (kezek run
-    exited 78, which the unit does not restart): the center issued no tickets for a TV.
-    Now the queue goes on, the alarm names the key and the fix, and the hall serves as
-    soon as the port is free."""
+def test_a_taken_port_is_an_alarm_and_the_hall_serves_once_it_is_free(harness):
+    """Risk: another program on the hall's port stopped the whole service (exit 78, which
+    the unit does not restart): a center without tickets for want of a TV page."""
     from edge.config.hall import HallConfig
     from edge.hall.server import HallServer
 
@@ -204,32 +202,33 @@ def test_port_in_use_is_an_alarm_and_the_hall_comes_up_once_it_is_free(harness):
     port = blocker.getsockname()[1]
     server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
                         harness.controller, harness.config.center.name.as_dict(),
-                        harness.clock, harness.config.center.timezone)
-    server.web._retry = (0.05, 0.2)
+                        harness.clock, harness.config.center.timezone, listen_retry_s=0.1)
     try:
-        server.start()
-        alarm = wait_for(lambda: harness.engine.state.alarms.get("device:hall"), "the hall's alarm")
-        text = json.dumps(alarm, ensure_ascii=False)
-        assert f"hall.port: cannot listen on 127.0.0.1:{port}" in text
-        assert "choose a free port in hall.port" in text
-        assert harness.call(IssueTicket("docs")).reply.ticket is not None  # the queue goes on
-        assert not server.health()["ok"] and "hall.port" in server.health()["problem"]
+        server.start()     # does not raise: the queue goes on
+        alarm = wait_until(lambda: harness.controller.snapshot.alarms.get("device:hall"),
+                           30, "the hall's alarm")
+        assert f"hall.port: cannot listen on 127.0.0.1:{port}: Address already in use" \
+            in alarm["message"]
+        assert "stop the program that holds it or choose a free port" in alarm["message"]
+        health = server.health()
+        assert health["ok"] is False and "Address already in use" in health["error"]
+        assert harness.call(IssueTicket("docs")).reply.ticket.label == "A-001"
+        # Retrying changes nothing while the port stays taken: one alarm, not one a try.
+        wait_until(lambda: server.health()["listen_failures"] >= 4, 30, "more tries")
+        raised = [e for e in harness.store.outbox()
+                  if e.type == "alarm.raised" and e.data.get("alarm") == "device:hall"]
+        assert len(raised) == 1
+
         blocker.close()
-        assert server.wait_serving(30), server.health()
-        wait_for(lambda: "device:hall" not in harness.engine.state.alarms, "the alarm to clear")
-        resp, _ = request(server, "GET", "/healthz")
-        assert resp.status == 200
+        wait_until(lambda: "device:hall" not in harness.controller.snapshot.alarms, 30,
+                   "the alarm to clear")
+        resp, body = request(server, "GET", "/healthz")
+        assert resp.status == 200 and body == b"ok\n"
+        assert server.address == ("127.0.0.1", port)
+        assert server.health()["ok"] is True and server.health()["error"] is None
     finally:
         blocker.close()
         server.stop(2.0)
-
-
-def wait_for(check, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
@@ -250,27 +249,17 @@ def test_privileged_port_is_refused_by_the_config_and_at_start() -> None:
     assert HallConfig(port=1024).port == 1024 and HallConfig(port=0).port == 0
 
     # At start, a port the kernel keeps for root (a sysctl can raise the limit) gives the
-    # same advice in the alarm. Run as the service does: without CAP_NET_BIND_SERVICE.
-    script = ("import threading, types\n"
-              "from edge.config.hall import HallConfig\n"
-              "from edge.hall.server import HallServer\n"
-              "told = threading.Event()\n"
-              "def submit(cmd):\n"
-              "    print(cmd.detail, flush=True); told.set()\n"
-              "ctl = types.SimpleNamespace(submit=submit, subscribe=lambda f: None,\n"
-              "    snapshot=types.SimpleNamespace(recent_calls=()))\n"
-              "cfg = HallConfig.model_construct(**{**HallConfig().model_dump(), "
-              "'enabled': True, 'bind': '127.0.0.1', 'port': 81})\n"
-              "h = HallServer(cfg, ctl, {'kk': 'a', 'ru': 'b'}, None, 'Asia/Almaty')\n"
-              "h._publish = lambda now: None\n"
-              "h.start(); assert told.wait(60); h.stop(2)\n")
+    # same advice (the hall's alarm says what listen_problem says). Run as the service
+    # does: without CAP_NET_BIND_SERVICE.
+    script = ("from edge.web.ports import listen_problem, try_listen\n"
+              "print('; '.join(listen_problem('127.0.0.1', 81, try_listen('127.0.0.1', 81))))\n")
     argv = [sys.executable, "-c", script]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot drop CAP_NET_BIND_SERVICE")
         argv = ["setpriv", "--inh-caps=-net_bind_service",
                 "--bounding-set=-net_bind_service", *argv]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "hall.port: cannot listen on 127.0.0.1:81: Permission denied" in run.stdout
     assert "use a port of 1024 or more in hall.port" in run.stdout

@@ -87,8 +87,9 @@ class FakeTime:
         self.t += seconds
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 3.0, what: str = "condition") -> Any:
-    """Poll until cond() is truthy; fail with `what` after `timeout` seconds."""
+def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until cond() is truthy; fail with `what` after `timeout` seconds (generous:
+    it returns at once when cond() holds, and CI machines are loaded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()

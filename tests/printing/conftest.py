@@ -117,7 +117,7 @@ class FakeController:
         with self.changed:
             return [c for c in self.commands if type(c).__name__ == name]
 
-    def wait_for(self, predicate: Callable[["FakeController"], Any], timeout: float = 5.0) -> Any:
+    def wait_for(self, predicate: Callable[["FakeController"], Any], timeout: float = 30.0) -> Any:
         # Also re-checked every 20 ms: some predicates look at the worker, not at commands.
         deadline = time.monotonic() + timeout
         with self.changed:

@@ -43,7 +43,7 @@ class Events:
                 [(e.type, e.data) for e in self.items]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"

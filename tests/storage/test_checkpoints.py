@@ -11,7 +11,7 @@ from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.storage.store import connect
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:
+def wait_for(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

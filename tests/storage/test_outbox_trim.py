@@ -18,7 +18,7 @@ from tests.conftest import Harness
 from tests.storage.test_storage_faults import fill
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "timed out"

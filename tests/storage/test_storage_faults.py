@@ -81,7 +81,7 @@ def test_full_disk_refuses_the_ticket_names_the_fault_and_loses_nothing(
         h.close()
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     import time
     end = time.monotonic() + timeout
     while not predicate():
@@ -249,6 +249,7 @@ def test_start_on_a_full_card_says_full_and_exits_75_so_systemd_tries_again(
     assert again.returncode == 0 and "A-002" in again.stdout, again.stderr
 
 
+@pytest.mark.heavy(seconds=15)
 def test_start_while_another_program_holds_the_database_locked_exits_75(tmp_path: Path) -> None:
     # A `sqlite3` shell (or a backup tool) holding an exclusive lock at boot is over in a
     # moment: systemd must try again, not leave the center without a queue.

@@ -30,7 +30,7 @@ from edge.storage.store import QueueStore
 from tests.storage.test_storage_faults import CONFIG, card_errors, db_tickets
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
     end = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > end:

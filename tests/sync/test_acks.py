@@ -94,24 +94,36 @@ def test_lost_duplicated_reordered_and_bogus_acks(broker: Broker, tmp_path: Path
         central.close()
 
 
-def test_slow_central_behind_the_broker_queue_limit(broker: Broker, tmp_path: Path,
+# The broker's queue per client in the next test (Mosquitto's default is 1000), and the
+# backlog sent at once: 3x the limit, so ~100 more than it holds wait even after central
+# took its 20 in flight and a loaded machine's share of the rest.
+QUEUE_LIMIT = 100
+BACKLOG = 3 * QUEUE_LIMIT
+
+
+def test_slow_central_behind_the_broker_queue_limit(tmp_path: Path,
                                                     edges: list[EdgeRig]) -> None:
     """Risk: Mosquitto drops messages beyond max_queued_messages (1000) without a word.
 
     The edge's window is set far above the broker's queue on purpose so that the broker
     does drop; central's gap-aware acks and the edge's resend still deliver everything.
+    The broker's queue is set to 100 here (1000 by default): the same overflow with a
+    tenth of the backlog.
     """
+    broker = Broker(tmp_path, extra=f"max_queued_messages {QUEUE_LIMIT}\n")
+    broker.start()
     # 20 ms per batch: at most 50 batches a second, well below the edge's rate even on a
-    # loaded machine, so more than 1,000 wait at the broker and it must drop some (the
+    # loaded machine, so more than the limit wait at the broker and it must drop some (the
     # speed of central's own commits must not decide it: a central worker stores what
     # waits for it in one transaction, one fsync for up to 20 batches).
     central = CentralRig(broker.port, tmp_path / "central.db", delay_s=0.02)
     try:
-        edge = EdgeRig(make_config(broker.port, batch_max_events=1, inflight_batches=1200,
+        edge = EdgeRig(make_config(broker.port, batch_max_events=1,
+                                   inflight_batches=BACKLOG + 50,
                                    ack_timeout_s=1.0), tmp_path / "edge")
         edges.append(edge)
         edge.link.stop()       # fill the outbox first, then let it all go at once
-        edge.record(1150)
+        edge.record(BACKLOG)
         last = edge.last_seq()
         edge.link.start()
         wait_for(lambda: central.contiguous() == last, 90, "a slow central to get everything")
@@ -119,6 +131,7 @@ def test_slow_central_behind_the_broker_queue_limit(broker: Broker, tmp_path: Pa
         assert edge.link.health()["rewinds"] >= 1, "the broker was expected to drop some"
     finally:
         central.stop()
+        broker.stop()
 
 
 def test_an_ack_for_another_database_deletes_nothing(broker: Broker, probe: Probe, tmp_path: Path,

@@ -74,7 +74,7 @@ class NotifyListener:
         self.sock.bind(str(path))
         self.messages: list[str] = []
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> list[str]:
+    def wait_for(self, text: str, timeout: float = 60.0) -> list[str]:
         deadline = time.monotonic() + timeout
         while not any(text in m for m in self.messages):
             left = deadline - time.monotonic()
@@ -120,7 +120,7 @@ class Service:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8")
 
-    def wait_log(self, text: str, timeout: float = 20.0) -> str:
+    def wait_log(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
         while text not in self.log():
             if time.monotonic() > deadline or self.proc.poll() is not None:

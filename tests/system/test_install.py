@@ -91,6 +91,7 @@ def group_members(root: Path) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.heavy(seconds=90)
 def test_install_twice_into_a_temporary_root(tmp_path: Path, pip_args: str) -> None:
     (tmp_path / "src").mkdir()
     src = snapshot_source(tmp_path / "src")

@@ -24,7 +24,7 @@ def system_section(run_dir: Path) -> str:
     return f'\n[system]\nstatus_socket = "{run_dir}/status.sock"\n'
 
 
-def wait_status(sock: Path, check, timeout: float = 20.0) -> dict:
+def wait_status(sock: Path, check, timeout: float = 60.0) -> dict:
     """Poll the status socket until `check(status)` holds."""
     deadline = time.monotonic() + timeout
     last: object = None
