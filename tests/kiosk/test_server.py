@@ -218,3 +218,24 @@ def test_page_headers_are_strict(make_kiosk):
     assert headers["x-frame-options"] == "DENY"
     status, headers, _ = get(kiosk, "/kiosk.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript")
+
+
+def test_english_a_service_list_and_categories_from_the_config(make_kiosk):
+    kiosk = make_kiosk(languages=["kk", "ru", "en"], services=["benefits", "docs"],
+                       categories=["normal", "pensioner"])
+    state = json.loads(kiosk.server.live.current()[1])
+    assert state["languages"] == ["kk", "ru", "en"]
+    assert [s["id"] for s in state["services"]] == ["benefits", "docs"]
+    assert state["services"][1]["names"]["en"] == "ID cards and passports"
+    assert [c["id"] for c in state["categories"]] == ["normal", "pensioner"]
+    assert state["categories"][1]["names"] == {"kk": "Зейнеткер", "ru": "Пенсионер",
+                                               "en": "Pensioner"}
+    assert state["labels"]["en"]["choose"] == "Choose a service"
+    token = page_token(kiosk)
+    status, answer = post(kiosk, "/ticket", {"service": "realty", "category": "normal"},
+                          token=token)
+    assert (status, answer["code"]) == (400, "bad_request"), "not a service of this page"
+    status, answer = post(kiosk, "/ticket", {"service": "docs", "category": "disability"},
+                          token=token)
+    assert (status, answer["code"]) == (400, "bad_request"), "not a category of this page"
+    assert kiosk.submitted.commands == []
