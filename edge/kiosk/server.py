@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from edge.config.kiosk import KioskConfig
-from edge.errors import CommandError
 from edge.kiosk.guard import ClientGate, Guard, Refused
 from edge.kiosk.notices import REFUSED, Notices
 from edge.kiosk.texts import LANGS, sentence
@@ -172,7 +171,7 @@ class KioskServer:
         fut = self.controller.submit(made)
         try:
             applied = await asyncio.wait_for(asyncio.wrap_future(fut), ANSWER_TIMEOUT_S)
-        except (CommandError, Exception) as e:   # a refusal, a fault, the controller too slow
+        except Exception as e:   # a refusal (CommandError), a fault, the controller too slow
             notice = self.notices.refusal(e, printer=self.cfg.printer, source=SOURCE)
             self._count(notice.code)
             return self._answer({"ok": False, "code": notice.code,

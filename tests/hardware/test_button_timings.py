@@ -173,3 +173,12 @@ def test_a_refused_ticket_is_shown_to_the_visitor_and_repeated_presses_get_the_s
     assert "Қызметкерге хабарласыңыз" in rig.notices[0].texts["kk"]
     assert "Обратитесь к сотруднику" in rig.notices[0].texts["ru"]
     wait_for(lambda: any(s.state for s in rig.factory.pin(12).states), what="the buzzer")
+
+
+def test_without_debounce_a_release_acts_at_once(rig):
+    """debounce_ms = 0 (a button with its own debounce, the press benchmark): the release
+    is sure as it happens; nothing waits for the worker's tick."""
+    rig.make({**TICKET, "debounce_ms": 0, "min_interval_s": 0})
+    rig.factory.pin(17).drive_low()
+    rig.factory.pin(17).drive_high()
+    assert rig.controller.commands == [TICKET_CMD]

@@ -175,7 +175,11 @@ class GpioComponent:
     def edge(self, b: _Button, pressed: bool) -> None:
         with b.lock:
             signals = b.logic.pressed() if pressed else b.logic.released()
+            pending = b.logic.due_in() is not None
         self._act(b, signals)
+        if pending:
+            # The worker sleeps up to tick_s: wake it to act right when the release is sure.
+            self._work.put(("wake",))
 
     def _act(self, b: _Button, signals: list[Signal]) -> None:
         """Do what the logic decided (on the pin thread or the worker: only enqueues)."""

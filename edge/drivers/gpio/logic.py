@@ -121,6 +121,8 @@ class ButtonLogic:
             return []                    # pressed before we started: not a press
         self._pending_down, self._up_at = self.down_at, t
         self.down_at = None
+        if self.rules.debounce_s <= 0:
+            return self._finish()        # no debounce: the release is sure at once
         return []
 
     def due_in(self) -> float | None:
