@@ -155,6 +155,9 @@
     }
     s.services.forEach(function (sv, i) {
       var b = list.children[i].firstChild;
+      var drawn = JSON.stringify([sv.names, sv.booking_only, sv.waiting, languages]);
+      if (b.dataset.drawn === drawn) { return; }
+      b.dataset.drawn = drawn;
       b.classList.toggle('booking-only', !!sv.booking_only);
       var names = b.querySelector('.names');
       fill(names, sv.names);
