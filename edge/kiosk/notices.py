@@ -120,7 +120,8 @@ class Notices:
                                                    "source": last.source}}
 
     def _on_applied(self, applied: Any) -> None:
-        # Controller loop: only note the config it applied (central's cfg, a SIGHUP).
+        # Controller loop: only note the config it applied (central's cfg, a SIGHUP): a
+        # Reconfigure carries the whole AppConfig beside the engine's domain objects.
         if isinstance(applied.command, Reconfigure):
             self._config = applied.command.config
 
