@@ -122,16 +122,17 @@ def runnable_demo_config(dir_: Path) -> tuple[Path, list[str]]:
     """config/demo.toml made runnable by `kezek run` on any machine, and what was changed.
 
     `kezek demo` adapts the demo on its own (it makes announcement clips, for one);
-    `kezek run` takes the file as it is. So: the hall page on a free port instead of a
-    fixed one (parallel runs), and announcements off when their clip folders do not
-    exist here. Everything else — printers, GPIO (mock pins), boards, hall — stays on.
+    `kezek run` takes the file as it is. So: the hall and kiosk pages on free ports instead
+    of fixed ones (parallel runs), and announcements off when their clip folders do not
+    exist here. Everything else — printers, GPIO (mock pins), boards, hall, kiosk — stays on.
     """
     data = demo_config_dict()
     changes: list[str] = []
-    hall = data.get("hall")
-    if isinstance(hall, dict) and hall.get("enabled") and "port" in hall:
-        hall["port"] = free_port()
-        changes.append("hall.port = a free port")
+    for page in ("hall", "kiosk"):
+        section = data.get(page)
+        if isinstance(section, dict) and section.get("enabled") and "port" in section:
+            section["port"] = free_port()
+            changes.append(f"{page}.port = a free port")
     ann = data.get("announce")
     if isinstance(ann, dict) and ann.get("enabled"):
         folders = [ROOT / f if not Path(f).is_absolute() else Path(f)

@@ -15,12 +15,15 @@ from edge.config import AppConfig
 # (module, predicate on the config). Order matters: printers before the console and
 # buttons that print; sync last so it sees every component's health.
 BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
+    # First: the visitor inputs answer through it, the screens subscribe to it.
+    ("edge.kiosk.notices", lambda c: visitor_inputs(c)),
     ("edge.drivers.printing.service", lambda c: bool(c.printers)),
     ("edge.drivers.console", lambda c: c.console.enabled),
     ("edge.drivers.gpio", lambda c: bool(c.gpio.buttons or c.gpio.leds or c.gpio.buzzers)),
     ("edge.drivers.serial_inputs", lambda c: bool(c.gpio.serial_inputs)),
     ("edge.drivers.boards.service", lambda c: bool(c.boards.buses)),
     ("edge.hall.server", lambda c: c.hall.enabled),
+    ("edge.kiosk.server", lambda c: c.kiosk.enabled),
     ("edge.announce.service", lambda c: c.announce.enabled),
     ("edge.queue.inbox", lambda c: bool(c.bookings.inbox)),
     ("edge.system.status", lambda c: bool(c.system.status_socket or c.system.metrics_port)),
@@ -28,6 +31,12 @@ BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
     # Without sync nobody reads the outbox: this keeps it within storage.outbox_cap.
     ("edge.sync.trim", lambda c: not c.sync.enabled),
 ]
+
+
+def visitor_inputs(c: AppConfig) -> bool:
+    """Something a visitor takes a ticket or checks in with: its refusals are shown."""
+    return c.kiosk.enabled or any(b.kind == "ticket" for b in c.gpio.buttons) or any(
+        i.type in ("scanner", "numpad") for i in c.gpio.serial_inputs)
 
 
 def build_components(ctx: AppContext) -> list[Component]:

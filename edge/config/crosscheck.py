@@ -194,7 +194,25 @@ def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
 
     _gpio(doc, services, windows, printers, buzzers, problems)
     _boards(doc, windows, problems)
+    _kiosk(doc, services, printers, problems)
     return problems
+
+
+def _kiosk(doc: Doc, services: Targets, printers: Targets, problems: list[str]) -> None:
+    printers.check(("kiosk", "printer"), doc.text("kiosk", "printer"), problems)
+    for i, sid in enumerate(doc.array("kiosk", "services")):
+        if isinstance(sid, str) and not doc.has_errors("kiosk", "services", i):
+            services.check(("kiosk", "services", i), sid, problems)
+    if doc.get("kiosk", "enabled") is True and doc.get("hall", "enabled") is True:
+        kiosk_port, hall_port = _port(doc, "kiosk", 8081), _port(doc, "hall", 8080)
+        if kiosk_port and kiosk_port == hall_port:
+            problems.append(f"kiosk.port: port {kiosk_port} is also the hall screen's "
+                            f"(hall.port); give the kiosk page its own, e.g. 8081")
+
+
+def _port(doc: Doc, section: str, default: int) -> int | None:
+    """The port a web section listens on (its default when not written; None when wrong)."""
+    return default if doc.get(section, "port") is None else doc.number(section, "port")
 
 
 def _unserved(doc: Doc, served: set[Any], problems: list[str]) -> None:
@@ -239,7 +257,7 @@ def _gpio(doc: Doc, services: Targets, windows: Targets, printers: Targets, buzz
         p = ("gpio", "serial_inputs", i)
         ports.append((p + ("port",), doc.text(*p, "port")))
         kind = doc.get(*p, "type")
-        if kind == "scanner":
+        if kind in ("scanner", "numpad"):
             printers.check(p + ("printer",), doc.text(*p, "printer"), problems)
             buzzers.check(p + ("buzzer",), doc.text(*p, "buzzer"), problems)
         elif kind == "keypad":

@@ -81,9 +81,10 @@ class TicketButtonConfig(_ButtonBase):
         default="normal", description="visitor category of the tickets this button issues")
     printer: str | None = Field(default=None,
                                 description="[printers] name that prints the ticket; none = no paper")
-    min_interval_s: float = Field(default=2.0, ge=0, le=60,
-                                  description="at most one ticket per this many seconds "
-                                              "(a visitor pressing twice gets one ticket)")
+    min_interval_s: float = Field(default=5.0, ge=0, le=60,
+                                  description="at most one ticket per this many seconds; "
+                                              "presses in between are the same visitor's, "
+                                              "answered 'your ticket is printing'")
 
 
 class OperatorButtonConfig(_ButtonBase):
@@ -272,9 +273,29 @@ class ScannerConfig(_SerialPort):
                                description="[gpio.buzzers] name that beeps when a scan is refused")
     max_length: int = Field(default=64, ge=4, le=512,
                             description="longer scans are not booking codes and are ignored")
+    iin: bool = Field(default=False,
+                      description="a scan of exactly 12 digits with a valid IIN check digit (an "
+                                  "ID card's barcode) is a check-in by IIN; false: it is taken "
+                                  "as a booking code")
 
 
-SerialInputConfig = Annotated[Union[KeypadConfig, ScannerConfig], Field(discriminator="type")]
+class NumpadConfig(_SerialPort):
+    """A numeric keypad at the kiosk: visitors type their IIN to check in (docs/hardware.md)."""
+
+    type: Literal["numpad"]
+    printer: str | None = Field(default=None,
+                                description="[printers] name of the kiosk printer next to it")
+    buzzer: str | None = Field(default=None,
+                               description="[gpio.buzzers] name that beeps on a refusal")
+    echo: bool = Field(default=True, description="send the masked entry (*) and each answer "
+                                                 "back to the keypad's display")
+    idle_s: float = Field(default=20.0, ge=3.0, le=300.0,
+                          description="a half-typed IIN is erased after this many seconds "
+                                      "without a key (the next visitor starts afresh)")
+
+
+SerialInputConfig = Annotated[Union[KeypadConfig, ScannerConfig, NumpadConfig],
+                              Field(discriminator="type")]
 
 
 class GpioConfig(StrictModel):
@@ -319,6 +340,9 @@ class BoardConfig(StrictModel):
                                      "transliterated), cyrillic (CP1251; Kazakh letters fall back "
                                      "to Russian look-alikes), kazakh (KZ-1048)")
     width: int = Field(default=16, ge=1, le=256, description="characters per row; longer text is cut")
+    notices: bool = Field(default=False,
+                          description="also show a visitor's refusal at the kiosk (no paper, "
+                                      "closed, ...) for a few seconds, in Kazakh and Russian")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "BoardConfig":

@@ -11,6 +11,7 @@ from edge.config.announce import AnnounceConfig
 from edge.config.hall import HallConfig
 from edge.config.crosscheck import cross_section_problems
 from edge.config.hardware import BoardsConfig, GpioConfig
+from edge.config.kiosk import KioskConfig
 from edge.config.policies import BookingsConfig, PoliciesConfig
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
@@ -37,6 +38,7 @@ class AppConfig(StrictModel):
     gpio: GpioConfig = GpioConfig()
     boards: BoardsConfig = BoardsConfig()
     hall: HallConfig = HallConfig()
+    kiosk: KioskConfig = KioskConfig()
     announce: AnnounceConfig = AnnounceConfig()
     policies: PoliciesConfig = PoliciesConfig()
     bookings: BookingsConfig = BookingsConfig()

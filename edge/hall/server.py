@@ -4,7 +4,8 @@ Served on the one web stack (edge/web: Starlette under uvicorn). The controller'
 listener only stores the newest snapshot and wakes `kezek-hall-broadcast`, which turns it
 into the page's state and publishes it when it changed; every open stream then sends it.
 A port it cannot take is an alarm (`device:hall`), tried again: the queue never stops for
-the hall screen.
+the hall screen. A visitor's refusal (edge/kiosk/notices.py) is handed over the same way
+and shown as a banner for its few seconds.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ class HallServer:
 
     def __init__(self, cfg: HallConfig, controller: "Controller",
                  center_names: dict[str, str], clock: "Clock", timezone: str, *,
-                 listen_retry_s: float = LISTEN_RETRY_S) -> None:
+                 listen_retry_s: float = LISTEN_RETRY_S, notices: Any = None) -> None:
         self.cfg = cfg
         self.controller = controller
+        self.notices = notices
+        self._notice: Any = None        # the newest visitor notice (edge.kiosk.notices)
         self.clock = clock
         self.tz = zoneinfo.ZoneInfo(timezone)
         self.view = HallView(rows=cfg.rows, min_show_s=cfg.min_show_s,
@@ -130,6 +133,12 @@ class HallServer:
         self._latest = applied.snapshot
         self._wake.set()
 
+    def on_notice(self, notice: Any) -> None:
+        """Any thread (often the controller's loop): only hand the notice over."""
+        if notice.kind in ("refused", "info"):
+            self._notice = notice
+            self._wake.set()
+
     def _report(self, ok: bool, detail: str) -> None:
         self.controller.submit(DeviceStatus("hall", ok, detail[:500], source="hall"))
 
@@ -139,6 +148,8 @@ class HallServer:
         self._latest = self.controller.snapshot
         self._publish(time.monotonic())
         self.controller.subscribe(self.on_applied)
+        if self.notices is not None:
+            self.notices.subscribe(self.on_notice)
         self._thread = threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
                                         daemon=True)
         self._thread.start()
@@ -173,7 +184,7 @@ class HallServer:
         snapshot = self._latest
         if snapshot is None:
             return None
-        state, next_change = self.view.state(snapshot, now)
+        state, next_change = self.view.state(snapshot, now, self._notice)
         _, current = self.live.current()
         body = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if body != current:  # most commits (prints, ticks) change nothing on the page
@@ -212,4 +223,4 @@ class _ReadOnly:
 def build(ctx: "AppContext") -> list[HallServer]:
     cfg = ctx.config.hall
     return [HallServer(cfg, ctx.controller, ctx.config.center.name.as_dict(), ctx.clock,
-                       ctx.config.center.timezone)]
+                       ctx.config.center.timezone, notices=ctx.components.get("notices"))]

@@ -4,6 +4,10 @@ Rule for the list of last calls: the newest `rows` calls are listed, newest firs
 stays listed and highlighted for at least `min_show_s` after it first appeared, even if
 more calls follow at once (the list then grows for a moment) — a visitor looking up
 must not miss their number (QSystem keeps a call up at least 7 s).
+
+A visitor's refusal at the kiosk or a ticket button (edge/kiosk/notices.py) shows as a
+banner in every language of the page for its few seconds, then goes; a newer one
+replaces it. Masked IIN entries are not shown here (that is the kiosk's board line).
 """
 
 from __future__ import annotations
@@ -81,9 +85,15 @@ class HallView:
                 shown.append(HallCall(c.ticket, c.window, c.service, c.calls, fresh))
         return shown, next_change
 
-    def state(self, snapshot: Any, now: float) -> tuple[dict[str, Any], float | None]:
-        """The JSON-able page state (no personal data: tickets, windows, counts only)."""
+    def state(self, snapshot: Any, now: float,
+              notice: Any = None) -> tuple[dict[str, Any], float | None]:
+        """The JSON-able page state (no personal data: tickets, windows, counts only);
+        `notice`: the newest visitor notice (shown while it lasts)."""
         calls, next_change = self.calls(snapshot.recent_calls, now)
+        banner = None
+        if notice is not None and notice.kind in ("refused", "info") and notice.live(now):
+            banner = notice.view(self.languages)
+            next_change = notice.until if next_change is None else min(next_change, notice.until)
         services = [{"id": s.id, "prefix": s.prefix,
                      "names": {lang: s.names.get(lang, "") for lang in self.languages},
                      "waiting": int(s.waiting)} for s in snapshot.services]
@@ -106,5 +116,6 @@ class HallView:
             "show_waiting": self.show_waiting,
             "services": services if self.show_waiting else [],
             "waiting_total": int(snapshot.waiting_total) if self.show_waiting else None,
+            "notice": banner,
         }
         return state, next_change

@@ -100,7 +100,9 @@ def test_state_has_no_personal_data_and_uses_configured_names(harness, make_hall
     _, body = request(hall, "GET", "/state.json")
     state = json.loads(body)
     assert set(state) == {"v", "day", "languages", "center", "labels", "rows", "keepalive_ms",
-                          "calls", "windows", "show_waiting", "services", "waiting_total"}
+                          "calls", "windows", "show_waiting", "services", "waiting_total",
+                          "notice"}
+    assert state["notice"] is None, "no visitor was refused"
     label_1 = next(w.label for w in harness.config.windows if w.number == 1)
     assert {"number": 1, "label": label_1, "paused": False,
             "ticket": "A-001"} in state["windows"]

@@ -112,3 +112,21 @@ def test_a_no_show_called_back_to_the_same_window_is_a_new_call(harness):
     v = view(rows=5)
     v.baseline(harness.controller.snapshot.recent_calls)
     assert hall() == [("A-001", 1, False), ("A-002", 1, False)]
+
+
+def test_a_visitors_refusal_is_a_banner_for_its_time_then_gone():
+    from edge.kiosk.notices import Notice
+    v = view()
+    snap = QueueSnapshot(day="2026-11-23")
+    notice = Notice(7, "refused", "paper_out", {"kk": "Қағаз бітті.", "ru": "Нет бумаги.",
+                                                "en": "No paper."},
+                    {}, "kiosk", "gpio:17", at=100.0, show_s=10.0)
+    state, next_change = v.state(snap, 101.0, notice)
+    assert state["notice"] == {"seq": 7, "kind": "refused", "code": "paper_out",
+                               "texts": {"kk": "Қағаз бітті.", "ru": "Нет бумаги."}}
+    assert next_change == 110.0, "the page is redrawn when the banner ends"
+    state, next_change = v.state(snap, 110.0, notice)
+    assert state["notice"] is None and next_change is None
+    entry = Notice(8, "entry", "iin_entry", {"ru": "ИИН: ***---"}, {}, "kiosk", "numpad",
+                   at=100.0, show_s=10.0)
+    assert v.state(snap, 101.0, entry)[0]["notice"] is None, "typed IINs stay off the hall"

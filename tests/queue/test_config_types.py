@@ -110,6 +110,11 @@ addresses = { 1 = 1 }
 [[gpio.serial_inputs]]
 type = "scanner"
 port = "/dev/ttyACM0"
+iin = true
+
+[[gpio.serial_inputs]]
+type = "numpad"
+port = "/dev/ttyACM1"
 
 [boards.buses.line]
 type = "serial"

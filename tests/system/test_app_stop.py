@@ -22,6 +22,7 @@ def test_stop_while_the_loop_runs_elsewhere_ends_the_loop_before_closing_the_sto
     restart' message and refused commands (seen at the end of every press benchmark)."""
     data = {**tomllib.loads(DEMO.read_text(encoding="utf-8")), "console": {"enabled": False}}
     data.pop("hall", None)
+    data.pop("kiosk", None)
     data.pop("announce", None)
     config: AppConfig = parse_config(data, "demo without console, hall, voice")
     app = App(config, tmp_path / "state", stdout=io.StringIO())

@@ -22,6 +22,7 @@ from edge.drivers.boards.codecs import Codec
 logger = logging.getLogger(__name__)
 
 BLINK_HALF_PERIOD_S = 0.5     # software blink: text 0.5 s, blank 0.5 s
+NOTICE_PAGE_S = 2.0           # a one-row board shows a notice's languages in turn
 
 
 class Transport(Protocol):
@@ -111,6 +112,10 @@ class BoardState:
     next_due: float | None = None
     frames: int = 0
     shown: list[str] = field(default_factory=list)
+    # A visitor notice over the queue's rows for a while: pages shown in turn, then gone.
+    notice_pages: list[list[str]] = field(default_factory=list)
+    notice_start: float = 0.0
+    notice_until: float = 0.0
 
 
 class BusWriter:
@@ -149,6 +154,16 @@ class BusWriter:
             if blink and self.blink_s > 0:
                 now = self._now()
                 b.blink_start, b.blink_until = now, now + self.blink_s
+        self._queue.put(address)
+
+    def notice(self, address: int, pages: list[list[str]], show_s: float) -> None:
+        """Show `pages` (one after another, NOTICE_PAGE_S each) instead of the board's rows
+        for `show_s` seconds; show_s = 0 ends a notice shown now."""
+        with self._lock:
+            b = self.boards[address]
+            now = self._now()
+            b.notice_pages = [list(p) for p in pages] if show_s > 0 else []
+            b.notice_start, b.notice_until = now, now + show_s
         self._queue.put(address)
 
     def start(self) -> None:
@@ -248,7 +263,15 @@ class BusWriter:
             b = self.boards[address]
             rows, blink = list(b.rows), False
             b.next_due = None
-            if b.blink_until is not None and now < b.blink_until:
+            if b.notice_pages and now < b.notice_until:
+                page = int((now - b.notice_start) / NOTICE_PAGE_S)
+                rows = b.notice_pages[page % len(b.notice_pages)]
+                b.next_due = min(b.notice_until, b.notice_start + (page + 1) * NOTICE_PAGE_S) \
+                    if len(b.notice_pages) > 1 else b.notice_until
+            elif b.notice_pages:
+                b.notice_pages = []           # over: the queue's rows again
+                b.blink_until = None
+            elif b.blink_until is not None and now < b.blink_until:
                 if self.codec.native_blink:
                     blink = True
                     b.next_due = b.blink_until

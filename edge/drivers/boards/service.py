@@ -3,6 +3,9 @@
 After each commit the controller hands us the events and the new snapshot; we work out
 each board's rows (window boards: the ticket at that window; hall boards: the last calls)
 and enqueue the boards that changed. A new call or recall also makes the boards blink.
+A board with `notices = true` (over the kiosk) also shows a visitor's refusal for a few
+seconds (edge/kiosk/notices.py): Kazakh on the first row and Russian on the second, or
+the two in turn on a one-row board.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
     return rows + [""] * (board.rows - len(rows))
 
 
+def notice_pages(board: BoardConfig, short: dict[str, str]) -> list[list[str]]:
+    """A notice's board lines for this board: both languages at once if it has two rows."""
+    kk, ru = short.get("kk", ""), short.get("ru", "")
+    if board.rows >= 2:
+        return [[kk, ru] + [""] * (board.rows - 2)]
+    return [[kk], [ru]] if kk != ru else [[kk]]
+
+
 def make_transport(name: str, bus: Any, demo: bool, state_dir: Path | None = None) -> Transport:
     if isinstance(bus, FakeBusConfig) or demo:
         path = getattr(bus, "path", None)
@@ -65,8 +76,10 @@ class BoardsService:
 
     def __init__(self, config: BoardsConfig, controller: Any, *,
                  transports: dict[str, Transport] | None = None, demo: bool = False,
-                 now: Callable[[], float] = time.monotonic, state_dir: Path | None = None) -> None:
+                 now: Callable[[], float] = time.monotonic, state_dir: Path | None = None,
+                 notices: Any = None) -> None:
         self.config = config
+        self.notices = notices
         self.state_dir = state_dir
         self.controller = controller
         self.demo = demo
@@ -94,6 +107,9 @@ class BoardsService:
                 check_present(bus.port, f"boards.buses.{bus_name}.port")
         self.update(self.controller.snapshot, blink_windows=())
         self.controller.subscribe(self._on_applied)
+        if self.notices is not None and any(
+                b.notices for bus in self.config.buses.values() for b in bus.boards):
+            self.notices.subscribe(self.on_notice)
         for writer in self.writers.values():
             writer.start()
 
@@ -111,6 +127,14 @@ class BoardsService:
         if called or any(e.type.startswith(("ticket.", "window.", "day.")) for e in applied.events):
             self.update(applied.snapshot, blink_windows=called)
 
+    def on_notice(self, notice: Any) -> None:
+        """A visitor's notice (any thread): the notice boards show it for a while."""
+        for writer in self.writers.values():
+            for address, state in writer.boards.items():
+                if state.config.notices:
+                    writer.notice(address, notice_pages(state.config, notice.short),
+                                  notice.show_s)
+
     def update(self, snapshot: Any, *, blink_windows: Any) -> None:
         for writer in self.writers.values():
             for address, state in writer.boards.items():
@@ -121,7 +145,8 @@ class BoardsService:
 
 
 def build(ctx: "AppContext") -> list[Any]:
-    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo, state_dir=ctx.state_dir)]
+    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo, state_dir=ctx.state_dir,
+                          notices=ctx.components.get("notices"))]
 
 
 __all__ = ["BoardsService", "board_rows", "build"]

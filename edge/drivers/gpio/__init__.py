@@ -14,4 +14,5 @@ def build(ctx: "AppContext") -> list[Any]:
 
     # The demo runs on laptops: simulated pins whatever the file says.
     name = "mock" if ctx.demo else ctx.config.gpio.pin_factory
-    return [GpioComponent(ctx.config.gpio, ctx.controller, make_pin_factory(name))]
+    return [GpioComponent(ctx.config.gpio, ctx.controller, make_pin_factory(name),
+                          notices=ctx.components.get("notices"))]

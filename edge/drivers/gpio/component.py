@@ -3,7 +3,12 @@
 gpiozero calls our edge handlers on its pin thread; they only update a ButtonLogic and
 enqueue a command (controller.submit). Feedback (LEDs, buzzer) is driven from one named
 worker thread fed by a queue: future done-callbacks and controller listeners only put
-items on that queue.
+items on that queue. The worker also ticks the buttons: a release is only sure a
+debounce time after it (edge/drivers/gpio/logic.py), so that is when a press acts.
+
+A ticket button answers its visitor on the screens too (edge/kiosk/notices.py): a
+refusal (no paper, closed, ...) in Kazakh and Russian, and "your ticket is printing" to
+the presses of an impatient visitor while theirs prints.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, Callable
 from edge.config.hardware import (GpioConfig, OperatorButtonConfig, RatingButtonConfig,
                                   TicketButtonConfig)
 from edge.drivers.gpio.actions import outcome, window_command
-from edge.drivers.gpio.logic import ButtonLogic, ButtonRules
+from edge.drivers.gpio.logic import ACTIONS, ButtonLogic, ButtonRules, Signal
 from edge.queue.commands import Command, DeviceStatus, IssueTicket, Rate
 from edge.queue.model import Category
 
@@ -36,6 +41,9 @@ class _Button:
     device: Any = None               # gpiozero.Button
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_result: str = ""
+    # A ticket button's last answer, given again to the same visitor's repeated presses:
+    # (kind, code, params), e.g. ("info", "ticket_printing", {"ticket": "A-012"}).
+    answer: tuple[str, str, dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -46,7 +54,7 @@ def rules_of(cfg: Any) -> ButtonRules:
     return ButtonRules(debounce_s=cfg.debounce_ms / 1000, hold_s=cfg.hold_s,
                        min_interval_s=cfg.min_interval_s, chatter_presses=cfg.chatter_presses,
                        chatter_window_s=cfg.chatter_window_s, lockout_s=cfg.lockout_s,
-                       stuck_s=cfg.stuck_s)
+                       stuck_s=cfg.stuck_s, repeats=isinstance(cfg, TicketButtonConfig))
 
 
 def button_command(cfg: Any, action: str) -> Command:
@@ -68,9 +76,11 @@ class GpioComponent:
     name = "gpio"
 
     def __init__(self, config: GpioConfig, controller: Any, pin_factory: Any, *,
-                 now: Callable[[], float] = time.monotonic, tick_s: float = 0.1) -> None:
+                 now: Callable[[], float] = time.monotonic, tick_s: float = 0.1,
+                 notices: Any = None) -> None:
         self.config = config
         self.controller = controller
+        self.notices = notices          # edge.kiosk.notices.Notices, or None
         self.pin_factory = pin_factory
         self._now = now
         self._tick_s = tick_s
@@ -145,7 +155,7 @@ class GpioComponent:
             with b.lock:
                 lg = b.logic
                 state = ("stuck" if lg.stuck else "locked" if lg.locked
-                         else "down" if lg.down_at is not None else "up")
+                         else "down" if lg.down else "up")
                 buttons.append({"pin": b.config.pin, "kind": b.config.kind, "state": state,
                                 "last": b.last_result, **lg.counters.__dict__})
         return {"ok": not any(x["state"] in ("stuck", "locked") for x in buttons),
@@ -164,20 +174,32 @@ class GpioComponent:
 
     def edge(self, b: _Button, pressed: bool) -> None:
         with b.lock:
-            if pressed:
-                action, alert = None, b.logic.pressed()
+            signals = b.logic.pressed() if pressed else b.logic.released()
+            pending = b.logic.due_in() is not None
+        self._act(b, signals)
+        if pending:
+            # The worker sleeps up to tick_s: wake it to act right when the release is sure.
+            self._work.put(("wake",))
+
+    def _act(self, b: _Button, signals: list[Signal]) -> None:
+        """Do what the logic decided (on the pin thread or the worker: only enqueues)."""
+        for signal in signals:
+            if signal == "repeat":
+                self._repeat(b)
+            elif signal in ACTIONS:
+                self._submit(b, signal)
             else:
-                action, alert = b.logic.released()
-        if alert is not None:
-            self._alert(b, alert)
-        if action is None:
-            return
+                self._alert(b, signal)
+
+    def _submit(self, b: _Button, action: str) -> None:
         try:
             cmd = button_command(b.config, action)
         except ValueError as e:  # cannot happen with a validated config; never kill the pin thread
             logger.error("%s: %s", b.name, e)
             return
         logger.info("%s (%s %s): %s", b.name, b.config.kind, action, type(cmd).__name__)
+        if isinstance(cmd, IssueTicket):
+            b.answer = ("info", "ticket_printing", {})    # until the controller answers
         fut = self.controller.submit(cmd)
         fut.add_done_callback(lambda f, b=b: self._done(b, f))
 
@@ -185,12 +207,34 @@ class GpioComponent:
         # On the controller's loop thread: read the outcome, enqueue feedback, return.
         ok, code, text = outcome(fut)
         b.last_result = code
+        visitor = isinstance(b.config, TicketButtonConfig)
+        if ok and visitor:
+            ticket = getattr(getattr(fut.result(), "reply", None), "ticket", None)
+            b.answer = ("info", "ticket_printing", {"ticket": getattr(ticket, "label", "")})
         if not ok:
             self.refusals += 1
             logger.info("%s refused: %s (%s)", b.name, text, code)
             self.beep(self.config.buzzer_for(b.config.buzzer))
+            if visitor and self.notices is not None:
+                error = fut.exception()
+                assert error is not None
+                reason, params = self.notices.reason(error, b.config.printer)
+                b.answer = ("refused", reason, params)
+                self.notices.publish("refused", reason, params, printer=b.config.printer,
+                                     source=f"gpio:{b.config.pin}")
 
-    def _alert(self, b: _Button, alert: str) -> None:
+    def _repeat(self, b: _Button) -> None:
+        """The same visitor pressed again before min_interval_s: no second ticket; the
+        first answer again (their ticket is printing, or why there is none)."""
+        answer = b.answer or ("info", "ticket_printing", {})
+        logger.info("%s: pressed again within %g s: one ticket", b.name, b.config.min_interval_s)
+        if self.notices is not None:
+            self.notices.publish(answer[0], answer[1], answer[2],
+                                 printer=getattr(b.config, "printer", None),
+                                 source=f"gpio:{b.config.pin}")
+        self.beep(self.config.buzzer_for(b.config.buzzer), 1)
+
+    def _alert(self, b: _Button, alert: Signal) -> None:
         lg = b.logic.rules
         if alert == "stuck":
             logger.warning("%s stuck down for %.0f s: ignored until released", b.name, lg.stuck_s)
@@ -221,7 +265,7 @@ class GpioComponent:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                item = self._work.get(timeout=self._tick_s)
+                item = self._work.get(timeout=self._wait_s())
             except queue.Empty:
                 item = None
             if item is _STOP:
@@ -233,13 +277,23 @@ class GpioComponent:
             except Exception:  # a feedback failure must not end button handling
                 logger.exception("gpio worker failed on %r", item)
 
-    def tick(self) -> None:
-        """Time-based button rules (stuck, lockout over, hold reached). The worker calls it."""
+    def _wait_s(self) -> float:
+        # A pending release acts once it is sure: wake for it rather than at the next tick.
+        dues = [self._tick_s]
         for b in self.buttons:
             with b.lock:
-                alert = b.logic.tick()
-            if alert is not None:
-                self._alert(b, alert)
+                due = b.logic.due_in()
+            if due is not None:
+                dues.append(max(0.005, due))
+        return min(dues)
+
+    def tick(self) -> None:
+        """Time-based button rules (a release now sure, stuck, lockout over, hold reached).
+        The worker calls it; tests may too."""
+        for b in self.buttons:
+            with b.lock:
+                signals = b.logic.tick()
+            self._act(b, signals)
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]

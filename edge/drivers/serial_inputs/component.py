@@ -1,4 +1,6 @@
-"""Serial input components: an operator keypad line or a kiosk scanner on one serial port."""
+"""Serial input components: an operator keypad line, a kiosk scanner or a kiosk numeric
+keypad (IIN entry) on one serial port. The kiosk's inputs answer their visitor on the
+screens too (edge/kiosk/notices.py), not only with a beep."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from edge.config.hardware import KeypadConfig, ScannerConfig
+from edge.config.hardware import KeypadConfig, NumpadConfig, ScannerConfig
 from edge.drivers.gpio.actions import outcome
 from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, parse_frame,
                                                parse_line, reply_frame, reply_line)
+from edge.drivers.serial_inputs.numpad import IinEntry, Step
 from edge.drivers.serial_inputs.ports import SerialLink, check_present
 from edge.drivers.serial_inputs.scanner import checkin_command, clean_scan
-from edge.queue.commands import Command, DeviceStatus
+from edge.queue.commands import CheckInIin, Command, DeviceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +180,9 @@ class ScannerInput(_SerialInput):
 
     def __init__(self, config: ScannerConfig, key: str, controller: Any, *,
                  beep: Callable[[], None] | None = None,
-                 now: Callable[[], float] = time.monotonic) -> None:
+                 now: Callable[[], float] = time.monotonic, notices: Any = None) -> None:
         super().__init__(config, key, controller)
+        self.notices = notices
         # Room for max_length characters plus the spaces a scanner may add: a longer line is
         # refused whole (clean_scan checks the length), never cut to a wrong code.
         self._lines = LineReader(max_line=config.max_length + 16)
@@ -211,8 +215,10 @@ class ScannerInput(_SerialInput):
             self.ignored += 1
             return
         self._last = (code, now)
-        logger.info("%s: scanned a code of %d characters", self.name, len(code))
-        fut = self.controller.submit(checkin_command(code, self.config.printer, self.name))
+        cmd = checkin_command(code, self.config.printer, self.name, iin=self.config.iin)
+        logger.info("%s: scanned %s", self.name, "an IIN (not shown)"
+                    if isinstance(cmd, CheckInIin) else f"a code of {len(code)} characters")
+        fut = self.controller.submit(cmd)
         fut.add_done_callback(self._done)
 
     def _done(self, fut: "Future[Any]") -> None:
@@ -222,6 +228,8 @@ class ScannerInput(_SerialInput):
             self.last_result, self.notice = code, text
         else:
             self._refused(code, text)
+            if self.notices is not None:
+                self.notices.after(fut, printer=self.config.printer, source=self.name)
 
     def _refused(self, code: str, text: str) -> None:
         self.refused += 1
@@ -232,3 +240,90 @@ class ScannerInput(_SerialInput):
 
     def health(self) -> dict[str, Any]:
         return {**super().health(), "notice": self.notice}
+
+
+class NumpadInput(_SerialInput):
+    """Component for [[gpio.serial_inputs]] type = 'numpad': a visitor types the IIN.
+
+    The check digit is verified on the 12th key, before any command; only a valid IIN
+    becomes CheckInIin (which hashes it). The keypad's display, when `echo` is on, gets
+    the entry masked ('****--------') and each answer ('OK A-012', 'ERR bad_iin'); the
+    screens get the masked entry (a board line) and every refusal in Kazakh and Russian.
+    """
+
+    kind = "numpad"
+
+    def __init__(self, config: NumpadConfig, key: str, controller: Any, *,
+                 beep: Callable[[], None] | None = None,
+                 now: Callable[[], float] = time.monotonic, notices: Any = None) -> None:
+        super().__init__(config, key, controller)
+        self.notices = notices
+        self._beep = beep
+        self.entry = IinEntry(config.idle_s, now)
+
+    def _on_state(self, up: bool, detail: str) -> None:
+        if up:
+            self.entry.key(0x1B)        # a replug: whatever was typed before is gone
+        super()._on_state(up, detail)
+
+    def _on_data(self, data: bytes) -> None:
+        for byte in data:
+            step = self.entry.key(byte)
+            if step is not None:
+                self._step(step)
+        self.ignored = self.entry.ignored
+
+    def _on_idle(self) -> None:
+        step = self.entry.expire()
+        if step is not None:
+            logger.info("%s: a half-typed IIN was left for %g s: erased", self.name,
+                        self.config.idle_s)
+            self._step(step)
+
+    def _step(self, step: Step) -> None:
+        cfg = self.config
+        if step.kind in ("typed", "erased", "cleared", "expired"):
+            self._echo(step.mask)
+            if self.notices is not None:
+                # A board line over the kiosk shows the masked entry while it is typed.
+                self.notices.publish("entry", "iin_entry", {"mask": step.mask},
+                                     printer=cfg.printer, source=self.name,
+                                     show_s=cfg.idle_s if step.count else 0.0)
+            return
+        if step.kind in ("bad_iin", "iin_short"):
+            # Refused here, before anything: no command, no hash, nothing stored.
+            logger.info("%s: an IIN entry was refused (%s; not shown)", self.name, step.kind)
+            self._answer(False, step.kind)
+            if self.notices is not None:
+                self.notices.publish("refused", step.kind, printer=cfg.printer, source=self.name)
+            return
+        assert step.kind == "submit" and step.iin is not None
+        logger.info("%s: IIN typed (not shown): checking in", self.name)
+        self._echo("*" * 12)
+        fut = self.controller.submit(CheckInIin(iin=step.iin, printer=cfg.printer,
+                                                source=self.name))
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: "Future[Any]") -> None:
+        ok, code, _ = outcome(fut)     # the controller's loop thread: enqueue only
+        label = ""
+        if ok:
+            ticket = getattr(getattr(fut.result(), "reply", None), "ticket", None)
+            label = getattr(ticket, "label", "") or ""
+        self.last_result = code
+        self._answer(ok, label if ok else code)
+        if not ok and self.notices is not None:
+            self.notices.after(fut, printer=self.config.printer, source=self.name)
+
+    def _answer(self, ok: bool, what: str) -> None:
+        if ok:
+            self.accepted += 1
+        else:
+            self.refused += 1
+            if self._beep is not None:
+                self._beep()
+        self._echo(f"OK {what}" if ok else f"ERR {what}")
+
+    def _echo(self, text: str) -> None:
+        if self.config.echo:
+            self.link.send(text.encode("ascii", "replace") + b"\r\n")

@@ -6,12 +6,18 @@ it is never logged, only its length.
 
 from __future__ import annotations
 
-from edge.queue.commands import CheckIn
+from edge.queue.bookings import iin_valid
+from edge.queue.commands import CheckIn, CheckInIin
 
 
-def checkin_command(code: str, printer: str | None, source: str) -> CheckIn:
-    """The command a scanned booking code asks for: a check-in by booking code (an unknown
-    code is the engine's refusal, which the kiosk shows)."""
+def checkin_command(code: str, printer: str | None, source: str, *,
+                    iin: bool = False) -> CheckIn | CheckInIin:
+    """The command a scan asks for: a check-in by booking code (an unknown code is the
+    engine's refusal, which the kiosk shows), or with `iin` (the scanner's `iin` switch)
+    by IIN when the scan is exactly 12 digits with a valid check digit: an ID card's
+    barcode. 12 digits with a wrong check digit are not an IIN: a booking code then."""
+    if iin and len(code) == 12 and code.isascii() and code.isdigit() and iin_valid(code):
+        return CheckInIin(iin=code, printer=printer, source=source)
     return CheckIn(code=code, printer=printer, source=source)
 
 

@@ -99,7 +99,28 @@
       ul.appendChild(li);
     });
     document.body.dataset.day = s.day || '';
+    showNotice(s.notice);
     fit();
+  }
+
+  // A visitor's refusal (or "your ticket is printing") from the kiosk: the server sends
+  // it while it lasts and takes it away after, so the page only mirrors the state.
+  function showNotice(n) {
+    var box = $('notice');
+    if (!n) {
+      box.hidden = true;
+      box.textContent = '';
+      delete box.dataset.code;
+      return;
+    }
+    box.className = n.kind === 'info' ? 'info' : 'refused';
+    box.dataset.code = n.code;
+    box.dataset.seq = String(n.seq);
+    box.textContent = '';
+    languages.forEach(function (l) {
+      if (n.texts && n.texts[l]) { box.appendChild(node('p', 'lang', n.texts[l])); }
+    });
+    box.hidden = false;
   }
 
   // -- Fitting the side panel ------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The visitor's side: the touch kiosk page and the notices every visitor screen shows."""
