@@ -64,7 +64,7 @@ def build(ctx: Any) -> list[Any]:
     acquire_identity_lock(ctx.state_dir, c.center.site, c.center.device)
     return [SyncLink(c.sync, app_config=c, controller=ctx.controller, clock=ctx.clock,
                      db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components,
-                     current_config=lambda: ctx.config, machine=ctx.machine)]
+                     machine=ctx.machine)]
 
 
 @dataclass
@@ -110,9 +110,10 @@ class SyncLink:
         # Which board this is (passed in so tests can move the card to another board).
         self._machine = machine or read_machine
         self.app_config = app_config
-        # The file's config as reloaded (SIGHUP): what central's cfg is merged over.
-        # [center], [storage] and [sync] need a restart, so app_config serves for those.
-        self.current_config = current_config or (lambda: app_config)
+        # The file's config as last loaded (start or SIGHUP), as the controller committed
+        # it: what central's cfg is merged over. [center], [storage] and [sync] need a
+        # restart, so app_config serves for those.
+        self.current_config = current_config or (lambda: self.controller.file_config)
         self.site = app_config.center.site
         self.device = app_config.center.device
         self.controller = controller
