@@ -272,18 +272,19 @@ def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     return clips
 
 
-def _demo_clips(ctx: "AppContext", err: ConfigError) -> AnnounceConfig | None:
-    """`kezek demo` should speak out of the box: make a clip set in its state folder."""
+def _generated_clips(ctx: "AppContext", err: ConfigError) -> AnnounceConfig | None:
+    """announce.generate_missing (the demo speaks out of the box): a clip set made with
+    espeak-ng in the state folder, used instead of the configured folders."""
     from edge.announce.generate import GenerateError, generate
 
     cfg = ctx.config.announce
     out = ctx.state_dir / "clips"
-    logger.warning("announce (demo): configured clips unusable (%s); making a set in %s "
-                   "with espeak-ng", "; ".join(err.problems[:2]), out)
+    logger.warning("announce: configured clips unusable (%s); making a set in %s "
+                   "with espeak-ng (announce.generate_missing)", "; ".join(err.problems[:2]), out)
     try:
         generate(out, list(cfg.languages))
     except (GenerateError, OSError) as e:
-        logger.warning("announce (demo): no announcements: %s", e)
+        logger.warning("announce: no announcements: %s", e)
         return None
     return cfg.model_copy(update={"folders": {lang: out / lang for lang in cfg.languages},
                                   "chime": out / "chime.wav"})
@@ -312,11 +313,11 @@ def build(ctx: "AppContext") -> list[AnnounceService]:
     try:
         clips = load_clips(cfg, ctx.config)
     except ConfigError as e:
-        if ctx.demo:
-            demo_cfg = _demo_clips(ctx, e)
-            if demo_cfg is None:
+        if cfg.generate_missing:
+            made = _generated_clips(ctx, e)
+            if made is None:
                 return []
-            cfg = demo_cfg
+            cfg = made
             clips = load_clips(cfg, ctx.config)
         else:
             # A lost or damaged sound file must not keep a center from issuing tickets

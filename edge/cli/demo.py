@@ -1,4 +1,9 @@
-"""`kezek demo`: the demo center with simulated hardware and a throwaway state directory."""
+"""`kezek demo`: the demo center's config (config/demo.toml) and a throwaway state directory.
+
+What is simulated is said by the config alone (a mock pin factory, a file printer, a
+fake board bus, clips made with espeak-ng): `kezek run --config config/demo.toml` runs
+the same center, with its state kept.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     if args.keep:
-        return run_service(config, args.keep, demo=True)
+        return run_service(config, args.keep, config_path=path)
     with tempfile.TemporaryDirectory(prefix="kezek-demo-") as tmp:
         print(f"Kezek demo: {config.center.name.ru} — state in {tmp}. Type 'help'.", flush=True)
-        return run_service(config, Path(tmp), demo=True)
+        return run_service(config, Path(tmp), config_path=path)

@@ -218,6 +218,6 @@ def _is_tty(stream: IO[str]) -> bool:
 def build(ctx: AppContext) -> list[ConsoleDriver]:
     import sys
     stdin = ctx.stdin or sys.stdin
+    console = ctx.config.console
     return [ConsoleDriver(ctx.controller, stdin, ctx.stdout, ctx.shutdown,
-                          printer=ctx.config.console.printer,
-                          quit_on_eof=ctx.demo or _is_tty(stdin))]
+                          printer=console.printer, quit_on_eof=console.quit_on_eof)]

@@ -47,8 +47,9 @@ def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
     return rows + [""] * (board.rows - len(rows))
 
 
-def make_transport(name: str, bus: Any, demo: bool, state_dir: Path | None = None) -> Transport:
-    if isinstance(bus, FakeBusConfig) or demo:
+def make_transport(name: str, bus: Any, state_dir: Path | None = None) -> Transport:
+    """The bus's `type` chooses: a serial line, or the fake that logs frames (the demo)."""
+    if isinstance(bus, FakeBusConfig):
         path = getattr(bus, "path", None)
         # A relative frame log lives in the state dir, like the other files we write.
         if path is not None and state_dir is not None and not Path(path).is_absolute():
@@ -64,15 +65,14 @@ class BoardsService:
     name = "boards"
 
     def __init__(self, config: BoardsConfig, controller: Any, *,
-                 transports: dict[str, Transport] | None = None, demo: bool = False,
+                 transports: dict[str, Transport] | None = None,
                  now: Callable[[], float] = time.monotonic, state_dir: Path | None = None) -> None:
         self.config = config
         self.state_dir = state_dir
         self.controller = controller
-        self.demo = demo
         self.writers: dict[str, BusWriter] = {}
         for bus_name, bus in config.buses.items():
-            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, demo, self.state_dir)
+            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, self.state_dir)
             reconnect = bus.reconnect_s if isinstance(bus, SerialBusConfig) else 1.0
             self.writers[bus_name] = BusWriter(
                 bus_name, transport, CODECS[bus.codec], bus.boards, gap_s=bus.gap_ms / 1000,
@@ -90,7 +90,7 @@ class BoardsService:
         from edge.drivers.serial_inputs.ports import check_present
 
         for bus_name, bus in self.config.buses.items():
-            if isinstance(bus, SerialBusConfig) and bus.required and not self.demo:
+            if isinstance(bus, SerialBusConfig) and bus.required:
                 check_present(bus.port, f"boards.buses.{bus_name}.port")
         self.update(self.controller.snapshot, blink_windows=())
         self.controller.subscribe(self._on_applied)
@@ -121,7 +121,7 @@ class BoardsService:
 
 
 def build(ctx: "AppContext") -> list[Any]:
-    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo, state_dir=ctx.state_dir)]
+    return [BoardsService(ctx.config.boards, ctx.controller, state_dir=ctx.state_dir)]
 
 
 __all__ = ["BoardsService", "board_rows", "build"]
