@@ -11,6 +11,7 @@ import threading
 from typing import IO, Any, Callable
 
 from edge.component import AppContext
+from edge.config import AppConfig
 from edge.errors import CommandError, KezekError
 from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
@@ -80,6 +81,14 @@ def parse(line: str, driver: "ConsoleDriver") -> c.Command:
     return build(args, driver)
 
 
+def help_line(config: AppConfig) -> str:
+    """The verbs, then the services and windows of the running configuration (a service
+    added or renamed by a reload is listed at once): one line, like every answer."""
+    services = ", ".join(f"{s.id} ({s.prefix})" for s in config.services)
+    windows = ", ".join(str(w.number) for w in config.windows)
+    return f"{HELP} | services: {services} | windows: {windows}"
+
+
 def format_status(snapshot: Any) -> list[str]:
     lines = [f"STATUS day {snapshot.day}: {snapshot.waiting_total} waiting, "
              f"{snapshot.serving_total} at windows"]
@@ -143,7 +152,7 @@ class ConsoleDriver:
             self._say("BYE")
             return False
         if verb == "help":
-            self._say(HELP)
+            self._say(help_line(self.controller.config))
             return True
         if verb == "status":
             for out in format_status(self.controller.snapshot):
