@@ -14,10 +14,11 @@ from edge.announce.outputs import SPEAKER, Output, make_output
 from edge.announce.phrase import plan, required_clips
 from edge.config.announce import AnnounceConfig
 from edge.errors import ConfigError, DeviceError
-from edge.queue.commands import DeviceStatus
+from edge.queue.commands import DeviceStatus, Reconfigure
 
 if TYPE_CHECKING:  # the controller imports the engine; only the type is needed here
     from edge.component import AppContext
+    from edge.config import AppConfig
     from edge.controller import Applied, Controller
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class AnnounceService:
         # that need them are not spoken, and the alarm says which files to add.
         self._missing: dict[tuple[str | None, str], str] = dict(missing or {})
         self._last_error: str | None = None
+        self._reloaded: "AppConfig | None" = None   # a running config whose clips to check
         self.played = 0
         self.failed = 0
         self.dropped = 0
@@ -71,6 +73,12 @@ class AnnounceService:
     # -- producers (any thread; never block) -------------------------------------------
     def on_applied(self, applied: "Applied") -> None:
         """Controller listener: runs on the loop thread, so it only enqueues."""
+        if isinstance(applied.command, Reconfigure) and applied.config is not None:
+            # A reload added services or windows: their clips are checked now, on the
+            # player thread, so a missing one is an alarm before the first call needs it.
+            with self._cond:
+                self._reloaded = applied.config
+                self._cond.notify()
         for ev in applied.events:
             if ev.type not in CALL_EVENTS:
                 continue
@@ -134,12 +142,15 @@ class AnnounceService:
                 "last_error": self._last_error, "clips_loaded": self.clips.loaded}
 
     # -- the player thread -------------------------------------------------------------
-    def _next(self) -> Announcement | None:
+    def _next(self) -> "Announcement | AppConfig | None":
         with self._cond:
-            while not self._queue and not self._stop.is_set():
+            while not self._queue and not self._stop.is_set() and self._reloaded is None:
                 self._cond.wait(1.0)
             if self._stop.is_set():
                 return None
+            if self._reloaded is not None:
+                config, self._reloaded = self._reloaded, None
+                return config
             return self._queue.popleft()
 
     def _run(self) -> None:
@@ -147,6 +158,9 @@ class AnnounceService:
             item = self._next()
             if item is None:
                 return
+            if not isinstance(item, Announcement):
+                self._check_clips(item)
+                continue
             if time.monotonic() - item.queued_mono > self.cfg.max_age_s:
                 self.skipped += 1
                 logger.warning("announce: %s -> window %s waited over %.0f s; skipped",
@@ -202,6 +216,22 @@ class AnnounceService:
             return
         self.played += 1
         self._report(True, "")
+
+    def _check_clips(self, config: "AppConfig") -> None:
+        """The clips the running configuration's calls can need, loaded now: a service or
+        window added by a reload without its clip raises the clips alarm at once."""
+        try:
+            missing = self.clips.load_all(_needed(self.cfg, config))
+        except Exception:  # a bug here must not end the player: the call path rechecks
+            logger.exception("announce: cannot check the clips of the reloaded configuration")
+            return
+        new = {key: "; ".join(problems) for key, problems in missing.items()
+               if key not in self._missing}
+        if new:
+            logger.error("announce: the reloaded configuration needs clips that cannot be "
+                         "loaded: %s", "; ".join(sorted(set(new.values()))))
+            self._missing.update(new)
+            self._clips_status(False)
 
     def _recheck_missing(self) -> None:
         if not self._missing:

@@ -67,6 +67,7 @@ class HallServer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
+        self._center_names = dict(center_names)
         self._thread: threading.Thread | None = None
         self.broadcasts = 0
 
@@ -124,6 +125,10 @@ class HallServer:
     # -- the controller's listener: only hands over the snapshot ------------------------
     def on_applied(self, applied: "Applied") -> None:
         self._latest = applied.snapshot
+        if applied.config is not None:
+            # The page follows the running configuration: services and windows come with
+            # the snapshot, the center's name with the config committed with it.
+            self._center_names = applied.config.center.name.as_dict()
         self._wake.set()
 
     def _report(self, ok: bool, detail: str) -> None:
@@ -166,6 +171,7 @@ class HallServer:
         snapshot = self._latest
         if snapshot is None:
             return None
+        self.view.center_names = self._center_names
         state, next_change = self.view.state(snapshot, now)
         _, current = self.live.current()
         body = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
