@@ -54,6 +54,9 @@ class AppContext:
     # Which board this is, for the sync link's database id (edge.sync.machine); None reads
     # the running machine. Tests pass one in to put "the same card in another board".
     machine: Callable[[], Any] | None = None
+    # Why the queue database cannot be written now, if it cannot (the controller's
+    # StorageFault): for the health report; the controller raises the alarm itself.
+    storage_fault: Callable[[], Any] = lambda: None
 
     @property
     def config(self) -> AppConfig:

@@ -67,6 +67,7 @@ class App:
                               state_dir=self.state_dir, db_path=self.db_path,
                               stdout=stdout or sys.stdout, logger=logging.getLogger("kezek"),
                               shutdown=self.request_stop,
+                              storage_fault=lambda: self.controller.storage_fault,
                               stdin=stdin or sys.stdin)
         self.components: list[Component] = []
         # SIGTERM / `quit` only ask; the loop then stops the components while it still

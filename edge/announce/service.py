@@ -19,7 +19,7 @@ from edge.queue.commands import DeviceStatus, Reconfigure
 if TYPE_CHECKING:  # the controller imports the engine; only the type is needed here
     from edge.component import AppContext
     from edge.config import AppConfig
-    from edge.controller import Applied, Controller
+    from edge.control import Applied, QueueControl
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class AnnounceService:
     name = "announce"
 
     def __init__(self, cfg: AnnounceConfig, clips: ClipSet, output: Output,
-                 controller: "Controller | None" = None, *,
+                 controller: "QueueControl | None" = None, *,
                  missing: "dict[tuple[str | None, str], str] | None" = None) -> None:
         self.cfg = cfg
         self.clips = clips
@@ -116,8 +116,7 @@ class AnnounceService:
             else:
                 # Every clip this config needs was loaded at build: a clip alarm saved
                 # from before the restart is over.
-                devices = getattr(self.controller.snapshot, "devices", {}) or {}
-                if devices.get(CLIPS, {}).get("ok") is False:
+                if self.controller.snapshot.devices.get(CLIPS, {}).get("ok") is False:
                     self._clips_status(True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)

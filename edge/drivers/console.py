@@ -16,6 +16,7 @@ from edge.errors import CommandError, KezekError
 from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
+from edge.control import QueueControl
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def format_status(snapshot: Any) -> list[str]:
 class ConsoleDriver:
     name = "console"
 
-    def __init__(self, controller: Any, stdin: IO[str], stdout: IO[str],
+    def __init__(self, controller: QueueControl, stdin: IO[str], stdout: IO[str],
                  shutdown: Callable[[], None], printer: str | None = None,
                  quit_on_eof: bool | None = None) -> None:
         self.controller = controller

@@ -32,7 +32,7 @@ from edge.web.server import Limits, WebServer
 if TYPE_CHECKING:
     from edge.clock import Clock
     from edge.component import AppContext
-    from edge.controller import Applied, Controller
+    from edge.control import Applied, QueueControl
     from edge.queue.snapshot import QueueSnapshot
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class HallServer:
 
     name = "hall"
 
-    def __init__(self, cfg: HallConfig, controller: "Controller",
+    def __init__(self, cfg: HallConfig, controller: "QueueControl",
                  center_names: dict[str, str], clock: "Clock", timezone: str) -> None:
         self.cfg = cfg
         self.controller = controller

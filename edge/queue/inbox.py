@@ -17,12 +17,16 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.errors import CommandError, KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.queue.bookings import MAX_BOOKINGS_PER_BATCH, BookingRejected, parse_booking
 from edge.queue.commands import LoadBookings
+from edge.control import QueueControl
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class BookingsInbox:
 
     name = "bookings-inbox"
 
-    def __init__(self, controller: Any, folder: Path, interval_s: float = 3.0) -> None:
+    def __init__(self, controller: QueueControl, folder: Path, interval_s: float = 3.0) -> None:
         self.controller = controller
         self.folder = Path(folder)
         self.interval_s = interval_s
@@ -195,5 +199,5 @@ class BookingsInbox:
         logger.error("bookings file %s rejected (kept in %s): %s", path.name, bad, why)
 
 
-def build(ctx: Any) -> list[BookingsInbox]:
+def build(ctx: "AppContext") -> list[BookingsInbox]:
     return [BookingsInbox(ctx.controller, inbox_path(ctx.state_dir))]

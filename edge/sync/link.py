@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.config.sync import SyncConfig
 from edge.queue.commands import RecordEvent
@@ -33,6 +33,10 @@ from pydantic import ValidationError
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
                                 Topics, dumps, explain, parse)
 from edge.sync.pump import OutboxPump
+from edge.control import QueueControl
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ OVERSIZE_WINDOW_S = 5.0
 PUBLISH_OVERHEAD = 10
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry: the link, once this process holds the device's identity lock."""
     c = ctx.config
     acquire_identity_lock(ctx.state_dir, c.center.site, c.center.device)
@@ -100,7 +104,7 @@ class _Conn:
 class SyncLink:
     name = "sync"
 
-    def __init__(self, config: SyncConfig, *, app_config: Any, controller: Any, clock: Any,
+    def __init__(self, config: SyncConfig, *, app_config: Any, controller: QueueControl, clock: Any,
                  db_path: Path, state_dir: Path, components: dict[str, Any] | None = None,
                  client_factory: ClientFactory | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
@@ -183,7 +187,7 @@ class SyncLink:
         self._outbox_level = self.db.get("sync.outbox_alarm", "ok") or "ok"
         # The engine keeps alarms across restarts: one raised by an earlier run is
         # cleared by the first connection the broker fully accepts.
-        alarms = getattr(self.controller.snapshot, "alarms", None) or {}
+        alarms = self.controller.snapshot.alarms
         if "sync.denied" in alarms:
             self._denied = str(alarms["sync.denied"].get("message") or "refused by the broker")
             self._denied_topics = set(re.findall(r"publish to (\S+):", self._denied))
@@ -741,20 +745,20 @@ class SyncLink:
 
     def health_message(self, conn: _Conn) -> dict[str, Any]:
         snap = self.controller.snapshot
-        queue = snap.as_dict() if hasattr(snap, "as_dict") else {}
+        queue = snap.as_dict()
         components: dict[str, Any] = {}
         for name, comp in list(self.components.items()):
             try:
                 components[name] = comp.health()
             except Exception as e:
                 components[name] = {"ok": False, "error": f"health() failed: {e}"}
-        alarms = list(getattr(snap, "alarms", {}) or {})
+        alarms = list(snap.alarms)
         if self._outbox_level != "ok" and "sync.outbox" not in alarms:
             alarms.append("sync.outbox")
         return {"v": 1, "site": self.site, "device": self.device, "session": conn.session,
                 "ts": self.clock.read().wall_ms,
-                "summary": {"waiting": int(getattr(snap, "waiting_total", 0)),
-                            "serving": int(getattr(snap, "serving_total", 0)), "alarms": alarms},
+                "summary": {"waiting": snap.waiting_total, "serving": snap.serving_total,
+                            "alarms": alarms},
                 "queue": queue, "components": components, "sync": self.health()}
 
     def _check_outbox(self) -> None:

@@ -16,11 +16,15 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.queue.commands import RecordEvent
 from edge.storage.faults import storage_error
 from edge.storage.outbox import Outbox, trim_to_cap
+from edge.control import QueueControl
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ CHECK_EVERY_S = 2.0   # at most this often, and only after commits with events
 RETRY_S = 30.0
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry (only when sync is disabled)."""
     c = ctx.config
     return [OutboxTrim(ctx.db_path, ctx.controller, cap=c.storage.outbox_cap,
@@ -40,7 +44,7 @@ def build(ctx: Any) -> list[Any]:
 class OutboxTrim:
     name = "outbox-trim"
 
-    def __init__(self, db_path: Path, controller: Any, *, cap: int, policy: str,
+    def __init__(self, db_path: Path, controller: QueueControl, *, cap: int, policy: str,
                  monotonic: Callable[[], float] = time.monotonic,
                  retry_s: float = RETRY_S) -> None:
         self.db_path = Path(db_path)

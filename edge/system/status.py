@@ -18,11 +18,14 @@ import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ def _remove_stale(path: Path) -> None:
     path.unlink()
 
 
-def make_report(ctx: Any, collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
+def make_report(ctx: "AppContext", collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
     """The status reply's contents: service identity, the queue snapshot and the health."""
     def report() -> dict[str, Any]:
         return {
@@ -194,16 +197,16 @@ def make_report(ctx: Any, collector: HealthCollector, started_mono: float) -> Ca
     return report
 
 
-def make_collector(ctx: Any) -> HealthCollector:
+def make_collector(ctx: "AppContext") -> HealthCollector:
     sysconf = ctx.config.system
     return HealthCollector(state_dir=ctx.state_dir, db_path=ctx.db_path,
                            components=ctx.components, min_free_mb=sysconf.min_free_mb,
                            cpu_temp_warn_c=sysconf.cpu_temp_warn_c,
                            skip=("status", "metrics"),
-                           storage_fault=lambda: getattr(ctx.controller, "storage_fault", None))
+                           storage_fault=ctx.storage_fault)
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry: the status socket and, when configured, the localhost metrics."""
     sysconf = ctx.config.system
     collector = make_collector(ctx)

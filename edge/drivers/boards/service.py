@@ -16,8 +16,10 @@ from edge.config.hardware import BoardConfig, BoardsConfig, FakeBusConfig, Seria
 from edge.drivers.boards.bus import BusWriter, FakeTransport, SerialTransport, Transport
 from edge.drivers.boards.codecs import CODECS
 from edge.queue.commands import DeviceStatus
+from edge.control import QueueControl
 
 if TYPE_CHECKING:
+    from edge.queue.snapshot import QueueSnapshot
     from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
@@ -25,18 +27,18 @@ logger = logging.getLogger(__name__)
 CALL_EVENTS = ("ticket.called", "ticket.recalled")
 
 
-def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
+def board_rows(board: BoardConfig, snapshot: "QueueSnapshot") -> list[str]:
     """What a board shows for this snapshot of the queue."""
     fmt = board.call_format()
     if board.kind == "window":
-        for w in getattr(snapshot, "windows", ()):
+        for w in snapshot.windows:
             if w.number == board.window and w.ticket:
                 return [fmt.format(ticket=w.ticket, window=w.number)]
         return [board.idle_text]
     # Newest first, each ticket once: a recall moves the ticket back to the top (as the
     # hall page does), it does not push other calls off the board.
     calls, seen = [], set()
-    for c in getattr(snapshot, "recent_calls", ()):
+    for c in snapshot.recent_calls:
         if c.ticket not in seen:
             seen.add(c.ticket)
             calls.append(c)
@@ -64,7 +66,7 @@ class BoardsService:
 
     name = "boards"
 
-    def __init__(self, config: BoardsConfig, controller: Any, *,
+    def __init__(self, config: BoardsConfig, controller: QueueControl, *,
                  transports: dict[str, Transport] | None = None,
                  now: Callable[[], float] = time.monotonic, state_dir: Path | None = None) -> None:
         self.config = config

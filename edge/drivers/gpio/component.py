@@ -22,6 +22,8 @@ from edge.drivers.gpio.actions import outcome, window_command
 from edge.drivers.gpio.logic import ButtonLogic, ButtonRules
 from edge.queue.commands import Command, DeviceStatus, IssueTicket, Rate
 from edge.queue.model import Category
+from edge.control import QueueControl
+from edge.queue.snapshot import QueueSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class GpioComponent:
 
     name = "gpio"
 
-    def __init__(self, config: GpioConfig, controller: Any, pin_factory: Any, *,
+    def __init__(self, config: GpioConfig, controller: QueueControl, pin_factory: Any, *,
                  now: Callable[[], float] = time.monotonic, tick_s: float = 0.1) -> None:
         self.config = config
         self.controller = controller
@@ -253,9 +255,9 @@ class GpioComponent:
                 buzzer.beep(on_time=z.beep_s, off_time=z.beep_s, n=count or z.beeps,
                              background=True)
 
-    def _show(self, snapshot: Any) -> None:
-        alarms = getattr(snapshot, "alarms", {}) or {}
-        busy = {w.number: w.ticket is not None for w in getattr(snapshot, "windows", ())}
+    def _show(self, snapshot: QueueSnapshot) -> None:
+        alarms = snapshot.alarms
+        busy = {w.number: w.ticket is not None for w in snapshot.windows}
         for led_cfg, led in self.leds:
             printer_down = (led_cfg.printer is not None
                             and f"device:printer:{led_cfg.printer}" in alarms)

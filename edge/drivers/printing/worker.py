@@ -24,6 +24,7 @@ from edge.drivers.printing.reprints import load_reprints, save_reprints
 from edge.drivers.printing.transports import PrinterStatus, Transport
 from edge.errors import CommandError, KezekError, PrinterError
 from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
+from edge.control import QueueControl
 
 if TYPE_CHECKING:
     from edge.drivers.printing.render import Rendered
@@ -46,7 +47,7 @@ class _Pending:
 class PrinterWorker:
     """Prints the tickets of one printer; a Component (name, start, stop, health)."""
 
-    def __init__(self, printer: str, transport: Transport, controller: Any, *,
+    def __init__(self, printer: str, transport: Transport, controller: QueueControl, *,
                  render: Callable[[TicketJob], Union[bytes, "Rendered"]], void_after_s: float,
                  retry_interval_s: float, poll_interval_s: float = 5.0,
                  wall_ms: Callable[[], int] | None = None, timezone: str = "Asia/Almaty",
@@ -322,7 +323,7 @@ class PrinterWorker:
             logger.warning("%s: cannot ask for pending tickets: %s", self.name, e)
             self._next_fetch = time.monotonic() + self.retry_interval_s
             return
-        jobs = (getattr(applied.reply, "data", None) or {}).get("jobs", [])
+        jobs = (applied.reply.data or {}).get("jobs", [])
         for data in jobs:
             self._add(dict(data), reprint=False)
         if jobs:

@@ -15,6 +15,7 @@ from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, 
 from edge.drivers.serial_inputs.ports import SerialLink, check_present
 from edge.drivers.serial_inputs.scanner import checkin_command, clean_scan
 from edge.queue.commands import Command, DeviceStatus
+from edge.control import QueueControl
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class _SerialInput:
 
     kind = "serial"
 
-    def __init__(self, config: Any, key: str, controller: Any) -> None:
+    def __init__(self, config: Any, key: str, controller: QueueControl) -> None:
         self.config = config
         self.key = key                      # config key path, for error messages
         self.controller = controller
@@ -79,7 +80,7 @@ class KeypadInput(_SerialInput):
     # (a unit reset, noise, a collision) and must not be glued to the next frame.
     frame_gap_s = 0.2
 
-    def __init__(self, config: KeypadConfig, key: str, controller: Any, *,
+    def __init__(self, config: KeypadConfig, key: str, controller: QueueControl, *,
                  now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, key, controller)
         self._lines = LineReader()
@@ -175,7 +176,7 @@ class ScannerInput(_SerialInput):
     kind = "scanner"
     repeat_s = 3.0      # scanners in continuous mode send one code many times
 
-    def __init__(self, config: ScannerConfig, key: str, controller: Any, *,
+    def __init__(self, config: ScannerConfig, key: str, controller: QueueControl, *,
                  beep: Callable[[], None] | None = None,
                  now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, key, controller)
