@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 from edge.clock import Clock, ClockReading
 from edge.config.model import AppConfig
@@ -145,7 +145,7 @@ class Controller:
             if item is _WAKE:
                 item = None
             if item is not None:
-                command, fut = item  # type: ignore[misc]
+                command, fut = cast("tuple[Command, Future[Applied]]", item)
                 self._apply(command, fut)
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_interval
@@ -176,7 +176,7 @@ class Controller:
                 return
             if item is _STOP or item is _WAKE:
                 continue
-            _, fut = item  # type: ignore[misc]
+            _, fut = cast("tuple[Command, Future[Applied]]", item)
             if not fut.done():
                 fut.set_exception(CommandError("stopping", "the controller is shutting down"))
 

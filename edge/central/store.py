@@ -386,7 +386,7 @@ class CentralStore:
 
     def copies(self, site: str, key: str) -> list[tuple[int, str, str]]:
         """(seq, id, stored_in) of the events stream `key` sent that a twin already held."""
-        return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._conn.execute(
             "SELECT seq, id, stored_in FROM copies WHERE site=? AND device=? ORDER BY seq",
             (site, key))]
 
@@ -400,7 +400,7 @@ class CentralStore:
                          "copies"), row))
 
     def gaps(self, site: str, device: str) -> list[tuple[int, int, str]]:
-        return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._conn.execute(
             "SELECT from_seq, to_seq, reason FROM gaps WHERE site=? AND device=? ORDER BY from_seq",
             (site, device))]
 

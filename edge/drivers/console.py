@@ -112,6 +112,7 @@ def format_status(snapshot: Any) -> list[str]:
 
 class ConsoleDriver:
     name = "console"
+    printer: str | None    # where console tickets print (read by the VERBS' parsers)
 
     def __init__(self, controller: QueueControl, stdin: IO[str], stdout: IO[str],
                  shutdown: Callable[[], None], printer: str | None = None,

@@ -322,7 +322,8 @@ class SyncLink:
                 except Exception as e:  # never let the loop die on a bug or odd input
                     logger.exception("sync: network loop error")
                     self.last_error = f"{type(e).__name__}: {e}"
-                    conn = self._drop(conn, f"error: {e}")
+                    self._drop(conn, f"error: {e}")
+                    conn = None
         finally:
             if conn is not None:
                 if self._stop.is_set() and conn.connected and gen == self._gen:
@@ -348,14 +349,18 @@ class SyncLink:
             lost = not conn.ended_by_us
             too_big = self._too_big(conn, reason) if lost else None
             if too_big:
-                return self._drop(conn, too_big, slow=True, lost=True)
-            return self._drop(conn, reason, lost=lost)
+                self._drop(conn, too_big, slow=True, lost=True)
+                return None
+            self._drop(conn, reason, lost=lost)
+            return None
         if conn.denied:
-            return self._refused(conn)
+            self._refused(conn)
+            return None
         if self._denied and self._accepted(conn):
             self._authorized()
         if not conn.connected and now - conn.started > self.config.connect_timeout_s:
-            return self._drop(conn, "no CONNACK in time")
+            self._drop(conn, "no CONNACK in time")
+            return None
         self._handle_inbox(conn)
         if conn.connected:
             if now - conn.connected_at > max(5.0, self.config.keepalive_s):
@@ -403,7 +408,8 @@ class SyncLink:
                            clean_start=False,
                            properties=connect_properties(self.config.session_expiry_s))
         except (OSError, ValueError) as e:
-            return self._drop(conn, f"cannot connect to {self.config.host}:{self.config.port}: {e}")
+            self._drop(conn, f"cannot connect to {self.config.host}:{self.config.port}: {e}")
+            return None
         logger.debug("sync: connecting, session %s", session)
         return conn
 
@@ -523,7 +529,8 @@ class SyncLink:
             self._denied = message
             self.emit("alarm.raised", {"alarm": "sync.denied", "severity": "critical",
                                        "message": message[:500]})
-        return self._drop(conn, message, slow=True)
+        self._drop(conn, message, slow=True)
+        return None
 
     def _fit_batches(self, conn: _Conn, props: Any) -> None:
         """Keep event batches within the Maximum Packet Size the broker announced (CONNACK):

@@ -25,7 +25,8 @@ BLINK_HALF_PERIOD_S = 0.5     # software blink: text 0.5 s, blank 0.5 s
 
 
 class Transport(Protocol):
-    is_open: bool
+    @property
+    def is_open(self) -> bool: ...
 
     def open(self) -> None: ...
 

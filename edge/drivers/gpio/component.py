@@ -8,6 +8,7 @@ items on that queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -181,7 +182,7 @@ class GpioComponent:
             return
         logger.info("%s (%s %s): %s", b.name, b.config.kind, action, type(cmd).__name__)
         fut = self.controller.submit(cmd)
-        fut.add_done_callback(lambda f, b=b: self._done(b, f))
+        fut.add_done_callback(functools.partial(self._done, b))
 
     def _done(self, b: _Button, fut: "Future[Any]") -> None:
         # On the controller's loop thread: read the outcome, enqueue feedback, return.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -149,7 +150,8 @@ class KeypadInput(_SerialInput):
         self._recent = {k: v for k, v in self._recent.items() if now - v[0] < self.repeat_s}
         self._recent[cmd] = record
         fut = self.controller.submit(cmd)
-        fut.add_done_callback(lambda f, to=parsed.reply_to, r=record: self._done(f, to, r))
+        fut.add_done_callback(functools.partial(self._done, reply_to=parsed.reply_to,
+                                                record=record))
 
     def _done(self, fut: "Future[Any]", reply_to: int | None, record: list[Any]) -> None:
         ok, code, text = outcome(fut)   # controller loop thread: read and enqueue only
