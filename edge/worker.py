@@ -40,13 +40,15 @@ class Worker:
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the loop to end and wait for it up to `timeout` s; True if it has ended.
 
-        Never waits for its own thread (a loop that stops its component itself)."""
+        Never waits for its own thread (a loop that stops its component itself): then
+        False, and the loop ends when it returns."""
         self.request_stop()
         thread = self._thread
         if thread is None:
             return True
-        if thread is not threading.current_thread():
-            thread.join(max(0.0, timeout))
+        if thread is threading.current_thread():
+            return False
+        thread.join(max(0.0, timeout))
         ended = not thread.is_alive()
         if not ended:
             logger.warning("%s: still busy %.1f s after the stop was asked", self.name, timeout)
