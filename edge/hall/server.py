@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import time
 import zoneinfo
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from edge.queue.commands import DeviceStatus
 from edge.web.live import Live, stream
 from edge.web.pages import Files, Headers, csp
 from edge.web.server import Limits, WebServer
+from edge.worker import Worker
 
 if TYPE_CHECKING:
     from edge.clock import Clock
@@ -64,11 +64,9 @@ class HallServer:
         self.files = Files("edge.hall.static", FILES)
         self.web = WebServer("hall", self._app(), cfg.bind, cfg.port, report=self._report,
                              limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS))
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
         self._center_names = dict(center_names)
-        self._thread: threading.Thread | None = None
+        self.broadcaster = Worker("kezek-hall-broadcast", self._broadcast_loop)
         self.broadcasts = 0
 
     # -- the pages ---------------------------------------------------------------------
@@ -129,7 +127,7 @@ class HallServer:
             # The page follows the running configuration: services and windows come with
             # the snapshot, the center's name with the config committed with it.
             self._center_names = applied.config.center.name.as_dict()
-        self._wake.set()
+        self.broadcaster.wake()
 
     def _report(self, ok: bool, detail: str) -> None:
         self.controller.submit(DeviceStatus("hall", ok, detail, source="hall"))
@@ -140,27 +138,25 @@ class HallServer:
         self._latest = self.controller.snapshot
         self._publish(time.monotonic())
         self.controller.subscribe(self.on_applied)
-        self._thread = threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
-                                        daemon=True)
-        self._thread.start()
+        self.broadcaster.start()
         self.web.on_serving = lambda: logger.info("hall screen on %s", self.web.url)
         self.web.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.broadcaster.request_stop()
         self.live.close()
         deadline = time.monotonic() + timeout
         self.web.stop(timeout)
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        self.broadcaster.stop(deadline - time.monotonic())
 
     def wait_serving(self, timeout: float = 10.0) -> bool:
         return self.web.wait_serving(timeout)
 
     def health(self) -> dict[str, Any]:
-        return {**self.web.health(), "screens": self.live.clients,
-                "broadcasts": self.broadcasts}
+        web = self.web.health()
+        if not self.broadcaster.ok:   # the page would freeze on its last state
+            web.update(ok=False, problem=web["problem"] or self.broadcaster.problem())
+        return {**web, "screens": self.live.clients, "broadcasts": self.broadcasts}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -182,16 +178,15 @@ class HallServer:
 
     def _broadcast_loop(self) -> None:
         next_change: float | None = None
-        while not self._stop.is_set():
+        while True:
             wait = None if next_change is None else max(0.0, next_change - time.monotonic())
-            self._wake.wait(timeout=wait if wait is not None else 5.0)
-            self._wake.clear()
-            if self._stop.is_set():
+            if self.broadcaster.wait(wait if wait is not None else 5.0):
                 return
             try:
                 next_change = self._publish(time.monotonic())
-            except Exception:  # a bug here must not freeze the page forever
-                logger.exception("hall: cannot build the page state")
+                self.broadcaster.recovered()
+            except Exception as e:  # a bug here must not freeze the page forever
+                self.broadcaster.failed(e, "hall: cannot build the page state")
                 next_change = None
 
 

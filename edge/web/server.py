@@ -18,7 +18,9 @@ from typing import Any, Callable
 
 import uvicorn
 
+from edge.backoff import Backoff
 from edge.web.guard import HeadGuard
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +63,10 @@ class WebServer:
         self.report = report or (lambda ok, detail: None)
         self.limits = limits
         self.guard = HeadGuard(limits.head_s, limits.pending_per_client)
-        self._retry = retry_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # The wait before listening again grows while the port stays taken; it starts over
+        # once the page is served.
+        self.backoff = Backoff(*retry_s)
+        self.worker = Worker(f"kezek-{name}-web", self._run)
         self._server: uvicorn.Server | None = None
         self._address: tuple[str, int] | None = None
         self._ready = threading.Event()
@@ -72,21 +75,18 @@ class WebServer:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kezek-{self.name}-web",
-                                        daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def wait_serving(self, timeout: float) -> bool:
         """For tests and `kezek demo`: True once the socket is bound and uvicorn answers."""
         return self._ready.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.worker.request_stop()
         server = self._server
         if server is not None:
             server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -100,19 +100,17 @@ class WebServer:
         return f"http://{host}:{port}/"
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self._ready.is_set() and not self._stop.is_set(), "url": self.url,
-                "problem": self.problem, "slow_requests_cut": self.guard.cut,
+        return {"ok": self._ready.is_set() and not self.worker.stopped and self.worker.ok,
+                "url": self.url, "problem": self.problem or self.worker.problem(), "slow_requests_cut": self.guard.cut,
                 "refused_busy_clients": self.guard.refused}
 
     # -- the thread --------------------------------------------------------------------
     def _run(self) -> None:
-        delay = self._retry[0]
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             sock = self._listen()
             if sock is None:
-                if self._stop.wait(delay):
+                if self.worker.sleep(self.backoff.next()):
                     return
-                delay = min(delay * 2, self._retry[1])
                 continue
             try:
                 self._serve(sock)
@@ -123,7 +121,7 @@ class WebServer:
                 self._ready.clear()
                 self._address = None
                 sock.close()
-            if self._stop.wait(delay):
+            if self.worker.sleep(self.backoff.next()):
                 return
 
     def _listen(self) -> socket.socket | None:
@@ -158,10 +156,11 @@ class WebServer:
             timeout_graceful_shutdown=2)
         server = _Server(config, self._started)
         self._server = server
-        if not self._stop.is_set():
+        if not self.worker.stopped:
             server.run(sockets=[sock])
 
     def _started(self) -> None:
+        self.backoff.reset()
         if self.problem is not None:
             logger.warning("%s: serving again on %s", self.name, self.url)
             self.problem = None

@@ -195,6 +195,7 @@ def test_port_in_use_is_an_alarm_and_the_hall_comes_up_once_it_is_free(harness):
     exited 78, which the unit does not restart): the center issued no tickets for a TV.
     Now the queue goes on, the alarm names the key and the fix, and the hall serves as
     soon as the port is free."""
+    from edge.backoff import Backoff
     from edge.config.hall import HallConfig
     from edge.hall.server import HallServer
 
@@ -205,7 +206,7 @@ def test_port_in_use_is_an_alarm_and_the_hall_comes_up_once_it_is_free(harness):
     server = HallServer(HallConfig(enabled=True, bind="127.0.0.1", port=port),
                         harness.controller, harness.config.center.name.as_dict(),
                         harness.clock, harness.config.center.timezone)
-    server.web._retry = (0.05, 0.2)
+    server.web.backoff = Backoff(0.05, 0.2)
     try:
         server.start()
         alarm = wait_for(lambda: harness.engine.state.alarms.get("device:hall"), "the hall's alarm")
