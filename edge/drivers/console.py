@@ -7,7 +7,6 @@ Every line gets exactly one answer line (`status` prints several, ending with `E
 from __future__ import annotations
 
 import logging
-import threading
 from typing import IO, Any, Callable
 
 from edge.component import AppContext
@@ -17,6 +16,7 @@ from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
 from edge.control import QueueControl
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -126,15 +126,14 @@ class ConsoleDriver:
         self.shutdown = shutdown
         self.printer = printer
         self.lines_handled = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.reader = Worker("kezek-console", self._read_loop)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._read_loop, name="kezek-console", daemon=True)
-        self._thread.start()
+        self.reader.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()  # the reader is blocked on stdin; it is a daemon thread
+        # Not joined: the reader is blocked on stdin (a daemon thread, gone with the process).
+        self.reader.request_stop()
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "lines": self.lines_handled}
@@ -179,7 +178,7 @@ class ConsoleDriver:
         _tolerate_bad_bytes(self.stdin)
         try:
             for line in self.stdin:
-                if self._stop.is_set():
+                if self.reader.stopped:
                     return
                 try:
                     going = self.handle_line(line)
@@ -192,7 +191,7 @@ class ConsoleDriver:
                     break
         except Exception:
             logger.exception("console input failed")
-        if self._stop.is_set():
+        if self.reader.stopped:
             return
         if quit_asked or self.quit_on_eof:
             self.shutdown()  # `quit`, or Ctrl-D at a terminal

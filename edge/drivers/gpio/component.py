@@ -25,6 +25,7 @@ from edge.queue.commands import Command, DeviceStatus, IssueTicket, Rate
 from edge.queue.model import Category
 from edge.control import QueueControl
 from edge.queue.snapshot import QueueSnapshot
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ class GpioComponent:
         self.leds: list[tuple[Any, Any]] = []         # (LedConfig, gpiozero.LED)
         self.buzzers: dict[str, Any] = {}              # name -> gpiozero.Buzzer
         self._work: "queue.Queue[Any]" = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-gpio", self._run)
         self._started = False
         self.refusals = 0
 
@@ -120,14 +120,12 @@ class GpioComponent:
         self._started = True
         self.controller.subscribe(self._on_applied)
         self._work.put(("snapshot", self.controller.snapshot))
-        self._thread = threading.Thread(target=self._run, name="kezek-gpio", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.worker.request_stop()
         self._work.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         self._started = False
         self._close_devices()
 
@@ -151,7 +149,8 @@ class GpioComponent:
                          else "down" if lg.down_at is not None else "up")
                 buttons.append({"pin": b.config.pin, "kind": b.config.kind, "state": state,
                                 "last": b.last_result, **lg.counters.__dict__})
-        return {"ok": not any(x["state"] in ("stuck", "locked") for x in buttons),
+        return {"ok": self.worker.ok and not any(x["state"] in ("stuck", "locked")
+                                                 for x in buttons),
                 "buttons": buttons, "refusals": self.refusals,
                 "leds": {led_cfg.pin: bool(led.value) for led_cfg, led in self.leds}}
 
@@ -222,7 +221,7 @@ class GpioComponent:
 
     # -- worker thread: all output pins are driven from here -------------------------
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 item = self._work.get(timeout=self._tick_s)
             except queue.Empty:
