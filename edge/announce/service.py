@@ -15,6 +15,7 @@ from edge.announce.phrase import plan, required_clips
 from edge.config.announce import AnnounceConfig
 from edge.errors import ConfigError, DeviceError
 from edge.queue.commands import DeviceStatus, Reconfigure
+from edge.worker import Worker
 
 if TYPE_CHECKING:  # the controller imports the engine; only the type is needed here
     from edge.component import AppContext
@@ -53,8 +54,7 @@ class AnnounceService:
         self.controller = controller
         self._queue: deque[Announcement] = deque()
         self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.player = Worker("kezek-announce", self._run)
         self._speaker_ok: bool | None = None
         # Clips a call needed and could not load (a service added since the start without
         # its letter clip): (language, name) -> the problem. The alarm CLIPS stays raised
@@ -118,34 +118,30 @@ class AnnounceService:
                 # from before the restart is over.
                 if self.controller.snapshot.devices.get(CLIPS, {}).get("ok") is False:
                     self._clips_status(True)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)
-        self._thread.start()
+        self.player.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.player.request_stop()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("announce player still busy after %.1f s", timeout)
+        self.player.stop(timeout)
 
     def health(self) -> dict[str, Any]:
         with self._cond:
             queued = len(self._queue)
-        return {"ok": self._speaker_ok is not False, "speaker_ok": self._speaker_ok,
+        return {"ok": self._speaker_ok is not False and self.player.ok,
+                "speaker_ok": self._speaker_ok,
                 "queued": queued, "played": self.played, "failed": self.failed,
                 "dropped": self.dropped, "skipped_stale": self.skipped,
                 "superseded": self.superseded,
-                "last_error": self._last_error, "clips_loaded": self.clips.loaded}
+                "last_error": self._last_error or self.player.problem(), "clips_loaded": self.clips.loaded}
 
     # -- the player thread -------------------------------------------------------------
     def _next(self) -> "Announcement | AppConfig | None":
         with self._cond:
-            while not self._queue and not self._stop.is_set() and self._reloaded is None:
+            while not self._queue and not self.player.stopped and self._reloaded is None:
                 self._cond.wait(1.0)
-            if self._stop.is_set():
+            if self.player.stopped:
                 return None
             if self._reloaded is not None:
                 config, self._reloaded = self._reloaded, None

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
                                 Topics, dumps, explain, parse)
 from edge.sync.pump import OutboxPump
+from edge.backoff import Backoff
 from edge.control import QueueControl
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ class SyncLink:
         self._fork_committed = threading.Event()   # our sync.db_changed event is stored
         self.pump: OutboxPump | None = None
         self.downlink: Downlink | None = None
-        self._failures = 0
+        # Reconnects wait longer after each failure in a row, reset by a stable connection.
+        self._reconnect = Backoff(config.reconnect_min_s, config.reconnect_max_s)
         self._next_attempt = 0.0
         self._next_health = 0.0
         self._next_cap_check = 0.0
@@ -364,7 +366,7 @@ class SyncLink:
         self._handle_inbox(conn)
         if conn.connected:
             if now - conn.connected_at > max(5.0, self.config.keepalive_s):
-                self._failures = 0  # a stable connection resets the backoff
+                self._reconnect.reset()  # a stable connection
             if self._identity_alarm and now - conn.connected_at > 2 * self.config.reconnect_max_s:
                 # Another device with our identity would have taken the session back by
                 # now (it retries every reconnect_max_s): it is gone.
@@ -427,9 +429,8 @@ class SyncLink:
             close_client(conn.client)
             if self._conn is conn:
                 self._conn = None
-        self._failures += 1
+        delay = self._reconnect.next()
         c = self.config
-        delay = min(c.reconnect_max_s, c.reconnect_min_s * 2 ** min(self._failures - 1, 20))
         if slow or "taken over" in reason:
             # Another process uses our identity, or the broker refuses us: retrying at
             # once cannot help (and would resend every event), so wait the longest delay.

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import stat
-import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
+from edge.worker import Worker
 
 if TYPE_CHECKING:
     from edge.component import AppContext
@@ -69,9 +69,8 @@ class StatusServer:
     def __init__(self, path: Path, report: Callable[[], dict[str, Any]]) -> None:
         self.path = Path(path)
         self._report = report
-        self._stop = threading.Event()
         self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-status", self._serve)
         self._served = 0
 
     def start(self) -> None:
@@ -89,14 +88,11 @@ class StatusServer:
         sock.listen(8)
         sock.settimeout(0.5)  # wake up to see the stop event
         self._sock = sock
-        self._thread = threading.Thread(target=self._serve, name="kezek-status", daemon=True)
-        self._thread.start()
+        self.worker.start()
         logger.info("status socket listening on %s", self.path)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         if self._sock is not None:
             self._sock.close()
         try:
@@ -106,19 +102,19 @@ class StatusServer:
             pass
 
     def health(self) -> dict[str, Any]:
-        alive = self._thread is not None and self._thread.is_alive()
+        alive = self.worker.alive
         return {"ok": alive, "state": "listening" if alive else "stopped",
                 "socket": str(self.path), "served": self._served}
 
     def _serve(self) -> None:
         assert self._sock is not None
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 conn, _ = self._sock.accept()
             except socket.timeout:
                 continue
             except OSError as e:
-                if not self._stop.is_set():
+                if not self.worker.stopped:
                     logger.error("status socket %s failed: %s", self.path, e)
                 return
             with conn:
