@@ -9,7 +9,7 @@ from typing import IO, Any, Callable, Protocol
 
 from edge.clock import Clock
 from edge.config import AppConfig
-from edge.controller import Controller
+from edge.control import QueueControl
 
 
 class Component(Protocol):
@@ -31,10 +31,15 @@ class Component(Protocol):
 
 @dataclass
 class AppContext:
-    """Everything a component may use; dependencies are passed in, never looked up."""
+    """Everything a component may use; dependencies are passed in, never looked up.
 
-    config: AppConfig
-    controller: Controller
+    `config` is the running configuration, read from the controller each time: a
+    component reads it when it uses a value (a service's name, a window's label), never
+    keeps a copy from its start, so a reload (SIGHUP, central's cfg) reaches it.
+    What it builds its devices from are sections that only a restart changes.
+    """
+
+    controller: QueueControl
     clock: Clock
     state_dir: Path
     db_path: Path
@@ -43,8 +48,6 @@ class AppContext:
     # Components registered so far, by name; later ones may look up earlier ones
     # (e.g. the console asks the printer service to print its tickets).
     components: dict[str, Any] = field(default_factory=dict)
-    # Set by `kezek demo`: simulated hardware everywhere.
-    demo: bool = False
     # Asks the service to stop (the console's `quit`, a fatal device error).
     shutdown: Callable[[], None] = lambda: None
     stdin: IO[str] | None = None
@@ -54,3 +57,11 @@ class AppContext:
     # Which board this is, for the sync link's database id (edge.sync.machine); None reads
     # the running machine. Tests pass one in to put "the same card in another board".
     machine: Callable[[], Any] | None = None
+    # Why the queue database cannot be written now, if it cannot (the controller's
+    # StorageFault): for the health report; the controller raises the alarm itself.
+    storage_fault: Callable[[], Any] = lambda: None
+
+    @property
+    def config(self) -> AppConfig:
+        """The running configuration (the controller's): read it where it is used."""
+        return self.controller.config

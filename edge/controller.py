@@ -14,27 +14,21 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 from edge.clock import Clock, ClockReading
+from edge.config.model import AppConfig
+from edge.control import Applied, Listener
 from edge.errors import CommandError, KezekError
-from edge.queue.commands import Command, RecordEvent, Tick
+from edge.queue.commands import Command, Reconfigure, RecordEvent, Tick
 from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
 from edge.storage.store import QueueStore
 
+__all__ = ["Applied", "Controller", "Listener", "StorageFault"]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What one command did, as listeners see it after the commit."""
-
-    command: Command
-    reply: Reply
-    events: list[StoredEvent]
-    snapshot: QueueSnapshot
 
 
 @dataclass(frozen=True)
@@ -59,17 +53,22 @@ STORAGE_PROBE_S = 10.0
 FILES_CHECK_S = 1.0
 
 
-Listener = Callable[[Applied], None]
 _STOP = object()
 _WAKE = object()
 
 
 class Controller:
+    """Implements edge/control.py's QueueControl: what components may ask of it."""
+
     def __init__(self, engine: QueueEngine, store: QueueStore, clock: Clock, *,
-                 tick_interval_s: float = 1.0) -> None:
+                 config: AppConfig | None = None, tick_interval_s: float = 1.0) -> None:
         self.engine = engine
         self.store = store
         self.clock = clock
+        # The one running configuration: replaced only by a committed Reconfigure, and
+        # handed to listeners with every Applied. None: an engine-only run (benchmarks).
+        self._config = config
+        self._file_config = config
         # SimpleQueue: its put() is reentrant, so a signal handler may wake the loop.
         self._inbox: "queue.SimpleQueue[tuple[Command, Future[Applied]] | object]" = queue.SimpleQueue()
         self._listeners: list[Listener] = []
@@ -102,6 +101,22 @@ class Controller:
         """The latest committed view of the queue (immutable; safe to read anywhere)."""
         return self._snapshot
 
+    @property
+    def config(self) -> AppConfig:
+        """The running configuration: as started, then as each reload committed it."""
+        if self._config is None:
+            raise RuntimeError("this controller runs without a configuration (engine only); "
+                               "pass config= to Controller")
+        return self._config
+
+    @property
+    def file_config(self) -> AppConfig:
+        """The config file as last loaded (start or SIGHUP): what central's cfg is merged over."""
+        if self._file_config is None:
+            raise RuntimeError("this controller runs without a configuration (engine only); "
+                               "pass config= to Controller")
+        return self._file_config
+
     def wake(self) -> None:
         """Make the loop run its heartbeat now (a stop was asked; don't wait for the tick)."""
         self._inbox.put(_WAKE)
@@ -130,7 +145,7 @@ class Controller:
             if item is _WAKE:
                 item = None
             if item is not None:
-                command, fut = item  # type: ignore[misc]
+                command, fut = cast("tuple[Command, Future[Applied]]", item)
                 self._apply(command, fut)
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_interval
@@ -161,7 +176,7 @@ class Controller:
                 return
             if item is _STOP or item is _WAKE:
                 continue
-            _, fut = item  # type: ignore[misc]
+            _, fut = cast("tuple[Command, Future[Applied]]", item)
             if not fut.done():
                 fut.set_exception(CommandError("stopping", "the controller is shutting down"))
 
@@ -196,7 +211,7 @@ class Controller:
             return False
         if outcome.is_empty:
             if fut is not None and answer:
-                fut.set_result(Applied(command, outcome.reply, [], self._snapshot))
+                fut.set_result(Applied(command, outcome.reply, [], self._snapshot, self._config))
             return True
         try:
             stored = self.store.commit(outcome, reading)
@@ -211,7 +226,9 @@ class Controller:
             self._storage_recovered()
         self.engine.apply(outcome)
         self._snapshot = self.engine.snapshot()
-        applied = Applied(command, outcome.reply, stored, self._snapshot)
+        if isinstance(command, Reconfigure):
+            self._reconfigured(command)
+        applied = Applied(command, outcome.reply, stored, self._snapshot, self._config)
         if fut is not None and answer:
             fut.set_result(applied)
         for listener in self._listeners:
@@ -220,6 +237,14 @@ class Controller:
             except Exception:
                 logger.exception("listener %r failed", listener)
         return True
+
+    def _reconfigured(self, command: Reconfigure) -> None:
+        # The engine never reads the config (it is pure): the command carries it as an
+        # opaque value, and it becomes the running one only now, after the commit.
+        if isinstance(command.config, AppConfig):
+            self._config = command.config
+        if isinstance(command.file_config, AppConfig):
+            self._file_config = command.file_config
 
     # -- storage faults ---------------------------------------------------------------
     def _storage_failed(self, command: Command, error: KezekError, reading: ClockReading) -> None:

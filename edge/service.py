@@ -17,6 +17,7 @@ from edge.component import AppContext, Component
 from edge.config import AppConfig
 from edge.config.domain import domain_from_config
 from edge.controller import Controller
+from edge.errors import ConfigError
 from edge.queue.engine import QueueEngine
 from edge.storage.store import QueueStore
 
@@ -32,9 +33,8 @@ class App:
     """One controller process. `start()` brings everything up; `run()` owns the main thread."""
 
     def __init__(self, config: AppConfig, state_dir: Path, *, stdout: IO[str] | None = None,
-                 stdin: IO[str] | None = None, clock: Clock | None = None, demo: bool = False,
+                 stdin: IO[str] | None = None, clock: Clock | None = None,
                  cache_dir: Path | None = None) -> None:
-        self.config = config
         self.state_dir = Path(state_dir)
         self.db_path = self.state_dir / DB_NAME
         self.clock = clock or SystemClock()
@@ -59,14 +59,16 @@ class App:
         services, windows, policies = domain_from_config(config)
         self.engine = QueueEngine(services, windows, config.center.timezone, policies,
                                   self.store.load())
-        self.controller = Controller(self.engine, self.store, self.clock)
+        # From here on the controller holds the one running configuration (edge/control.py).
+        self.controller = Controller(self.engine, self.store, self.clock, config=config)
         self.controller.on_restart = self.request_stop
         # Started last: if loading failed above, no thread is left behind.
         self.store.start_background_checkpoints()
-        self.ctx = AppContext(config=config, controller=self.controller, clock=self.clock,
+        self.ctx = AppContext(controller=self.controller, clock=self.clock,
                               state_dir=self.state_dir, db_path=self.db_path,
                               stdout=stdout or sys.stdout, logger=logging.getLogger("kezek"),
-                              demo=demo, shutdown=self.request_stop,
+                              shutdown=self.request_stop,
+                              storage_fault=lambda: self.controller.storage_fault,
                               stdin=stdin or sys.stdin, cache_dir=cache_dir)
         self.components: list[Component] = []
         # SIGTERM / `quit` only ask; the loop then stops the components while it still
@@ -75,6 +77,11 @@ class App:
         self._stopper: threading.Thread | None = None
         self._components_stopped = False
         self._loop_thread: threading.Thread | None = None   # the thread in run(), if any
+
+    @property
+    def config(self) -> AppConfig:
+        """The running configuration (the controller's)."""
+        return self.controller.config
 
     def start_components(self) -> None:
         from edge.wiring import build_components
@@ -138,7 +145,7 @@ class App:
         self.store.close()
 
 
-def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
+def run_service(config: AppConfig, state_dir: Path, *,
                 stdout: IO[str] | None = None, config_path: Path | None = None,
                 log_level: str | None = None, notifier: "Notifier | None" = None,
                 cache_dir: Path | None = None, on_ready: Callable[[App], None] | None = None,
@@ -153,11 +160,9 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
     from edge.system.logs import setup_logging
     from edge.system.notify import Notifier, WatchdogPinger
 
-    # The demo's console shares the terminal with the log: only warnings there.
-    setup_logging(log_level or ("warning" if demo else config.system.log_level),
-                  config.system.log_format)
+    setup_logging(log_level or config.system.log_level, config.system.log_format)
     notifier = notifier or Notifier()
-    app = App(config, state_dir, stdout=stdout, demo=demo, cache_dir=cache_dir)
+    app = App(config, state_dir, stdout=stdout, cache_dir=cache_dir)
     reload_requested = threading.Event()
     stop_signal: list[str] = []  # the handler only records; the loop logs and notifies
 
@@ -191,7 +196,7 @@ def run_service(config: AppConfig, state_dir: Path, *, demo: bool = False,
             reload_requested.clear()
             reload_config(app, config_path, notifier)
 
-    if not demo:
+    if config.system.warn_simulated:
         # Copied from config/demo.toml? Said once here; `kezek doctor` fails on them too.
         from edge.system.simulated import simulated_devices
         for sim in simulated_devices(config):
@@ -230,7 +235,6 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
     Runs on the controller loop, so it only submits (never waits for) the Reconfigure.
     """
     from edge.config import load_config
-    from edge.errors import ConfigError
     from edge.config.domain import reconfigure
 
     if config_path is None:
@@ -239,13 +243,15 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
     notifier.reloading()
     try:
         new = load_config(config_path)
+        running = app.controller.config
+        changed = [name for name in RESTART_SECTIONS
+                   if getattr(new, name) != getattr(running, name)]
+        new = with_running_sections(new, running, changed, str(config_path))
     except ConfigError as e:
         logger.error("SIGHUP: %s is invalid, keeping the running config:\n%s", config_path,
                      "\n".join(f"  - {p}" for p in e.problems))
         notifier.ready("reload refused: invalid config file, running config kept")
         return
-    changed = [name for name in RESTART_SECTIONS
-               if getattr(new, name) != getattr(app.config, name)]
     if changed:
         logger.warning("SIGHUP: [%s] changed; those sections apply after a restart "
                        "(systemctl restart kezek)", "], [".join(changed))
@@ -256,11 +262,29 @@ def reload_config(app: App, config_path: Path | None, notifier: "Notifier") -> N
             logger.error("SIGHUP: %s refused, keeping the running config: %s", config_path, error)
             notifier.ready("reload refused, running config kept")
         else:
-            app.config = new
-            # Components that read the config later (the sync link merges central's cfg
-            # over it) see the reloaded file, not the one the process started with.
-            app.ctx.config = new
+            # The controller made it the running config with the commit: every component
+            # reads it from there (the next ticket prints a renamed service's new name).
             logger.info("SIGHUP: reloaded services, windows and policies from %s", config_path)
             notifier.ready("config reloaded")
 
-    app.controller.submit(reconfigure(new)).add_done_callback(_done)
+    app.controller.submit(reconfigure(new, from_file=True)).add_done_callback(_done)
+
+
+def with_running_sections(new: AppConfig, running: AppConfig, sections: list[str],
+                          source: str) -> AppConfig:
+    """`new` with the restart-only `sections` as they run: the drivers built from them keep
+    running until a restart, so the running configuration must say what they do. Checked
+    as a whole again (a button of the running [gpio] may name a service the new file
+    drops); raises ConfigError naming the problem and the fix."""
+    if not sections:
+        return new
+    from edge.config import parse_config
+    data, kept = new.model_dump(mode="json"), running.model_dump(mode="json")
+    for name in sections:
+        data[name] = kept[name]
+    try:
+        return parse_config(data, source)
+    except ConfigError as e:
+        raise ConfigError(source, [f"{p} (the running [{'], ['.join(sections)}] "
+                                   f"apply until a restart: restart to apply the whole file, "
+                                   f"systemctl restart kezek)" for p in e.problems]) from None

@@ -77,7 +77,7 @@ class Harness:
         services, windows, policies = domain_from_config(self.config)
         self.engine = QueueEngine(services, windows, self.config.center.timezone, policies,
                                   self.store.load())
-        self.controller = Controller(self.engine, self.store, self.clock,
+        self.controller = Controller(self.engine, self.store, self.clock, config=self.config,
                                      tick_interval_s=self.tick_interval_s)
         self.controller.start()
 

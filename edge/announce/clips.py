@@ -8,7 +8,7 @@ import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from edge.announce.phrase import CHIME, Clip, Pause, Segment
 from edge.errors import KezekError
@@ -105,13 +105,13 @@ class ClipSet:
         except KeyError:
             raise ClipError([f"no clip folder for language {lang!r} (announce.folders.{lang})"]) from None
 
-    def preload(self, needed: dict[str, Iterable[str]]) -> None:
+    def preload(self, needed: Mapping[str, Iterable[str]]) -> None:
         """Load the chime and every needed clip; raises ClipError listing all problems."""
         failed = self.load_all(needed)
         if failed:
             raise ClipError([p for problems in failed.values() for p in problems], list(failed))
 
-    def load_all(self, needed: dict[str, Iterable[str]],
+    def load_all(self, needed: Mapping[str, Iterable[str]],
                  ) -> dict[tuple[str | None, str], list[str]]:
         """Load the chime and every needed clip; (language, name) -> problems of each that
         failed (the chime first, then each language's clips in number order)."""
@@ -121,11 +121,11 @@ class ClipSet:
         for lang, names in needed.items():
             keys.extend((lang, n) for n in sorted(names, key=_clip_order))
         failed: dict[tuple[str | None, str], list[str]] = {}
-        for lang, name in keys:
+        for key in keys:
             try:
-                self.get(lang, name)
+                self.get(*key)
             except ClipError as e:
-                failed[(lang, name)] = e.problems
+                failed[key] = e.problems
         return failed
 
     def get(self, lang: str | None, name: str) -> LoadedClip:

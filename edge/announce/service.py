@@ -14,11 +14,13 @@ from edge.announce.outputs import SPEAKER, Output, make_output
 from edge.announce.phrase import plan, required_clips
 from edge.config.announce import AnnounceConfig
 from edge.errors import ConfigError, DeviceError
-from edge.queue.commands import DeviceStatus
+from edge.queue.commands import DeviceStatus, Reconfigure
+from edge.worker import Worker
 
 if TYPE_CHECKING:  # the controller imports the engine; only the type is needed here
     from edge.component import AppContext
-    from edge.controller import Applied, Controller
+    from edge.config import AppConfig
+    from edge.control import Applied, QueueControl
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class AnnounceService:
     name = "announce"
 
     def __init__(self, cfg: AnnounceConfig, clips: ClipSet, output: Output,
-                 controller: "Controller | None" = None, *,
+                 controller: "QueueControl | None" = None, *,
                  missing: "dict[tuple[str | None, str], str] | None" = None) -> None:
         self.cfg = cfg
         self.clips = clips
@@ -52,8 +54,7 @@ class AnnounceService:
         self.controller = controller
         self._queue: deque[Announcement] = deque()
         self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.player = Worker("kezek-announce", self._run)
         self._speaker_ok: bool | None = None
         # Clips a call needed and could not load (a service added since the start without
         # its letter clip): (language, name) -> the problem. The alarm CLIPS stays raised
@@ -62,6 +63,7 @@ class AnnounceService:
         # that need them are not spoken, and the alarm says which files to add.
         self._missing: dict[tuple[str | None, str], str] = dict(missing or {})
         self._last_error: str | None = None
+        self._reloaded: "AppConfig | None" = None   # a running config whose clips to check
         self.played = 0
         self.failed = 0
         self.dropped = 0
@@ -71,6 +73,12 @@ class AnnounceService:
     # -- producers (any thread; never block) -------------------------------------------
     def on_applied(self, applied: "Applied") -> None:
         """Controller listener: runs on the loop thread, so it only enqueues."""
+        if isinstance(applied.command, Reconfigure) and applied.config is not None:
+            # A reload added services or windows: their clips are checked now, on the
+            # player thread, so a missing one is an alarm before the first call needs it.
+            with self._cond:
+                self._reloaded = applied.config
+                self._cond.notify()
         for ev in applied.events:
             if ev.type not in CALL_EVENTS:
                 continue
@@ -108,38 +116,36 @@ class AnnounceService:
             else:
                 # Every clip this config needs was loaded at build: a clip alarm saved
                 # from before the restart is over.
-                devices = getattr(self.controller.snapshot, "devices", {}) or {}
-                if devices.get(CLIPS, {}).get("ok") is False:
+                if self.controller.snapshot.devices.get(CLIPS, {}).get("ok") is False:
                     self._clips_status(True)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="kezek-announce", daemon=True)
-        self._thread.start()
+        self.player.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.player.request_stop()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("announce player still busy after %.1f s", timeout)
+        self.player.stop(timeout)
 
     def health(self) -> dict[str, Any]:
         with self._cond:
             queued = len(self._queue)
-        return {"ok": self._speaker_ok is not False, "speaker_ok": self._speaker_ok,
+        return {"ok": self._speaker_ok is not False and self.player.ok,
+                "speaker_ok": self._speaker_ok,
                 "queued": queued, "played": self.played, "failed": self.failed,
                 "dropped": self.dropped, "skipped_stale": self.skipped,
                 "superseded": self.superseded,
-                "last_error": self._last_error, "clips_loaded": self.clips.loaded}
+                "last_error": self._last_error or self.player.problem(), "clips_loaded": self.clips.loaded}
 
     # -- the player thread -------------------------------------------------------------
-    def _next(self) -> Announcement | None:
+    def _next(self) -> "Announcement | AppConfig | None":
         with self._cond:
-            while not self._queue and not self._stop.is_set():
+            while not self._queue and not self.player.stopped and self._reloaded is None:
                 self._cond.wait(1.0)
-            if self._stop.is_set():
+            if self.player.stopped:
                 return None
+            if self._reloaded is not None:
+                config, self._reloaded = self._reloaded, None
+                return config
             return self._queue.popleft()
 
     def _run(self) -> None:
@@ -147,6 +153,9 @@ class AnnounceService:
             item = self._next()
             if item is None:
                 return
+            if not isinstance(item, Announcement):
+                self._check_clips(item)
+                continue
             if time.monotonic() - item.queued_mono > self.cfg.max_age_s:
                 self.skipped += 1
                 logger.warning("announce: %s -> window %s waited over %.0f s; skipped",
@@ -202,6 +211,22 @@ class AnnounceService:
             return
         self.played += 1
         self._report(True, "")
+
+    def _check_clips(self, config: "AppConfig") -> None:
+        """The clips the running configuration's calls can need, loaded now: a service or
+        window added by a reload without its clip raises the clips alarm at once."""
+        try:
+            missing = self.clips.load_all(_needed(self.cfg, config))
+        except Exception:  # a bug here must not end the player: the call path rechecks
+            logger.exception("announce: cannot check the clips of the reloaded configuration")
+            return
+        new = {key: "; ".join(problems) for key, problems in missing.items()
+               if key not in self._missing}
+        if new:
+            logger.error("announce: the reloaded configuration needs clips that cannot be "
+                         "loaded: %s", "; ".join(sorted(set(new.values()))))
+            self._missing.update(new)
+            self._clips_status(False)
 
     def _recheck_missing(self) -> None:
         if not self._missing:
@@ -272,31 +297,32 @@ def load_clips(cfg: AnnounceConfig, config: Any) -> ClipSet:
     return clips
 
 
-def _demo_clips(ctx: "AppContext", err: ConfigError, *, remake: bool = False,
-                ) -> AnnounceConfig | None:
-    """`kezek demo` should speak out of the box: a clip set made once (ctx.cache_dir) and
-    reused by every later demo; without a cache, made in the state folder."""
+def _generated_clips(ctx: "AppContext", err: ConfigError, *, remake: bool = False,
+                     ) -> AnnounceConfig | None:
+    """announce.generate_missing (the demo speaks out of the box): a clip set made with
+    espeak-ng once (in ctx.cache_dir, which `kezek demo` gives) and reused by every later
+    run; without a cache, made in the state folder."""
     from edge.announce.clip_cache import cached_set
     from edge.announce.generate import GenerateError, generate
 
     cfg = ctx.config.announce
     langs = list(cfg.languages)
     if not remake:
-        logger.info("announce (demo): configured clips unusable (%s); using a set made "
-                    "with espeak-ng", "; ".join(err.problems[:2]))
+        logger.info("announce: configured clips unusable (%s); using a set made "
+                    "with espeak-ng (announce.generate_missing)", "; ".join(err.problems[:2]))
     out = ctx.state_dir / "clips"
     try:
         if ctx.cache_dir is not None:
             try:
                 out = cached_set(ctx.cache_dir, langs, remake=remake)
             except OSError as e:   # a read-only home: made for this run only
-                logger.warning("announce (demo): cannot keep a clip set in %s (%s); making "
+                logger.warning("announce: cannot keep a clip set in %s (%s); making "
                                "one in %s", ctx.cache_dir, e, out)
                 generate(out, langs)
         else:
             generate(out, langs)
     except (GenerateError, OSError) as e:
-        logger.warning("announce (demo): no announcements: %s", e)
+        logger.warning("announce: no announcements: %s", e)
         return None
     return cfg.model_copy(update={"folders": {lang: out / lang for lang in langs},
                                   "chime": out / "chime.wav"})
@@ -325,16 +351,18 @@ def build(ctx: "AppContext") -> list[AnnounceService]:
     try:
         clips = load_clips(cfg, ctx.config)
     except ConfigError as e:
-        if ctx.demo:
-            demo_cfg = _demo_clips(ctx, e)
-            try:
-                clips = load_clips(demo_cfg, ctx.config) if demo_cfg else None
-            except ConfigError:   # a kept set someone changed by hand: made again
-                demo_cfg = _demo_clips(ctx, e, remake=True)
-                clips = load_clips(demo_cfg, ctx.config) if demo_cfg else None
-            if demo_cfg is None or clips is None:
+        if cfg.generate_missing:
+            made = _generated_clips(ctx, e)
+            if made is None:
                 return []
-            cfg = demo_cfg
+            try:
+                clips = load_clips(made, ctx.config)
+            except ConfigError:   # a kept set someone changed by hand: made again
+                made = _generated_clips(ctx, e, remake=True)
+                if made is None:
+                    return []
+                clips = load_clips(made, ctx.config)
+            cfg = made
         else:
             # A lost or damaged sound file must not keep a center from issuing tickets
             # after a reboot (as a missing printer font does not): start, raise the alarm,

@@ -139,8 +139,8 @@ def read_csv(text: str) -> FileRead:
         unknown = [h for h in header if h not in CSV_COLUMNS]
         if unknown:
             # shown: without its header row, line 1 is a booking and holds an IIN.
-            shown = ", ".join(shown(h) for h in unknown[:5])
-            raise ValueError(f"line {header_at + 1}: unknown column(s) {shown}; known: "
+            listed = ", ".join(shown(h) for h in unknown[:5])
+            raise ValueError(f"line {header_at + 1}: unknown column(s) {listed}; known: "
                              f"{', '.join(CSV_COLUMNS)}; the first line must be the header "
                              "row naming the columns")
         twice = sorted({h for h in header if header.count(h) > 1})

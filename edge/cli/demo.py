@@ -1,4 +1,9 @@
-"""`kezek demo`: the demo center with simulated hardware and a throwaway state directory."""
+"""`kezek demo`: the demo center's config (config/demo.toml) and a throwaway state directory.
+
+What is simulated is said by the config alone (a mock pin factory, a file printer, a
+fake board bus, clips made with espeak-ng): `kezek run --config config/demo.toml` runs
+the same center, with its state kept.
+"""
 
 from __future__ import annotations
 
@@ -110,7 +115,7 @@ def handle(args: argparse.Namespace) -> int:
     def run(state_dir: Path) -> int:
         def ready(app: "App") -> None:
             print(ready_line(app, str(state_dir)), file=app.ctx.stdout, flush=True)
-        return run_service(config, state_dir, demo=True, cache_dir=default_root(),
+        return run_service(config, state_dir, config_path=path, cache_dir=default_root(),
                            on_ready=ready)
 
     if args.keep:

@@ -9,7 +9,7 @@ import sys
 import tomllib
 import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, TypeGuard, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -50,7 +50,7 @@ def _file_path(loc: tuple[Any, ...], data: Any, missing: bool = True) -> tuple[A
     return tuple(out)
 
 
-def _tags(err: dict[str, Any]) -> str:
+def _tags(err: Mapping[str, Any]) -> str:
     """'usb', 'serial' -> usb, serial (pydantic's own list of expected tags)."""
     return str(err.get("ctx", {}).get("expected_tags", "")).replace("'", "")
 
@@ -94,7 +94,7 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _is_model(tp: Any) -> bool:
+def _is_model(tp: Any) -> TypeGuard[type[BaseModel]]:
     return inspect.isclass(tp) and issubclass(tp, BaseModel)
 
 
@@ -321,6 +321,7 @@ def _toml_problem(text: str, error: tomllib.TOMLDecodeError) -> str:
     m = re.search(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$", full)
     msg = full[:m.start()] if m else full
     lines = text.splitlines()
+    number: int | None
     if m and m.group(1):
         where, number = f"line {m.group(1)}, column {m.group(2)}", int(m.group(1))
     else:

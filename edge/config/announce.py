@@ -88,6 +88,11 @@ class AnnounceConfig(StrictModel):
                                          "call spoken minutes late confuses the hall")
     output: OutputConfig = Field(default_factory=AlsaOutput,
                                  description="where the sound goes: alsa, command, file, fake")
+    generate_missing: bool = Field(
+        default=False,
+        description="when the clip folders cannot be used at start, make a clip set with "
+                    "espeak-ng in <state dir>/clips and speak from it (config/demo.toml: "
+                    "the demo speaks out of the box); a center records its clips instead")
 
     @field_validator("languages")
     @classmethod

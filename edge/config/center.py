@@ -97,6 +97,11 @@ class ConsoleConfig(StrictModel):
     enabled: bool = Field(default=False, description="read commands from stdin")
     printer: str | None = Field(default=None,
                                 description="printer (a [printers] name) for console tickets")
+    quit_on_eof: bool | None = Field(
+        default=None,
+        description="whether the end of input (Ctrl-D, the end of a piped script) stops the "
+                    "service; unset = only when stdin is a terminal (under systemd stdin is "
+                    "/dev/null, and its end must not stop the service)")
 
 
 # The rules between services and windows (unique ids, prefixes and numbers, known

@@ -54,13 +54,17 @@ def policies_from_config(config: AppConfig, *, read_secret: bool = True) -> Poli
                     services=rules, bookings=booking_rules, site=config.center.site, iin_key=key)
 
 
-def reconfigure(config: AppConfig, source: str = "system") -> Reconfigure:
+def reconfigure(config: AppConfig, source: str = "system", *,
+                from_file: bool = False) -> Reconfigure:
     """The command that applies `config`'s services, windows and policies to the engine.
 
     The IIN secret is not read here: it is read once at start (file / credential /
     environment), and the engine keeps the one it has. The whole config travels along,
-    untouched by the engine, for the components that read the applied configuration.
+    untouched by the engine: once committed it is the running configuration that every
+    component reads (edge/control.py). `from_file`: it is the config file as reloaded
+    (SIGHUP), which central's next cfg is then merged over.
     """
     services, windows, policies = domain_from_config(config, read_secret=False)
     return Reconfigure(config=config, services=tuple(services), windows=tuple(windows),
-                       policies=policies, source=source)
+                       policies=policies, source=source,
+                       file_config=config if from_file else None)

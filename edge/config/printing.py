@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -152,7 +152,7 @@ PrinterConfig = Annotated[
     Field(discriminator="type")]
 
 
-def _texts(v: str | dict[str, str]) -> list[str]:
+def _texts(v: str | Mapping[Any, str]) -> list[str]:
     return [v] if isinstance(v, str) else list(v.values())
 
 

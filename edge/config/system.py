@@ -25,6 +25,11 @@ class SystemConfig(StrictModel):
         default="auto",
         description="'journal' prefixes each line with <N> for journald; 'plain' adds a "
                     "timestamp; 'auto' picks 'journal' when stderr goes to the journal")
+    warn_simulated: bool = Field(
+        default=True,
+        description="warn at start about each simulated device (a mock pin factory, a fake "
+                    "or file printer, a fake board bus, announcements to a file): on a "
+                    "center's box nothing physical works then; config/demo.toml sets false")
     min_free_mb: int = Field(default=200, ge=10, le=1_000_000,
                              description="free space on the state directory's disk below "
                                          "which health and doctor report a problem, in MB")

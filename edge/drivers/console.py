@@ -7,14 +7,16 @@ Every line gets exactly one answer line (`status` prints several, ending with `E
 from __future__ import annotations
 
 import logging
-import threading
 from typing import IO, Any, Callable
 
 from edge.component import AppContext
+from edge.config import AppConfig
 from edge.errors import CommandError, KezekError
 from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
+from edge.control import QueueControl
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,14 @@ def parse(line: str, driver: "ConsoleDriver") -> c.Command:
     return build(args, driver)
 
 
+def help_line(config: AppConfig) -> str:
+    """The verbs, then the services and windows of the running configuration (a service
+    added or renamed by a reload is listed at once): one line, like every answer."""
+    services = ", ".join(f"{s.id} ({s.prefix})" for s in config.services)
+    windows = ", ".join(str(w.number) for w in config.windows)
+    return f"{HELP} | services: {services} | windows: {windows}"
+
+
 def format_status(snapshot: Any) -> list[str]:
     lines = [f"STATUS day {snapshot.day}: {snapshot.waiting_total} waiting, "
              f"{snapshot.serving_total} at windows"]
@@ -102,8 +112,9 @@ def format_status(snapshot: Any) -> list[str]:
 
 class ConsoleDriver:
     name = "console"
+    printer: str | None    # where console tickets print (read by the VERBS' parsers)
 
-    def __init__(self, controller: Any, stdin: IO[str], stdout: IO[str],
+    def __init__(self, controller: QueueControl, stdin: IO[str], stdout: IO[str],
                  shutdown: Callable[[], None], printer: str | None = None,
                  quit_on_eof: bool | None = None) -> None:
         self.controller = controller
@@ -115,15 +126,14 @@ class ConsoleDriver:
         self.shutdown = shutdown
         self.printer = printer
         self.lines_handled = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.reader = Worker("kezek-console", self._read_loop)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._read_loop, name="kezek-console", daemon=True)
-        self._thread.start()
+        self.reader.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()  # the reader is blocked on stdin; it is a daemon thread
+        # Not joined: the reader is blocked on stdin (a daemon thread, gone with the process).
+        self.reader.request_stop()
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "lines": self.lines_handled}
@@ -143,7 +153,7 @@ class ConsoleDriver:
             self._say("BYE")
             return False
         if verb == "help":
-            self._say(HELP)
+            self._say(help_line(self.controller.config))
             return True
         if verb == "status":
             for out in format_status(self.controller.snapshot):
@@ -168,7 +178,7 @@ class ConsoleDriver:
         _tolerate_bad_bytes(self.stdin)
         try:
             for line in self.stdin:
-                if self._stop.is_set():
+                if self.reader.stopped:
                     return
                 try:
                     going = self.handle_line(line)
@@ -181,7 +191,7 @@ class ConsoleDriver:
                     break
         except Exception:
             logger.exception("console input failed")
-        if self._stop.is_set():
+        if self.reader.stopped:
             return
         if quit_asked or self.quit_on_eof:
             self.shutdown()  # `quit`, or Ctrl-D at a terminal
@@ -218,6 +228,6 @@ def _is_tty(stream: IO[str]) -> bool:
 def build(ctx: AppContext) -> list[ConsoleDriver]:
     import sys
     stdin = ctx.stdin or sys.stdin
+    console = ctx.config.console
     return [ConsoleDriver(ctx.controller, stdin, ctx.stdout, ctx.shutdown,
-                          printer=ctx.config.console.printer,
-                          quit_on_eof=ctx.demo or _is_tty(stdin))]
+                          printer=console.printer, quit_on_eof=console.quit_on_eof)]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import time
 import zoneinfo
 from typing import TYPE_CHECKING, Any
@@ -29,11 +28,12 @@ from edge.queue.commands import DeviceStatus
 from edge.web.live import Live, stream
 from edge.web.pages import Files, Headers, csp
 from edge.web.server import Limits, WebServer
+from edge.worker import Worker
 
 if TYPE_CHECKING:
     from edge.clock import Clock
     from edge.component import AppContext
-    from edge.controller import Applied, Controller
+    from edge.control import Applied, QueueControl
     from edge.queue.snapshot import QueueSnapshot
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class HallServer:
 
     name = "hall"
 
-    def __init__(self, cfg: HallConfig, controller: "Controller",
+    def __init__(self, cfg: HallConfig, controller: "QueueControl",
                  center_names: dict[str, str], clock: "Clock", timezone: str, *,
                  listen_retry_s: float = LISTEN_RETRY_S, notices: Any = None) -> None:
         self.cfg = cfg
@@ -71,10 +71,9 @@ class HallServer:
         self.web = WebServer("hall", self._app(), cfg.bind, cfg.port, report=self._report,
                              limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS),
                              retry_s=listen_retry_s)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._latest: "QueueSnapshot | None" = None
-        self._thread: threading.Thread | None = None
+        self._center_names = dict(center_names)
+        self.broadcaster = Worker("kezek-hall-broadcast", self._broadcast_loop)
         self.broadcasts = 0
 
     # -- the pages ---------------------------------------------------------------------
@@ -131,13 +130,17 @@ class HallServer:
     # -- the controller's listener: only hands over the snapshot ------------------------
     def on_applied(self, applied: "Applied") -> None:
         self._latest = applied.snapshot
-        self._wake.set()
+        if applied.config is not None:
+            # The page follows the running configuration: services and windows come with
+            # the snapshot, the center's name with the config committed with it.
+            self._center_names = applied.config.center.name.as_dict()
+        self.broadcaster.wake()
 
     def on_notice(self, notice: Any) -> None:
         """Any thread (often the controller's loop): only hand the notice over."""
         if notice.kind in ("refused", "info"):
             self._notice = notice
-            self._wake.set()
+            self.broadcaster.wake()
 
     def _report(self, ok: bool, detail: str) -> None:
         self.controller.submit(DeviceStatus("hall", ok, detail[:500], source="hall"))
@@ -150,9 +153,7 @@ class HallServer:
         self.controller.subscribe(self.on_applied)
         if self.notices is not None:
             self.notices.subscribe(self.on_notice)
-        self._thread = threading.Thread(target=self._broadcast_loop, name="kezek-hall-broadcast",
-                                        daemon=True)
-        self._thread.start()
+        self.broadcaster.start()
         if self.controller.snapshot.devices.get("hall", {}).get("ok") is False:
             # Raised before a restart: cleared once the port is served again.
             self.web.problem = "reported by an earlier run"
@@ -160,20 +161,20 @@ class HallServer:
         self.web.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.broadcaster.request_stop()
         self.live.close()
         deadline = time.monotonic() + timeout
         self.web.stop(timeout)
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        self.broadcaster.stop(deadline - time.monotonic())
 
     def wait_serving(self, timeout: float = 10.0) -> bool:
         return self.web.wait_serving(timeout)
 
     def health(self) -> dict[str, Any]:
-        return {**self.web.health(), "screens": self.live.clients,
-                "broadcasts": self.broadcasts}
+        web = self.web.health()
+        if not self.broadcaster.ok:   # the page would freeze on its last state
+            web.update(ok=False, error=web["error"] or self.broadcaster.problem())
+        return {**web, "screens": self.live.clients, "broadcasts": self.broadcasts}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -184,6 +185,7 @@ class HallServer:
         snapshot = self._latest
         if snapshot is None:
             return None
+        self.view.center_names = self._center_names
         state, next_change = self.view.state(snapshot, now, self._notice)
         _, current = self.live.current()
         body = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -194,16 +196,15 @@ class HallServer:
 
     def _broadcast_loop(self) -> None:
         next_change: float | None = None
-        while not self._stop.is_set():
+        while True:
             wait = None if next_change is None else max(0.0, next_change - time.monotonic())
-            self._wake.wait(timeout=wait if wait is not None else 5.0)
-            self._wake.clear()
-            if self._stop.is_set():
+            if self.broadcaster.wait(wait if wait is not None else 5.0):
                 return
             try:
                 next_change = self._publish(time.monotonic())
-            except Exception:  # a bug here must not freeze the page forever
-                logger.exception("hall: cannot build the page state")
+                self.broadcaster.recovered()
+            except Exception as e:  # a bug here must not freeze the page forever
+                self.broadcaster.failed(e, "hall: cannot build the page state")
                 next_change = None
 
 

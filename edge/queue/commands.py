@@ -183,8 +183,10 @@ class Reconfigure(Command):
 
     Made by edge.config.domain.reconfigure(), which turns the config into the engine's
     domain objects. `config` is the whole validated AppConfig, carried as an opaque value
-    (the engine never reads it) for the components that follow the applied configuration;
-    hardware sections are not re-read.
+    (the engine never reads it): once committed, the controller makes it the running
+    configuration every component reads. `file_config` is the config file it came from
+    when it was (re)loaded from the file (SIGHUP), None for central's cfg (merged over
+    the file as it was): what the next cfg from central is merged over.
     """
 
     config: object
@@ -192,6 +194,7 @@ class Reconfigure(Command):
     windows: tuple[Window, ...]
     policies: Policies
     source: str = "system"
+    file_config: object = None
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.errors import CommandError, KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.queue.bookings import MAX_BOOKINGS_PER_BATCH, BookingRejected, parse_booking
 from edge.queue.commands import LoadBookings
+from edge.worker import Worker
+from edge.control import QueueControl
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -62,36 +66,35 @@ class BookingsInbox:
 
     name = "bookings-inbox"
 
-    def __init__(self, controller: Any, folder: Path, interval_s: float = 3.0) -> None:
+    def __init__(self, controller: QueueControl, folder: Path, interval_s: float = 3.0) -> None:
         self.controller = controller
         self.folder = Path(folder)
         self.interval_s = interval_s
         self.loaded = 0
         self.rejected = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-bookings-inbox", self._run)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="kezek-bookings-inbox", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self.last_error is None, "loaded_files": self.loaded,
-                "rejected_files": self.rejected, "error": self.last_error}
+        return {"ok": self.last_error is None and self.worker.ok, "loaded_files": self.loaded,
+                "rejected_files": self.rejected,
+                "error": self.last_error or self.worker.problem()}
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 self.poll()
-            except Exception:  # the loop must survive a bad file system moment
-                logger.exception("bookings inbox %s failed", self.folder)
-            self._stop.wait(self.interval_s)
+                self.worker.recovered()
+            except Exception as e:  # the loop must survive a bad file system moment
+                self.worker.failed(e, f"bookings inbox {self.folder}")
+            if self.worker.sleep(self.interval_s):
+                return
 
     def poll(self, timeout: float = 30.0) -> int:
         """Load every queued file now; returns how many were loaded."""
@@ -99,7 +102,7 @@ class BookingsInbox:
             return 0
         done = 0
         for path in sorted(self.folder.glob("*.json")):
-            if self._stop.is_set():
+            if self.worker.stopped:
                 break
             try:
                 # Strict reading: a file nested thousands deep (RecursionError) or holding
@@ -195,5 +198,5 @@ class BookingsInbox:
         logger.error("bookings file %s rejected (kept in %s): %s", path.name, bad, why)
 
 
-def build(ctx: Any) -> list[BookingsInbox]:
+def build(ctx: "AppContext") -> list[BookingsInbox]:
     return [BookingsInbox(ctx.controller, inbox_path(ctx.state_dir))]

@@ -74,8 +74,7 @@ def draw_chart(run: DayRun, report: dict[str, Any], path: Path) -> Path:
 
     # Queue length per service.
     top, bottom = PANELS[0]
-    qmax = max([1] + [n for _, w in run.samples for n in w.values()])
-    qmax = _nice(qmax)
+    qmax = _nice(max([1] + [n for _, w in run.samples for n in w.values()]))
     y_of = panel(top, bottom, qmax, "people waiting, by service")
     for sid in services:
         pts = [(x_of(t), y_of(w.get(sid, 0))) for t, w in run.samples]

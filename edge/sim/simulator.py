@@ -234,7 +234,7 @@ class DaySimulator:
         outcome = None
         if v.booked and self.bookings_mode == "engine":
             try:
-                outcome = self.step(c.CheckIn(v.code, source="sim"))  # type: ignore[attr-defined]
+                outcome = self.step(c.CheckIn(v.code, source="sim"))
                 v.checked_in = True
             except CommandError as e:
                 self.checkin_refused += 1

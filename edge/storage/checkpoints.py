@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Callable
+
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,7 @@ class WalCheckpointer:
         self.every_commits = every_commits
         self.interval_s = interval_s
         self._pending = 0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-checkpoint", self._run)
         self.checkpoints = 0       # checkpoints that copied frames back (tests, status)
         self.last_error: str | None = None
 
@@ -53,18 +52,13 @@ class WalCheckpointer:
         """Called on the writer's thread after each commit: only counts and signals."""
         self._pending += 1
         if self._pending >= self.every_commits:
-            self._wake.set()
+            self.worker.wake()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="kezek-checkpoint", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.worker.stop(timeout)
 
     def checkpoint_once(self, conn: sqlite3.Connection) -> tuple[int, int]:
         """One passive checkpoint; returns (frames in the WAL, frames copied back)."""
@@ -82,9 +76,7 @@ class WalCheckpointer:
             # the WAL restarts.
             conn = self._connect(self.path)
             while True:
-                self._wake.wait(self.interval_s)
-                self._wake.clear()
-                if self._stop.is_set():
+                if self.worker.wait(self.interval_s):
                     return
                 if self._pending == 0:
                     continue

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from edge.backoff import Backoff
 from edge.sync.limits import SESSION_TAKEN_OVER, Seen
 
 logger = logging.getLogger(__name__)
@@ -176,14 +177,13 @@ class Reconnect:
     """When to try again: doubling from min to max with jitter; the longest when refused."""
 
     def __init__(self, min_s: float, max_s: float, mono: Callable[[], float]) -> None:
-        self.min_s, self.max_s = min_s, max_s
+        self.max_s = max_s
+        self.backoff = Backoff(min_s, max_s)
         self._mono = mono
-        self.failures = 0
         self.next_attempt = 0.0
 
     def failed(self, *, slow: bool = False) -> float:
-        self.failures += 1
-        delay = min(self.max_s, self.min_s * 2 ** min(self.failures - 1, 20))
+        delay = self.backoff.next()
         if slow:
             # Another process uses our identity, or the broker refuses us: retrying at
             # once cannot help (and would resend every event), so wait the longest delay.
@@ -195,7 +195,7 @@ class Reconnect:
 
     def stable(self) -> None:
         """A connection that lasted: the next loss starts from the shortest delay again."""
-        self.failures = 0
+        self.backoff.reset()
 
 
 class NetworkThreads:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from edge.clock import Clock
+from edge.control import QueueControl
 from edge.config.domain import reconfigure
 from edge.errors import CommandError, ConfigError
 from edge.queue import commands as qc
@@ -46,7 +47,7 @@ CLEAR_IIN_REASON = ("iin: a clear IIN is not accepted from central (it would be 
 
 
 class Downlink:
-    def __init__(self, db: OutboxDb, controller: Any, base_config: Callable[[], Any],
+    def __init__(self, db: OutboxDb, controller: QueueControl, base_config: Callable[[], Any],
                  clock: Clock, *,
                  emit: Emit, resend: Callable[[int], int], max_bytes: int,
                  reload: Callable[[], str | None] | None = None) -> None:
@@ -269,9 +270,7 @@ class Downlink:
             cmd_id, name, fut = self._cmd_done.popleft()
             error = fut.exception()
             if error is None:
-                applied = fut.result()
-                text = getattr(getattr(applied, "reply", None), "text", "") or "done"
-                self._result(cmd_id, name, True, "ok", str(text))
+                self._result(cmd_id, name, True, "ok", fut.result().reply.text or "done")
             elif isinstance(error, CommandError):
                 self._result(cmd_id, name, False, error.code, str(error))
             else:

@@ -40,18 +40,18 @@ def link_health(link: "SyncLink") -> dict[str, Any]:
 
 def health_message(link: "SyncLink", conn: "Conn") -> dict[str, Any]:
     snap = link.controller.snapshot
-    queue = snap.as_dict() if hasattr(snap, "as_dict") else {}
+    queue = snap.as_dict()
     components: dict[str, Any] = {}
     for name, comp in list(link.components.items()):
         try:
             components[name] = comp.health()
         except Exception as e:
             components[name] = {"ok": False, "error": f"health() failed: {e}"}
-    alarms = list(getattr(snap, "alarms", {}) or {})
+    alarms = list(snap.alarms)
     if link.cap is not None and link.cap.level != "ok" and "sync.outbox" not in alarms:
         alarms.append("sync.outbox")
     return {"v": 1, "site": link.site, "device": link.device, "session": conn.session,
             "ts": link.clock.read().wall_ms,
-            "summary": {"waiting": int(getattr(snap, "waiting_total", 0)),
-                        "serving": int(getattr(snap, "serving_total", 0)), "alarms": alarms},
+            "summary": {"waiting": snap.waiting_total, "serving": snap.serving_total,
+                        "alarms": alarms},
             "queue": queue, "components": components, "sync": link.health()}

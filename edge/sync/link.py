@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 
@@ -35,6 +35,10 @@ from edge.sync.outbox import Fork, OutboxDb
 from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
                                 Topics, dumps, explain, parse)
 from edge.sync.pump import OutboxPump
+from edge.control import QueueControl
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +46,20 @@ SOFTWARE = "kezek-edge/0.1"
 CAP_CHECK_EVERY_S = 2.0
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry: the link, once this process holds the database's lock."""
     c = ctx.config
     acquire_database_lock(ctx.db_path)
     return [SyncLink(c.sync, app_config=c, controller=ctx.controller, clock=ctx.clock,
                      db_path=ctx.db_path, state_dir=ctx.state_dir, components=ctx.components,
-                     current_config=lambda: ctx.config, machine=ctx.machine)]
+                     machine=ctx.machine)]
 
 
 class SyncLink:
     name = "sync"
 
-    def __init__(self, config: SyncConfig, *, app_config: Any, controller: Any, clock: Any,
+    def __init__(self, config: SyncConfig, *, app_config: Any, controller: QueueControl,
+                 clock: Any,
                  db_path: Path, state_dir: Path, components: dict[str, Any] | None = None,
                  client_factory: ClientFactory | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
@@ -64,9 +69,10 @@ class SyncLink:
         # Which board this is (passed in so tests can move the card to another board).
         self._machine = machine or read_machine
         self.app_config = app_config
-        # The file's config as reloaded (SIGHUP): what central's cfg is merged over.
-        # [center], [storage] and [sync] need a restart, so app_config serves for those.
-        self.current_config = current_config or (lambda: app_config)
+        # The file's config as last loaded (start or SIGHUP), as the controller committed
+        # it: what central's cfg is merged over. [center], [storage] and [sync] need a
+        # restart, so app_config serves for those.
+        self.current_config = current_config or (lambda: self.controller.file_config)
         self.site = app_config.center.site
         self.device = app_config.center.device
         self.controller = controller
@@ -124,7 +130,7 @@ class SyncLink:
                              dropped=self.pump.note_dropped, emit=self.emit)
         # The engine keeps alarms across restarts: one raised by an earlier run is
         # cleared by the first connection that gets through what was refused.
-        alarms = getattr(self.controller.snapshot, "alarms", None) or {}
+        alarms = self.controller.snapshot.alarms
         if "sync.denied" in alarms:
             self.limits.restore(str(alarms["sync.denied"].get("message") or ""))
         self.identity.raised = "sync.identity" in alarms

@@ -13,14 +13,18 @@ for a later sync. Runs on its own thread; the controller is only asked to record
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.queue.commands import RecordEvent
 from edge.storage.faults import storage_error
 from edge.storage.outbox import Outbox, trim_to_cap
+from edge.control import QueueControl
+from edge.worker import Worker
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ CHECK_EVERY_S = 2.0   # at most this often, and only after commits with events
 RETRY_S = 30.0
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry (only when sync is disabled)."""
     c = ctx.config
     return [OutboxTrim(ctx.db_path, ctx.controller, cap=c.storage.outbox_cap,
@@ -40,7 +44,7 @@ def build(ctx: Any) -> list[Any]:
 class OutboxTrim:
     name = "outbox-trim"
 
-    def __init__(self, db_path: Path, controller: Any, *, cap: int, policy: str,
+    def __init__(self, db_path: Path, controller: QueueControl, *, cap: int, policy: str,
                  monotonic: Callable[[], float] = time.monotonic,
                  retry_s: float = RETRY_S) -> None:
         self.db_path = Path(db_path)
@@ -48,9 +52,7 @@ class OutboxTrim:
         self.cap = cap
         self.policy = policy
         self._mono = monotonic
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-outbox-trim", self._run)
         self._subscribed = False
         self.db: Outbox | None = None
         self.count = 0
@@ -65,44 +67,37 @@ class OutboxTrim:
         if not self._subscribed:
             self.controller.subscribe(self._on_applied)
             self._subscribed = True
-        self._stop.clear()
-        self._wake.set()   # check once at start: the outbox may be over the cap already
-        self._thread = threading.Thread(target=self._run, name="kezek-outbox-trim",
-                                        daemon=True)
-        self._thread.start()
+        self.worker.start()
+        self.worker.wake()   # check once at start: the outbox may be over the cap already
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         if self.db is not None:
             self.db.close()
 
     def health(self) -> dict[str, Any]:
         # `detail` is what `kezek status` lists as the problem while the trim fails.
-        return {"ok": not self.last_error, "outbox": self.count, "outbox_cap": self.cap,
+        return {"ok": not self.last_error and self.worker.ok, "outbox": self.count, "outbox_cap": self.cap,
                 "policy": self.policy, "dropped": self.dropped, "last_error": self.last_error,
-                "detail": self.last_error or None}
+                "detail": self.last_error or self.worker.problem()}
 
     def _on_applied(self, applied: Any) -> None:
         # The controller's thread, after a commit: only wake the trimming thread.
         if applied.events:
-            self._wake.set()
+            self.worker.wake()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:
             # While failing, tried again after retry_s even if no commit wakes it.
-            self._wake.wait(self.retry_s if self.failures else None)
-            if self._stop.is_set():
+            if self.worker.wait(self.retry_s if self.failures else None):
                 break
-            self._wake.clear()
             try:
                 self.check()
             except Exception as e:  # a full card, a lock, a failing card: try again later
                 self._failed(e)
                 # Not sooner than either: commits may wake it many times a second.
-                self._stop.wait(min(CHECK_EVERY_S, self.retry_s))
+                if self.worker.sleep(min(CHECK_EVERY_S, self.retry_s)):
+                    break
                 continue
             else:
                 if self.failures:
@@ -112,7 +107,8 @@ class OutboxTrim:
                 self.failures = 0
                 self.last_error = ""
                 self._told = ""
-            self._stop.wait(CHECK_EVERY_S)
+            if self.worker.sleep(CHECK_EVERY_S):
+                break
 
     def _failed(self, error: Exception) -> None:
         self.failures += 1

@@ -375,7 +375,8 @@ def check_broker(config: AppConfig, timeout: float = 5.0) -> list[Check]:
 
 def check_clock(synced: Callable[[], bool] | None = None) -> Check:
     if synced is None:
-        from edge.clock import wall_clock_synced as synced
+        from edge.clock import wall_clock_synced
+        synced = wall_clock_synced
     if synced():
         return Check("clock", True, "synchronized (NTP)")
     return Check("clock", False, "not synchronized: times are marked unsynced until NTP sets it",

@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from edge.system.health import HealthCollector
 from edge.system.status import to_jsonable
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class MetricsServer:
         self._collector = collector
         self._queue = queue
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.worker: Worker | None = None
 
     def start(self) -> None:
         collector, queue = self._collector, self._queue
@@ -110,20 +110,19 @@ class MetricsServer:
 
         server_class = _Server6 if ":" in self.host else _Server
         self._server = server_class((self.host, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.5},
-                                        name="kezek-metrics", daemon=True)
-        self._thread.start()
+        server = self._server
+        self.worker = Worker("kezek-metrics", lambda: server.serve_forever(poll_interval=0.5))
+        self.worker.start()
         logger.info("metrics on http://%s:%s/metrics", self.host, self.port)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self.worker is not None:
+            self.worker.stop(timeout)
 
     def health(self) -> dict[str, Any]:
-        alive = self._thread is not None and self._thread.is_alive()
+        alive = self.worker is not None and self.worker.alive
         return {"ok": alive, "state": "listening" if alive else "stopped",
                 "address": f"{self.host}:{self.port}"}

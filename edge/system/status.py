@@ -14,15 +14,18 @@ import logging
 import os
 import socket
 import stat
-import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
+from edge.worker import Worker
+
+if TYPE_CHECKING:
+    from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +69,8 @@ class StatusServer:
     def __init__(self, path: Path, report: Callable[[], dict[str, Any]]) -> None:
         self.path = Path(path)
         self._report = report
-        self._stop = threading.Event()
         self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-status", self._serve)
         self._served = 0
 
     def start(self) -> None:
@@ -86,14 +88,11 @@ class StatusServer:
         sock.listen(8)
         sock.settimeout(0.5)  # wake up to see the stop event
         self._sock = sock
-        self._thread = threading.Thread(target=self._serve, name="kezek-status", daemon=True)
-        self._thread.start()
+        self.worker.start()
         logger.info("status socket listening on %s", self.path)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         if self._sock is not None:
             self._sock.close()
         try:
@@ -103,19 +102,19 @@ class StatusServer:
             pass
 
     def health(self) -> dict[str, Any]:
-        alive = self._thread is not None and self._thread.is_alive()
+        alive = self.worker.alive
         return {"ok": alive, "state": "listening" if alive else "stopped",
                 "socket": str(self.path), "served": self._served}
 
     def _serve(self) -> None:
         assert self._sock is not None
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 conn, _ = self._sock.accept()
             except socket.timeout:
                 continue
             except OSError as e:
-                if not self._stop.is_set():
+                if not self.worker.stopped:
                     logger.error("status socket %s failed: %s", self.path, e)
                 return
             with conn:
@@ -181,7 +180,7 @@ def _remove_stale(path: Path) -> None:
     path.unlink()
 
 
-def make_report(ctx: Any, collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
+def make_report(ctx: "AppContext", collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
     """The status reply's contents: service identity, the queue snapshot and the health."""
     def report() -> dict[str, Any]:
         return {
@@ -194,16 +193,16 @@ def make_report(ctx: Any, collector: HealthCollector, started_mono: float) -> Ca
     return report
 
 
-def make_collector(ctx: Any) -> HealthCollector:
+def make_collector(ctx: "AppContext") -> HealthCollector:
     sysconf = ctx.config.system
     return HealthCollector(state_dir=ctx.state_dir, db_path=ctx.db_path,
                            components=ctx.components, min_free_mb=sysconf.min_free_mb,
                            cpu_temp_warn_c=sysconf.cpu_temp_warn_c,
                            skip=("status", "metrics"),
-                           storage_fault=lambda: getattr(ctx.controller, "storage_fault", None))
+                           storage_fault=ctx.storage_fault)
 
 
-def build(ctx: Any) -> list[Any]:
+def build(ctx: "AppContext") -> list[Any]:
     """Wiring entry: the status socket and, when configured, the localhost metrics."""
     sysconf = ctx.config.system
     collector = make_collector(ctx)

@@ -34,7 +34,7 @@ def hash_secret(secret: str, *, log2_n: int = DEFAULT_LOG2_N, r: int = DEFAULT_R
 def is_secret_hash(text: str) -> bool:
     """True for a well-formed hash with a cost this machine can verify (not a clear PIN)."""
     m = _FORMAT.match(text)
-    return bool(m) and 10 <= int(m.group(1)) <= 20 and 1 <= int(m.group(2)) <= 32 \
+    return m is not None and 10 <= int(m.group(1)) <= 20 and 1 <= int(m.group(2)) <= 32 \
         and 1 <= int(m.group(3)) <= 16
 
 

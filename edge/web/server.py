@@ -17,8 +17,10 @@ from typing import Any, Callable
 
 import uvicorn
 
+from edge.backoff import Backoff
 from edge.web.guard import HeadGuard
 from edge.web.ports import listen_problem
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ class WebServer:
         self.limits = limits
         self.guard = HeadGuard(limits.head_s, limits.pending_per_client)
         self.retry_s = retry_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.backoff = Backoff(retry_s, retry_s)   # a fixed interval: "tries every 5 s"
+        self.worker = Worker(f"kezek-{name}-web", self._run)
+        self._first: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._address: tuple[str, int] | None = None
         self._ready = threading.Event()
@@ -66,22 +69,22 @@ class WebServer:
         # The first try is made here: when the port is free its address is known (and
         # connections queue in the kernel) before start() returns, e.g. for the demo's
         # "ready" line; the thread tries again if it was not.
-        first = self._listen()
-        self._thread = threading.Thread(target=self._run, args=(first,),
-                                        name=f"kezek-{self.name}-web", daemon=True)
-        self._thread.start()
+        self._first = self._listen()
+        self.worker.start()
 
     def wait_serving(self, timeout: float) -> bool:
         """For tests and `kezek demo`: True once the socket is bound and uvicorn answers."""
         return self._ready.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.worker.request_stop()
         server = self._server
         if server is not None:
             server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
+        if self._first is not None:   # bound in start(), never served: stopped at once
+            self._first.close()
+            self._first = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -95,17 +98,19 @@ class WebServer:
         return f"http://{host}:{port}/"
 
     def health(self) -> dict[str, Any]:
-        serving = self._address is not None and not self._stop.is_set()
+        serving = self._address is not None and not self.worker.stopped and self.worker.ok
         return {"ok": serving, "url": self.url,
-                "error": self.problem, "listen_failures": self.listen_failures,
+                "error": self.problem or self.worker.problem(),
+                "listen_failures": self.listen_failures,
                 "slow_requests_cut": self.guard.cut, "refused_busy_clients": self.guard.refused}
 
     # -- the thread --------------------------------------------------------------------
-    def _run(self, sock: socket.socket | None) -> None:
-        while not self._stop.is_set():
+    def _run(self) -> None:
+        sock, self._first = self._first, None
+        while not self.worker.stopped:
             sock = sock or self._listen()
             if sock is None:
-                if self._stop.wait(self.retry_s):
+                if self.worker.sleep(self.backoff.next()):
                     return
                 continue
             try:
@@ -118,7 +123,7 @@ class WebServer:
                 self._address = None
                 sock.close()
                 sock = None
-            if self._stop.wait(self.retry_s):
+            if self.worker.sleep(self.backoff.next()):
                 return
 
     def _listen(self) -> socket.socket | None:
@@ -155,10 +160,11 @@ class WebServer:
             timeout_graceful_shutdown=2)
         server = _Server(config, self._started)
         self._server = server
-        if not self._stop.is_set():
+        if not self.worker.stopped:
             server.run(sockets=[sock])
 
     def _started(self) -> None:
+        self.backoff.reset()
         if self.problem is not None:
             logger.warning("%s: serving again on %s", self.name, self.url)
             self.problem = None

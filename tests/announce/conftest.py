@@ -97,12 +97,24 @@ def clip_dir(tmp_path: Path) -> ClipDir:
     return cd
 
 
+class _Configured:
+    """The harness's controller running `config` as far as a component's build can tell
+    (the queue itself runs the harness's config)."""
+
+    def __init__(self, controller: Any, config: Any) -> None:
+        self._controller = controller
+        self.config = self.file_config = config
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._controller, name)
+
+
 @pytest.fixture
 def announce_ctx(harness: Any, tmp_path: Path) -> Iterator[Any]:
-    """An AppContext on the harness's real controller, for build(ctx)."""
+    """An AppContext on the harness's real controller with `config` running, for build(ctx)."""
     import logging
 
     from edge.component import AppContext
-    yield lambda config: AppContext(config=config, controller=harness.controller,
+    yield lambda config: AppContext(controller=_Configured(harness.controller, config),
                                     clock=harness.clock, state_dir=tmp_path, db_path=tmp_path / "x.db",
                                     stdout=io.StringIO(), logger=logging.getLogger("test"))

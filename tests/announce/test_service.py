@@ -235,6 +235,27 @@ def test_a_clip_missing_at_a_call_raises_an_alarm_until_it_is_there(harness, ann
     assert [n for n, _ in service.output.played] == ["A-001", "B-001", "D-002"]
 
 
+def test_a_reload_that_adds_a_service_without_its_clip_raises_the_alarm_at_once(
+        harness, announcer, clip_dir):
+    """Risk: the clips of a service added by a reload (SIGHUP, central's cfg) were only
+    looked for at its first call: the alarm came with the first visitor not announced.
+    The announcer reads the running configuration committed with the reload instead."""
+    from edge.config import parse_config
+    from edge.config.domain import reconfigure
+
+    from ..conftest import demo_config_dict
+
+    announcer()
+    data = demo_config_dict()
+    data["services"].append({"id": "tax", "names": {"kk": "Салық", "ru": "Налоги"},
+                             "prefix": "D"})
+    data["windows"][0]["services"]["tax"] = 1
+    harness.call(reconfigure(parse_config(data), source="test"))
+    wait_alarm(harness, "device:announce:clips", True)
+    message = harness.controller.snapshot.alarms["device:announce:clips"]["message"]
+    assert "letter_D.wav" in message
+
+
 def test_a_clip_alarm_left_from_before_a_restart_is_cleared_at_start(harness, announcer):
     """The alarm is saved with the queue: a start that loaded every clip it needs clears it."""
     from edge.queue.commands import DeviceStatus
@@ -402,14 +423,14 @@ def test_file_output_writes_wavs_and_keeps_the_newest(harness, announcer, clip_d
 
 def test_demo_makes_its_own_clips_when_the_configured_ones_are_missing(harness, announce_ctx,
                                                                        tmp_path):
-    """`kezek demo` speaks out of the box; a real run would stop with the config error."""
+    """`kezek demo` speaks out of the box: its config asks for a clip set made with
+    espeak-ng when none is recorded (announce.generate_missing)."""
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is missing: install it with `apt-get install espeak-ng`")
     from edge.config.announce import AnnounceConfig
     cfg = AnnounceConfig(enabled=True, languages=["ru"], folders={"ru": tmp_path / "none"},
-                         output={"type": "fake"})
+                         output={"type": "fake"}, generate_missing=True)
     ctx = announce_ctx(harness.config.model_copy(update={"announce": cfg}))
-    ctx.demo = True
     [service] = build(ctx)
     assert service.clips.folders == {"ru": tmp_path / "clips" / "ru"}
     assert (tmp_path / "clips" / "chime.wav").exists()

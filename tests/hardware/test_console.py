@@ -40,3 +40,27 @@ def test_bytes_that_are_not_utf8_get_an_error_line_and_the_service_keeps_running
         console.stop()
         os.close(master)
         stdin.close()
+
+
+def test_help_lists_the_services_and_windows_of_the_running_configuration(harness) -> None:
+    """Risk: `help` names the services of process start; one added by a reload (SIGHUP,
+    central's cfg) is missing, and a person at the console cannot tell what to type."""
+    from edge.config import parse_config
+    from edge.config.domain import reconfigure
+
+    from ..conftest import demo_config_dict
+
+    out = io.StringIO()
+    console = ConsoleDriver(harness.controller, io.StringIO(), out, lambda: None)
+    console.handle_line("help")
+    assert out.getvalue().count("\n") == 1, "one line, like every answer"
+    assert "services: docs (A), realty (B), benefits (C) | windows: 1, 2, 3, 4" in out.getvalue()
+
+    data = demo_config_dict()
+    data["services"].append({"id": "tax", "names": {"kk": "Салық", "ru": "Налоги"},
+                             "prefix": "D"})
+    data["windows"].append({"number": 5, "services": {"tax": 1}})
+    harness.call(reconfigure(parse_config(data), source="test"))
+    console.handle_line("help")
+    last = out.getvalue().splitlines()[-1]
+    assert "benefits (C), tax (D) | windows: 1, 2, 3, 4, 5" in last

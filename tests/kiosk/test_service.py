@@ -41,7 +41,7 @@ def test_a_refused_button_press_reaches_the_hall_the_board_and_the_kiosk_page(tm
              "notices": True}
     data["boards"]["buses"]["hall"]["boards"].append(board)
     config = parse_config(data, "demo with the kiosk")
-    app = App(config, tmp_path / "state", stdout=io.StringIO(), demo=True)
+    app = App(config, tmp_path / "state", stdout=io.StringIO())
     app.start_components()
     loop = threading.Thread(target=app.run, name="test-loop", daemon=True)
     loop.start()

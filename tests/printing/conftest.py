@@ -88,6 +88,7 @@ class FakeController:
         self.jobs: list[dict[str, Any]] = []
         self.listeners: list[Callable[[Any], None]] = []
         self.changed = threading.Condition()
+        self.config: Any = None   # the running configuration, where a test needs one
 
     def subscribe(self, listener: Callable[[Any], None]) -> None:
         self.listeners.append(listener)

@@ -64,7 +64,8 @@ def test_config_check_finds_a_qr_code_wider_than_the_paper(config_factory, fake_
     assert problems[0].startswith("ticket.qr_size: printer 'narrow' (58 mm paper, 384 dots)")
     assert "A-999" in problems[0] and "set ticket.qr_size = 9 or less" in problems[0]
     # At start the narrow printer is reported down with that problem; the wide one prints.
-    ctx = AppContext(config=config, controller=fake_controller, clock=None, state_dir=tmp_path,
+    fake_controller.config = config
+    ctx = AppContext(controller=fake_controller, clock=None, state_dir=tmp_path,
                      db_path=tmp_path / "k.db", stdout=io.StringIO(), logger=logging.getLogger())
     workers = {w.printer: w for w in service.build(ctx)}
     assert workers["narrow"]._blocked and "ticket.qr_size" in workers["narrow"]._blocked

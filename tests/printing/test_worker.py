@@ -227,7 +227,7 @@ def test_tickets_issued_just_before_a_stop_are_printed_before_the_worker_ends(
     fake_controller.emit("ticket.issued", issued_data(2, "A-002"))
     stopper = threading.Thread(target=worker.stop, args=(5,))
     stopper.start()
-    fake_controller.wait_for(lambda c: worker._stop.is_set())
+    fake_controller.wait_for(lambda c: worker.worker.stopped)
     gate.set()
     stopper.join(10)
     assert not stopper.is_alive()
@@ -241,7 +241,7 @@ def test_a_stop_does_not_wait_for_a_printer_that_is_down(make_worker, fake_contr
     fake_controller.emit("ticket.issued", issued_data(1, "A-001"))
     fake_controller.wait_for(lambda c: worker.health()["pending"] == 1)
     worker.stop(5)
-    assert not worker._thread.is_alive()
+    assert not worker.worker.alive
     assert printed(fake_controller) == [] and fake_controller.of("VoidTicket") == []
 
 

@@ -102,6 +102,58 @@ def test_sighup_reloads_and_an_invalid_file_changes_nothing(start_service, make_
     assert IIN_LIKE.search(svc.log()) is None  # the pasted IIN never reached a log line
 
 
+RENAMED = """
+[center]
+site = "test-01"
+device = "edge-1"
+name = {{ kk = "Орталық", ru = "Центр" }}
+
+[[services]]
+id = "docs"
+names = {{ kk = "Құжаттар", ru = "Документы", en = "{name}" }}
+prefix = "A"
+
+[[windows]]
+number = 1
+services = {{ docs = 1 }}
+
+[console]
+enabled = true
+printer = "kiosk"
+
+[printers.kiosk]
+type = "file"
+path = "tickets.escpos"
+mode = "text"
+languages = ["en"]
+"""
+
+
+def test_sighup_with_a_renamed_service_prints_the_new_name(start_service, short_dir: Path) -> None:
+    """Risk: a component keeps the configuration the process started with: SIGHUP renames
+    the service in the engine, and the next ticket still shows the old name."""
+    svc = start_service(RENAMED.format(name="Identity documents"))
+    paper = short_dir / "state" / "tickets.escpos"
+    assert svc.send("ticket docs").startswith("TICKET A-001")
+    deadline = time.monotonic() + 20
+    while b"Identity documents" not in (paper.read_bytes() if paper.exists() else b""):
+        assert time.monotonic() < deadline, "the first ticket never reached the paper"
+        time.sleep(0.05)
+    first = len(paper.read_bytes())
+
+    svc.config.write_text(RENAMED.format(name="Passports and IDs"), encoding="utf-8")
+    svc.proc.send_signal(signal.SIGHUP)
+    svc.wait_log("SIGHUP: reloaded services, windows and policies")
+    assert svc.send("ticket docs").startswith("TICKET A-002")
+    deadline = time.monotonic() + 20
+    while b"Passports and IDs" not in paper.read_bytes()[first:]:
+        assert time.monotonic() < deadline, "the second ticket never showed the new name"
+        time.sleep(0.05)
+    assert b"Identity documents" not in paper.read_bytes()[first:]
+    svc.proc.send_signal(signal.SIGTERM)
+    assert svc.stop() == 0
+
+
 class PtyPrinterEnd:
     """The printer's side of a pty: can pause the line with XOFF and collects the bytes."""
 

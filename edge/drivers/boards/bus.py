@@ -18,6 +18,8 @@ from typing import Any, Callable, Protocol
 
 from edge.config.hardware import BoardConfig
 from edge.drivers.boards.codecs import Codec
+from edge.backoff import Backoff
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,8 @@ NOTICE_PAGE_S = 2.0           # a one-row board shows a notice's languages in tu
 
 
 class Transport(Protocol):
-    is_open: bool
+    @property
+    def is_open(self) -> bool: ...
 
     def open(self) -> None: ...
 
@@ -131,13 +134,13 @@ class BusWriter:
         self.gap_s = gap_s
         self.blink_s = blink_s
         self.reconnect_s = reconnect_s
+        self._backoff = Backoff(reconnect_s, reconnect_s)   # a fixed retry interval
         self._on_state = on_state
         self._now = now
         self.boards = {b.address: BoardState(b, [b.idle_text] * b.rows) for b in boards}
         self._lock = threading.Lock()
         self._queue: "queue.Queue[int | None]" = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker(f"kezek-board-{name}", self._run)
         self.up: bool | None = None
         self.last_error = ""
         self.frames_sent = 0
@@ -167,28 +170,26 @@ class BusWriter:
         self._queue.put(address)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kezek-board-{self.name}",
-                                        daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.worker.request_stop()
         self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         self.transport.close()
 
     def health(self) -> dict[str, Any]:
         with self._lock:
             boards = {a: {"rows": list(b.rows), "shown": list(b.shown), "frames": b.frames}
                       for a, b in self.boards.items()}
-        return {"ok": bool(self.up), "up": self.up, "error": "" if self.up else self.last_error,
+        return {"ok": bool(self.up) and self.worker.ok, "up": self.up,
+                "error": (self.worker.problem() or "") if self.up else self.last_error,
                 "frames": self.frames_sent, "write_errors": self.write_errors, "boards": boards}
 
     # -- the writer thread ------------------------------------------------------------
     def _run(self) -> None:
         dirty: set[int] = set(self.boards)            # show the idle text at start
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 item = self._queue.get(timeout=self._wait_s())
                 if item is not None:
@@ -199,7 +200,7 @@ class BusWriter:
                         dirty.add(item)
             except queue.Empty:
                 pass
-            if self._stop.is_set():
+            if self.worker.stopped:
                 break
             now = self._now()
             with self._lock:
@@ -226,16 +227,17 @@ class BusWriter:
         try:
             self.transport.open()
         except Exception as e:  # pyserial raises SerialException/OSError/ValueError
-            self._next_open = now + self.reconnect_s
+            self._next_open = now + self._backoff.next()
             self._report(False, f"cannot open: {e}")
             return False
+        self._backoff.reset()
         self._report(True, "")
         return True
 
     def _send(self, dirty: set[int]) -> set[int]:
         """Send one frame per dirty board; returns what is left to send (after a failure)."""
         for address in sorted(dirty):
-            if self._stop.is_set():
+            if self.worker.stopped:
                 return set()
             try:
                 frame, rows = self._render(address, self._now())
@@ -247,7 +249,7 @@ class BusWriter:
             except Exception as e:  # a lost board must never stop the writer (or the calls)
                 self.write_errors += 1
                 self.transport.close()
-                self._next_open = self._now() + self.reconnect_s
+                self._next_open = self._now() + self._backoff.next()
                 self._report(False, f"write failed: {e}")
                 return set(self.boards)     # everything again once the line is back
             self.frames_sent += 1
@@ -255,7 +257,7 @@ class BusWriter:
                 b = self.boards[address]
                 b.frames += 1
                 b.shown = rows
-            self._stop.wait(self.gap_s)
+            self.worker.sleep(self.gap_s)
         return set()
 
     def _render(self, address: int, now: float) -> tuple[bytes, list[str]]:

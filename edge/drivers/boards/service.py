@@ -19,8 +19,10 @@ from edge.config.hardware import BoardConfig, BoardsConfig, FakeBusConfig, Seria
 from edge.drivers.boards.bus import BusWriter, FakeTransport, SerialTransport, Transport
 from edge.drivers.boards.codecs import CODECS
 from edge.queue.commands import DeviceStatus
+from edge.control import QueueControl
 
 if TYPE_CHECKING:
+    from edge.queue.snapshot import QueueSnapshot
     from edge.component import AppContext
 
 logger = logging.getLogger(__name__)
@@ -28,18 +30,18 @@ logger = logging.getLogger(__name__)
 CALL_EVENTS = ("ticket.called", "ticket.recalled")
 
 
-def board_rows(board: BoardConfig, snapshot: Any) -> list[str]:
+def board_rows(board: BoardConfig, snapshot: "QueueSnapshot") -> list[str]:
     """What a board shows for this snapshot of the queue."""
     fmt = board.call_format()
     if board.kind == "window":
-        for w in getattr(snapshot, "windows", ()):
+        for w in snapshot.windows:
             if w.number == board.window and w.ticket:
                 return [fmt.format(ticket=w.ticket, window=w.number)]
         return [board.idle_text]
     # Newest first, each ticket once: a recall moves the ticket back to the top (as the
     # hall page does), it does not push other calls off the board.
     calls, seen = [], set()
-    for c in getattr(snapshot, "recent_calls", ()):
+    for c in snapshot.recent_calls:
         if c.ticket not in seen:
             seen.add(c.ticket)
             calls.append(c)
@@ -58,8 +60,9 @@ def notice_pages(board: BoardConfig, short: dict[str, str]) -> list[list[str]]:
     return [[kk], [ru]] if kk != ru else [[kk]]
 
 
-def make_transport(name: str, bus: Any, demo: bool, state_dir: Path | None = None) -> Transport:
-    if isinstance(bus, FakeBusConfig) or demo:
+def make_transport(name: str, bus: Any, state_dir: Path | None = None) -> Transport:
+    """The bus's `type` chooses: a serial line, or the fake that logs frames (the demo)."""
+    if isinstance(bus, FakeBusConfig):
         path = getattr(bus, "path", None)
         # A relative frame log lives in the state dir, like the other files we write.
         if path is not None and state_dir is not None and not Path(path).is_absolute():
@@ -74,18 +77,17 @@ class BoardsService:
 
     name = "boards"
 
-    def __init__(self, config: BoardsConfig, controller: Any, *,
-                 transports: dict[str, Transport] | None = None, demo: bool = False,
+    def __init__(self, config: BoardsConfig, controller: QueueControl, *,
+                 transports: dict[str, Transport] | None = None,
                  now: Callable[[], float] = time.monotonic, state_dir: Path | None = None,
                  notices: Any = None) -> None:
         self.config = config
         self.notices = notices
         self.state_dir = state_dir
         self.controller = controller
-        self.demo = demo
         self.writers: dict[str, BusWriter] = {}
         for bus_name, bus in config.buses.items():
-            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, demo, self.state_dir)
+            transport = (transports or {}).get(bus_name) or make_transport(bus_name, bus, self.state_dir)
             reconnect = bus.reconnect_s if isinstance(bus, SerialBusConfig) else 1.0
             self.writers[bus_name] = BusWriter(
                 bus_name, transport, CODECS[bus.codec], bus.boards, gap_s=bus.gap_ms / 1000,
@@ -103,7 +105,7 @@ class BoardsService:
         from edge.drivers.serial_inputs.ports import check_present
 
         for bus_name, bus in self.config.buses.items():
-            if isinstance(bus, SerialBusConfig) and bus.required and not self.demo:
+            if isinstance(bus, SerialBusConfig) and bus.required:
                 check_present(bus.port, f"boards.buses.{bus_name}.port")
         self.update(self.controller.snapshot, blink_windows=())
         self.controller.subscribe(self._on_applied)
@@ -145,7 +147,7 @@ class BoardsService:
 
 
 def build(ctx: "AppContext") -> list[Any]:
-    return [BoardsService(ctx.config.boards, ctx.controller, demo=ctx.demo, state_dir=ctx.state_dir,
+    return [BoardsService(ctx.config.boards, ctx.controller, state_dir=ctx.state_dir,
                           notices=ctx.components.get("notices"))]
 
 

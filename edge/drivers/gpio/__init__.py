@@ -12,7 +12,7 @@ def build(ctx: "AppContext") -> list[Any]:
     from edge.drivers.gpio.component import GpioComponent
     from edge.drivers.gpio.pins import make_pin_factory
 
-    # The demo runs on laptops: simulated pins whatever the file says.
-    name = "mock" if ctx.demo else ctx.config.gpio.pin_factory
-    return [GpioComponent(ctx.config.gpio, ctx.controller, make_pin_factory(name),
+    # The config chooses the pins: config/demo.toml says "mock" (gpiozero's MockFactory).
+    gpio = ctx.config.gpio
+    return [GpioComponent(gpio, ctx.controller, make_pin_factory(gpio.pin_factory),
                           notices=ctx.components.get("notices"))]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge.errors import CommandError
 from edge.queue.commands import (CallNext, CloseWindow, Command, Finish, NoShow, OpenWindow, Park,
                                  PauseWindow, Recall, ResumeWindow, StartService, Transfer)
+
+if TYPE_CHECKING:
+    from edge.control import Applied
 
 _SIMPLE: dict[str, Callable[..., Command]] = {
     "call_next": CallNext, "recall": Recall, "no_show": NoShow, "start": StartService,
@@ -31,15 +34,14 @@ def window_command(action: str, window: int, source: str,
         raise ValueError(f"unknown action {action!r} (known: {', '.join(ACTIONS)})") from None
 
 
-def outcome(fut: "Future[Any]") -> tuple[bool, str, str]:
+def outcome(fut: "Future[Applied]") -> tuple[bool, str, str]:
     """(ok, code, text) of a finished command future, without raising.
 
     Runs in done-callbacks, i.e. on the controller's loop thread: it only reads the result.
     """
     err = fut.exception()
     if err is None:
-        reply = getattr(fut.result(), "reply", None)
-        return True, "ok", str(getattr(reply, "text", "") or "")
+        return True, "ok", fut.result().reply.text or ""
     if isinstance(err, CommandError):
         return False, err.code, str(err)
     return False, "error", str(err) or type(err).__name__

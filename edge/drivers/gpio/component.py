@@ -13,6 +13,7 @@ the presses of an impatient visitor while theirs prints.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -27,6 +28,9 @@ from edge.drivers.gpio.actions import outcome, window_command
 from edge.drivers.gpio.logic import ACTIONS, ButtonLogic, ButtonRules, Signal
 from edge.queue.commands import Command, DeviceStatus, IssueTicket, Rate
 from edge.queue.model import Category
+from edge.control import QueueControl
+from edge.queue.snapshot import QueueSnapshot
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class GpioComponent:
 
     name = "gpio"
 
-    def __init__(self, config: GpioConfig, controller: Any, pin_factory: Any, *,
+    def __init__(self, config: GpioConfig, controller: QueueControl, pin_factory: Any, *,
                  now: Callable[[], float] = time.monotonic, tick_s: float = 0.1,
                  notices: Any = None) -> None:
         self.config = config
@@ -89,8 +93,7 @@ class GpioComponent:
         self.leds: list[tuple[Any, Any]] = []         # (LedConfig, gpiozero.LED)
         self.buzzers: dict[str, Any] = {}              # name -> gpiozero.Buzzer
         self._work: "queue.Queue[Any]" = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("kezek-gpio", self._run)
         self._started = False
         self.refusals = 0
 
@@ -127,14 +130,12 @@ class GpioComponent:
         self._started = True
         self.controller.subscribe(self._on_applied)
         self._work.put(("snapshot", self.controller.snapshot))
-        self._thread = threading.Thread(target=self._run, name="kezek-gpio", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.worker.request_stop()
         self._work.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         self._started = False
         self._close_devices()
 
@@ -158,7 +159,8 @@ class GpioComponent:
                          else "down" if lg.down else "up")
                 buttons.append({"pin": b.config.pin, "kind": b.config.kind, "state": state,
                                 "last": b.last_result, **lg.counters.__dict__})
-        return {"ok": not any(x["state"] in ("stuck", "locked") for x in buttons),
+        return {"ok": self.worker.ok and not any(x["state"] in ("stuck", "locked")
+                                                 for x in buttons),
                 "buttons": buttons, "refusals": self.refusals,
                 "leds": {led_cfg.pin: bool(led.value) for led_cfg, led in self.leds}}
 
@@ -201,7 +203,7 @@ class GpioComponent:
         if isinstance(cmd, IssueTicket):
             b.answer = ("info", "ticket_printing", {})    # until the controller answers
         fut = self.controller.submit(cmd)
-        fut.add_done_callback(lambda f, b=b: self._done(b, f))
+        fut.add_done_callback(functools.partial(self._done, b))
 
     def _done(self, b: _Button, fut: "Future[Any]") -> None:
         # On the controller's loop thread: read the outcome, enqueue feedback, return.
@@ -263,7 +265,7 @@ class GpioComponent:
 
     # -- worker thread: all output pins are driven from here -------------------------
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             try:
                 item = self._work.get(timeout=self._wait_s())
             except queue.Empty:
@@ -307,9 +309,9 @@ class GpioComponent:
                 buzzer.beep(on_time=z.beep_s, off_time=z.beep_s, n=count or z.beeps,
                              background=True)
 
-    def _show(self, snapshot: Any) -> None:
-        alarms = getattr(snapshot, "alarms", {}) or {}
-        busy = {w.number: w.ticket is not None for w in getattr(snapshot, "windows", ())}
+    def _show(self, snapshot: QueueSnapshot) -> None:
+        alarms = snapshot.alarms
+        busy = {w.number: w.ticket is not None for w in snapshot.windows}
         for led_cfg, led in self.leds:
             printer_down = (led_cfg.printer is not None
                             and f"device:printer:{led_cfg.printer}" in alarms)

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import string
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from edge.config import AppConfig
 from edge.config.printing import TicketLine
@@ -93,9 +93,9 @@ def _values(job: TicketJob, config: AppConfig, lang: str) -> dict[str, str]:
     markers = config.ticket.markers
     marker = ""
     if job.booked:
-        marker = markers.booked.get(lang, "")
+        marker = _in_language(markers.booked, lang)
     elif job.category != "normal":
-        marker = markers.benefit.get(lang, "")
+        marker = _in_language(markers.benefit, lang)
     date = time = ""
     if job.issued_at:
         when = dt.datetime.fromisoformat(job.issued_at)
@@ -116,9 +116,14 @@ def qr_content(job: TicketJob, config: AppConfig) -> str | None:
                       service=job.service)
 
 
+def _in_language(texts: Mapping[Any, str], lang: str) -> str:
+    """The text for `lang` of a table keyed by language ('' when it has none)."""
+    return texts.get(lang, "")
+
+
 def _template(line: TicketLine, lang: str) -> str | None:
     if isinstance(line.text, dict):
-        return line.text.get(lang)  # type: ignore[call-overload, no-any-return]
+        return _in_language(line.text, lang) if lang in line.text else None
     return line.text
 
 

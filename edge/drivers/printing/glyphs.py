@@ -50,7 +50,8 @@ class Face:
     def _draw(self, ch: str) -> Glyph:
         from PIL import Image, ImageDraw
         advance = self.font.getlength(ch)
-        x0, y0, x1, y1 = self.font.getbbox(ch)
+        # Whole dots: FreeType's box is typed as floats, and is whole numbers of pixels.
+        x0, y0, x1, y1 = (int(v) for v in self.font.getbbox(ch))
         if x1 <= x0 or y1 <= y0:
             return Glyph(None, 0, 0, advance)
         cover = Image.new("L", (x1 - x0, y1 - y0), 0)

@@ -247,7 +247,7 @@ def qr_ink(content: str, box: int) -> "Image.Image":
     flat, n = _modules(content.encode("utf-8"), None, None)
     img = Image.frombytes("L", (n, n), flat.translate(_WHITE_INK)).convert("1", dither=Image.Dither.NONE)
     if box > 1:
-        img = img.resize((n * box, n * box), Image.NEAREST)
+        img = img.resize((n * box, n * box), Image.Resampling.NEAREST)
     return img
 
 

@@ -279,7 +279,7 @@ def preview(ticket: RasterTicket, *, margin: int = 16) -> "Image.Image":
     img = Image.new("1", (ticket.width + 2 * margin, max(1, ticket.height) + 2 * margin), 1)
     for p in ticket.placed:
         ink = p.ink if p.scale == 1 else p.ink.resize(
-            (p.ink.width * p.scale, p.ink.height * p.scale), Image.NEAREST)
+            (p.ink.width * p.scale, p.ink.height * p.scale), Image.Resampling.NEAREST)
         img.paste(0, (p.x + margin, p.y + margin), ink)
     return img
 

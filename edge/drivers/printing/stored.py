@@ -144,7 +144,7 @@ def _draw_composite(run: tuple[Band, ...], width: int) -> StoredImage:
     for band in run:
         for p in band.placed:
             ink = p.ink if p.scale == 1 else p.ink.resize(
-                (p.ink.width * p.scale, p.ink.height * p.scale), Image.NEAREST)
+                (p.ink.width * p.scale, p.ink.height * p.scale), Image.Resampling.NEAREST)
             canvas.paste(255, (p.x, p.y - y0), ink)
     data = canvas.tobytes()
     digest = hashlib.blake2b(data + _le16(canvas.width), digest_size=8).hexdigest()

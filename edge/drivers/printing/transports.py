@@ -81,7 +81,9 @@ class Transport(Escpos):
         self.name = name
         self.write_timeout_s = write_timeout_s
         self.read_timeout_s = read_timeout_s
-        self._device = None  # python-escpos' lazy auto-open is not used: open() is explicit
+        # python-escpos' lazy auto-open is not used: open() is explicit. What it holds is
+        # the transport's own (a pyserial port, a socket, a file descriptor, ...).
+        self._device: Any = None
 
     @property
     def device_name(self) -> str:

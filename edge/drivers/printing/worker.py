@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
-import threading
 import time
 import zoneinfo
 from collections import OrderedDict
@@ -24,6 +23,9 @@ from edge.drivers.printing.reprints import load_reprints, save_reprints
 from edge.drivers.printing.transports import PrinterStatus, Transport
 from edge.errors import CommandError, KezekError, PrinterError
 from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
+from edge.control import QueueControl
+from edge.backoff import Backoff
+from edge.worker import Worker
 
 if TYPE_CHECKING:
     from edge.drivers.printing.render import Rendered
@@ -46,7 +48,7 @@ class _Pending:
 class PrinterWorker:
     """Prints the tickets of one printer; a Component (name, start, stop, health)."""
 
-    def __init__(self, printer: str, transport: Transport, controller: Any, *,
+    def __init__(self, printer: str, transport: Transport, controller: QueueControl, *,
                  render: Callable[[TicketJob], Union[bytes, "Rendered"]], void_after_s: float,
                  retry_interval_s: float, poll_interval_s: float = 5.0,
                  wall_ms: Callable[[], int] | None = None, timezone: str = "Asia/Almaty",
@@ -77,9 +79,12 @@ class PrinterWorker:
         # Tickets already printed or voided: a ticket issued while the PrintJobs fetch runs
         # arrives twice (in the reply and as ticket.issued) and must print once.
         self._handled: "OrderedDict[int, None]" = OrderedDict()
-        self._stop = threading.Event()
         self._stop_by = 0.0      # monotonic: printing what is owed at a stop ends by then
-        self._thread: threading.Thread | None = None
+        self.worker = Worker(f"kezek-{self.name}", self._run)
+        # After an unexpected error the worker starts over after a growing pause; a ticket
+        # that failed is tried again after its own growing pause (both capped at a minute).
+        self._crash_backoff = Backoff(min(retry_interval_s, 60.0), 60.0)
+        self._ticket_backoff = Backoff(min(retry_interval_s, 60.0), 60.0)
         self._healthy: bool | None = None
         self._detail = "starting"
         self._last_crash = ""   # the last unexpected error, logged with its traceback once
@@ -104,47 +109,42 @@ class PrinterWorker:
 
     # -- Component -------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kezek-{self.name}", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         # Tickets already issued are printed first (a press just before a stop or reboot
         # must give paper), within most of `timeout` so the join rarely runs out.
         self._stop_by = time.monotonic() + timeout * 0.8
-        self._stop.set()
+        self.worker.request_stop()
         self._inbox.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                # Its own `finally` closes the transport once the write in flight times
-                # out; closing it here, under that write, could hit a reused descriptor.
-                logger.warning("%s: still busy after %.1f s at stop", self.name, timeout)
-                return
+        if not self.worker.stop(timeout):
+            # Its own `finally` closes the transport once the write in flight times
+            # out; closing it here, under that write, could hit a reused descriptor.
+            return
         self.transport.close()
 
     def health(self) -> dict[str, Any]:
-        return {"ok": bool(self._healthy), "detail": self._detail, "pending": len(self._pending),
+        return {"ok": bool(self._healthy) and self.worker.ok, "detail": self._detail,
+                "pending": len(self._pending),
                 "printed": self.printed, "failed": self.failed, "voided": self.voided,
                 "connected": self.transport.is_open, "where": self.transport.where}
 
     # -- the thread ------------------------------------------------------------------
     def _run(self) -> None:
-        crashes = 0
         try:
-            while not self._stop.is_set():
+            while not self.worker.stopped:
                 try:
                     self._step()
-                    crashes = 0
+                    self._crash_backoff.reset()
                 except Exception as e:
-                    crashes += 1
-                    self._recover(e, crashes)
+                    self._recover(e, self._crash_backoff.next())
             self._print_owed_at_stop()
         except Exception:
             logger.exception("%s: worker failed while stopping", self.name)
         finally:
             self.transport.close()
 
-    def _recover(self, error: Exception, crashes: int) -> None:
+    def _recover(self, error: Exception, backoff: float) -> None:
         """A bug in a step must not leave the kiosk without paper until someone restarts
         the service: report the printer down, start over on a fresh connection, and back
         off while it keeps failing. The traceback is logged once per new error."""
@@ -152,7 +152,6 @@ class PrinterWorker:
         if text != self._last_crash:
             self._last_crash = text
             logger.exception("%s: printer driver error (it starts over by itself)", self.name)
-        backoff = min(60.0, self.retry_interval_s * 2 ** (crashes - 1))
         self._set_health(False, f"printer driver error: {text}; starting over (see the log)"[:200])
         try:
             self.transport.close()
@@ -322,7 +321,7 @@ class PrinterWorker:
             logger.warning("%s: cannot ask for pending tickets: %s", self.name, e)
             self._next_fetch = time.monotonic() + self.retry_interval_s
             return
-        jobs = (getattr(applied.reply, "data", None) or {}).get("jobs", [])
+        jobs = (applied.reply.data or {}).get("jobs", [])
         for data in jobs:
             self._add(dict(data), reprint=False)
         if jobs:
@@ -399,7 +398,7 @@ class PrinterWorker:
             self.transport.close()
             p.problem = str(e)
             self.failed += 1
-            backoff = min(60.0, self.retry_interval_s * 2 ** (p.attempts - 1))
+            backoff = self._ticket_backoff.delay(p.attempts)
             self._retry_at = time.monotonic() + backoff
             logger.warning("%s: %s not printed (attempt %d, next in %.1f s): %s", self.name,
                            job.ticket, p.attempts, backoff, e)

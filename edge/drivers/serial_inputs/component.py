@@ -4,6 +4,7 @@ screens too (edge/kiosk/notices.py), not only with a beep."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ from edge.drivers.serial_inputs.numpad import IinEntry, Step
 from edge.drivers.serial_inputs.ports import SerialLink, check_present
 from edge.drivers.serial_inputs.scanner import checkin_command, clean_scan
 from edge.queue.commands import CheckInIin, Command, DeviceStatus
+from edge.control import QueueControl
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class _SerialInput:
 
     kind = "serial"
 
-    def __init__(self, config: Any, key: str, controller: Any) -> None:
+    def __init__(self, config: Any, key: str, controller: QueueControl) -> None:
         self.config = config
         self.key = key                      # config key path, for error messages
         self.controller = controller
@@ -82,7 +84,7 @@ class KeypadInput(_SerialInput):
     # (a unit reset, noise, a collision) and must not be glued to the next frame.
     frame_gap_s = 0.2
 
-    def __init__(self, config: KeypadConfig, key: str, controller: Any, *,
+    def __init__(self, config: KeypadConfig, key: str, controller: QueueControl, *,
                  now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, key, controller)
         self._lines = LineReader()
@@ -151,7 +153,8 @@ class KeypadInput(_SerialInput):
         self._recent = {k: v for k, v in self._recent.items() if now - v[0] < self.repeat_s}
         self._recent[cmd] = record
         fut = self.controller.submit(cmd)
-        fut.add_done_callback(lambda f, to=parsed.reply_to, r=record: self._done(f, to, r))
+        fut.add_done_callback(functools.partial(self._done, reply_to=parsed.reply_to,
+                                                record=record))
 
     def _done(self, fut: "Future[Any]", reply_to: int | None, record: list[Any]) -> None:
         ok, code, text = outcome(fut)   # controller loop thread: read and enqueue only
@@ -178,7 +181,7 @@ class ScannerInput(_SerialInput):
     kind = "scanner"
     repeat_s = 3.0      # scanners in continuous mode send one code many times
 
-    def __init__(self, config: ScannerConfig, key: str, controller: Any, *,
+    def __init__(self, config: ScannerConfig, key: str, controller: QueueControl, *,
                  beep: Callable[[], None] | None = None,
                  now: Callable[[], float] = time.monotonic, notices: Any = None) -> None:
         super().__init__(config, key, controller)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
 from typing import Any, Callable
 
 from edge.errors import DeviceError
+from edge.backoff import Backoff
+from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -75,22 +76,19 @@ class SerialLink:
         self._on_state = on_state
         self._on_idle = on_idle
         self._reconnect_s = reconnect_s
+        self._backoff = Backoff(reconnect_s, reconnect_s)   # a fixed retry interval
         self._out: "queue.Queue[bytes]" = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker(f"kezek-{name}", self._run)
         self._ser: Any = None
         self.up: bool | None = None      # None until the first open or failure
         self.opens = 0
         self.last_error = ""
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kezek-{self.name}", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.worker.stop(timeout)
         self._close()
 
     def send(self, data: bytes) -> None:
@@ -107,14 +105,15 @@ class SerialLink:
     def _run(self) -> None:
         import serial
 
-        while not self._stop.is_set():
+        while not self.worker.stopped:
             if self._ser is None:
                 try:
                     self._ser = open_port(self.port, self.baudrate)
                 except (serial.SerialException, OSError, ValueError) as e:
                     self._lost(f"cannot open {self.port}: {e}")
-                    self._stop.wait(self._reconnect_s)
+                    self.worker.sleep(self._backoff.next())
                     continue
+                self._backoff.reset()
                 self.opens += 1
                 # Replies queued while the port was away are stale: drop them.
                 while not self._out.empty():
@@ -130,7 +129,7 @@ class SerialLink:
             except (serial.SerialException, OSError) as e:
                 self._close()
                 self._lost(f"{self.port} lost: {e}")
-                self._stop.wait(self._reconnect_s)
+                self.worker.sleep(self._backoff.next())
                 continue
             try:
                 if data:
