@@ -142,8 +142,13 @@ def plan_restore(backup: Path, db_path: Path, latest_schema: int) -> RestorePlan
     if b.schema > latest_schema:
         raise BackupError(f"{backup}: schema v{b.schema} is newer than this kezek (v"
                           f"{latest_schema}): update kezek first (kezek update), then restore")
-    current = summarize(db_path) if db_path.is_file() else None
     refusal = None
+    try:
+        current = summarize(db_path) if db_path.is_file() else None
+    except BackupError as e:
+        current = None
+        refusal = (f"the database here cannot be read ({e}); with --force it is moved aside "
+                   "into backups/ (kezek-damaged-<time>.db) and the backup takes its place")
     if current is not None:
         if current.db_id and b.db_id and current.db_id != b.db_id:
             refusal = (f"the backup is of another database (id {b.db_id}, this box's is "
@@ -166,16 +171,25 @@ def restore(backup: Path, db_path: Path, *, owner: tuple[int, int] | None = None
     """
     keep_dir = keep_dir or db_path.parent / "backups"
     kept: Path | None = None
+    stamp = time.strftime('%Y%m%dT%H%M%S')
     if db_path.is_file():
-        kept = keep_dir / f"{db_path.stem}-before-restore-{time.strftime('%Y%m%dT%H%M%S')}.db"
-        online_backup(db_path, kept)
-        _fix_owner(kept, owner)
-        # Fold the WAL in and let SQLite delete it: the last connection to close does.
-        conn = sqlite3.connect(str(db_path), timeout=30)
+        kept = keep_dir / f"{db_path.stem}-before-restore-{stamp}.db"
         try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            conn.close()
+            online_backup(db_path, kept)
+            # Fold the WAL in and let SQLite delete it: the last connection to close does.
+            conn = sqlite3.connect(str(db_path), timeout=30)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.close()
+        except (BackupError, sqlite3.Error):
+            # Damaged: kept as it is, its WAL beside it, for `sqlite3 .recover` later.
+            kept = keep_dir / f"{db_path.stem}-damaged-{stamp}.db"
+            keep_dir.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", *SIDE_FILES):
+                if Path(str(db_path) + suffix).exists():
+                    os.replace(str(db_path) + suffix, str(kept) + suffix)
+        _fix_owner(kept, owner)
     staged = db_path.with_name(db_path.name + ".restoring")
     staged.unlink(missing_ok=True)
     try:

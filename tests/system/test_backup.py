@@ -193,3 +193,23 @@ def test_usb_sticks_are_found_in_the_mount_table(tmp_path: Path) -> None:
                       "/dev/sda1 /media/pi/KEZEK\\040USB vfat rw 0 0\n"
                       "tmpfs /run tmpfs rw 0 0\n")
     assert removable_mounts(mounts) == [Path("/media/pi/KEZEK USB")]
+
+
+def test_a_damaged_database_is_moved_aside_with_force(harness, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Risk: the one time a restore is needed most (a damaged card) it refuses to work."""
+    harness.call(c.IssueTicket("docs"))
+    backup = tmp_path / "b.db"
+    online_backup(harness.db_path, backup)
+    harness.close()
+    with open(harness.db_path, "r+b") as f:  # a power cut during a bad write
+        f.seek(0)
+        f.write(b"\0" * 4096)
+    config = box_config(tmp_path, harness.db_path.parent)
+    assert main(["restore", str(backup), "--config", str(config)]) == 1
+    assert "cannot be read" in capsys.readouterr().err
+    assert main(["restore", str(backup), "--config", str(config), "--force"]) == 0
+    damaged = list((harness.db_path.parent / "backups").glob("kezek-damaged-*.db"))
+    assert len(damaged) == 1 and damaged[0].read_bytes()[:4096] == b"\0" * 4096
+    assert tickets_in(harness.db_path) == 1
+    harness._open()
