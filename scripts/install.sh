@@ -534,6 +534,7 @@ else
   if ! systemctl is-enabled --quiet systemd-timesyncd 2>/dev/null; then
     systemctl enable systemd-timesyncd >/dev/null 2>&1 && changed "time: systemd-timesyncd enabled for the next boot"
   fi
+  say "time: systemd-timesyncd is enabled; whether the clock is synchronized is checked on the box (kezek doctor: clock)"
 fi
 if [ "$USE_SYSTEMCTL" = 1 ]; then
   synced="$(timedatectl show -p NTPSynchronized --value 2>/dev/null || echo no)"
@@ -592,9 +593,8 @@ elif [ "$USE_SYSTEMCTL" = 1 ] && [ "$START" = 1 ] && ! systemctl is-active --qui
 fi
 # Keep the release in service and the one before it; older ones go.
 keep="$(readlink -f "$OPT/venv")"
-ls -1dt "$RELEASES"/*/ 2>/dev/null | sed 's:/$::' | grep -vxF "$keep" | tail -n +2 | while read -r old; do
-  rm -rf "$old"; say "removed the old release $old"
-done
+{ ls -1dt "$RELEASES"/*/ 2>/dev/null || true; } | sed 's:/$::' | { grep -vxF "$keep" || true; } | tail -n +2 \
+  | while read -r old; do rm -rf "$old"; say "removed the old release $old"; done
 
 if [ "$CHANGES" = 0 ]; then
   say "nothing to change: the box is as this install.sh sets it up"

@@ -94,6 +94,22 @@ class SystemdUnit:
         self._run("reset-failed", self.name, check=False)
 
 
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (a service started by an earlier
+    ProcessUnit is not our child: nobody may reap it at once)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def booted_with_systemd() -> bool:
     return os.path.isdir("/run/systemd/system")
 
@@ -125,13 +141,7 @@ class ProcessUnit:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return 0
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return 0
-        except PermissionError:
-            pass
-        return pid
+        return pid if _alive(pid) else 0
 
     def state(self) -> UnitState:
         pid = self._pid()
@@ -156,6 +166,9 @@ class ProcessUnit:
         env["NOTIFY_SOCKET"] = address
         for key in ("WATCHDOG_USEC", "WATCHDOG_PID"):
             env.pop(key, None)
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        if self.log:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         try:
             self._proc = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL,
@@ -197,11 +210,8 @@ class ProcessUnit:
             if self._proc is not None:
                 if self._proc.poll() is not None:
                     break
-            else:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
+            elif not _alive(pid):
+                break
             time.sleep(0.05)
         else:
             if pid:
