@@ -72,7 +72,9 @@ def sd_layout(state_dir: Path, mountinfo: Path = MOUNTINFO) -> Layout | None:
     root = mount_of(Path("/"), mounts)
     state = mount_of(Path(os.path.realpath(state_dir)), mounts)
     if root is None or state is None:
-        return None
+        # No mount on / in this process's view: a chroot or a container, not a box.
+        return Layout("unknown", True, "cannot tell: / is not a mount point here (a chroot or "
+                                       "a container?); run doctor on the box itself")
     readonly_system = root.fstype == "overlay" or not root.writable
     where = f"{state_dir} on {state.source} ({state.fstype}, mounted at {state.point})"
     if state.fstype in VOLATILE:

@@ -161,6 +161,10 @@ class ProcessUnit:
         address = str(tmp / "notify.sock")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(address)
+        # The service runs as its own user (setpriv): it must reach the socket, as it
+        # reaches systemd's.
+        os.chmod(tmp, 0o755)
+        os.chmod(address, 0o666)
         self._sock = sock
         env = dict(os.environ if self.env is None else self.env)
         env["NOTIFY_SOCKET"] = address

@@ -64,3 +64,8 @@ def test_a_state_folder_in_ram_or_read_only_fails(tmp_path: Path) -> None:
 
 def test_no_mount_table_no_row(tmp_path: Path) -> None:
     assert check_sd_layout(Path("/var/lib/kezek"), tmp_path / "missing") == []
+
+
+def test_inside_a_chroot_the_layout_is_unknown_not_a_failure(tmp_path: Path) -> None:
+    r = row(tmp_path, "22 27 0:21 / /proc rw,relatime - proc proc rw\n")
+    assert r.ok and "cannot tell" in r.detail and "chroot" in r.detail
