@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,30 @@ def test_a_supervised_process_is_ready_only_after_it_says_ready_over_the_notify_
     assert st.result == "exit-code 3"
     crash.reset_failed()
     assert crash.state().active == "inactive"
+
+
+def test_the_last_update_shows_in_status_and_in_the_health_sent_to_central(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from edge.system.health import HealthCollector
+    from edge.system.status import render_text
+    from edge.system.update import UpdateRecord, write_record
+    from edge.system.update_status import build
+    from edge.wiring import BUILDERS
+
+    assert any(module == "edge.system.update_status" for module, _ in BUILDERS)
+    assert build(SimpleNamespace(state_dir=tmp_path)) == []  # never updated: nothing shown
+    write_record(tmp_path, UpdateRecord(
+        "rolled_back", "0.1.0", "0.2.0", "/opt/kezek/releases/0.1.0", "/opt/kezek/releases/0.2.0",
+        "2026-12-07T17:00:00+0500", "2026-12-07T17:01:00+0500",
+        detail="kezek 0.2.0 did not start (the service stopped while starting)"))
+    components = {c.name: c for c in build(SimpleNamespace(state_dir=tmp_path))}
+    health = HealthCollector(state_dir=tmp_path, db_path=tmp_path / "kezek.db",
+                             components=components).collect()
+    update = health["devices"]["update"]
+    assert update["ok"] is False and update["state"] == "rolled_back"
+    assert update["from"] == "0.1.0" and update["to"] == "0.2.0"
+    assert any(p.startswith("update: kezek ") and "0.1.0 -> 0.2.0: rolled_back" in p
+               and "did not start" in p for p in health["problems"])
+    text = render_text({"service": {}, "queue": {}, "health": health})
+    assert re.search(r"^  update\s+DOWN\s+kezek .*rolled_back", text, re.M)
