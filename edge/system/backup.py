@@ -18,7 +18,6 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from edge.errors import KezekError
 
@@ -85,8 +84,7 @@ def backup_name(site: str, device: str, now: float | None = None) -> str:
     return f"kezek-{site}-{device}-{stamp}.db"
 
 
-def online_backup(source: Path, target: Path, *,
-                  sleep: Callable[[float], None] = time.sleep) -> DbSummary:
+def online_backup(source: Path, target: Path) -> DbSummary:
     """Copy `source` (maybe in use) to `target` with SQLite's backup API, then check it.
 
     The copy is written to `target`.partial and renamed once complete and checked, so a

@@ -91,9 +91,9 @@ def find_serial(by_id: Path = Path("/dev/serial/by-id"), dev: Path = Path("/dev"
     seen: set[str] = set()
     if by_id.is_dir():
         for link in sorted(by_id.iterdir()):
-            node = os.path.realpath(link)
-            seen.add(node)
-            ports.append(Port(str(link), node, product=link.name))
+            target = os.path.realpath(link)
+            seen.add(target)
+            ports.append(Port(str(link), target, product=link.name))
     for pattern in ("ttyUSB*", "ttyACM*", "serial0", "serial1"):
         for node in sorted(dev.glob(pattern)):
             real = os.path.realpath(node)
