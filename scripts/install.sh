@@ -495,6 +495,8 @@ PY
     chown -R "$TV_USER:$TV_USER" "$HOME_TV/.local"
     changed "hid the cursor on the TV (cursor theme kezek-hidden)"
   fi
+  # put made the folders as root: the session's programs write there too.
+  for d in .config .local .cache; do [ -d "$HOME_TV/$d" ] && chown -R "$TV_USER:$TV_USER" "$HOME_TV/$d"; done
   # A desktop image's login screen would take the TV: the kiosk session replaces it.
   if [ -e /etc/systemd/system/display-manager.service ] && [ "$(systemctl get-default 2>/dev/null)" = graphical.target ]; then
     systemctl set-default multi-user.target >/dev/null 2>&1
