@@ -51,7 +51,7 @@ def free_port() -> int:
 def box_config(port: int) -> str:
     """The demo center as a box has it: no state_dir, no console, no [announce] (install
     wires the clip set in), the hall on a free port (the root shares this machine's network)."""
-    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    text = (SRC / "config" / "demo.toml").read_text(encoding="utf-8")
     text = text.replace('state_dir = "state"\n', "")
     text = text.replace("[console]\nenabled = true", "[console]\nenabled = false")
     start, end = text.index("# Announcements:"), text.index("# The day's policies")
@@ -60,12 +60,12 @@ def box_config(port: int) -> str:
 
 
 def build_wheel(version: str, tmp: Path, break_run: bool = False) -> Path:
-    """A kezek-edge wheel of this source with another version; `break_run`: its service
-    exits at start (the failed update of the issue)."""
+    """A kezek-edge wheel of the installed source with another version; `break_run`: its
+    service exits at start (the failed update of the issue)."""
     src = tmp / f"src-{version}"
-    shutil.copytree(ROOT / "edge", src / "edge", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "README.md", src / "README.md")
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    shutil.copytree(SRC / "edge", src / "edge", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(SRC / "README.md", src / "README.md")
+    pyproject = (SRC / "pyproject.toml").read_text(encoding="utf-8")
     (src / "pyproject.toml").write_text(re.sub(r'^version = ".*"$', f'version = "{version}"',
                                                pyproject, flags=re.M), encoding="utf-8")
     if break_run:
@@ -98,13 +98,25 @@ def mounted():
         subprocess.run(["umount", "-l", str(target)])
 
 
+SRC = ROOT  # replaced by a fixed copy of the checkout once the module starts
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The first install, from a fixed copy of the checkout: work on the tree while this
+    runs must not look like a change to the second install."""
+    global SRC
     tmp = tmp_path_factory.mktemp("appliance")
+    SRC = tmp / "src"
+    SRC.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / part, SRC / part)
+    for part in ("edge", "scripts", "systemd", "docs", "config"):
+        shutil.copytree(ROOT / part, SRC / part, ignore=shutil.ignore_patterns("__pycache__"))
     port = free_port()
     config = tmp / "center.toml"
     config.write_text(box_config(port), encoding="utf-8")
-    first = sh("bash", str(ROOT / "scripts" / "install.sh"), "--root", str(BOX), "--config",
+    first = sh("bash", str(SRC / "scripts" / "install.sh"), "--root", str(BOX), "--config",
                str(config), "--audio", "jack", "--tv")
     return {"tmp": tmp, "port": port, "config": config, "first": first}
 
@@ -127,7 +139,7 @@ def test_install_sets_up_the_whole_box(installed: dict) -> None:
     assert {"gpio", "dialout", "lp", "audio"} <= set(groups)
     assert "group gpio" in (BOX / "etc/kezek/installed.list").read_text()
     etc = BOX / "etc/systemd/system"
-    assert (etc / "kezek.service").read_text() == (ROOT / "systemd/kezek.service").read_text()
+    assert (etc / "kezek.service").read_text() == (SRC / "systemd/kezek.service").read_text()
     assert (etc / "multi-user.target.wants/kezek.service").is_symlink()
     assert (BOX / "etc/udev/rules.d/99-kezek-printers.rules").is_file()
     assert list((BOX / "etc/systemd/system").glob("*.wants/systemd-timesyncd.service"))
@@ -191,7 +203,7 @@ def test_doctor_runs_inside_the_image_as_the_service_user(installed: dict, mount
 
 
 def test_a_second_install_changes_nothing(installed: dict) -> None:
-    again = sh("bash", str(ROOT / "scripts" / "install.sh"), "--root", str(BOX))
+    again = sh("bash", str(SRC / "scripts" / "install.sh"), "--root", str(BOX))
     assert "nothing to change" in again.stdout, again.stdout
     assert "wrote " not in again.stdout and "created" not in again.stdout
 
@@ -247,7 +259,7 @@ def test_uninstall_purge_removes_what_install_added(installed: dict) -> None:
     pidfile = BOX / "run/kezek-update/service.pid"
     if pidfile.exists():
         subprocess.run(["kill", pidfile.read_text().strip()])
-    out = sh("bash", str(ROOT / "scripts" / "uninstall.sh"), "--root", str(BOX), "--purge").stdout
+    out = sh("bash", str(SRC / "scripts" / "uninstall.sh"), "--root", str(BOX), "--purge").stdout
     assert "removed group gpio" in out and "apt-get remove" in out
     passwd = (BOX / "etc/passwd").read_text()
     assert "kezek:" not in passwd and "kezek-tv:" not in passwd
