@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import pwd
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def _journal_logging() -> None:
     from logging.handlers import SysLogHandler
     log = logging.getLogger("kezek.update")
     log.setLevel(logging.INFO)
+    log.propagate = False  # the terminal gets each step from print() already
+    log.addHandler(logging.NullHandler())
     if os.path.exists("/dev/log"):
         try:
             handler = SysLogHandler(address="/dev/log")
@@ -174,6 +177,10 @@ def handle(args: argparse.Namespace) -> int:
         for path in gone:
             print(f"removed the old release {path}")
         return 0
+    if record.state == "rolled_back" and not args.rollback and args.release is None:
+        # Known not to start: kept out of the way of the next try (and of the card's space).
+        shutil.rmtree(new.path, ignore_errors=True)
+        print(f"removed the release that did not start: {new.path}")
     print(f"kezek update: {record.state}: {record.detail}", file=sys.stderr)
     return 1
 

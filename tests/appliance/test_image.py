@@ -244,6 +244,7 @@ def test_an_update_switches_and_a_failed_one_ends_on_the_old_version_with_the_qu
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "rolling_back" in failed.stdout and "0.1.1 -> 0.1.2: rolled_back" in failed.stdout
     assert os.readlink(BOX / "opt/kezek/venv") == "releases/0.1.1"
+    assert not (BOX / "opt/kezek/releases/0.1.2").exists()  # the release that did not start
     pid = int((BOX / "run/kezek-update/service.pid").read_text())
     assert Path(f"/proc/{pid}").exists()  # the old version runs again
     assert tickets() == 3
