@@ -23,6 +23,9 @@ BOX = Path(os.environ.get("KEZEK_APPLIANCE_ROOT", "/nonexistent"))
 pytestmark = pytest.mark.skipif("KEZEK_APPLIANCE_ROOT" not in os.environ,
                                 reason="runs in the CI step .ci/appliance, in a debootstrap root")
 LONG = 3600
+# Under qemu (arm64) unpacking Chromium alone takes longer than a CI run allows: there the
+# box is installed --no-tv and the TV's files are checked on the native root only.
+TV = os.environ.get("KEZEK_APPLIANCE_TV", "1") == "1"
 
 
 def sh(*argv: str, timeout: float = LONG, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:
@@ -117,22 +120,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     config = tmp / "center.toml"
     config.write_text(box_config(port), encoding="utf-8")
     first = sh("bash", str(SRC / "scripts" / "install.sh"), "--root", str(BOX), "--config",
-               str(config), "--audio", "jack", "--tv")
+               str(config), "--audio", "jack", "--tv" if TV else "--no-tv")
     return {"tmp": tmp, "port": port, "config": config, "first": first}
 
 
 def test_install_sets_up_the_whole_box(installed: dict) -> None:
     out = installed["first"].stdout
     for said in ("installed packages:", "created group gpio", "created system user kezek",
-                 "created the TV's kiosk user kezek-tv", "kezek is on PATH",
+                 *(["created the TV's kiosk user kezek-tv"] if TV else []), "kezek is on PATH",
                  "announce: calls spoken from /var/lib/kezek/clips, output default:CARD=Headphones",
                  "time: systemd-timesyncd is enabled", "changes)"):
         assert said in out, f"{said!r} not in:\n{out}"
     wanted = ["python3-venv", "espeak-ng", "alsa-utils", "fonts-dejavu-core", "libusb-1.0-0",
-              "systemd-timesyncd", "chromium", "libpam-systemd"]
-    # labwc where the archive has it (Raspberry Pi OS); plain Debian 12 has none: X11.
-    wanted += ["labwc"] if session() == "labwc" else ["xinit", "xserver-xorg-core",
-                                                      "matchbox-window-manager"]
+              "systemd-timesyncd"]
+    if TV:
+        wanted += ["chromium", "libpam-systemd"]
+        # labwc where the archive has it (Raspberry Pi OS); plain Debian 12 has none: X11.
+        wanted += ["labwc"] if session() == "labwc" else ["xinit", "xserver-xorg-core",
+                                                          "matchbox-window-manager"]
     packages = inside("dpkg-query", "-W", "-f=${Package} ${Status}\n", *wanted).stdout
     assert packages.count("install ok installed") == len(wanted), packages
     groups = inside("id", "-nG", "kezek").stdout.split()
@@ -153,6 +158,8 @@ def session() -> str:
     return "labwc" if got.stdout == "install ok installed" else "x11"
 
 
+@pytest.mark.skipif(not TV, reason="installed --no-tv here (under qemu); the TV is checked on "
+                                   "the native root")
 def test_the_tv_shows_the_hall_page_in_a_kiosk_session(installed: dict) -> None:
     home = BOX / "home/kezek-tv"
     autologin = BOX / "etc/systemd/system/getty@tty1.service.d/kezek-autologin.conf"
