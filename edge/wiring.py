@@ -26,6 +26,7 @@ BUILDERS: list[tuple[str, Callable[[AppConfig], bool]]] = [
     ("edge.kiosk.server", lambda c: c.kiosk.enabled),
     ("edge.announce.service", lambda c: c.announce.enabled),
     ("edge.queue.inbox", lambda c: bool(c.bookings.inbox)),
+    ("edge.system.update_status", lambda c: True),  # only when `kezek update` left a record
     ("edge.system.status", lambda c: bool(c.system.status_socket or c.system.metrics_port)),
     ("edge.sync.link", lambda c: c.sync.enabled),
     # Without sync nobody reads the outbox: this keeps it within storage.outbox_cap.

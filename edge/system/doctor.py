@@ -514,6 +514,8 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += check_broker(config)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))
+    from edge.system.doctor_layout import check_sd_layout  # the SD card's layout (issue 24)
+    rows += check_sd_layout(state_dir)
     rows.append(check_database(db_path))
     extra: Iterable[Check | None] = (check_service_user(deps.service_user),
                                      check_temperature(config.system.cpu_temp_warn_c, deps.thermal_root))
