@@ -255,6 +255,15 @@ def render_text(status: dict[str, Any]) -> str:
         for w in q["windows"]:
             ticket = f"{w.get('ticket')} {w.get('ticket_state')}" if w.get("ticket") else "-"
             lines.append(f"  {w.get('number'):>3}  {w.get('state', '?'):<7} {ticket:<18} {w.get('label', '')}")
+    unprinted = q.get("unprinted") or []
+    if unprinted:
+        # No ghost tickets: these numbers wait out of the line until their paper is out.
+        total = q.get("unprinted_total") or len(unprinted)
+        lines.append(f"not printed ({total}; not called until printed, else voided):")
+        for u in unprinted:
+            state = "printer failed" if u.get("print_state") == "failed" else "printing"
+            lines.append(f"  {u.get('ticket')}  {u.get('service', '?'):<16} "
+                         f"printer {u.get('printer')}: {state}")
     calls = q.get("recent_calls") or []
     if calls:
         lines.append("recent calls: " + ", ".join(f"{c.get('ticket')} -> {c.get('window')}"

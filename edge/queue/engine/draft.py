@@ -72,6 +72,7 @@ class EngineData:
         self._live: set[int] = set()             # ids of tickets not in a final state
         # Indexes kept by apply() so that no per-command rule walks every ticket:
         self._early: set[int] = set()            # live tickets waiting for their booked slot
+        self._unprinted: set[int] = set()        # waiting tickets whose paper is still owed
         # (day, origin service) -> numbers in use
         self._numbers: dict[tuple[str, str], set[int]] = {}
         # (day, origin service) -> number -> how many no-shows that may come back hold it: a
