@@ -165,9 +165,11 @@ def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
                             t, {**d.out.reply.data, "late": True})
         return
     due = d.now >= slot - rules.call_ahead_ms
+    # Early, the visitor waits from the slot, not from the check-in: the wait alarm
+    # (max_wait_min) and the wait reported at the call count from the slot time.
     t = issue_ticket(d, s, Category.NORMAL, printer, source, booking=b.code,
                      tier=TIER_BOOKED if due else TIER_NORMAL,
-                     extra={} if due else {"slot_ms": slot})
+                     extra={} if due else {"slot_ms": slot}, waits_from=slot)
     d.put_booking(b.with_(status=BookingStatus.CHECKED_IN, ticket_id=t.id, checked_in_ms=d.now))
     d.emit("booking.checked_in", booking=b.code, service=s.id, slot_start=b.slot_start,
            ticket_id=t.id, ticket=t.label, early_s=max(0, (slot - d.now) // 1000),

@@ -28,7 +28,9 @@ def issue(d: Draft, cmd: c.IssueTicket) -> None:
 
 def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
                  source: str, booking: str | None = None, tier: int | None = None,
-                 extra: dict[str, Any] | None = None) -> Ticket:
+                 extra: dict[str, Any] | None = None, waits_from: int | None = None) -> Ticket:
+    """A new waiting ticket. `waits_from`: the moment its wait starts when that is later
+    than now (a booked visitor early for the slot waits from the slot: checkin.check_in)."""
     e = d.e
     if printer is not None:
         dev = d.devices.get(f"printer:{printer}")
@@ -43,7 +45,8 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
         tier = TIER_BENEFIT if category.is_benefit else TIER_NORMAL
     t = Ticket(id=tid, day=d.day, service=s.id, number=number, label=s.label(number),
                category=category, state=TicketState.WAITING, visit=f"{d.day}/{tid}",
-               arrival=d.arrival(), tier=tier, issued_ms=d.now, queued_ms=d.now,
+               arrival=d.arrival(), tier=tier, issued_ms=d.now,
+               queued_ms=max(d.now, waits_from or d.now),
                origin_service=s.id, booking=booking,
                print_state=PrintState.PENDING if printer else PrintState.NONE,
                printer=printer, extra=unsynced_mark(extra or {}, d.reading))
@@ -51,6 +54,9 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
     d.out.counters[s.id] = Counter(d.day, number)
     ahead = waiting_ahead(e, s.id, tier)
     wait = wait_minutes(e, s.id, ahead, d.now)
+    if t.queued_ms > d.now:
+        # Called from the slot on, not before: the estimate says at least that long.
+        wait = max(wait, math.ceil((t.queued_ms - d.now) / 60_000))
     data = issue_data(e, t, ahead, wait)
     d.emit("ticket.issued", **data, source=source)
     d.out.reply = Reply(f"TICKET {t.label} {s.id} ahead={ahead} wait={wait}min", t, data)
