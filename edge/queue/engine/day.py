@@ -119,3 +119,4 @@ def forget_old_days(e: EngineData) -> None:
     e._numbers = {k: v for k, v in e._numbers.items() if v}
     # Yesterday's no-shows cannot come back: their numbers are free again.
     e._missed = {k: v for k, v in e._missed.items() if v and k[0] == day}
+    e._slot_holds = {k: v for k, v in e._slot_holds.items() if k[0] >= day}

@@ -80,6 +80,9 @@ class EngineData:
         self._missed: dict[tuple[str, str], dict[int, int]] = {}
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
+        # (day, service, slot_start) -> bookings holding a place in that slot (slot quotas:
+        # see issuing.booked_reserve, checkin.over_quota).
+        self._slot_holds: dict[tuple[str, str, str], int] = {}
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
         # state is unchanged and no deadline has come; a cache, so decide() stays pure.
         self._gen = 0

@@ -50,8 +50,10 @@ def rebuild(e: EngineData) -> None:
             e._times.add(t.service, ((t.finished_ms or start) - start) // 1000)
     e._open_bookings = set()
     e._by_iin = {}
+    e._slot_holds = {}
     for b in e.state.bookings.values():
         index_booking(e, b)
+        count_slot(e, b, 1)
     e._gen += 1
 
 
@@ -62,6 +64,17 @@ def index_booking(e: EngineData, b: Booking) -> None:
         e._open_bookings.discard(b.code)
     if b.iin_hmac:
         e._by_iin.setdefault(b.iin_hmac, set()).add(b.code)
+
+
+def count_slot(e: EngineData, b: Booking, delta: int) -> None:
+    if not b.holds_place:
+        return
+    k = (b.day, b.service, b.slot_start)
+    n = e._slot_holds.get(k, 0) + delta
+    if n > 0:
+        e._slot_holds[k] = n
+    else:
+        e._slot_holds.pop(k, None)
 
 
 def count_missed(e: EngineData, t: Ticket, delta: int) -> None:
@@ -93,6 +106,9 @@ def booking_applied(e: EngineData, old: Booking | None, b: Booking) -> None:
     if old is not None and old.iin_hmac and old.iin_hmac != b.iin_hmac:
         e._by_iin.get(old.iin_hmac, set()).discard(b.code)
     index_booking(e, b)
+    if old is not None:
+        count_slot(e, old, -1)
+    count_slot(e, b, 1)
 
 
 def ticket_applied(e: EngineData, old: Ticket | None, t: Ticket) -> None:
