@@ -22,7 +22,7 @@ from typing import Any
 from edge.errors import CommandError, KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.queue.bookings import MAX_BOOKINGS_PER_BATCH, BookingRejected, parse_booking
-from edge.queue.commands import LoadBookings
+from edge.queue.commands import DeviceStatus, LoadBookings
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class BookingsInbox:
         self.loaded = 0
         self.rejected = 0
         self.last_error: str | None = None
+        self.fault: str | None = None     # the folder itself cannot be used (an alarm)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,16 +83,36 @@ class BookingsInbox:
             self._thread.join(timeout)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self.last_error is None, "loaded_files": self.loaded,
-                "rejected_files": self.rejected, "error": self.last_error}
+        return {"ok": self.last_error is None and self.fault is None,
+                "loaded_files": self.loaded, "rejected_files": self.rejected,
+                "error": self.fault or self.last_error}
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.poll()
-            except Exception:  # the loop must survive a bad file system moment
-                logger.exception("bookings inbox %s failed", self.folder)
+            except Exception as e:  # the loop must survive a bad file system moment
+                self._set_fault(f"bookings inbox {self.folder}: {type(e).__name__}: {e}; "
+                                "queued booking files wait until the folder can be read and "
+                                "written by the service's user (kezek)", e)
+            else:
+                self._set_fault(None)
             self._stop.wait(self.interval_s)
+
+    def _set_fault(self, fault: str | None, error: BaseException | None = None) -> None:
+        """Raise or clear the alarm `device:bookings-inbox`, once per change (polls retry)."""
+        if fault == self.fault:
+            return
+        if fault is not None:
+            logger.error("%s", fault, exc_info=error)
+        else:
+            logger.warning("bookings inbox %s: usable again", self.folder)
+        self.fault = fault
+        try:
+            self.controller.submit(DeviceStatus(device=self.name, ok=fault is None,
+                                                detail=(fault or "")[:300], source=self.name))
+        except Exception:  # a stopping controller: the log says it
+            logger.debug("bookings inbox: status not recorded", exc_info=True)
 
     def poll(self, timeout: float = 30.0) -> int:
         """Load every queued file now; returns how many were loaded."""

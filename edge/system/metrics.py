@@ -17,6 +17,8 @@ from typing import Any, Callable
 from edge.system.health import HealthCollector
 from edge.system.status import to_jsonable
 
+Report = Callable[[bool, str], None]
+
 logger = logging.getLogger(__name__)
 
 
@@ -57,6 +59,11 @@ def _waiting_per_service(queue: Any) -> dict[str, int]:
     if not isinstance(queue, dict):
         return {}
     waiting = queue.get("waiting")
+    if waiting is None and isinstance(queue.get("services"), list):
+        # The snapshot's own JSON (QueueSnapshot.as_dict) lists services with their counts:
+        # the running service's /metrics showed no waiting tickets at all before.
+        waiting = {s.get("id"): s.get("waiting") for s in queue["services"]
+                   if isinstance(s, dict) and isinstance(s.get("id"), str)}
     out: dict[str, int] = {}
     if isinstance(waiting, dict):
         for service, v in waiting.items():
@@ -76,21 +83,90 @@ class _Server6(_Server):
 
 
 class MetricsServer:
-    """Component: serves /metrics on a loopback address from a named thread."""
+    """Component: serves /metrics on a loopback address from a named thread.
+
+    A port it cannot take (another program holds it) is reported through `report(ok,
+    detail)` (the alarm `device:metrics`) and tried again with a growing delay: metrics
+    never stop the queue."""
 
     name = "metrics"
 
     def __init__(self, host: str, port: int, collector: HealthCollector,
-                 queue: Callable[[], Any]) -> None:
+                 queue: Callable[[], Any], *, report: Report | None = None,
+                 retry_s: tuple[float, float] = (1.0, 30.0)) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"metrics must listen on loopback, not {host}")
         self.host, self.port = host, port
         self._collector = collector
         self._queue = queue
+        self._report = report or (lambda ok, detail: None)
+        self._retry = retry_s
+        self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+        self._lock = threading.Lock()
+        self.problem: str | None = None
 
     def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kezek-metrics", daemon=True)
+        self._thread.start()
+
+    def wait_serving(self, timeout: float) -> bool:
+        return self._serving.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with self._lock:
+            server = self._server
+        if server is not None:
+            # Safe at any time once _server is set: serve_forever then runs and ends at once.
+            server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def health(self) -> dict[str, Any]:
+        up = self._serving.is_set() and not self._stop.is_set()
+        return {"ok": up, "state": "listening" if up else "not listening",
+                "address": f"{self.host}:{self.port}", "problem": self.problem}
+
+    def _run(self) -> None:
+        delay = self._retry[0]
+        while not self._stop.is_set():
+            try:
+                server = self._make_server()
+            except OSError as e:
+                from edge.web.server import listen_problem   # not imported for nothing
+                detail = listen_problem("metrics", self.host, self.port, e,
+                                        port_key="system.metrics_port",
+                                        bind_key="system.metrics_bind")
+                if detail != self.problem:   # once per kind of problem, not per retry
+                    logger.error("%s (tried again until it works; the queue goes on)", detail)
+                    self._report(False, detail)
+                self.problem = detail
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, self._retry[1])
+                continue
+            with self._lock:
+                if self._stop.is_set():
+                    server.server_close()
+                    return
+                self._server = server
+            if self.problem is not None:
+                logger.warning("metrics: serving again on %s:%s", self.host, self.port)
+                self.problem = None
+                self._report(True, "")
+            logger.info("metrics on http://%s:%s/metrics", self.host, self.port)
+            self._serving.set()
+            try:
+                server.serve_forever(poll_interval=0.5)
+            finally:
+                self._serving.clear()
+                server.server_close()
+            return
+
+    def _make_server(self) -> ThreadingHTTPServer:
         collector, queue = self._collector, self._queue
 
         class Handler(BaseHTTPRequestHandler):
@@ -109,21 +185,4 @@ class MetricsServer:
                 logger.debug("metrics: " + format, *args)
 
         server_class = _Server6 if ":" in self.host else _Server
-        self._server = server_class((self.host, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.5},
-                                        name="kezek-metrics", daemon=True)
-        self._thread.start()
-        logger.info("metrics on http://%s:%s/metrics", self.host, self.port)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def health(self) -> dict[str, Any]:
-        alive = self._thread is not None and self._thread.is_alive()
-        return {"ok": alive, "state": "listening" if alive else "stopped",
-                "address": f"{self.host}:{self.port}"}
+        return server_class((self.host, self.port), Handler)

@@ -36,16 +36,20 @@ class Limits:
     max_head_bytes: int = 16 * 1024  # request line + headers
 
 
-def listen_problem(key: str, bind: str, port: int, e: OSError) -> str:
-    """The one line an IT person reads when the port cannot be used, with its fix."""
+def listen_problem(key: str, bind: str, port: int, e: OSError, *,
+                   port_key: str | None = None, bind_key: str | None = None) -> str:
+    """The one line an IT person reads when the port cannot be used, with its fix.
+    `key` names the section ({key}.port, {key}.bind) unless the keys are given."""
+    port_key = port_key or f"{key}.port"
+    bind_key = bind_key or f"{key}.bind"
     if e.errno == errno.EADDRINUSE:
-        fix = f"another program holds it (see `ss -ltnp`); choose a free port in {key}.port"
+        fix = f"another program holds it (see `ss -ltnp`); choose a free port in {port_key}"
     elif e.errno == errno.EACCES:
         # The unit grants no capabilities: a port this machine keeps for root is refused.
-        fix = f"use a port of 1024 or more in {key}.port, e.g. 8080"
+        fix = f"use a port of 1024 or more in {port_key}, e.g. 8080"
     else:
-        fix = f"set {key}.bind to an address of this machine, or 0.0.0.0"
-    return f"{key}.port: cannot listen on {bind}:{port}: {e.strerror}; {fix}"
+        fix = f"set {bind_key} to an address of this machine, or 0.0.0.0"
+    return f"{port_key}: cannot listen on {bind}:{port}: {e.strerror}; {fix}"
 
 
 class WebServer:
