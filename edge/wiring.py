@@ -9,6 +9,7 @@ to build or start is an alarm and a retry, never the end of the service.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Callable
 
 from edge.component import AppContext, Component
@@ -61,9 +62,14 @@ def build_components(ctx: AppContext) -> list[Component]:
             error = e
         for component in made or ():
             register(component)
-        built.append(OptionalPart(_short(module_name), lambda m=module: list(m.build(ctx)),
+        built.append(OptionalPart(_short(module_name), _builder(module, ctx),
                                   ctx.controller, register, built=made, error=error))
     return built
+
+
+def _builder(module: ModuleType, ctx: AppContext) -> Callable[[], list[Component]]:
+    """Builds the module's components afresh (the guard's retries)."""
+    return lambda: list(module.build(ctx))
 
 
 def _short(module_name: str) -> str:

@@ -31,7 +31,7 @@ def schedule_from_config(config: AppConfig) -> Schedule:
     (closed days, a date's own hours, duty periods). The one reading of them: the engine's
     refusals, the capacity stop and every "opens at" answer use this."""
     pol, cal = config.policies, config.calendar
-    hours = None if pol.hours is None else \
+    hours: dict[str, tuple[tuple[int, int], ...]] | None = None if pol.hours is None else \
         {day: tuple(h.spans()) for day, h in pol.hours.items()}
     closed = {x.isoformat() for x in pol.closed_dates} | {x.isoformat() for x in cal.closed}
     return Schedule(hours, frozenset(closed),
