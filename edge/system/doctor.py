@@ -491,7 +491,7 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += check_gpio(config, deps.pin_factory)
     rows += check_announce(config, deps.snd_dir, deps.path)
     rows += check_broker(config)
-    from edge.system.ports import check_ports   # imports this module's Check
+    from edge.system.listening import check_ports   # imports this module's Check
     rows += check_ports(config, deps.proc)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))
