@@ -11,7 +11,7 @@ from edge.config.model import AppConfig
 from edge.errors import ConfigError
 from edge.queue.commands import Reconfigure
 from edge.queue.model import Service, Window, WindowState
-from edge.queue.policies import BookingRules, Policies, Schedule, ServiceRules
+from edge.queue.policies import BookingRules, HoursPeriod, Policies, Schedule, ServiceRules
 
 
 def domain_from_config(config: AppConfig, *, read_secret: bool = True
@@ -26,12 +26,27 @@ def domain_from_config(config: AppConfig, *, read_secret: bool = True
     return services, windows, policies_from_config(config, read_secret=read_secret)
 
 
-def policies_from_config(config: AppConfig, *, read_secret: bool = True) -> Policies:
-    """The engine's Policies from [policies] and [bookings]; reads the IIN secret if asked."""
-    pol, bk = config.policies, config.bookings
+def schedule_from_config(config: AppConfig) -> Schedule:
+    """The center's working times: [policies] hours and closed_dates, and the [calendar]
+    (closed days, a date's own hours, duty periods). The one reading of them: the engine's
+    refusals, the capacity stop and every "opens at" answer use this."""
+    pol, cal = config.policies, config.calendar
     hours: dict[str, tuple[tuple[int, int], ...]] | None = None if pol.hours is None else \
         {day: tuple(h.spans()) for day, h in pol.hours.items()}
-    schedule = Schedule(hours, frozenset(x.isoformat() for x in pol.closed_dates))
+    closed = {x.isoformat() for x in pol.closed_dates} | {x.isoformat() for x in cal.closed}
+    return Schedule(hours, frozenset(closed),
+                    days={d.date.isoformat(): tuple(d.spans()) for d in cal.days},
+                    periods=tuple(HoursPeriod(p.start.isoformat(), p.end.isoformat(),
+                                              {day: tuple(h.spans())
+                                               for day, h in p.hours.items()})
+                                  for p in cal.periods))
+
+
+def policies_from_config(config: AppConfig, *, read_secret: bool = True) -> Policies:
+    """The engine's Policies from [policies], [calendar] and [bookings]; reads the IIN
+    secret if asked."""
+    pol, bk = config.policies, config.bookings
+    schedule = schedule_from_config(config)
     rules = {sid: ServiceRules(**sp.model_dump()) for sid, sp in pol.services.items()}
     booking_rules = BookingRules(early_ms=bk.early_min * 60_000, late_ms=bk.late_min * 60_000,
                                  late_action=bk.late_action, call_ahead_ms=bk.call_ahead_s * 1000,
@@ -51,7 +66,9 @@ def policies_from_config(config: AppConfig, *, read_secret: bool = True) -> Poli
                     no_show_after_s=pol.no_show_after_s,
                     no_show_return_min=pol.no_show_return_min, schedule=schedule,
                     capacity_stop=pol.capacity_stop, estimate_samples=pol.estimate_samples,
-                    services=rules, bookings=booking_rules, site=config.center.site, iin_key=key)
+                    services=rules, bookings=booking_rules, site=config.center.site, iin_key=key,
+                    mode=pol.mode, walk_in_categories=frozenset(pol.walk_in_categories),
+                    slot_ms=pol.slot_minutes * 60_000)
 
 
 def reconfigure(config: AppConfig, source: str = "system", *,

@@ -382,8 +382,11 @@ class SerialBusConfig(_BusBase):
     baudrate: int = Field(default=9600, ge=300, le=921600, description="bits per second")
     framing: Literal["8N1", "7E1", "8E1", "7O1", "8O1"] = Field(
         default="8N1", description="data bits, parity, stop bits (Alpha signs: 7E1)")
-    required: bool = Field(default=True, description="true: a missing port stops the start with "
-                                                     "an error; false: warn and keep retrying")
+    required: bool = Field(default=True, description="true: a port missing at start is "
+                                                     "reported with the ports present now; "
+                                                     "either way a board bus that cannot open "
+                                                     "is an alarm, the queue runs and the port "
+                                                     "is retried")
     reconnect_s: float = Field(default=2.0, gt=0, le=60,
                                description="seconds between attempts to reopen a lost port")
     write_timeout_s: float = Field(default=1.0, gt=0, le=10,

@@ -8,6 +8,7 @@ from edge.config.base import StrictModel
 from edge.config.center import (CenterConfig, ConsoleConfig, ServiceConfig, StorageConfig,
                                 WindowConfig)
 from edge.config.announce import AnnounceConfig
+from edge.config.calendar import CalendarConfig
 from edge.config.hall import HallConfig
 from edge.config.crosscheck import cross_section_problems
 from edge.config.hardware import BoardsConfig, GpioConfig
@@ -41,6 +42,7 @@ class AppConfig(StrictModel):
     kiosk: KioskConfig = KioskConfig()
     announce: AnnounceConfig = AnnounceConfig()
     policies: PoliciesConfig = PoliciesConfig()
+    calendar: CalendarConfig = CalendarConfig()
     bookings: BookingsConfig = BookingsConfig()
     sync: SyncConfig = SyncConfig()
     system: SystemConfig = SystemConfig()

@@ -89,6 +89,12 @@ class ServicePolicy(StrictModel):
                                       description="alarm when a visit that started with this "
                                                   "service lasts longer, transfers included "
                                                   "(e.g. 120 for a driving licence)")
+    slot_quota: int | None = Field(default=None, ge=1, le=999,
+                                   description="booked visitors per slot (policies."
+                                               "slot_minutes) for this service: walk-ins "
+                                               "never take the places of later slots not "
+                                               "booked yet; none = only bookings made hold "
+                                               "places")
 
 
 class PoliciesConfig(StrictModel):
@@ -127,6 +133,18 @@ class PoliciesConfig(StrictModel):
                                               "wait estimate, per service")
     services: dict[str, ServicePolicy] = Field(default_factory=dict,
                                                description="per service id: mode, cap, SLAs")
+    mode: Literal["both", "booking_only"] = Field(
+        default="both", description="the whole center: both = bookings and walk-ins; "
+                                    "booking_only = walk-ins are refused at every service "
+                                    "(with how to book) but one whose own mode is "
+                                    "walk_in_only")
+    walk_in_categories: list[Literal["pensioner", "disability", "large_family"]] = Field(
+        default_factory=list, max_length=3,
+        description="benefit categories still given a walk-in ticket where only booked "
+                    "visitors are served (the center's or a service's booking_only)")
+    slot_minutes: int = Field(default=15, ge=5, le=240,
+                              description="length of a booking slot: the grid of the slot "
+                                          "quotas (services.<id>.slot_quota)")
 
 
 class BookingsConfig(StrictModel):

@@ -104,6 +104,10 @@ def format_status(snapshot: Any) -> list[str]:
     for w in snapshot.windows:
         at = f" {w.ticket} {w.ticket_state}" if w.ticket else ""
         lines.append(f"  window {w.number}: {w.state}{at}")
+    for u in getattr(snapshot, "unprinted", ()):
+        # No ghost tickets: these numbers are not called until their paper is out.
+        lines.append(f"  NOT PRINTED {u.ticket} ({u.service}, printer {u.printer}): waits "
+                     "out of the line until printed, else voided")
     for a in snapshot.alarms.values():
         lines.append(f"  ALARM {a['alarm']}: {a['message']}")
     lines.append("END")

@@ -69,10 +69,10 @@ Subscriber = Callable[[Notice], None]
 
 
 def schedule_of(config: Any) -> Schedule:
-    """The working days of a config's [policies] (as the engine reads them)."""
-    pol = config.policies
-    hours = None if pol.hours is None else {d: tuple(h.spans()) for d, h in pol.hours.items()}
-    return Schedule(hours, frozenset(x.isoformat() for x in pol.closed_dates))
+    """The working days of a config ([policies] and the [calendar]), as the engine reads
+    them: the one reading is edge.config.domain.schedule_from_config."""
+    from edge.config.domain import schedule_from_config
+    return schedule_from_config(config)
 
 
 def next_opening_day(config: Any, wall_ms: int) -> str | None:

@@ -26,6 +26,7 @@ class KioskView:
         self.cfg = cfg
         self.languages = list(cfg.languages)
         self.center_names = dict(center_names)
+        self._policies: tuple[Any, Any] | None = None   # (config, its Policies), reused
 
     def services(self, snapshot: Any) -> list[Any]:
         """The services on the page, in the configured order (all of them by default)."""
@@ -34,12 +35,21 @@ class KioskView:
             return list(snapshot.services)
         return [by_id[sid] for sid in self.cfg.services if sid in by_id]
 
+    def _policies_of(self, config: Any) -> Any:
+        """The engine's reading of the config's policies (a center-wide booking-only day
+        included), made once per applied config."""
+        if self._policies is None or self._policies[0] is not config:
+            from edge.config.domain import policies_from_config
+            self._policies = (config, policies_from_config(config, read_secret=False))
+        return self._policies[1]
+
     def state(self, snapshot: Any, config: Any, wall_ms: int, printer: tuple[bool, str | None],
               notice: Any, now: float) -> tuple[dict[str, Any], float | None]:
         """The page's JSON state and when it next changes by itself (a notice ending)."""
         langs = self.languages
         how = dict(config.bookings.how_to_book or {})
-        modes = {sid: p.mode for sid, p in config.policies.services.items()}
+        policies = self._policies_of(config)
+        modes = {s.id: policies.mode_of(s.id) for s in snapshot.services}
         tz = zoneinfo.ZoneInfo(config.center.timezone)
         local = dt.datetime.fromtimestamp(wall_ms / 1000, tz)
         sched = schedule_of(config)

@@ -84,6 +84,13 @@ class Booking:
     def with_(self, **changes: Any) -> "Booking":
         return replace(self, **changes)
 
+    @property
+    def holds_place(self) -> bool:
+        """Whether it takes one of its slot's places (slot quotas): booked and not given
+        up; a cancelled or moved booking frees its place for the portal to sell again."""
+        return self.status in (BookingStatus.ACTIVE, BookingStatus.CHECKED_IN) \
+            or self.ticket_id is not None
+
     def slot_ms(self, tz: zoneinfo.ZoneInfo) -> int:
         """The slot start as UTC milliseconds."""
         d = dt.date.fromisoformat(self.day)

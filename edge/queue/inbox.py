@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from edge.errors import CommandError, KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.queue.bookings import MAX_BOOKINGS_PER_BATCH, BookingRejected, parse_booking
-from edge.queue.commands import LoadBookings
+from edge.queue.commands import DeviceStatus, LoadBookings
 from edge.worker import Worker
 from edge.control import QueueControl
 
@@ -73,6 +73,7 @@ class BookingsInbox:
         self.loaded = 0
         self.rejected = 0
         self.last_error: str | None = None
+        self.fault: str | None = None     # the folder itself cannot be used (an alarm)
         self.worker = Worker("kezek-bookings-inbox", self._run)
 
     def start(self) -> None:
@@ -82,19 +83,37 @@ class BookingsInbox:
         self.worker.stop(timeout)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self.last_error is None and self.worker.ok, "loaded_files": self.loaded,
-                "rejected_files": self.rejected,
-                "error": self.last_error or self.worker.problem()}
+        return {"ok": self.last_error is None and self.fault is None and self.worker.ok,
+                "loaded_files": self.loaded, "rejected_files": self.rejected,
+                "error": self.fault or self.last_error or self.worker.problem()}
 
     def _run(self) -> None:
         while not self.worker.stopped:
             try:
                 self.poll()
-                self.worker.recovered()
             except Exception as e:  # the loop must survive a bad file system moment
-                self.worker.failed(e, f"bookings inbox {self.folder}")
+                self._set_fault(f"bookings inbox {self.folder}: {type(e).__name__}: {e}; "
+                                "queued booking files wait until the folder can be read and "
+                                "written by the service's user (kezek)", e)
+            else:
+                self._set_fault(None)
             if self.worker.sleep(self.interval_s):
                 return
+
+    def _set_fault(self, fault: str | None, error: BaseException | None = None) -> None:
+        """Raise or clear the alarm `device:bookings-inbox`, once per change (polls retry)."""
+        if fault == self.fault:
+            return
+        if fault is not None:
+            logger.error("%s", fault, exc_info=error)
+        else:
+            logger.warning("bookings inbox %s: usable again", self.folder)
+        self.fault = fault
+        try:
+            self.controller.submit(DeviceStatus(device=self.name, ok=fault is None,
+                                                detail=(fault or "")[:300], source=self.name))
+        except Exception:  # a stopping controller: the log says it
+            logger.debug("bookings inbox: status not recorded", exc_info=True)
 
     def poll(self, timeout: float = 30.0) -> int:
         """Load every queued file now; returns how many were loaded."""

@@ -139,6 +139,14 @@ class Ticket:
     def booked(self) -> bool:
         return self.booking is not None
 
+    @property
+    def unprinted(self) -> bool:
+        """Paper owed and never printed: the visitor holds nothing, so the ticket waits out
+        of the line (never called) until it prints or is voided (docs/queue.md, "No ghost
+        tickets"). A reprint owed is not this: the visitor holds the first paper."""
+        return self.print_state in (PrintState.PENDING, PrintState.FAILED) \
+            and not self.extra.get("printed")
+
 
 _WINDOW_FIELDS = frozenset(f.name for f in fields(Window))
 _TICKET_FIELDS = frozenset(f.name for f in fields(Ticket))

@@ -15,10 +15,14 @@ from typing import Any
 from edge.errors import CommandError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The four booking channels (domain.md): a check-in code works whatever the channel.
 DEFAULT_HOW_TO_BOOK = {
-    "kk": "Алдын ала жазылу: egov.kz порталы, eGov Telegram-боты немесе 1414 нөмірі.",
-    "ru": "Записаться можно на портале egov.kz, в Telegram-боте eGov или по номеру 1414.",
-    "en": "Book on the egov.kz portal, the eGov Telegram bot, or by calling 1414.",
+    "kk": "Алдын ала жазылу: egov.kz порталы, eGov mobile қосымшасы, eGov Telegram-боты "
+          "немесе 1414 нөмірі.",
+    "ru": "Записаться можно на портале egov.kz, в приложении eGov mobile, в Telegram-боте "
+          "eGov или по номеру 1414.",
+    "en": "Book on egov.kz, in the eGov mobile app, with the eGov Telegram bot, or by "
+          "calling 1414.",
 }
 
 
@@ -29,25 +33,64 @@ class ServiceRules:
     max_wait_min: int | None = None
     max_service_min: int | None = None
     visit_sla_min: int | None = None
+    slot_quota: int | None = None      # booked visitors per slot (docs/bookings.md)
+
+
+Spans = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class HoursPeriod:
+    """Weekly hours for the dates first..last (ISO, inclusive): a duty center's hours."""
+
+    first: str
+    last: str
+    hours: dict[str, Spans]
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Working spans (minutes from midnight, breaks cut out) per weekday, and closed dates.
+    """Working spans (minutes from midnight, breaks cut out) per weekday, and the calendar:
+    closed dates, dates with their own hours, periods with their own weekly hours.
 
-    `hours is None` means open at all hours: no closed times and no capacity stop.
+    `hours is None` means open at all hours (on dates the calendar does not name): no
+    closed times and no capacity stop.
     """
 
-    hours: dict[str, tuple[tuple[int, int], ...]] | None = None
+    hours: dict[str, Spans] | None = None
     closed_dates: frozenset[str] = frozenset()
+    days: dict[str, Spans] = field(default_factory=dict)   # ISO date -> its own spans
+    periods: tuple[HoursPeriod, ...] = ()
 
-    def spans(self, day: dt.date) -> tuple[tuple[int, int], ...] | None:
-        """Working spans of `day`; () when closed; None when there are no hours at all."""
-        if day.isoformat() in self.closed_dates:
+    @property
+    def dated(self) -> bool:
+        """Whether the calendar names any date."""
+        return bool(self.closed_dates or self.days or self.periods)
+
+    def spans(self, day: dt.date) -> Spans | None:
+        """Working spans of `day`; () when closed; None when there are no hours at all.
+        The first rule naming the date wins: closed, its own hours, a period, the week."""
+        iso = day.isoformat()
+        if iso in self.closed_dates:
             return ()
+        own = self.days.get(iso)
+        if own is not None:
+            return own
+        weekday = WEEKDAYS[day.weekday()]
+        for p in self.periods:
+            if p.first <= iso <= p.last:
+                return p.hours.get(weekday, ())
         if self.hours is None:
             return None
-        return self.hours.get(WEEKDAYS[day.weekday()], ())
+        return self.hours.get(weekday, ())
+
+    def slot_starts(self, day: dt.date, slot_min: int) -> list[int]:
+        """The booking slots of `day` (their start minute): every `slot_min` from each
+        working span's start; none without hours."""
+        out: list[int] = []
+        for start, end in self.spans(day) or ():
+            out.extend(range(start, end, max(1, slot_min)))
+        return out
 
     def open_span(self, day: dt.date) -> tuple[int, int] | None:
         """(opening, closing) minute of `day`, breaks ignored; None when closed all day."""
@@ -136,6 +179,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ru": "Эта услуга оказывается только по предварительной записи. {how_to_book}",
         "en": "This service is for booked visitors only. {how_to_book}",
     },
+    # booking_only with scope "center": the whole center (policies.mode).
+    "booking_only:center": {
+        "kk": "Орталық тек алдын ала жазылу бойынша қабылдайды. {how_to_book}",
+        "ru": "Центр принимает только по предварительной записи. {how_to_book}",
+        "en": "This center serves booked visitors only. {how_to_book}",
+    },
     "closed": {
         "kk": "Орталық қазір жабық. Ашылады: {opens}.",
         "ru": "Центр сейчас закрыт. Откроется: {opens}.",
@@ -207,7 +256,9 @@ _TEXTS: dict[str, dict[str, str]] = {
 def kiosk_text(code: str, lang: str, params: dict[str, Any] | None = None,
                how_to_book: dict[str, str] | None = None) -> str | None:
     """The kiosk's sentence for a refusal `code` in `lang`, or None if there is none."""
-    texts = _TEXTS.get(code)
+    scope = (params or {}).get("scope")
+    texts = _TEXTS.get(f"{code}:{scope}") if scope else None
+    texts = texts or _TEXTS.get(code)
     if texts is None:
         return None
     template = texts.get(lang) or texts["ru"]
@@ -246,9 +297,24 @@ class Policies:
     site: str | None = None
     # The site's IIN secret (HMAC key); never printed.
     iin_key: bytes | None = field(default=None, repr=False)
+    # The whole center: both, or booking_only (walk-ins refused at every service but a
+    # walk_in_only one); see mode_of.
+    mode: str = "both"
+    # Benefit categories still given a walk-in ticket where only booked visitors are served.
+    walk_in_categories: frozenset[str] = frozenset()
+    slot_ms: int = 15 * 60_000         # the booking slots' grid (slot quotas)
 
     def rules(self, service: str) -> ServiceRules:
         return self.services.get(service) or ServiceRules()
+
+    def mode_of(self, service: str) -> str:
+        """How `service` takes visitors today: its own walk_in_only wins (a center-wide
+        booking-only day may keep, say, the pick-up of ready documents open to all);
+        otherwise booking_only if the center or the service says so."""
+        own = self.rules(service).mode
+        if own == "walk_in_only":
+            return own
+        return "booking_only" if "booking_only" in (own, self.mode) else own
 
 
 def local(eff_ms: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:

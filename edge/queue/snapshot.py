@@ -37,6 +37,17 @@ class CallView:
 
 
 @dataclass(frozen=True)
+class UnprintedView:
+    """A waiting ticket whose paper is still owed: not called until printed or voided."""
+
+    ticket: str
+    service: str
+    printer: str | None
+    print_state: str           # pending (being printed) / failed (the printer failed)
+    issued_ms: int
+
+
+@dataclass(frozen=True)
 class QueueSnapshot:
     day: str
     services: tuple[ServiceView, ...] = ()
@@ -47,6 +58,8 @@ class QueueSnapshot:
     waiting_total: int = 0
     serving_total: int = 0
     now_ms: int = 0
+    unprinted: tuple[UnprintedView, ...] = ()   # the oldest few, oldest first
+    unprinted_total: int = 0
 
     @property
     def waiting(self) -> dict[str, int]:
@@ -61,4 +74,6 @@ class QueueSnapshot:
             "windows": [w.__dict__ for w in self.windows],
             "recent_calls": [c.__dict__ for c in self.recent_calls],
             "alarms": self.alarms, "devices": self.devices,
+            "unprinted": [u.__dict__ for u in self.unprinted],
+            "unprinted_total": self.unprinted_total,
         }

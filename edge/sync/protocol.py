@@ -200,6 +200,9 @@ class CentralSections(Wire):
         default=None, description="replaces [[windows]] (same keys as the TOML file)")
     policies: dict[str, Any] | None = Field(
         default=None, description="replaces [policies] (same keys as the TOML file)")
+    calendar: dict[str, Any] | None = Field(
+        default=None, description="replaces [calendar]: closed days, shortened days, duty "
+                                  "hours (same keys as the TOML file)")
 
 
 class CfgMessage(Downlink):

@@ -512,6 +512,8 @@ def run_checks(config: AppConfig, state_dir: Path, db_path: Path,
     rows += check_announce(config, deps.snd_dir, deps.path)
     rows += check_hall(config, deps.proc)
     rows += check_broker(config)
+    from edge.system.listening import check_ports   # imports this module's Check
+    rows += check_ports(config, deps.proc)
     rows.append(check_clock(deps.clock_synced))
     rows.append(check_disk(state_dir, config.system.min_free_mb))
     from edge.system.doctor_layout import check_sd_layout  # the SD card's layout (issue 24)

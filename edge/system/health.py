@@ -108,7 +108,9 @@ class HealthCollector:
         if fault is not None:
             problems.append(f"storage ({fault.alarm}): {fault.failures} commands refused "
                             f"since the fault began: {fault.message}")
-        devices = component_health({k: v for k, v in self.components.items()
+        # A copy first: a part the guard brings up late registers while this reads
+        # (edge/optional.py), and a dict must not change size under its iteration.
+        devices = component_health({k: v for k, v in list(self.components.items())
                                     if k not in self._skip})
         for name, h in devices.items():
             if h.get("ok") is False:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from edge.system.health import HealthCollector
 from edge.system.status import to_jsonable
+from edge.backoff import Backoff
 from edge.worker import Worker
+
+Report = Callable[[bool, str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,11 @@ def _waiting_per_service(queue: Any) -> dict[str, int]:
     if not isinstance(queue, dict):
         return {}
     waiting = queue.get("waiting")
+    if waiting is None and isinstance(queue.get("services"), list):
+        # The snapshot's own JSON (QueueSnapshot.as_dict) lists services with their counts:
+        # the running service's /metrics showed no waiting tickets at all before.
+        waiting = {s.get("id"): s.get("waiting") for s in queue["services"]
+                   if isinstance(s, dict) and isinstance(s.get("id"), str)}
     out: dict[str, int] = {}
     if isinstance(waiting, dict):
         for service, v in waiting.items():
@@ -76,21 +85,86 @@ class _Server6(_Server):
 
 
 class MetricsServer:
-    """Component: serves /metrics on a loopback address from a named thread."""
+    """Component: serves /metrics on a loopback address from a named thread.
+
+    A port it cannot take (another program holds it) is reported through `report(ok,
+    detail)` (the alarm `device:metrics`) and tried again with a growing delay: metrics
+    never stop the queue."""
 
     name = "metrics"
 
     def __init__(self, host: str, port: int, collector: HealthCollector,
-                 queue: Callable[[], Any]) -> None:
+                 queue: Callable[[], Any], *, report: Report | None = None,
+                 retry_s: tuple[float, float] = (1.0, 30.0)) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"metrics must listen on loopback, not {host}")
         self.host, self.port = host, port
         self._collector = collector
         self._queue = queue
+        self._report = report or (lambda ok, detail: None)
+        self.backoff = Backoff(*retry_s)
         self._server: ThreadingHTTPServer | None = None
-        self.worker: Worker | None = None
+        self.worker = Worker("kezek-metrics", self._run)
+        self._serving = threading.Event()
+        self._lock = threading.Lock()
+        self.problem: str | None = None
 
     def start(self) -> None:
+        self.worker.start()
+
+    def wait_serving(self, timeout: float) -> bool:
+        return self._serving.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.worker.request_stop()
+        with self._lock:
+            server = self._server
+        if server is not None:
+            # Safe at any time once _server is set: serve_forever then runs and ends at once.
+            server.shutdown()
+        self.worker.stop(timeout)
+
+    def health(self) -> dict[str, Any]:
+        up = self._serving.is_set() and not self.worker.stopped
+        return {"ok": up, "state": "listening" if up else "not listening",
+                "address": f"{self.host}:{self.port}", "problem": self.problem}
+
+    def _run(self) -> None:
+        while not self.worker.stopped:
+            try:
+                server = self._make_server()
+            except OSError as e:
+                from edge.web.ports import listen_problem   # not imported for nothing
+                detail = "; ".join(listen_problem(self.host, self.port, e,
+                                                  port_key="system.metrics_port",
+                                                  bind_key="system.metrics_bind"))
+                if detail != self.problem:   # once per kind of problem, not per retry
+                    logger.error("%s (tried again until it works; the queue goes on)", detail)
+                    self._report(False, detail)
+                self.problem = detail
+                if self.worker.sleep(self.backoff.next()):
+                    return
+                continue
+            with self._lock:
+                if self.worker.stopped:
+                    server.server_close()
+                    return
+                self._server = server
+            self.backoff.reset()
+            if self.problem is not None:
+                logger.warning("metrics: serving again on %s:%s", self.host, self.port)
+                self.problem = None
+                self._report(True, "")
+            logger.info("metrics on http://%s:%s/metrics", self.host, self.port)
+            self._serving.set()
+            try:
+                server.serve_forever(poll_interval=0.5)
+            finally:
+                self._serving.clear()
+                server.server_close()
+            return
+
+    def _make_server(self) -> ThreadingHTTPServer:
         collector, queue = self._collector, self._queue
 
         class Handler(BaseHTTPRequestHandler):
@@ -109,20 +183,4 @@ class MetricsServer:
                 logger.debug("metrics: " + format, *args)
 
         server_class = _Server6 if ":" in self.host else _Server
-        self._server = server_class((self.host, self.port), Handler)
-        server = self._server
-        self.worker = Worker("kezek-metrics", lambda: server.serve_forever(poll_interval=0.5))
-        self.worker.start()
-        logger.info("metrics on http://%s:%s/metrics", self.host, self.port)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self.worker is not None:
-            self.worker.stop(timeout)
-
-    def health(self) -> dict[str, Any]:
-        alive = self.worker is not None and self.worker.alive
-        return {"ok": alive, "state": "listening" if alive else "stopped",
-                "address": f"{self.host}:{self.port}"}
+        return server_class((self.host, self.port), Handler)

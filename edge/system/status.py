@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import stat
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
+from edge.backoff import Backoff
 from edge.worker import Worker
 
 if TYPE_CHECKING:
@@ -62,49 +64,91 @@ def to_jsonable(obj: Any) -> Any:
 
 
 class StatusServer:
-    """Component: answers status requests on a unix socket from a named thread."""
+    """Component: answers status requests on a unix socket from a named thread.
+
+    A socket it cannot make (its folder not writable, another file at its path) is
+    reported through `problem(ok, detail)` (the alarm `device:status`) and tried again
+    with a growing delay: `kezek status` is missing meanwhile, never the queue."""
 
     name = "status"
 
-    def __init__(self, path: Path, report: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, path: Path, report: Callable[[], dict[str, Any]], *,
+                 problem: Callable[[bool, str], None] | None = None,
+                 retry_s: tuple[float, float] = (1.0, 30.0)) -> None:
         self.path = Path(path)
         self._report = report
+        self._tell = problem or (lambda ok, detail: None)
+        self.backoff = Backoff(*retry_s)
         self._sock: socket.socket | None = None
-        self.worker = Worker("kezek-status", self._serve)
+        self.worker = Worker("kezek-status", self._run)
+        self._listening = threading.Event()
         self._served = 0
+        self.problem: str | None = None
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(self.path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        # Bind under a tight umask so the socket is never reachable by others, even for
-        # the moment between bind() and chmod().
-        old_umask = os.umask(0o117)
-        try:
-            sock.bind(str(self.path))
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, SOCKET_MODE)
-        sock.listen(8)
-        sock.settimeout(0.5)  # wake up to see the stop event
-        self._sock = sock
+        # The first attempt here, so that a socket that can be made is there once the
+        # service says READY (systemd may start `kezek status` users then).
+        self._try_listen()
         self.worker.start()
-        logger.info("status socket listening on %s", self.path)
+
+    def wait_listening(self, timeout: float) -> bool:
+        return self._listening.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.worker.stop(timeout)
         if self._sock is not None:
             self._sock.close()
-        try:
-            if self.path.is_socket():
-                self.path.unlink()
-        except OSError:
-            pass
+            try:
+                if self.path.is_socket():
+                    self.path.unlink()
+            except OSError:
+                pass
 
     def health(self) -> dict[str, Any]:
-        alive = self.worker.alive
-        return {"ok": alive, "state": "listening" if alive else "stopped",
-                "socket": str(self.path), "served": self._served}
+        alive = self._listening.is_set() and not self.worker.stopped and self.worker.ok
+        return {"ok": alive, "state": "listening" if alive else "not listening",
+                "socket": str(self.path), "served": self._served, "problem": self.problem}
+
+    def _try_listen(self) -> socket.socket | None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(self.path)
+            # Bind under a tight umask so the socket is never reachable by others, even
+            # for the moment between bind() and chmod().
+            old_umask = os.umask(0o117)
+            try:
+                sock.bind(str(self.path))
+            finally:
+                os.umask(old_umask)
+            os.chmod(self.path, SOCKET_MODE)
+            sock.listen(8)
+        except OSError as e:
+            sock.close()
+            detail = (f"system.status_socket: cannot listen on {self.path}: "
+                      f"{e.strerror or e}; {_socket_fix(self.path, e)}")
+            if detail != self.problem:    # once per kind of problem, not per retry
+                logger.error("%s (tried again until it works; the queue goes on)", detail)
+                self._tell(False, detail)
+            self.problem = detail
+            return None
+        sock.settimeout(0.5)  # wake up to see the stop event
+        self._sock = sock
+        if self.problem is not None:
+            logger.warning("status socket listening again on %s", self.path)
+            self.problem = None
+            self._tell(True, "")
+        logger.info("status socket listening on %s", self.path)
+        self._listening.set()
+        return sock
+
+    def _run(self) -> None:
+        sock = self._sock
+        while sock is None:
+            if self.worker.sleep(self.backoff.next()):
+                return
+            sock = self._try_listen()
+        self._serve()
 
     def _serve(self) -> None:
         assert self._sock is not None
@@ -167,6 +211,10 @@ def _read_line(conn: socket.socket, deadline_s: float) -> bytes:
     return data.split(b"\n", 1)[0]
 
 
+class _NotASocket(OSError):
+    pass
+
+
 def _remove_stale(path: Path) -> None:
     # Only a socket left by a previous run is removed; any other file there is a
     # configuration mistake that must not be deleted silently.
@@ -175,9 +223,17 @@ def _remove_stale(path: Path) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(mode):
-        raise OSError(f"{path} exists and is not a socket; remove it or choose another "
-                      "system.status_socket")
+        raise _NotASocket("another file is there, not a socket")
     path.unlink()
+
+
+def _socket_fix(path: Path, e: OSError) -> str:
+    if isinstance(e, _NotASocket):
+        return f"remove {path} or choose another system.status_socket"
+    if isinstance(e, PermissionError):
+        return (f"let the service's user write to {path.parent} (under systemd it is the "
+                "unit's RuntimeDirectory), or choose another system.status_socket")
+    return "choose another system.status_socket (a path of at most 107 bytes)"
 
 
 def make_report(ctx: "AppContext", collector: HealthCollector, started_mono: float) -> Callable[[], dict[str, Any]]:
@@ -209,12 +265,23 @@ def build(ctx: "AppContext") -> list[Any]:
     built: list[Any] = []
     if sysconf.status_socket is not None:
         built.append(StatusServer(sysconf.status_socket,
-                                  make_report(ctx, collector, time.monotonic())))
+                                  make_report(ctx, collector, time.monotonic()),
+                                  problem=_reporter(ctx, "status")))
     if sysconf.metrics_port is not None:
         from edge.system.metrics import MetricsServer
         built.append(MetricsServer(sysconf.metrics_bind, sysconf.metrics_port, collector,
-                                   lambda: ctx.controller.snapshot))
+                                   lambda: ctx.controller.snapshot,
+                                   report=_reporter(ctx, "metrics")))
     return built
+
+
+def _reporter(ctx: Any, device: str) -> Callable[[bool, str], None]:
+    """Whether `device` works, as the alarm `device:<device>` (a warning: tickets go on)."""
+    from edge.queue.commands import DeviceStatus
+
+    def report(ok: bool, detail: str) -> None:
+        ctx.controller.submit(DeviceStatus(device=device, ok=ok, detail=detail, source=device))
+    return report
 
 
 def request_status(path: Path, timeout: float = 5.0) -> dict[str, Any]:
@@ -254,6 +321,15 @@ def render_text(status: dict[str, Any]) -> str:
         for w in q["windows"]:
             ticket = f"{w.get('ticket')} {w.get('ticket_state')}" if w.get("ticket") else "-"
             lines.append(f"  {w.get('number'):>3}  {w.get('state', '?'):<7} {ticket:<18} {w.get('label', '')}")
+    unprinted = q.get("unprinted") or []
+    if unprinted:
+        # No ghost tickets: these numbers wait out of the line until their paper is out.
+        total = q.get("unprinted_total") or len(unprinted)
+        lines.append(f"not printed ({total}; not called until printed, else voided):")
+        for u in unprinted:
+            state = "printer failed" if u.get("print_state") == "failed" else "printing"
+            lines.append(f"  {u.get('ticket')}  {u.get('service', '?'):<16} "
+                         f"printer {u.get('printer')}: {state}")
     calls = q.get("recent_calls") or []
     if calls:
         lines.append("recent calls: " + ", ".join(f"{c.get('ticket')} -> {c.get('window')}"

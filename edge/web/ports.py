@@ -11,17 +11,21 @@ import http.client
 import socket
 
 
-def listen_problem(bind: str, port: int, error: OSError, key: str = "hall") -> tuple[str, str]:
-    """What failed (the key, the address, the cause) and how to fix it."""
+def listen_problem(bind: str, port: int, error: OSError, key: str = "hall", *,
+                   port_key: str | None = None, bind_key: str | None = None) -> tuple[str, str]:
+    """What failed (the key, the address, the cause) and how to fix it. `key` names the
+    section ({key}.port, {key}.bind) unless the keys are given (system.metrics_port)."""
+    port_key = port_key or f"{key}.port"
+    bind_key = bind_key or f"{key}.bind"
     if error.errno == errno.EADDRINUSE:
-        fix = f"stop the program that holds it or choose a free port in {key}.port (see `ss -ltnp`)"
+        fix = f"stop the program that holds it or choose a free port in {port_key} (see `ss -ltnp`)"
     elif error.errno == errno.EACCES:
         # The unit grants no capabilities: a port this machine keeps for root
         # (below 1024, or net.ipv4.ip_unprivileged_port_start) is refused.
-        fix = f"use a port of 1024 or more in {key}.port, e.g. 8080"
+        fix = f"use a port of 1024 or more in {port_key}, e.g. 8080"
     else:
-        fix = f"set {key}.bind to an address of this machine, or 0.0.0.0"
-    return f"{key}.port: cannot listen on {bind}:{port}: {error.strerror or error}", fix
+        fix = f"set {bind_key} to an address of this machine, or 0.0.0.0"
+    return f"{port_key}: cannot listen on {bind}:{port}: {error.strerror or error}", fix
 
 
 def try_listen(bind: str, port: int) -> OSError | None:

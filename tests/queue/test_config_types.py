@@ -67,6 +67,19 @@ mon = { open = "09:00", close = "19:00", breaks = ["13:00-14:00"] }
 [policies.services.docs]
 daily_cap = 60
 
+[calendar]
+closed = [2027-03-21, "2027-03-22"]
+
+[[calendar.days]]
+date = "2027-03-20"
+open = "09:00"
+close = "13:00"
+
+[[calendar.periods]]
+start = 2027-01-01
+end = "2027-12-31"
+hours = { sat = { open = "09:00", close = "13:00" } }
+
 [printers.usb]
 type = "usb"
 vendor_id = 0x04b8

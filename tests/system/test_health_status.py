@@ -126,9 +126,23 @@ def test_stale_socket_is_replaced_but_other_files_are_not(short_dir: Path) -> No
     assert request_status(path) == {"ok": 1}
     srv.stop()
     assert not path.exists()
+    # Another file at the path is never deleted: reported (an alarm, not a stop), and the
+    # socket comes once the file is gone.
     path.write_text("not a socket")
-    with pytest.raises(OSError, match="not a socket"):
-        StatusServer(path, dict).start()
+    told: list[tuple[bool, str]] = []
+    srv = StatusServer(path, lambda: {"ok": 2}, problem=lambda ok, d: told.append((ok, d)),
+                       retry_s=(0.05, 0.2))
+    srv.start()
+    try:
+        assert told == [(False, f"system.status_socket: cannot listen on {path}: another "
+                                f"file is there, not a socket; remove {path} or choose "
+                                "another system.status_socket")]
+        assert path.read_text() == "not a socket" and not srv.health()["ok"]
+        path.unlink()
+        assert srv.wait_listening(30)
+        assert request_status(path) == {"ok": 2} and told[-1] == (True, "")
+    finally:
+        srv.stop()
 
 
 def test_status_cli_when_there_is_no_socket(short_dir: Path, kezek: list[str]) -> None:
@@ -161,6 +175,7 @@ def test_metrics_listen_on_loopback_only(tmp_path: Path) -> None:
     srv = MetricsServer("127.0.0.1", port, collector, lambda: None)
     srv.start()
     try:
+        assert srv.wait_serving(30), srv.health()
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
         srv.stop()

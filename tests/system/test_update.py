@@ -252,7 +252,7 @@ def test_the_last_update_shows_in_status_and_in_the_health_sent_to_central(tmp_p
     from edge.system.update_status import build
     from edge.wiring import BUILDERS
 
-    assert any(module == "edge.system.update_status" for module, _ in BUILDERS)
+    assert any(module == "edge.system.update_status" for module, *_ in BUILDERS)
     assert build(SimpleNamespace(state_dir=tmp_path)) == []  # never updated: nothing shown
     write_record(tmp_path, UpdateRecord(
         "rolled_back", "0.1.0", "0.2.0", "/opt/kezek/releases/0.1.0", "/opt/kezek/releases/0.2.0",

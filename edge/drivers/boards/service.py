@@ -103,10 +103,17 @@ class BoardsService:
 
     def start(self) -> None:
         from edge.drivers.serial_inputs.ports import check_present
+        from edge.errors import DeviceError
 
         for bus_name, bus in self.config.buses.items():
             if isinstance(bus, SerialBusConfig) and bus.required:
-                check_present(bus.port, f"boards.buses.{bus_name}.port")
+                try:
+                    check_present(bus.port, f"boards.buses.{bus_name}.port")
+                except DeviceError as e:
+                    # Boards never stop the queue: the alarm names the port and the ports
+                    # present now; the bus's writer opens it once it is plugged in.
+                    logger.error("%s (the queue runs; retried every %g s)", e, bus.reconnect_s)
+                    self._state_reporter(bus_name)(False, str(e))
         self.update(self.controller.snapshot, blink_windows=())
         self.controller.subscribe(self._on_applied)
         if self.notices is not None and any(

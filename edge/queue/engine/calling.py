@@ -116,6 +116,11 @@ def call_ticket(d: Draft, cmd: c.CallTicket) -> None:
         raise final_refusal(t)
     elif t.state not in (TicketState.WAITING, TicketState.PARKED):
         raise CommandError("not_waiting", f"{t.label} is {t.state.value}, not waiting")
+    elif t.unprinted:
+        # No ghost tickets (docs/queue.md): nobody in the hall holds this number yet.
+        raise CommandError("not_printed", f"{t.label} has not been printed yet (printer "
+                           f"{t.printer}): it joins its line once its paper is out; the "
+                           f"printer voids it if it cannot print it (or: reprint {t.label})")
     elif NO_SHOW_MS in t.extra:
         # Back in line from a no-show: `return` then `call` must not skip the delay.
         return_delay_over(d, t, int(t.extra[NO_SHOW_MS]), in_line=True)

@@ -35,6 +35,7 @@ def load_bookings(d: Draft, cmd: c.LoadBookings) -> None:
         return
     changed = stale = kept = 0
     rejected: list[dict[str, Any]] = []
+    held: dict[tuple[str, str, str], int] = {}   # slot -> places taken, after this batch
     for i, raw in enumerate(cmd.bookings):
         try:
             b = parse_booking(raw, e.policies.iin_key)
@@ -62,6 +63,8 @@ def load_bookings(d: Draft, cmd: c.LoadBookings) -> None:
             continue
         if b.status is BookingStatus.ACTIVE and b.day < d.day:
             b = b.with_(status=BookingStatus.EXPIRED)
+        slot_change(d, held, old, -1)
+        slot_change(d, held, b, 1)
         d.put_booking(b)
         changed += 1
     if cmd.version is not None:
@@ -70,11 +73,38 @@ def load_bookings(d: Draft, cmd: c.LoadBookings) -> None:
     summary = {"version": cmd.version, "received": len(cmd.bookings), "changed": changed,
                "unchanged": stale, "kept_checked_in": kept, "rejected": len(rejected)}
     d.emit("bookings.loaded", **summary, source=cmd.source)
+    over = over_quota(d, held)
+    if over:
+        # Kept all the same: the visitor holds a confirmation from the portal. Central
+        # (and the IT person, in the log of events) learns its quota and ours differ.
+        d.emit("bookings.over_quota", version=cmd.version, slots=over[:100])
     if rejected:
         d.emit("bookings.rejected", version=cmd.version, items=rejected[:100])
     d.out.reply = Reply(f"BOOKINGS {changed} changed, {stale} unchanged, {kept} kept "
                         f"(checked in), {len(rejected)} rejected",
                         data={**summary, "rejected_items": rejected})
+
+
+def slot_change(d: Draft, held: dict[tuple[str, str, str], int], b: Booking | None,
+                delta: int) -> None:
+    """Count `b` in or out of its slot's places as this batch changes it."""
+    if b is None or not b.holds_place:
+        return
+    k = (b.day, b.service, b.slot_start)
+    if k not in held:
+        held[k] = d.e._slot_holds.get(k, 0)
+    held[k] += delta
+
+
+def over_quota(d: Draft, held: dict[tuple[str, str, str], int]) -> list[dict[str, Any]]:
+    """The slots of today or later this batch left with more bookings than the quota."""
+    out = []
+    for (day, service, start), n in sorted(held.items()):
+        quota = d.e.policies.rules(service).slot_quota
+        if quota is not None and n > quota and day >= d.day:
+            out.append({"service": service, "day": day, "slot_start": start, "booked": n,
+                        "quota": quota})
+    return out
 
 
 def check_in_code(d: Draft, cmd: c.CheckIn) -> None:
@@ -150,7 +180,7 @@ def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
         closed = local_time(slot + rules.late_ms, e.tz).strftime("%H:%M")
         # A booking_only service takes no walk-ins: a late visitor must book again,
         # so say "late" with the slot rather than "for booked visitors only".
-        if rules.late_action == "refuse" or pol.rules(s.id).mode == "booking_only":
+        if rules.late_action == "refuse" or pol.mode_of(s.id) == "booking_only":
             raise Refusal("too_late", f"booking {b.code} was at {b.slot_start}; check-in "
                           f"closed at {closed}", slot=b.slot_start)
         walk_in_allowed(d, s)
@@ -165,9 +195,11 @@ def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
                             t, {**d.out.reply.data, "late": True})
         return
     due = d.now >= slot - rules.call_ahead_ms
+    # Early, the visitor waits from the slot, not from the check-in: the wait alarm
+    # (max_wait_min) and the wait reported at the call count from the slot time.
     t = issue_ticket(d, s, Category.NORMAL, printer, source, booking=b.code,
                      tier=TIER_BOOKED if due else TIER_NORMAL,
-                     extra={} if due else {"slot_ms": slot})
+                     extra={} if due else {"slot_ms": slot}, waits_from=slot)
     d.put_booking(b.with_(status=BookingStatus.CHECKED_IN, ticket_id=t.id, checked_in_ms=d.now))
     d.emit("booking.checked_in", booking=b.code, service=s.id, slot_start=b.slot_start,
            ticket_id=t.id, ticket=t.label, early_s=max(0, (slot - d.now) // 1000),

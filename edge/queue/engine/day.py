@@ -45,6 +45,11 @@ def roll_day(d: Draft) -> None:
             continue
         if t.state.is_final:
             continue
+        if t.state is TicketState.WAITING and t.unprinted:
+            # Its paper never came out: nobody holds it, so it was no visitor's no-show.
+            d.put(t.with_(state=TicketState.VOIDED, finished_ms=d.now))
+            d.emit("ticket.voided", **ticket_view(t), reason="day_closed: never printed")
+            continue
         final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
         d.put(t.with_(state=final, finished_ms=d.now, window=None))
         d.emit("ticket.done" if final is TicketState.DONE else "ticket.no_show",
@@ -114,3 +119,4 @@ def forget_old_days(e: EngineData) -> None:
     e._numbers = {k: v for k, v in e._numbers.items() if v}
     # Yesterday's no-shows cannot come back: their numbers are free again.
     e._missed = {k: v for k, v in e._missed.items() if v and k[0] == day}
+    e._slot_holds = {k: v for k, v in e._slot_holds.items() if k[0] >= day}

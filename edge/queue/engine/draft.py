@@ -72,6 +72,7 @@ class EngineData:
         self._live: set[int] = set()             # ids of tickets not in a final state
         # Indexes kept by apply() so that no per-command rule walks every ticket:
         self._early: set[int] = set()            # live tickets waiting for their booked slot
+        self._unprinted: set[int] = set()        # waiting tickets whose paper is still owed
         # (day, origin service) -> numbers in use
         self._numbers: dict[tuple[str, str], set[int]] = {}
         # (day, origin service) -> number -> how many no-shows that may come back hold it: a
@@ -79,6 +80,9 @@ class EngineData:
         self._missed: dict[tuple[str, str], dict[int, int]] = {}
         self._open_bookings: set[str] = set()    # codes of active bookings (timers, capacity)
         self._by_iin: dict[str, set[str]] = {}   # iin_hmac -> booking codes
+        # (day, service, slot_start) -> bookings holding a place in that slot (slot quotas:
+        # see issuing.booked_reserve, checkin.over_quota).
+        self._slot_holds: dict[tuple[str, str, str], int] = {}
         # Timer memo: (generation, next deadline). decide() skips the timer scan while the
         # state is unchanged and no deadline has come; a cache, so decide() stays pure.
         self._gen = 0

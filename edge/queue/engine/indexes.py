@@ -16,9 +16,14 @@ def rebuild(e: EngineData) -> None:
     e._lines = {sid: Line() for sid in e.services}
     e._benefit_lines = {sid: Line() for sid in e.services}
     e._tier_counts = {}
+    e._unprinted = set()
     for t in sorted(e.state.tickets.values(), key=key_of):
         if t.state is TicketState.WAITING:
-            index_waiting(e, t)
+            count_waiting(e, t, 1)
+            if t.unprinted:
+                e._unprinted.add(t.id)
+            else:
+                push_line(e, t)
     calls = sorted((t for t in e.state.tickets.values() if t.called_ms and t.window),
                    key=lambda t: t.called_ms or 0)
     e._recent.clear()
@@ -45,8 +50,10 @@ def rebuild(e: EngineData) -> None:
             e._times.add(t.service, ((t.finished_ms or start) - start) // 1000)
     e._open_bookings = set()
     e._by_iin = {}
+    e._slot_holds = {}
     for b in e.state.bookings.values():
         index_booking(e, b)
+        count_slot(e, b, 1)
     e._gen += 1
 
 
@@ -59,6 +66,17 @@ def index_booking(e: EngineData, b: Booking) -> None:
         e._by_iin.setdefault(b.iin_hmac, set()).add(b.code)
 
 
+def count_slot(e: EngineData, b: Booking, delta: int) -> None:
+    if not b.holds_place:
+        return
+    k = (b.day, b.service, b.slot_start)
+    n = e._slot_holds.get(k, 0) + delta
+    if n > 0:
+        e._slot_holds[k] = n
+    else:
+        e._slot_holds.pop(k, None)
+
+
 def count_missed(e: EngineData, t: Ticket, delta: int) -> None:
     counts = e._missed.setdefault(number_key(t), {})
     n = counts.get(t.number, 0) + delta
@@ -68,17 +86,19 @@ def count_missed(e: EngineData, t: Ticket, delta: int) -> None:
         counts.pop(t.number, None)
 
 
-def index_waiting(e: EngineData, t: Ticket) -> None:
+def push_line(e: EngineData, t: Ticket) -> None:
+    """Put a waiting ticket in its service's line (and the benefit line): it may be called."""
     e._lines.setdefault(t.service, Line()).push(t)
     if t.category.is_benefit:
         e._benefit_lines.setdefault(t.service, Line()).push(t)
-    k = (t.service, t.tier)
-    e._tier_counts[k] = e._tier_counts.get(k, 0) + 1
 
 
-def unindex_waiting(e: EngineData, t: Ticket) -> None:
+def count_waiting(e: EngineData, t: Ticket, delta: int) -> None:
+    """Waiting tickets per (service, tier): the ahead counts, waits and capacity. A ticket
+    whose paper is still owed counts (it takes its place once printed), but is not in the
+    line until then (ticket_applied)."""
     k = (t.service, t.tier)
-    e._tier_counts[k] = e._tier_counts.get(k, 1) - 1
+    e._tier_counts[k] = e._tier_counts.get(k, 0) + delta
 
 
 def booking_applied(e: EngineData, old: Booking | None, b: Booking) -> None:
@@ -86,6 +106,9 @@ def booking_applied(e: EngineData, old: Booking | None, b: Booking) -> None:
     if old is not None and old.iin_hmac and old.iin_hmac != b.iin_hmac:
         e._by_iin.get(old.iin_hmac, set()).discard(b.code)
     index_booking(e, b)
+    if old is not None:
+        count_slot(e, old, -1)
+    count_slot(e, b, 1)
 
 
 def ticket_applied(e: EngineData, old: Ticket | None, t: Ticket) -> None:
@@ -109,12 +132,22 @@ def ticket_applied(e: EngineData, old: Ticket | None, t: Ticket) -> None:
             e._early.discard(t.id)
     was_waiting = old is not None and old.state is TicketState.WAITING
     now_waiting = t.state is TicketState.WAITING
+    # An unprinted ticket waits out of the line (docs/queue.md, "No ghost tickets"): it
+    # enters it once printed, at the place its arrival gives it.
+    was_in_line = was_waiting and old is not None and not old.unprinted
+    now_in_line = now_waiting and not t.unprinted
     if old is not None and was_waiting and (not now_waiting or key_of(old) != key_of(t)
                                             or old.service != t.service):
-        unindex_waiting(e, old)
-        was_waiting = False
+        count_waiting(e, old, -1)
+        was_waiting = was_in_line = False
     if now_waiting and not was_waiting:
-        index_waiting(e, t)
+        count_waiting(e, t, 1)
+    if now_in_line and not was_in_line:
+        push_line(e, t)
+    if now_waiting and t.unprinted:
+        e._unprinted.add(t.id)
+    else:
+        e._unprinted.discard(t.id)
 
 
 def events_applied(e: EngineData, events: list[Event], now_ms: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -14,7 +15,7 @@ from edge.queue.engine.draft import (Draft, EngineData, Handler, find_service, t
 from edge.queue.engine.state import Counter, Reply
 from edge.queue.lines import TIER_BENEFIT, TIER_NORMAL
 from edge.queue.model import Category, PrintState, Service, Ticket, TicketState, WindowState
-from edge.queue.policies import Refusal, capacity_left
+from edge.queue.policies import Policies, Refusal, capacity_left
 from edge.queue.timebase import local_time
 
 
@@ -22,13 +23,15 @@ def issue(d: Draft, cmd: c.IssueTicket) -> None:
     e = d.e
     s = find_service(e, cmd.service)
     category = Category(cmd.category)
-    walk_in_allowed(d, s)
+    walk_in_allowed(d, s, category)
     issue_ticket(d, s, category, cmd.printer, cmd.source)
 
 
 def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
                  source: str, booking: str | None = None, tier: int | None = None,
-                 extra: dict[str, Any] | None = None) -> Ticket:
+                 extra: dict[str, Any] | None = None, waits_from: int | None = None) -> Ticket:
+    """A new waiting ticket. `waits_from`: the moment its wait starts when that is later
+    than now (a booked visitor early for the slot waits from the slot: checkin.check_in)."""
     e = d.e
     if printer is not None:
         dev = d.devices.get(f"printer:{printer}")
@@ -43,7 +46,8 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
         tier = TIER_BENEFIT if category.is_benefit else TIER_NORMAL
     t = Ticket(id=tid, day=d.day, service=s.id, number=number, label=s.label(number),
                category=category, state=TicketState.WAITING, visit=f"{d.day}/{tid}",
-               arrival=d.arrival(), tier=tier, issued_ms=d.now, queued_ms=d.now,
+               arrival=d.arrival(), tier=tier, issued_ms=d.now,
+               queued_ms=max(d.now, waits_from or d.now),
                origin_service=s.id, booking=booking,
                print_state=PrintState.PENDING if printer else PrintState.NONE,
                printer=printer, extra=unsynced_mark(extra or {}, d.reading))
@@ -51,21 +55,26 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
     d.out.counters[s.id] = Counter(d.day, number)
     ahead = waiting_ahead(e, s.id, tier)
     wait = wait_minutes(e, s.id, ahead, d.now)
+    if t.queued_ms > d.now:
+        # Called from the slot on, not before: the estimate says at least that long.
+        wait = max(wait, math.ceil((t.queued_ms - d.now) / 60_000))
     data = issue_data(e, t, ahead, wait)
     d.emit("ticket.issued", **data, source=source)
     d.out.reply = Reply(f"TICKET {t.label} {s.id} ahead={ahead} wait={wait}min", t, data)
     return t
 
 
-def walk_in_allowed(d: Draft, s: Service) -> None:
+def walk_in_allowed(d: Draft, s: Service, category: Category = Category.NORMAL) -> None:
     """Refuse a walk-in ticket the day's policies do not allow (a Refusal says why)."""
     e = d.e
     pol = e.policies
     rules = pol.rules(s.id)
-    if rules.mode == "booking_only":
-        raise Refusal("booking_only", f"service {s.id} serves booked visitors only; book on "
-                      "the egov.kz portal, the eGov Telegram bot or by phone 1414",
-                      service=s.id)
+    if pol.mode_of(s.id) == "booking_only" and category.value not in pol.walk_in_categories:
+        center = pol.mode == "booking_only" and rules.mode != "booking_only"
+        raise Refusal("booking_only", f"{'this center' if center else f'service {s.id}'} "
+                      "serves booked visitors only; book on egov.kz, in the eGov mobile "
+                      "app, with the eGov Telegram bot or by phone 1414", service=s.id,
+                      scope="center" if center else "service")
     now = local_time(d.now, e.tz)
     if not pol.schedule.is_open(now):
         nxt = pol.schedule.next_opening(now)
@@ -79,17 +88,48 @@ def walk_in_allowed(d: Draft, s: Service) -> None:
                      and t.state is not TicketState.VOIDED)
         if issued >= rules.daily_cap:
             raise Refusal("daily_cap", f"service {s.id} has issued its {rules.daily_cap} "
-                          "tickets for today", service=s.id, cap=rules.daily_cap)
+                          "tickets for today", service=s.id, cap=rules.daily_cap,
+                          **next_day(pol, now))
     left = pol.schedule.minutes_left(now) if pol.capacity_stop else None
     if left is not None:
         waiting = sum(n for (sid, _), n in e._tier_counts.items() if sid == s.id)
         pending = booked_pending(d, s.id)
+        unsold = unsold_places(d, s.id, now)
         room = capacity_left(left, capacity_windows(e, s.id), avg_minutes(e, s.id),
-                             waiting, pending)
+                             waiting, pending + unsold)
         if room < 1:
+            kept = f" and {unsold} places of later slots kept for bookings" if unsold else ""
             raise Refusal("capacity_full", f"no more tickets for {s.id} today: {left:.0f} "
                           f"working minutes are left for {waiting} waiting and {pending} "
-                          "booked visitors", service=s.id, waiting=waiting, booked=pending)
+                          f"booked visitors{kept}", service=s.id, waiting=waiting,
+                          booked=pending, **next_day(pol, now))
+
+
+def next_day(pol: Policies, now: dt.datetime) -> dict[str, str]:
+    """{"opens": "24.11 09:00"}: when the center opens on a later day (the calendar's
+    closed and shortened days included), for a "no more tickets today" answer."""
+    if pol.schedule.hours is None and not pol.schedule.dated:
+        return {}
+    midnight = dt.datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    at = pol.schedule.next_opening(midnight + dt.timedelta(days=1, microseconds=-1))
+    return {"opens": at.strftime("%d.%m %H:%M")} if at is not None else {}
+
+
+def unsold_places(d: Draft, service: str, now: dt.datetime) -> int:
+    """Places of today's later slots not booked yet, for a service with a slot quota: the
+    portal may still sell them, so walk-ins do not take them (docs/bookings.md)."""
+    e = d.e
+    pol = e.policies
+    quota = pol.rules(service).slot_quota
+    if quota is None:
+        return 0
+    minute = now.hour * 60 + now.minute + now.second / 60
+    unsold = 0
+    for start in pol.schedule.slot_starts(now.date(), pol.slot_ms // 60_000):
+        if start > minute:
+            held = e._slot_holds.get((d.day, service, f"{start // 60:02d}:{start % 60:02d}"), 0)
+            unsold += max(0, quota - held)
+    return unsold
 
 
 def booked_pending(d: Draft, service: str) -> int:

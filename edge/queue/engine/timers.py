@@ -49,6 +49,8 @@ def before_command(d: Draft) -> int | None | bool:
         t = d.ticket(tid)
         if t is None or t.state is not TicketState.WAITING or "slot_ms" not in t.extra:
             continue
+        if t.unprinted:
+            continue   # out of the line until its paper is out (then the state changes)
         at = int(t.extra["slot_ms"]) - pol.bookings.call_ahead_ms
         if d.now >= at:
             promote.append((int(t.extra["slot_ms"]), t.arrival, t.id))

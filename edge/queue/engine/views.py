@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
+
 from edge.queue.engine.draft import EngineData
 from edge.queue.engine.issuing import avg_minutes
-from edge.queue.snapshot import QueueSnapshot, ServiceView, WindowView
+from edge.queue.snapshot import QueueSnapshot, ServiceView, UnprintedView, WindowView
+
+UNPRINTED_SHOWN = 20
 
 
 def snapshot(e: EngineData) -> QueueSnapshot:
@@ -43,7 +47,14 @@ def snapshot(e: EngineData) -> QueueSnapshot:
                                          t.service if t else None, dict(w.weights), w.benefit))
             e._window_views[number] = cached_w
         windows.append(cached_w[2])
-    return QueueSnapshot(day=st.day, services=tuple(services), windows=tuple(windows),
+    # Tickets waiting for their paper (docs/queue.md, "No ghost tickets"): the oldest
+    # few; normally none or the one printing now (a printer known to be down refuses).
+    unprinted = tuple(UnprintedView(t.label, t.service, t.printer, t.print_state.value,
+                                    t.issued_ms)
+                      for t in (st.tickets[i] for i in heapq.nsmallest(UNPRINTED_SHOWN,
+                                                                       e._unprinted))
+                      ) if e._unprinted else ()
+    return QueueSnapshot(day=st.day, unprinted=unprinted, unprinted_total=len(e._unprinted), services=tuple(services), windows=tuple(windows),
                          recent_calls=tuple(e._recent), alarms=dict(st.alarms),
                          devices=dict(st.devices), waiting_total=sum(waiting.values()),
                          serving_total=serving, now_ms=st.time.eff_ms if st.time else 0)
