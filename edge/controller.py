@@ -4,6 +4,10 @@ Anyone (console, GPIO callbacks, MQTT threads, timers) calls `submit()`, which o
 enqueues. The loop applies one command at a time: engine.decide -> store.commit (one
 SQLite transaction: queue change + outbox events) -> engine.apply -> listeners. Because
 one thread applies everything, two windows can never be handed the same ticket.
+
+Commands that arrived together (a printer's TicketPrinted beside the next press) are
+decided one after another as above but committed in one transaction: one fsync for the
+group, and nobody hears of any of them before it is on the card (_apply_group).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ STORAGE_PROBE_S = 10.0
 # calls, see edge/storage/vanished.py): before the first command or tick after it is due.
 FILES_CHECK_S = 1.0
 
+
+# At most this many waiting commands share one commit: a bigger group makes its first
+# visitor wait for the others' decisions before hearing anything.
+GROUP_MAX = 32
 
 _STOP = object()
 _WAKE = object()
@@ -145,8 +153,13 @@ class Controller:
             if item is _WAKE:
                 item = None
             if item is not None:
-                command, fut = cast("tuple[Command, Future[Applied]]", item)
-                self._apply(command, fut)
+                group, stopping = self._waiting_with(item)
+                if len(group) == 1:
+                    self._apply(*group[0])
+                else:
+                    self._apply_group(group)
+                if stopping:
+                    break
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_interval
                 self._apply(Tick(), None)
@@ -180,9 +193,26 @@ class Controller:
             if not fut.done():
                 fut.set_exception(CommandError("stopping", "the controller is shutting down"))
 
+    def _waiting_with(self, item: object) -> "tuple[list[tuple[Command, Future[Applied]]], bool]":
+        """`item` and the commands already waiting behind it; True if a stop came too."""
+        group = [cast("tuple[Command, Future[Applied]]", item)]
+        while len(group) < GROUP_MAX:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return group, True
+            if more is not _WAKE:
+                group.append(cast("tuple[Command, Future[Applied]]", more))
+        return group, False
+
     def _apply(self, command: Command, fut: "Future[Applied] | None") -> None:
         if fut is not None and not fut.set_running_or_notify_cancel():
             return
+        self._apply_running(command, fut)
+
+    def _apply_running(self, command: Command, fut: "Future[Applied] | None") -> None:
         reading = self.clock.read()
         if time.monotonic() >= self._next_files_check:
             self._next_files_check = time.monotonic() + FILES_CHECK_S
@@ -193,6 +223,82 @@ class Controller:
             if not self._step(Tick(source="day"), reading, fut, answer=False):
                 return
         self._step(command, reading, fut)
+
+    def _apply_group(self, group: "list[tuple[Command, Future[Applied]]]") -> None:
+        """Decide and apply each in turn (each sees the ones before it), commit them all in
+        one transaction, then answer each and run the listeners, in order. If storage fails,
+        the engine goes back to what is committed and each is applied on its own, as if it
+        had come alone: the single path reports the fault exactly as before."""
+        group = [(c, f) for c, f in group if f.set_running_or_notify_cancel()]
+        reading = self.clock.read()
+        if (self.storage_fault is not None or time.monotonic() >= self._next_files_check
+                or self.engine.day_ends(reading)
+                or any(isinstance(c, Reconfigure) for c, _ in group)):
+            for command, fut in group:   # the rare cases keep the one-at-a-time path
+                self._apply_running(command, fut)
+            return
+        answers: list[tuple[Future[Applied], Applied | BaseException, bool]] = []
+        snapshot, rest = self._snapshot, group
+        try:
+            self.store.begin()
+            for i, (command, fut) in enumerate(group):
+                if i and self.engine.day_ends(reading := self.clock.read()):
+                    rest = group[i:]   # the day's roll is committed on its own
+                    break
+                try:
+                    outcome = self.engine.decide(command, reading)
+                except CommandError as e:
+                    answers.append((fut, e, False))
+                    continue
+                except Exception as e:  # a bug must not kill the loop; the state is untouched
+                    logger.exception("engine failed on %s", type(command).__name__)
+                    answers.append((fut, KezekError(
+                        f"internal error on {type(command).__name__}: {e}"), False))
+                    continue
+                stored: list[StoredEvent] = []
+                if not outcome.is_empty:
+                    stored = self.store.write(outcome, reading)
+                    self.engine.apply(outcome)
+                    snapshot = self.engine.snapshot()
+                answers.append((fut, Applied(command, outcome.reply, stored, snapshot,
+                                             self._config), not outcome.is_empty))
+            else:
+                rest = []
+            self.store.finish()
+        except Exception:
+            logger.warning("a group of %d commands could not be committed together; "
+                           "applying each on its own", len(group), exc_info=True)
+            if self._back_to_committed():
+                for command, fut in group:
+                    self._apply_running(command, fut)
+            else:
+                for _, fut in group:
+                    fut.set_exception(KezekError(f"storage: {self.restart_needed}"))
+            return
+        self._snapshot = snapshot
+        for fut, answer, changed in answers:
+            if isinstance(answer, BaseException):
+                fut.set_exception(answer)
+                continue
+            fut.set_result(answer)
+            if changed:
+                self._tell_listeners(answer)
+        for command, fut in rest:
+            self._apply_running(command, fut)
+
+    def _back_to_committed(self) -> bool:
+        """The engine as the store has it; False (and a restart asked) if unreadable."""
+        try:
+            self.engine.restore(self.store.load())
+        except Exception as e:
+            # The engine is ahead of a file it cannot read back: only a new start is sure.
+            self.restart_needed = f"the queue database cannot be read back: {e}"
+            logger.error("%s; restarting", self.restart_needed)
+            if self.on_restart is not None:
+                self.on_restart()
+            return False
+        self._snapshot = self.engine.snapshot()
+        return True
 
     def _step(self, command: Command, reading: ClockReading, fut: "Future[Applied] | None",
               *, answer: bool = True) -> bool:
@@ -231,12 +337,15 @@ class Controller:
         applied = Applied(command, outcome.reply, stored, self._snapshot, self._config)
         if fut is not None and answer:
             fut.set_result(applied)
+        self._tell_listeners(applied)
+        return True
+
+    def _tell_listeners(self, applied: Applied) -> None:
         for listener in self._listeners:
             try:
                 listener(applied)
             except Exception:
                 logger.exception("listener %r failed", listener)
-        return True
 
     def _reconfigured(self, command: Reconfigure) -> None:
         # The engine never reads the config (it is pure): the command carries it as an

@@ -1,4 +1,4 @@
-"""SQLite store of the queue: one transaction per command, with its events in the outbox.
+"""SQLite store of the queue: one transaction per command (or group), events in the outbox.
 
 WAL + synchronous=FULL: a commit is on the card before the visitor gets paper, so after
 a power cut no issued ticket is lost and no number is issued twice. The outbox sequence
@@ -15,7 +15,7 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 from edge.clock import ClockReading
 from edge.errors import StorageError
@@ -133,6 +133,9 @@ class QueueStore:
         self._meta_values: dict[str, Any] = {}
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
         self._last_seq = int(row[0]) if row else 0
+        # Inside a transaction of several outcomes: what it has numbered and written so far.
+        self._pending_seq = self._last_seq
+        self._pending_meta: dict[str, Any] = {}
         self._checkpointer: WalCheckpointer | None = None
         # Which files this process has open: a deleted one is found by check_files().
         self._vanished = VanishedFiles(self.path, self.conn, rescue_dir)
@@ -210,13 +213,31 @@ class QueueStore:
     # -- write ----------------------------------------------------------------------
     def commit(self, outcome: Outcome, reading: ClockReading) -> list[StoredEvent]:
         """Write one outcome atomically; returns its events with their sequence numbers."""
-        conn = self.conn
+        self.begin()
+        stored = self.write(outcome, reading)
+        self.finish()
+        return stored
+
+    # One transaction may hold several outcomes (the controller's group commit): begin(),
+    # write() each, finish(). Any failure rolls the whole transaction back and raises;
+    # nothing of it is kept, in the file or in what this object remembers.
+    def begin(self) -> None:
+        """Open the write transaction that write() fills and finish() commits."""
         if self._vanished.error is not None:
             # What would be committed now goes into a deleted file: lost at the next start.
             raise self._vanished.error
+        self._pending_seq = self._last_seq
+        self._pending_meta = {}
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException as e:
+            self._failed(e)
+
+    def write(self, outcome: Outcome, reading: ClockReading) -> list[StoredEvent]:
+        """Add one outcome to the open transaction; returns its events, numbered."""
+        conn = self.conn
         stored: list[StoredEvent] = []
-        seq = self._last_seq
-        conn.execute("BEGIN IMMEDIATE")
+        seq = self._pending_seq
         try:
             if outcome.tickets:
                 conn.executemany(_TICKET_UPSERT, [_ticket_row(t) for t in outcome.tickets.values()])
@@ -256,27 +277,42 @@ class QueueStore:
                 meta["last_seq"] = seq
             # Only what changed: fewer rows written per command on the SD card.
             # Compare the values first (cheap), encode only what differs.
+            known = self._pending_meta
             rows = [(k, _meta_json(v)) for k, v in meta.items()
-                    if self._meta_values.get(k, _UNSET) != v]
+                    if known.get(k, self._meta_values.get(k, _UNSET)) != v]
             if rows:
                 conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
-            conn.execute("COMMIT")
         except BaseException as e:
-            # SQLite may have rolled back by itself (a full disk, an I/O error) or never
-            # begun (a read-only file system): the real fault is the one raised.
-            roll_back(conn)
-            if isinstance(e, sqlite3.Error):
-                raise storage_error(e, self.path, "cannot save the command") from None
-            raise
+            self._failed(e)
         for k, _ in rows:
             v = meta[k]
-            # Dicts (alarms, devices) are the engine's and may change in place later;
-            # ints, strings and frozen dataclasses cannot.
-            self._meta_values[k] = copy.deepcopy(v) if isinstance(v, (dict, list)) else v
-        self._last_seq = seq
+            # Dicts (alarms, devices) are the engine's and may change in place later (in a
+            # group, before the commit); ints, strings and frozen dataclasses cannot.
+            known[k] = copy.deepcopy(v) if isinstance(v, (dict, list)) else v
+        self._pending_seq = seq
+        return stored
+
+    def finish(self) -> None:
+        """Commit the open transaction: everything write() added is on the card."""
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException as e:
+            self._failed(e)
+        self._meta_values.update(self._pending_meta)
+        self._pending_meta = {}
+        self._last_seq = self._pending_seq
         if self._checkpointer is not None:
             self._checkpointer.note_commit()
-        return stored
+
+    def _failed(self, e: BaseException) -> NoReturn:
+        # SQLite may have rolled back by itself (a full disk, an I/O error) or never
+        # begun (a read-only file system): the real fault is the one raised.
+        roll_back(self.conn)
+        self._pending_meta = {}
+        self._pending_seq = self._last_seq
+        if isinstance(e, sqlite3.Error):
+            raise storage_error(e, self.path, "cannot save the command") from None
+        raise e
 
     # -- reads for tests, sync and tools ---------------------------------------------
     def outbox(self, after_seq: int = 0, limit: int = 1_000_000) -> list[StoredEvent]:

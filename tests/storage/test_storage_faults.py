@@ -295,3 +295,36 @@ def test_a_storage_alarm_left_raised_by_a_stop_mid_recovery_is_cleared_once_at_t
         assert kinds == ["alarm.raised", "alarm.cleared"]
     finally:
         h.close()
+
+
+def test_a_group_that_fills_the_disk_is_applied_one_by_one_and_loses_nothing(
+        small_disk: Path, demo_config: AppConfig, clock: ManualClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Risk: commands decided together and applied in memory before their shared commit;
+    the commit fails on a full card and the engine keeps tickets the file never saw."""
+    from tests.holding import Held
+    db = small_disk / "kezek.db"
+    h = Held(demo_config, db, clock)
+    try:
+        h.hold()
+        fill(small_disk)
+        futs = [h.controller.submit(IssueTicket(service="docs")) for _ in range(30)]
+        with caplog.at_level("WARNING", logger="edge.controller"):
+            h.release.set()
+            outcomes = []
+            for f in futs:
+                try:
+                    outcomes.append(f.result(30).reply.ticket.label)  # type: ignore[union-attr]
+                except StorageError as e:
+                    assert e.kind == "full"
+                    outcomes.append("refused")
+        assert any("could not be committed together" in r.getMessage() for r in caplog.records)
+        assert "refused" in outcomes
+        issued = [o for o in outcomes if o != "refused"]
+        # Applied one by one after the failed group: numbers follow on, none skipped.
+        assert issued == [f"A-{n:03d}" for n in range(3, 3 + len(issued))]
+        assert sorted((t.id, t.label, t.state.value)
+                      for t in h.engine.state.tickets.values()) == db_tickets(db)
+        assert h.store.last_seq == max(e.seq for e in h.store.outbox())
+    finally:
+        h.close()

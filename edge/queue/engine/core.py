@@ -106,6 +106,14 @@ class QueueEngine(EngineData):
         if outcome.config is not None:
             indexes.rebuild(self)   # lines per (new) service, estimate_samples
 
+    def restore(self, state: EngineState) -> None:
+        """Go back to `state`, the store's committed one, forgetting outcomes applied but
+        never committed (the controller's group commit failed: edge/controller.py)."""
+        configured = [w for n, w in self.state.windows.items() if n in self.windows_in_config]
+        EngineData.__init__(self, list(self.services.values()), configured, self.tz.key,
+                            self.policies, state)
+        indexes.rebuild(self)
+
     # -- reads ----------------------------------------------------------------------
     def ticket(self, ticket_id: int) -> Ticket | None:
         return self.state.tickets.get(ticket_id)
