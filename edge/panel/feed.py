@@ -72,6 +72,7 @@ class Feed:
             except Exception as e:   # a window removed, the controller stopping
                 data = {"window": number, "error": str(e)}
             data["all_services"] = services
+            data["tz"] = self.controller.config.center.timezone
             data["operator_name"] = names.get(data.get("operator") or "", "")
             value[number] = json.dumps(data, ensure_ascii=False, separators=(",", ":"),
                                        sort_keys=True).encode("utf-8")

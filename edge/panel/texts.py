@@ -146,6 +146,10 @@ LABELS: dict[str, dict[str, str]] = {
     "serving": {"kk": "қызмет көрсетілуде", "ru": "обслуживается", "en": "in service"},
     "booked": {"kk": "жазылу бойынша", "ru": "по записи", "en": "booked"},
     "manager": {"kk": "Менеджер", "ru": "Менеджер", "en": "Manager"},
+    "cat_normal": {"kk": "жалпы", "ru": "общая", "en": "general"},
+    "cat_pensioner": {"kk": "зейнеткер", "ru": "пенсионер", "en": "pensioner"},
+    "cat_disability": {"kk": "мүгедектігі бар", "ru": "с инвалидностью", "en": "disability"},
+    "cat_large_family": {"kk": "көпбалалы", "ru": "многодетные", "en": "large family"},
 }
 
 

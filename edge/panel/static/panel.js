@@ -7,7 +7,8 @@
 
   const t = (k) => (L[k] || k);
   const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
-  const hhmm = (ms) => ms ? new Date(ms).toLocaleTimeString("ru-RU", { hour: "2-digit", minute: "2-digit" }) : "—";
+  // Times on the center's clock, whatever the PC's time zone.
+  const hhmm = (ms) => ms ? new Date(ms).toLocaleTimeString("ru-RU", { hour: "2-digit", minute: "2-digit", timeZone: (state && state.tz) || undefined }) : "—";
 
   function applyLang() {
     L = labels[lang] || labels.kk || {};
@@ -118,7 +119,7 @@
     const stages = $("#stages");
     stages.textContent = "";
     if (c) {
-      const rows = [["service", svcName(c.service)], ["category", c.category + (c.booked ? " · " + t("booked") : "")],
+      const rows = [["service", svcName(c.service)], ["category", t("cat_" + c.category) + (c.booked ? " · " + t("booked") : "")],
         ["waited", String(c.waited_min)], ["printed", c.printed ? t("yes") : t("no")]];
       if (c.slot) rows.splice(2, 0, ["slot", c.slot]);
       rows.forEach(([k, v]) => { dl.appendChild(el("dt", t(k))); dl.appendChild(el("dd", v)); });
@@ -170,7 +171,7 @@
 
   async function act(action, extra) {
     const r = await post("/api/action", Object.assign({ action }, extra || {}));
-    if (r.ok) { say(r.text ? r.text : "", "", true); if (action === "close") signedOut(""); }
+    if (r.ok) { say(""); if (action === "close") signedOut(""); }
     else if (r.code && r.code !== "signed_out") say(r.text, r.detail);
   }
 
