@@ -166,7 +166,7 @@ class PanelServer:
         if isinstance(checked, Response):
             return checked
         body = checked[0]
-        lang = body.get("lang") if body.get("lang") in texts.LANGS else texts.DEFAULT_LANG
+        lang = str(body.get("lang")) if body.get("lang") in texts.LANGS else texts.DEFAULT_LANG
         op_id, pin = body.get("operator"), body.get("pin")
         if not isinstance(op_id, str) or not isinstance(pin, str) or not op_id or not pin \
                 or len(op_id) > 32 or len(pin) > 128:
@@ -194,7 +194,7 @@ class PanelServer:
         number = body.get("window")
         client = request.client.host if request.client else ""
         choice = next((w for w in self._windows(op, client) if w["number"] == number), None)
-        if choice is None or isinstance(number, bool):
+        if choice is None or not isinstance(number, int) or isinstance(number, bool):
             return self._refusal("unknown_window", op.lang, 400)
         if not choice["allowed"]:
             bound = self.cfg.window_of(client)
