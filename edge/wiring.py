@@ -32,6 +32,7 @@ BUILDERS: list[tuple[str, Callable[[AppConfig], bool], bool]] = [
     ("edge.drivers.boards.service", lambda c: bool(c.boards.buses), OPTIONAL),
     ("edge.hall.server", lambda c: c.hall.enabled, OPTIONAL),
     ("edge.kiosk.server", lambda c: c.kiosk.enabled, OPTIONAL),
+    ("edge.panel.server", lambda c: c.panel.enabled, OPTIONAL),
     ("edge.announce.service", lambda c: c.announce.enabled, OPTIONAL),
     ("edge.queue.inbox", lambda c: bool(c.bookings.inbox), OPTIONAL),
     # Only when `kezek update` left a record.

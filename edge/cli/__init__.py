@@ -11,7 +11,7 @@ import sys
 SUBCOMMANDS = [
     "run", "demo", "check_config", "print_test", "ticket_preview", "bookings", "doctor",
     "status", "central", "clips", "simulate", "bench",
-    "backup", "ports", "init", "update", "box",
+    "backup", "ports", "init", "update", "box", "operator_hash",
 ]
 
 

@@ -195,7 +195,30 @@ def cross_section_problems(data: Any, bad: Iterable[Loc] = ()) -> list[str]:
     _gpio(doc, services, windows, printers, buzzers, problems)
     _boards(doc, windows, problems)
     _kiosk(doc, services, printers, problems)
+    _panel(doc, services, windows, problems)
     return problems
+
+
+def _panel(doc: Doc, services: Targets, windows: Targets, problems: list[str]) -> None:
+    _unique(doc, [(("operators", i, "id"), doc.text("operators", i, "id"))
+                  for i, _ in enumerate(doc.array("operators"))], problems,
+            lambda v, first: f"operator id {v!r} is used twice (also {_path(first)})")
+    for i, _ in enumerate(doc.array("operators")):
+        for j, sid in enumerate(doc.array("operators", i, "services")):
+            if isinstance(sid, str) and not doc.has_errors("operators", i, "services", j):
+                services.check(("operators", i, "services", j), sid, problems)
+    pcs = [(("panel", "pcs", i, "address"), doc.text("panel", "pcs", i, "address"))
+           for i, _ in enumerate(doc.array("panel", "pcs"))]
+    _unique(doc, pcs, problems, lambda v, first: f"PC {v} is bound twice (also {_path(first)})")
+    for i, _ in enumerate(doc.array("panel", "pcs")):
+        windows.check(("panel", "pcs", i, "window"), doc.number("panel", "pcs", i, "window"),
+                      problems)
+    if doc.get("panel", "enabled") is True:
+        port = _port(doc, "panel", 8082)
+        for other, default in (("hall", 8080), ("kiosk", 8081)):
+            if port and doc.get(other, "enabled") is True and port == _port(doc, other, default):
+                problems.append(f"panel.port: port {port} is also the {other} page's "
+                                f"({other}.port); give the panel its own, e.g. 8082")
 
 
 def _kiosk(doc: Doc, services: Targets, printers: Targets, problems: list[str]) -> None:

@@ -13,6 +13,7 @@ from edge.config.hall import HallConfig
 from edge.config.crosscheck import cross_section_problems
 from edge.config.hardware import BoardsConfig, GpioConfig
 from edge.config.kiosk import KioskConfig
+from edge.config.panel import OperatorConfig, PanelConfig
 from edge.config.policies import BookingsConfig, PoliciesConfig
 from edge.config.printing import PrinterConfig, TicketLayoutConfig
 from edge.config.sync import SyncConfig
@@ -40,6 +41,8 @@ class AppConfig(StrictModel):
     boards: BoardsConfig = BoardsConfig()
     hall: HallConfig = HallConfig()
     kiosk: KioskConfig = KioskConfig()
+    panel: PanelConfig = PanelConfig()
+    operators: list[OperatorConfig] = Field(default_factory=list, max_length=500)
     announce: AnnounceConfig = AnnounceConfig()
     policies: PoliciesConfig = PoliciesConfig()
     calendar: CalendarConfig = CalendarConfig()
@@ -56,6 +59,12 @@ class AppConfig(StrictModel):
         if problems:
             raise CrossReferenceErrors(problems)
         return self
+
+    def operator(self, operator_id: str) -> OperatorConfig | None:
+        for o in self.operators:
+            if o.id == operator_id:
+                return o
+        return None
 
     def service(self, service_id: str) -> ServiceConfig:
         for s in self.services:

@@ -15,7 +15,14 @@ from edge.queue.policies import Policies
 
 @dataclass(frozen=True)
 class Command:
-    """Base class. `source` names who asked (console, gpio:17, mqtt:cmd-id, timer)."""
+    """Base class. `source` names who asked (console, gpio:17, mqtt:cmd-id, timer).
+
+    `operator`: the operator who asked, from a signed-in panel (edge/panel). A command at a
+    window that names an operator is refused unless that operator is signed in there
+    (engine/operators.py); without one (keypad, console) the window's operator is named.
+    """
+
+    operator: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class Transfer(Command):
     window: int
     service: str
     source: str = "console"
+    note: str = ""                 # for the next stage's operator (kept on the ticket)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class ReturnTicket(Command):
 class PauseWindow(Command):
     window: int
     source: str = "console"
+    reason: str = ""               # break, technical, paperwork (the panel's choices)
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,31 @@ class Rate(Command):
     window: int
     score: int
     source: str = "console"
+
+
+@dataclass(frozen=True)
+class SignIn(Command):
+    """Operator `operator` starts work at `window` (the panel). A window has at most one."""
+
+    window: int
+    source: str = "panel"
+
+
+@dataclass(frozen=True)
+class SignOut(Command):
+    """The operator at `window` stops work there; `reason`: sign_out, idle, moved..."""
+
+    window: int
+    reason: str = "sign_out"
+    source: str = "panel"
+
+
+@dataclass(frozen=True)
+class DeskView(Command):
+    """Query (no change): what the panel of `window` shows (engine/desk.py)."""
+
+    window: int
+    source: str = "panel"
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class Window:
     ticket_id: int | None = None     # the ticket called to or served at this window
     last_done_ticket_id: int | None = None  # for ratings: the visit just finished here
     last_done_mono_ms: int | None = None
+    operator: str | None = None      # the operator signed in here (at most one; operators.py)
 
     def with_(self, **changes: Any) -> "Window":
         return _copy_with(self, _WINDOW_FIELDS, changes)

@@ -25,6 +25,7 @@ class WindowView:
     service: str | None
     services: dict[str, int]
     benefit: bool
+    operator: str | None = None    # the operator signed in here
 
 
 @dataclass(frozen=True)

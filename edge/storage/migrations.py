@@ -92,6 +92,11 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE counters",
         "ALTER TABLE counters_v3 RENAME TO counters",
     ],
+    # 4: the operator signed in at each window (issue 19): queue state, so a restart keeps
+    # who works where.
+    [
+        "ALTER TABLE windows ADD COLUMN operator TEXT",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -195,11 +195,13 @@ class QueueStore:
         for row in self.conn.execute(q, (st.day,)):
             t = _ticket_from_row(row)
             st.tickets[t.id] = t
-        for number, state, tid, last_id, last_ms in self.conn.execute(
-                "SELECT number, state, ticket_id, last_done_ticket_id, last_done_ms FROM windows"):
+        for number, state, tid, last_id, last_ms, operator in self.conn.execute(
+                "SELECT number, state, ticket_id, last_done_ticket_id, last_done_ms, operator "
+                "FROM windows"):
             st.windows[number] = Window(number=number, label=str(number), weights={},
                                         state=WindowState(state), ticket_id=tid,
-                                        last_done_ticket_id=last_id, last_done_mono_ms=last_ms)
+                                        last_done_ticket_id=last_id, last_done_mono_ms=last_ms,
+                                        operator=operator)
         for service, day, last in self.conn.execute("SELECT service, day, last_number FROM counters"):
             st.counters[service] = Counter(day, last)
         st.bookings_version = self.meta("bookings_version") or 0
@@ -247,9 +249,9 @@ class QueueStore:
             if outcome.windows:
                 conn.executemany(
                     "INSERT OR REPLACE INTO windows (number, state, ticket_id, last_done_ticket_id, "
-                    "last_done_ms) VALUES (?, ?, ?, ?, ?)",
+                    "last_done_ms, operator) VALUES (?, ?, ?, ?, ?, ?)",
                     [(w.number, w.state.value, w.ticket_id, w.last_done_ticket_id,
-                      w.last_done_mono_ms) for w in outcome.windows.values()])
+                      w.last_done_mono_ms, w.operator) for w in outcome.windows.values()])
             if outcome.counters:
                 conn.executemany(
                     "INSERT OR REPLACE INTO counters (service, day, last_number) VALUES (?, ?, ?)",

@@ -203,6 +203,10 @@ class CentralSections(Wire):
     calendar: dict[str, Any] | None = Field(
         default=None, description="replaces [calendar]: closed days, shortened days, duty "
                                   "hours (same keys as the TOML file)")
+    operators: list[dict[str, Any]] | None = Field(
+        default=None, max_length=500,
+        description="replaces [[operators]]: who signs in at the panel, with PIN hashes "
+                    "(same keys as the TOML file)")
 
 
 class CfgMessage(Downlink):

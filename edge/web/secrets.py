@@ -3,7 +3,7 @@
 Format: `scrypt$<log2 n>$<r>$<p>$<salt, base64>$<hash, base64>`. The cost travels with the
 hash, so it can be raised later without breaking what is stored. Defaults: n = 2^14,
 r = 8, p = 1 (16 MB and ~50 ms here, a few hundred ms on a Pi 4, once per sign-in);
-`kezek operator hash` makes one. A PIN of a few digits is weak however slowly it is
+`kezek operator-hash` makes one. A PIN of a few digits is weak however slowly it is
 hashed: the sign-in lockout (edge/web/lockout.py) is what stops guessing on the LAN.
 """
 

@@ -140,6 +140,21 @@ window = 1
 
 [announce]
 output = { type = "command", argv = ["paplay", "{file}"] }
+
+[panel]
+enabled = true
+port = 8082
+
+[[panel.pcs]]
+address = "10.0.5.21"
+window = 1
+
+[[operators]]
+id = "aigerim"
+name = "Айгерім"
+services = ["docs"]
+role = "operator"
+secret = "scrypt$14$8$1$dSuvOzZl8p0OFC7GRrKLUQ==$N6MKCAjGXoFBxh4Ie1ZvXqu8qFH6+RXs+zxP4HjSsO0="
 """)
 
 OUTPUTS = [{"type": "file", "dir": "/tmp/calls"}, {"type": "fake"}]

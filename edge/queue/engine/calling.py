@@ -24,7 +24,7 @@ def call(d: Draft, w: Window, t: Ticket) -> None:
                 serving_ms=None, extra=called_extra(t.extra))
     d.put(t)
     d.put_window(w.with_(ticket_id=t.id))
-    d.emit("ticket.called", **ticket_view(t), window=w.number, calls=1,
+    d.emit("ticket.called", **ticket_view(t), window=w.number, operator=w.operator, calls=1,
            wait_s=max(0, (d.now - t.queued_ms) // 1000))
     d.out.reply = Reply(f"CALL {t.label} -> {w.number}", t)
 
@@ -37,10 +37,12 @@ def mark_done(d: Draft, w: Window, t: Ticket, implicit: bool = False) -> None:
     if PAUSED_SINCE in extra:  # done while paused: the break ends with the visit
         extra = {k: v for k, v in extra.items() if k != PAUSED_SINCE}
         extra[PAUSED_MS] = paused
+    if w.operator is not None:   # a rating after the operator signed out still names them
+        extra = {**extra, "operator": w.operator}
     t = t.with_(state=TicketState.DONE, finished_ms=d.now, window=w.number, extra=extra)
     d.put(t)
     release(d, w, t)
-    d.emit("ticket.done", **ticket_view(t), window=w.number,
+    d.emit("ticket.done", **ticket_view(t), window=w.number, operator=w.operator,
            service_s=max(0, (d.now - start - paused) // 1000),
            visit_s=max(0, (d.now - t.issued_ms) // 1000), implicit=implicit,
            **({"paused_s": paused // 1000} if paused else {}))
@@ -242,7 +244,8 @@ def recall(d: Draft, cmd: c.Recall) -> None:
         return
     t = t.with_(recalls=t.recalls + 1, called_ms=d.now)
     d.put(t)
-    d.emit("ticket.recalled", **ticket_view(t), window=w.number, calls=calls)
+    d.emit("ticket.recalled", **ticket_view(t), window=w.number, operator=w.operator,
+           calls=calls)
     d.out.reply = Reply(f"CALL {t.label} -> {w.number} (recall {t.recalls})", t)
 
 
@@ -262,7 +265,7 @@ def start_service(d: Draft, cmd: c.StartService) -> None:
             extra[PAUSED_SINCE] = d.now
     t = t.with_(state=TicketState.SERVING, serving_ms=d.now, extra=extra)
     d.put(t)
-    d.emit("ticket.serving", **ticket_view(t), window=w.number,
+    d.emit("ticket.serving", **ticket_view(t), window=w.number, operator=w.operator,
            wait_s=max(0, ((t.called_ms or d.now) - t.queued_ms) // 1000))
     d.out.reply = Reply(f"SERVING {t.label} at {w.number}", t)
 

@@ -17,8 +17,8 @@ from typing import Any
 from edge.clock import ClockReading
 from edge.errors import CommandError
 from edge.queue import commands as c
-from edge.queue.engine import (alarms, calling, checkin, day, indexes, issuing, paper, reload,
-                               timers, views, windows)
+from edge.queue.engine import (alarms, calling, checkin, day, desk, indexes, issuing,
+                               operators, paper, reload, timers, views, windows)
 from edge.queue.engine.draft import Draft, EngineData, Handler
 from edge.queue.engine.state import EngineState, Outcome
 from edge.queue.lines import Line
@@ -29,7 +29,8 @@ from edge.queue.timebase import advance, local_day
 
 HANDLERS: dict[type[c.Command], Handler] = {
     **issuing.HANDLERS, **calling.HANDLERS, **windows.HANDLERS, **paper.HANDLERS,
-    **checkin.HANDLERS, **alarms.HANDLERS, **reload.HANDLERS,
+    **checkin.HANDLERS, **alarms.HANDLERS, **reload.HANDLERS, **operators.HANDLERS,
+    **desk.HANDLERS,
     c.Tick: lambda d, cmd: None,   # only the rules that run around every command
 }
 
@@ -60,6 +61,7 @@ class QueueEngine(EngineData):
                                "not started: decide and commit a Tick first (see day_ends)")
         day.roll_day(draft)
         scanned = timers.before_command(draft)
+        operators.check(draft, command)
         handler(draft, command)
         timers.after_command(draft, scanned)
         return draft.finish()

@@ -6,6 +6,7 @@ from typing import Any
 
 from edge.queue.engine.draft import (EXTRA_MOMENTS, UNSYNCED_BOOT, Draft, EngineData,
                                      open_today, ticket_view)
+from edge.queue.engine import operators
 from edge.queue.engine.state import Counter
 from edge.queue.model import Ticket, TicketState
 from edge.queue.timebase import local_day, next_day_starts_ms
@@ -52,12 +53,15 @@ def roll_day(d: Draft) -> None:
             continue
         final = TicketState.DONE if t.state is TicketState.SERVING else TicketState.NO_SHOW
         d.put(t.with_(state=final, finished_ms=d.now, window=None))
+        at = e.state.windows.get(t.window) if t.window is not None else None
         d.emit("ticket.done" if final is TicketState.DONE else "ticket.no_show",
                **ticket_view(t), window=t.window, reason="day_closed", auto=True,
+               operator=at.operator if at is not None else None,
                calls=t.recalls + (1 if t.called_ms else 0))
     for w in e.state.windows.values():
         if w.ticket_id is not None and w.ticket_id not in carried:
             d.put_window(d.window(w.number).with_(ticket_id=None))
+    operators.day_end(d)
     d.emit("day.started", day=today, previous=previous)
 
 

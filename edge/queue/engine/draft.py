@@ -186,7 +186,7 @@ def merge_windows(configured: list[Window], saved: dict[int, Window]) -> dict[in
         if old is not None:
             w = w.with_(state=old.state, ticket_id=old.ticket_id,
                         last_done_ticket_id=old.last_done_ticket_id,
-                        last_done_mono_ms=old.last_done_mono_ms)
+                        last_done_mono_ms=old.last_done_mono_ms, operator=old.operator)
         merged[w.number] = w
     # A window removed from the config keeps existing while it holds a ticket.
     for n, old in saved.items():
@@ -308,7 +308,8 @@ def no_show_ticket(d: Draft, w: Window, t: Ticket, auto: bool,
                 extra={**t.extra, "no_show": reason} if reason else t.extra)
     d.put(t)
     release(d, w)
-    d.emit("ticket.no_show", **ticket_view(t), window=w.number, calls=t.recalls + 1, auto=auto,
+    d.emit("ticket.no_show", **ticket_view(t), window=w.number, operator=w.operator,
+           calls=t.recalls + 1, auto=auto,
            **({"reason": reason} if reason else {}))
 
 

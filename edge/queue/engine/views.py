@@ -44,7 +44,8 @@ def snapshot(e: EngineData) -> QueueSnapshot:
         if cached_w is None or cached_w[0] is not w or cached_w[1] is not t:
             cached_w = (w, t, WindowView(w.number, w.label, w.state.value,
                                          t.label if t else None, t.state.value if t else None,
-                                         t.service if t else None, dict(w.weights), w.benefit))
+                                         t.service if t else None, dict(w.weights), w.benefit,
+                                         w.operator))
             e._window_views[number] = cached_w
         windows.append(cached_w[2])
     # Tickets waiting for their paper (docs/queue.md, "No ghost tickets"): the oldest

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from edge.errors import CommandError
 from edge.queue import commands as c
 from edge.queue.engine.draft import (PAUSED_MS, PAUSED_SINCE, Draft, Handler, find_service,
                                      find_today, held_at, in_config, line_note, may_come_back,
                                      paused_ms, release, ticket_view, without_slot)
+from edge.queue.engine.desk import NOTE, STAGES
+from edge.queue.engine.operators import leave
 from edge.queue.engine.state import Reply
 from edge.queue.lines import TIER_BENEFIT, TIER_NORMAL, TIER_TRANSFER
 from edge.queue.model import TicketState, WindowState
+
+NOTE_MAX = 200
+MAX_STAGES = 10
+IIN_LIKE = re.compile(r"\d{12,}")
 
 
 def transfer(d: Draft, cmd: c.Transfer) -> None:
@@ -17,13 +25,20 @@ def transfer(d: Draft, cmd: c.Transfer) -> None:
     target = find_service(e, cmd.service)
     w, t = held_at(d, cmd.window)
     same = target.id == t.service
-    note = line_note(e, target.id)
-    if note is None:
+    line = line_note(e, target.id)
+    if line is None:
         raise CommandError("no_window", f"no window serves {target.id}; {t.label} stays at "
                            f"window {w.number} (add {target.id} to a window's services)")
+    note = clean_note(cmd.note)
+    extra = without_slot(t.extra)
+    # The visit's stages so far (the panel shows them) and the note for the next stage.
+    stage = {"service": t.service, "window": w.number, "operator": w.operator,
+             "queued_ms": t.queued_ms, "called_ms": t.called_ms, "serving_ms": t.serving_ms,
+             "ended_ms": d.now}
+    extra = {**extra, STAGES: [*extra.get(STAGES, []), stage][-MAX_STAGES:], NOTE: note}
     moved = t.with_(state=TicketState.WAITING, service=target.id, window=None,
                     arrival=d.arrival(), queued_ms=d.now, called_ms=None, serving_ms=None,
-                    recalls=0, extra=without_slot(t.extra),
+                    recalls=0, extra=extra,
                     # To another service: right after those already in service there.
                     # To the same service: the back of the line, as a fresh arrival.
                     tier=(TIER_BENEFIT if t.category.is_benefit else TIER_NORMAL) if same
@@ -31,8 +46,15 @@ def transfer(d: Draft, cmd: c.Transfer) -> None:
     d.put(moved)
     release(d, w)
     d.emit("ticket.transferred", **ticket_view(t), to_service=target.id, window=w.number,
-           visit=t.visit)
-    d.out.reply = Reply(f"TRANSFER {t.label} -> {target.id}{note}", moved)
+           visit=t.visit, operator=w.operator, **({"note": note} if note else {}))
+    d.out.reply = Reply(f"TRANSFER {t.label} -> {target.id}{line}", moved)
+
+
+def clean_note(text: str) -> str:
+    """A transfer's note as kept: one short line, and any run of 12 digits (an IIN typed
+    into it) masked, since notes go into events and to central."""
+    one_line = " ".join(text.split())[:NOTE_MAX]
+    return IIN_LIKE.sub(lambda m: "*" * len(m[0]), one_line)
 
 
 def park(d: Draft, cmd: c.Park) -> None:
@@ -40,7 +62,7 @@ def park(d: Draft, cmd: c.Park) -> None:
     t = t.with_(state=TicketState.PARKED, window=None, extra=without_slot(t.extra))
     d.put(t)
     release(d, w)
-    d.emit("ticket.parked", **ticket_view(t), window=w.number)
+    d.emit("ticket.parked", **ticket_view(t), window=w.number, operator=w.operator)
     d.out.reply = Reply(f"PARKED {t.label}", t)
 
 
@@ -60,7 +82,7 @@ def unpark(d: Draft, cmd: c.Unpark) -> None:
 
 
 def set_window(d: Draft, number: int, state: WindowState, event: str,
-               allowed: tuple[WindowState, ...]) -> None:
+               allowed: tuple[WindowState, ...], **data: str) -> None:
     # Closing a removed window is harmless (and tidies the hall screen): allowed.
     w = d.window(number) if state is WindowState.CLOSED else \
         in_config(d, number, f"be {state.value}")
@@ -70,12 +92,13 @@ def set_window(d: Draft, number: int, state: WindowState, event: str,
     if w.state not in allowed:
         raise CommandError("window_state", f"window {number} is {w.state.value}; cannot {event}")
     d.put_window(w.with_(state=state))
-    d.emit(f"window.{event}", window=number)
+    d.emit(f"window.{event}", window=number, operator=w.operator, **data)
     d.out.reply = Reply(f"WINDOW {number} {state.value}")
 
 
 def pause_window(d: Draft, cmd: c.PauseWindow) -> None:
-    set_window(d, cmd.window, WindowState.PAUSED, "paused", (WindowState.OPEN,))
+    reason = {"reason": cmd.reason[:32]} if cmd.reason else {}
+    set_window(d, cmd.window, WindowState.PAUSED, "paused", (WindowState.OPEN,), **reason)
     visit_break(d, cmd.window, paused=True)
 
 
@@ -117,6 +140,8 @@ def close_window(d: Draft, cmd: c.CloseWindow) -> None:
                                "finish, transfer or park it first")
     set_window(d, cmd.window, WindowState.CLOSED, "closed",
                (WindowState.OPEN, WindowState.PAUSED))
+    # Closing at the end of the shift ends the operator's work there.
+    leave(d, cmd.window, "window_closed")
 
 
 def rate(d: Draft, cmd: c.Rate) -> None:
@@ -134,6 +159,7 @@ def rate(d: Draft, cmd: c.Rate) -> None:
         raise CommandError("rating_ignored", f"{t.label} was already rated")
     d.put(t.with_(extra={**t.extra, "rating": cmd.score}))
     d.emit("rating.recorded", **ticket_view(t), window=w.number, visit=t.visit,
+           operator=t.extra.get("operator", w.operator),
            score=cmd.score)
     d.out.reply = Reply(f"RATED {t.label} {cmd.score}", t)
 
