@@ -17,7 +17,6 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Callable, cast
 
 from edge.clock import Clock, ClockReading
@@ -28,25 +27,12 @@ from edge.queue.commands import Command, Reconfigure, RecordEvent, Tick
 from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
+from edge.storage.fault_state import StorageFault
 from edge.storage.store import QueueStore
 
 __all__ = ["Applied", "Controller", "Listener", "StorageFault"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StorageFault:
-    """The database cannot be written now: what (`kind`), why, and since when."""
-
-    kind: str          # full, readonly, corrupt, io, busy, missing, or "" (unknown)
-    message: str       # the error, naming the folder and the fix
-    since_ms: int      # wall clock of the first failed commit
-    failures: int = 1  # commits refused since then
-
-    @property
-    def alarm(self) -> str:
-        return f"storage.{self.kind or 'error'}"
 
 
 # While the database cannot be written, the alarm is tried this often: it is stored (and
@@ -397,11 +383,8 @@ class Controller:
                                         source="storage"), None)
 
     def _storage_alarm(self) -> RecordEvent:
-        fault = self.storage_fault
-        assert fault is not None
-        return RecordEvent("alarm.raised", {
-            "alarm": fault.alarm, "severity": "critical", "message": fault.message,
-            "since_ms": fault.since_ms, "refused": fault.failures}, source="storage")
+        assert self.storage_fault is not None
+        return self.storage_fault.raised()
 
     def _storage_recovered(self) -> None:
         # A commit went through: the alarm that could not be stored while it lasted is
@@ -413,5 +396,4 @@ class Controller:
         logger.warning("the queue database saves again (%s refused commands since the fault: "
                        "%s)", fault.failures, fault.message)
         self.submit(raised)
-        self.submit(RecordEvent("alarm.cleared", {"alarm": fault.alarm,
-                                                  "refused": fault.failures}, source="storage"))
+        self.submit(fault.cleared())
