@@ -19,7 +19,7 @@ from edge.config import AppConfig
 from edge.control import Applied
 from edge.controller import GROUP_MAX
 from edge.errors import CommandError
-from edge.queue.commands import CallNext, Finish, IssueTicket, StartService
+from edge.queue.commands import CallNext, Finish, IssueTicket, StartService, TicketPrinted
 from tests.holding import Held
 
 
@@ -85,3 +85,26 @@ def test_a_group_is_never_bigger_than_group_max(held: Held) -> None:
     for f in futs:
         f.result(30)
     assert held.store.commits - before == 2
+
+
+def test_a_lone_ticket_printed_waits_for_the_next_press_and_shares_its_commit(
+        held: Held) -> None:
+    """Risk: two writes to the card per printed ticket at a busy kiosk (its wear, its rate)."""
+    first = held.controller.call(IssueTicket(service="docs", printer="kiosk"), timeout=30)
+    assert first.reply.ticket is not None
+    held.controller.printed_waits_s = 60.0   # long enough that only company ends the wait
+    before = held.store.commits
+    printed = held.controller.submit(TicketPrinted(ticket_id=first.reply.ticket.id, ok=True))
+    pressed = held.controller.submit(IssueTicket(service="docs", printer="kiosk"))
+    assert pressed.result(30).reply.ticket is not None
+    printed.result(30)
+    assert held.store.commits - before == 1
+
+
+def test_a_lone_ticket_printed_with_no_company_is_committed_after_its_wait(held: Held) -> None:
+    first = held.controller.call(IssueTicket(service="docs", printer="kiosk"), timeout=30)
+    assert first.reply.ticket is not None
+    held.controller.printed_waits_s = 0.05
+    done = held.controller.call(TicketPrinted(ticket_id=first.reply.ticket.id, ok=True),
+                                timeout=30)
+    assert [e.type for e in done.events] == ["ticket.printed"]
