@@ -27,6 +27,7 @@ from edge.queue.timebase import TimeBase
 from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.storage.faults import fix_for, storage_error
 from edge.storage.migrations import LATEST, MIGRATIONS
+from edge.storage.stages import StageBook, StagePlan
 from edge.storage.transaction import roll_back, write_transaction
 from edge.storage.vanished import VanishedFiles
 
@@ -134,6 +135,8 @@ class QueueStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
         self._last_seq = int(row[0]) if row else 0
         self._checkpointer: WalCheckpointer | None = None
+        # The visit stages of live tickets (the manager's figures), derived from the events.
+        self.stages = StageBook(self.conn)
         # Which files this process has open: a deleted one is found by check_files().
         self._vanished = VanishedFiles(self.path, self.conn, rescue_dir)
 
@@ -216,6 +219,7 @@ class QueueStore:
             raise self._vanished.error
         stored: list[StoredEvent] = []
         seq = self._last_seq
+        stage_plan = self._stage_plan(outcome)
         conn.execute("BEGIN IMMEDIATE")
         try:
             if outcome.tickets:
@@ -251,6 +255,8 @@ class QueueStore:
                 conn.executemany(
                     "INSERT INTO outbox (seq, id, type, ts_ms, mono_ms, boot, clock_synced, data) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows_out)
+            if stage_plan is not None and not stage_plan.is_empty:
+                self.stages.write(stage_plan)
             meta = dict(outcome.meta)
             if stored:
                 meta["last_seq"] = seq
@@ -274,9 +280,23 @@ class QueueStore:
             # ints, strings and frozen dataclasses cannot.
             self._meta_values[k] = copy.deepcopy(v) if isinstance(v, (dict, list)) else v
         self._last_seq = seq
+        if stage_plan is not None:
+            self.stages.committed(stage_plan)
         if self._checkpointer is not None:
             self._checkpointer.note_commit()
         return stored
+
+    def _stage_plan(self, outcome: Outcome) -> StagePlan | None:
+        if not outcome.events:
+            return None
+        try:
+            return self.stages.plan(outcome)
+        except Exception:
+            # The manager's figures are not worth a refused ticket: the queue goes on and
+            # this command's stage rows are missing (said loudly, with the traceback).
+            logger.exception("visit stages: cannot derive this command's rows; the queue "
+                             "goes on, the day's figures miss them")
+            return None
 
     # -- reads for tests, sync and tools ---------------------------------------------
     def outbox(self, after_seq: int = 0, limit: int = 1_000_000) -> list[StoredEvent]:
