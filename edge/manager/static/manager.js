@@ -15,7 +15,8 @@
       window_busy: "Терезеде келуші бар: алдымен қызметті аяқтаңыз.",
       window_state: "Терезе қазір бұлай өзгере алмайды.", unknown_window: "Мұндай терезе жоқ.",
       window_removed: "Бұл терезе енді конфигурацияда жоқ.", csrf: "Бетті жаңартыңыз.",
-      not_saved: "Сақталмады, қайталап көріңіз.", done: "Дайын", min: "мин" },
+      not_saved: "Сақталмады, қайталап көріңіз.", opened: "Терезе {n} ашылды",
+      closed: "Терезе {n} жабылды" },
     ru: { title: "День центра", day: "День", csv: "Скачать CSV", windows: "Окна",
       alarms: "Открытые тревоги", noAlarms: "Тревог нет", chart: "Ожидание по часам, мин",
       services: "Услуги", byWindow: "По окнам", operators: "Операторы",
@@ -30,7 +31,8 @@
       window_busy: "У окна посетитель: сначала завершите обслуживание.",
       window_state: "Окно сейчас не может так измениться.", unknown_window: "Такого окна нет.",
       window_removed: "Этого окна больше нет в конфигурации.", csrf: "Обновите страницу.",
-      not_saved: "Не сохранено, попробуйте ещё раз.", done: "Готово", min: "мин" },
+      not_saved: "Не сохранено, попробуйте ещё раз.", opened: "Окно {n} открыто",
+      closed: "Окно {n} закрыто" },
     en: { title: "The center's day", day: "Day", csv: "Download CSV", windows: "Windows",
       alarms: "Open alarms", noAlarms: "No alarms", chart: "Waits through the day, min",
       services: "Services", byWindow: "By window", operators: "Operators",
@@ -44,7 +46,8 @@
       called: "called", window_busy: "A visitor is at the window: finish the visit first.",
       window_state: "The window cannot change that way now.", unknown_window: "No such window.",
       window_removed: "This window is no longer in the configuration.", csrf: "Reload the page.",
-      not_saved: "Not saved; try again.", done: "Done", min: "min" }
+      not_saved: "Not saved; try again.", opened: "Window {n} opened",
+      closed: "Window {n} closed" }
   };
   var lang = localStorage.getItem("kezek.lang") || "kk";
   if (!T[lang]) { lang = "kk"; }
@@ -60,8 +63,9 @@
   }
   function dur(ms) {
     if (ms === null || ms === undefined) { return "—"; }
-    var s = Math.round(ms / 1000), m = Math.floor(s / 60);
-    return m + ":" + String(s % 60).padStart(2, "0");
+    var s = Math.round(ms / 1000), m = Math.floor(s / 60), ss = String(s % 60).padStart(2, "0");
+    if (m < 60) { return m + ":" + ss; }
+    return Math.floor(m / 60) + ":" + String(m % 60).padStart(2, "0") + ":" + ss;
   }
   function say(text, ok) {
     var m = $("message");
@@ -132,7 +136,10 @@
     day.windows_now.forEach(function (w) {
       var li = el("li", "win " + w.state);
       li.id = "win-" + w.number;
-      li.appendChild(el("span", "num", w.label || w.number));
+      li.appendChild(el("span", "num", w.number));
+      var label = el("span", "label", w.label && w.label !== String(w.number) ? w.label : "");
+      label.title = w.label || "";
+      li.appendChild(label);
       li.appendChild(el("span", "state", t("st_" + w.state)));
       li.appendChild(el("span", "ticket", w.ticket ? w.ticket : ""));
       var open = w.state === "closed";
@@ -173,7 +180,7 @@
     var n = last - first + 1, W = 620, H = 190, L = 34, B = 22, top = 12;
     var max = 1;
     hours.forEach(function (h) { max = Math.max(max, h.wait_p90_ms / 60000); });
-    max = Math.ceil(max / 5) * 5;
+    max = Math.ceil(max / 10) * 10;
     var bw = (W - L - 8) / n, y = function (min) { return top + (H - top - B) * (1 - min / max); };
     var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img" });
     [0, max / 2, max].forEach(function (v) {
@@ -254,7 +261,10 @@
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": (day && day.csrf) || "" }
     }).then(function (r) { return r.json(); }).then(function (j) {
-      if (j.ok) { say(t("done") + ": " + (j.text || ""), true); load(); }
+      if (j.ok) {
+        say(t(action === "open" ? "opened" : "closed").replace("{n}", number), true);
+        load();
+      }
       else { say(T[lang][j.code] || j.error || j.code); }
     }).catch(function () { say(t("not_saved")); });
   }
