@@ -29,7 +29,11 @@ _UPSERT = (f"INSERT INTO visit_stages ({', '.join(STAGE_COLS)}) "
            f"VALUES ({', '.join('?' * len(STAGE_COLS))}) ON CONFLICT(id) DO UPDATE SET "
            + ", ".join(f"{c}=excluded.{c}" for c in STAGE_COLS[4:]))
 OUTCOMES = ("done", "no_show", "transferred", "voided", "open")
-# The events whose data names the operator (issue 19; the key may be missing: null).
+# Events that change an open stage (the paper events do not: no row is rewritten for them).
+# `ticket.started` is the name issue 19 uses for `ticket.serving`: both are taken.
+_STAGE_EVENTS = frozenset({"ticket.called", "ticket.recalled", "ticket.serving",
+                           "ticket.started", "ticket.done", "ticket.no_show", "ticket.voided",
+                           "ticket.transferred", "ticket.parked", "ticket.unparked"})
 _SLA_PREFIXES = ("sla.wait:", "sla.service:", "sla.visit:")
 
 
@@ -106,9 +110,12 @@ class StageBook:
                 plan.rows[stage["id"]] = stage
             plan.redates.append((str(data.get("day")), tid, str(data.get("previous"))))
             return
+        if kind not in _STAGE_EVENTS:
+            return
         stage = self._open_stage(plan, tid, tickets)
         if stage is None:
             return
+        before = dict(stage)
         _note_operator(stage, data)
         window = data.get("window")
         if isinstance(window, int):
@@ -117,7 +124,7 @@ class StageBook:
             if stage["called_ms"] is None:
                 stage["called_ms"] = now
                 stage["waited_ms"] = max(0, now - stage["queued_ms"])
-        elif kind == "ticket.serving":
+        elif kind in ("ticket.serving", "ticket.started"):
             if stage["started_ms"] is None:
                 stage["started_ms"] = now
         elif kind == "ticket.done":
@@ -137,7 +144,8 @@ class StageBook:
             to = data.get("to_service")
             if t is not None and isinstance(to, str):
                 self._new_stage(plan, t, to, stage["stage"] + 1)
-        plan.rows[stage["id"]] = stage
+        if stage != before:      # a recall at the same window rewrites nothing
+            plan.rows[stage["id"]] = stage
 
     def _new_stage(self, plan: StagePlan, t: Ticket, service: str, number: int) -> Stage:
         stage: Stage = {

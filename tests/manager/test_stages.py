@@ -95,6 +95,10 @@ def test_the_operator_named_by_an_event_is_kept(harness: Harness) -> None:
                                                            "operator": None})]))
     assert plan.rows[book.open[tid]["id"]]["operator"] == "aigerim"
     assert store is h.store
+    # Paper events and a recall that changes nothing rewrite no row (one less page a command).
+    quiet = book.plan(_outcome(h, [Event("ticket.printed", {"ticket_id": tid, "printer": "k"}),
+                                   Event("ticket.recalled", {"ticket_id": tid})]))
+    assert quiet.is_empty
 
 
 def _outcome(h: Harness, events: list[Event]) -> Any:
