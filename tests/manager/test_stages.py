@@ -118,15 +118,17 @@ def test_an_old_database_migrates_with_its_tickets_as_stages(tmp_path: Path, dem
     clock.advance(30)
     h.call(c.Finish(1))
     h.close()
-    conn = sqlite3.connect(db)    # as a kezek of schema v3 left it
+    # The stages' migration is the newest: a database one version older has no stages.
+    assert MIGRATIONS[LATEST - 1][0].lstrip().startswith("CREATE TABLE visit_stages"), \
+        "visit_stages must be the newest migration (or undo the newer ones here too)"
+    conn = sqlite3.connect(db)    # as the kezek before it left the file
     conn.execute("DROP TABLE visit_stages")
     conn.execute(f"PRAGMA user_version={LATEST - 1}")
     conn.commit()
     conn.close()
-    assert MIGRATIONS[LATEST - 1][0].lstrip().startswith("CREATE TABLE visit_stages")
     with QueueStore(db) as store:
         assert len(store.stages.open) == 1                # A-002 still waits
     rows = stages(db)
     assert [(r["label"], r["outcome"], r["waited_ms"], r["served_ms"]) for r in rows] == [
         ("A-001", "done", 90_000, 30_000), ("A-002", "open", None, None)]
-    assert list((tmp_path / "backups").glob("kezek-v3-*.db"))
+    assert list((tmp_path / "backups").glob(f"kezek-v{LATEST - 1}-*.db"))
