@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "/run/kezek/status.sock)")
     p.add_argument("--config", type=Path, default=None,
                    help="read the socket path from this config")
+    p.add_argument("--list", metavar="SERVICE", default=None,
+                   help="list the service's waiting, parked and no-show tickets (numbers, "
+                        "waits, not printed) instead, e.g. for a keypad's \"call A-017\"")
     p.add_argument("--json", action="store_true", help="print the raw status as JSON")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     p.set_defaults(func=handle)
@@ -44,8 +47,9 @@ def handle(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 1
+    request = {"cmd": "list", "service": args.list} if args.list is not None else None
     try:
-        status = request_status(path, timeout=args.timeout)
+        status = request_status(path, timeout=args.timeout, request=request)
     except FileNotFoundError:
         # A running service has no socket unless its config sets one (the key is off by
         # default): the missing file alone does not say the service is down.
@@ -62,11 +66,19 @@ def handle(args: argparse.Namespace) -> int:
         print(f"permission denied on {path}: run as root (sudo kezek status) or join the "
               "service's group (sudo usermod -aG kezek $USER, then log in again)", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as e:
+    except ValueError as e:
+        print(f"kezek status: {e}" if request is not None else
+              f"kezek status: no answer from {path}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
         print(f"kezek status: no answer from {path}: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
+    elif request is not None:
+        from edge.storage.listing import format_list
+        print("\n".join(format_list(status["service"], status["prefix"], status["tickets"],
+                                    status["timezone"])[:-1]))
     else:
         print(render_text(status))
     return 0

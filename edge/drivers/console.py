@@ -7,6 +7,8 @@ Every line gets exactly one answer line (`status` prints several, ending with `E
 from __future__ import annotations
 
 import logging
+import sqlite3
+from pathlib import Path
 from typing import IO, Any, Callable
 
 from edge.component import AppContext
@@ -16,6 +18,7 @@ from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
 from edge.control import QueueControl
+from edge.storage.listing import as_json, check_service, format_list, list_service, open_read_only
 from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -24,7 +27,7 @@ HELP = ("commands: ticket SERVICE [CATEGORY] | call WINDOW | call WINDOW TICKET 
         "noshow WINDOW | start WINDOW | done WINDOW | transfer WINDOW SERVICE | park WINDOW | "
         "unpark TICKET | return TICKET | pause WINDOW | resume WINDOW | open WINDOW | "
         "close WINDOW | rate WINDOW N | reprint TICKET | checkin CODE | checkin-iin IIN | "
-        "status | help | quit")
+        "status | list SERVICE | help | quit")
 
 
 def _int(word: str, what: str) -> int:
@@ -120,7 +123,8 @@ class ConsoleDriver:
 
     def __init__(self, controller: QueueControl, stdin: IO[str], stdout: IO[str],
                  shutdown: Callable[[], None], printer: str | None = None,
-                 quit_on_eof: bool | None = None) -> None:
+                 quit_on_eof: bool | None = None, db_path: Path | None = None,
+                 now_ms: Callable[[], int] | None = None) -> None:
         self.controller = controller
         self.stdin = stdin
         # End of input is Ctrl-D only on a terminal (and in `kezek demo`, which a person
@@ -129,6 +133,10 @@ class ConsoleDriver:
         self.stdout = stdout
         self.shutdown = shutdown
         self.printer = printer
+        self.db_path = db_path      # for `list SERVICE` (read-only, committed tickets)
+        # The time its waits are counted to: the clock's (the snapshot's time is the last
+        # commit's, which a quiet minute does not move).
+        self.now_ms = now_ms or (lambda: self.controller.snapshot.now_ms)
         self.lines_handled = 0
         self.reader = Worker("kezek-console", self._read_loop)
 
@@ -163,6 +171,10 @@ class ConsoleDriver:
             for out in format_status(self.controller.snapshot):
                 self._say(out)
             return True
+        if verb == "list":
+            for out in self._list(line.split()[1:]):
+                self._say(out)
+            return True
         try:
             applied = self.controller.call(parse(line, self))
         except CommandError as e:
@@ -176,6 +188,30 @@ class ConsoleDriver:
             return True
         self._say(applied.reply.text or "OK")
         return True
+
+    def _list(self, args: list[str]) -> list[str]:
+        """`list SERVICE`: its waiting, parked and no-show tickets (several lines, END)."""
+        config = self.controller.config
+        if len(args) != 1:
+            return [f"ERROR list: expected 1 argument (SERVICE), got {len(args)}; services: "
+                    + ", ".join(s.id for s in config.services)]
+        if self.db_path is None:
+            return ["ERROR list: this console has no queue database to read"]
+        try:
+            check_service(args[0], [s.id for s in config.services])
+        except CommandError as e:
+            return [f"ERROR {e}"]
+        snap = self.controller.snapshot
+        try:
+            conn = open_read_only(self.db_path)
+            try:
+                listed = list_service(conn, args[0], snap.day, self.now_ms())
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            return [f"ERROR list: cannot read {self.db_path}: {e}"]
+        prefix = config.service(args[0]).prefix
+        return format_list(args[0], prefix, as_json(listed), config.center.timezone)
 
     def _read_loop(self) -> None:
         quit_asked = False
@@ -234,4 +270,5 @@ def build(ctx: AppContext) -> list[ConsoleDriver]:
     stdin = ctx.stdin or sys.stdin
     console = ctx.config.console
     return [ConsoleDriver(ctx.controller, stdin, ctx.stdout, ctx.shutdown,
-                          printer=console.printer, quit_on_eof=console.quit_on_eof)]
+                          printer=console.printer, quit_on_eof=console.quit_on_eof,
+                          db_path=ctx.db_path, now_ms=lambda: ctx.clock.read().wall_ms)]

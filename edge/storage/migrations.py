@@ -97,6 +97,49 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE windows ADD COLUMN operator TEXT",
     ],
+    # 5: visit stages (issue 19): one row per stage of a visit (a ticket's time in one
+    # service), written with the events that change it (edge/storage/stages.py), so the
+    # manager's figures of the day come from the file and survive restarts. A database
+    # from before gets one stage per ticket from what the tickets table still knows (no
+    # operator, no rating, a transferred ticket's earlier stages are gone).
+    [
+        """CREATE TABLE visit_stages (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            stage INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            visit TEXT NOT NULL,
+            service TEXT NOT NULL,
+            category TEXT NOT NULL,
+            window INTEGER,
+            operator TEXT,
+            issued_ms INTEGER NOT NULL,
+            queued_ms INTEGER NOT NULL,
+            called_ms INTEGER,
+            started_ms INTEGER,
+            ended_ms INTEGER,
+            outcome TEXT NOT NULL,
+            waited_ms INTEGER,
+            served_ms INTEGER,
+            sla_breached INTEGER NOT NULL DEFAULT 0,
+            rating INTEGER
+        )""",
+        "CREATE INDEX visit_stages_day ON visit_stages(day)",
+        "CREATE UNIQUE INDEX visit_stages_ticket ON visit_stages(ticket_id, stage)",
+        """INSERT INTO visit_stages (day, ticket_id, stage, label, visit, service, category,
+                window, issued_ms, queued_ms, called_ms, started_ms, ended_ms, outcome,
+                waited_ms, served_ms)
+            SELECT day, id, 1, label, visit, service, category, window, issued_ms, queued_ms,
+                called_ms, serving_ms,
+                CASE WHEN state IN ('done', 'no_show', 'voided') THEN finished_ms END,
+                CASE WHEN state IN ('done', 'no_show', 'voided') THEN state ELSE 'open' END,
+                CASE WHEN called_ms IS NOT NULL THEN max(0, called_ms - queued_ms) END,
+                CASE WHEN state = 'done' AND finished_ms IS NOT NULL
+                     AND coalesce(serving_ms, called_ms) IS NOT NULL
+                     THEN max(0, finished_ms - coalesce(serving_ms, called_ms)) END
+            FROM tickets ORDER BY id""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from edge.queue.timebase import TimeBase
 from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
 from edge.storage.faults import fix_for, storage_error
 from edge.storage.migrations import LATEST, MIGRATIONS
+from edge.storage.stages import StageBook, StagePlan
 from edge.storage.transaction import roll_back, write_transaction
 from edge.storage.vanished import VanishedFiles
 
@@ -137,6 +138,9 @@ class QueueStore:
         self._pending_seq = self._last_seq
         self._pending_meta: dict[str, Any] = {}
         self._checkpointer: WalCheckpointer | None = None
+        # The visit stages of live tickets (the manager's figures), derived from the events.
+        self.stages = StageBook(self.conn)
+        self._stages_stale = False
         # Which files this process has open: a deleted one is found by check_files().
         self._vanished = VanishedFiles(self.path, self.conn, rescue_dir)
 
@@ -232,6 +236,10 @@ class QueueStore:
         self._pending_meta = {}
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            if self._stages_stale:
+                # A transaction failed after its stages were noted: back to the file's.
+                self.stages = StageBook(self.conn)
+                self._stages_stale = False
         except BaseException as e:
             self._failed(e)
 
@@ -240,6 +248,7 @@ class QueueStore:
         conn = self.conn
         stored: list[StoredEvent] = []
         seq = self._pending_seq
+        stage_plan = self._stage_plan(outcome)
         try:
             if outcome.tickets:
                 conn.executemany(_TICKET_UPSERT, [_ticket_row(t) for t in outcome.tickets.values()])
@@ -274,6 +283,8 @@ class QueueStore:
                 conn.executemany(
                     "INSERT INTO outbox (seq, id, type, ts_ms, mono_ms, boot, clock_synced, data) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows_out)
+            if stage_plan is not None and not stage_plan.is_empty:
+                self.stages.write(stage_plan)
             meta = dict(outcome.meta)
             if stored:
                 meta["last_seq"] = seq
@@ -292,6 +303,10 @@ class QueueStore:
             # group, before the commit); ints, strings and frozen dataclasses cannot.
             known[k] = copy.deepcopy(v) if isinstance(v, (dict, list)) else v
         self._pending_seq = seq
+        if stage_plan is not None:
+            # What this transaction has written already: the next outcome in it reads it.
+            # A failure before the commit rebuilds the book from the file (_failed).
+            self.stages.committed(stage_plan)
         return stored
 
     def finish(self) -> None:
@@ -310,11 +325,24 @@ class QueueStore:
         # SQLite may have rolled back by itself (a full disk, an I/O error) or never
         # begun (a read-only file system): the real fault is the one raised.
         roll_back(self.conn)
+        self._stages_stale = True
         self._pending_meta = {}
         self._pending_seq = self._last_seq
         if isinstance(e, sqlite3.Error):
             raise storage_error(e, self.path, "cannot save the command") from None
         raise e
+
+    def _stage_plan(self, outcome: Outcome) -> StagePlan | None:
+        if not outcome.events:
+            return None
+        try:
+            return self.stages.plan(outcome)
+        except Exception:
+            # The manager's figures are not worth a refused ticket: the queue goes on and
+            # this command's stage rows are missing (said loudly, with the traceback).
+            logger.exception("visit stages: cannot derive this command's rows; the queue "
+                             "goes on, the day's figures miss them")
+            return None
 
     # -- reads for tests, sync and tools ---------------------------------------------
     def outbox(self, after_seq: int = 0, limit: int = 1_000_000) -> list[StoredEvent]:

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from edge.errors import KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
 from edge.system.logs import redact
@@ -74,9 +75,11 @@ class StatusServer:
 
     def __init__(self, path: Path, report: Callable[[], dict[str, Any]], *,
                  problem: Callable[[bool, str], None] | None = None,
-                 retry_s: tuple[float, float] = (1.0, 30.0)) -> None:
+                 retry_s: tuple[float, float] = (1.0, 30.0),
+                 lister: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.path = Path(path)
         self._report = report
+        self._lister = lister
         self._tell = problem or (lambda ok, detail: None)
         self.backoff = Backoff(*retry_s)
         self._sock: socket.socket | None = None
@@ -185,13 +188,48 @@ class StatusServer:
             why = "unknown request"
         except ValueError as e:
             cmd, why = None, f"unreadable request ({e})"
+        if cmd == "list" and self._lister is not None:
+            return self._list(request.get("service"))
         if cmd != "status":
-            return {"ok": False, "error": f"{why}; send {{\"cmd\": \"status\"}}"}
+            return {"ok": False, "error": f"{why}; send {{\"cmd\": \"status\"}} or "
+                                          f"{{\"cmd\": \"list\", \"service\": ID}}"}
         try:
             return {"ok": True, "status": self._report()}
         except Exception as e:  # the service keeps running; the client hears why
             logger.exception("status report failed")
             return {"ok": False, "error": f"status report failed: {type(e).__name__}: {e}"}
+
+
+    def _list(self, service: Any) -> dict[str, Any]:
+        if not isinstance(service, str):
+            return {"ok": False, "error": "list: \"service\" must be a service id (a string)"}
+        assert self._lister is not None
+        try:
+            return {"ok": True, "list": self._lister(service)}
+        except KezekError as e:      # an unknown service: the ids to use
+            return {"ok": False, "error": str(e)}
+        except Exception as e:  # the service keeps running; the client hears why
+            logger.exception("status list failed")
+            return {"ok": False, "error": f"list failed: {type(e).__name__}: {e}"}
+
+
+def make_lister(ctx: "AppContext") -> Callable[[str], dict[str, Any]]:
+    """`list SERVICE` for the socket: the committed tickets, read-only (edge/storage/listing.py)."""
+    from edge.storage.listing import as_json, check_service, list_service, open_read_only
+
+    def lister(service: str) -> dict[str, Any]:
+        config = ctx.config
+        check_service(service, [s.id for s in config.services])
+        snap = ctx.controller.snapshot
+        conn = open_read_only(ctx.db_path)
+        try:
+            # The clock's time: the snapshot's is the last commit's (a quiet minute keeps it).
+            listed = list_service(conn, service, snap.day, ctx.clock.read().wall_ms)
+        finally:
+            conn.close()
+        return {"service": service, "prefix": config.service(service).prefix, "day": snap.day,
+                "timezone": config.center.timezone, "tickets": as_json(listed)}
+    return lister
 
 
 def _read_line(conn: socket.socket, deadline_s: float) -> bytes:
@@ -266,7 +304,7 @@ def build(ctx: "AppContext") -> list[Any]:
     if sysconf.status_socket is not None:
         built.append(StatusServer(sysconf.status_socket,
                                   make_report(ctx, collector, time.monotonic()),
-                                  problem=_reporter(ctx, "status")))
+                                  problem=_reporter(ctx, "status"), lister=make_lister(ctx)))
     if sysconf.metrics_port is not None:
         from edge.system.metrics import MetricsServer
         built.append(MetricsServer(sysconf.metrics_bind, sysconf.metrics_port, collector,
@@ -284,12 +322,14 @@ def _reporter(ctx: Any, device: str) -> Callable[[bool, str], None]:
     return report
 
 
-def request_status(path: Path, timeout: float = 5.0) -> dict[str, Any]:
-    """Client side: the running service's status dict; raises OSError/ValueError."""
+def request_status(path: Path, timeout: float = 5.0,
+                   request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Client side: the running service's status dict (or, for a `list` request, its
+    list); raises OSError/ValueError."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
         s.settimeout(timeout)
         s.connect(str(path))
-        s.sendall(b'{"cmd": "status"}\n')
+        s.sendall(json.dumps(request or {"cmd": "status"}).encode("utf-8") + b"\n")
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -299,7 +339,7 @@ def request_status(path: Path, timeout: float = 5.0) -> dict[str, Any]:
     reply = json.loads(data.decode("utf-8"))
     if not reply.get("ok"):
         raise ValueError(reply.get("error", "the service refused the request"))
-    return reply["status"]
+    return reply["list"] if (request or {}).get("cmd") == "list" else reply["status"]
 
 
 def _duration(seconds: int) -> str:
