@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 from edge.drivers.printing.content import TicketJob
 from edge.drivers.printing.reprints import load_reprints, save_reprints
-from edge.drivers.printing.transports import PrinterStatus, Transport
+from edge.drivers.printing.transports.base import PrinterStatus, Transport
 from edge.errors import CommandError, KezekError, PrinterError
 from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
 from edge.control import QueueControl
