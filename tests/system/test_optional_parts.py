@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from edge.system.listening import check_tcp_port, is_kezek_run
+from edge.system.doctor.listening import check_tcp_port, is_kezek_run
 from edge.system.status import request_status
 
 from .test_service import wait_status
