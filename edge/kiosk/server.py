@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FILES = {"/": "index.html", "/kiosk.css": "kiosk.css", "/kiosk.js": "kiosk.js"}
+# The script is three plain files, run in this order (index.html): shared parts, check-in, the rest.
+FILES = {"/": "index.html", "/kiosk.css": "kiosk.css", "/kiosk-page.js": "kiosk-page.js",
+         "/kiosk-checkin.js": "kiosk-checkin.js", "/kiosk.js": "kiosk.js"}
 TOKEN_MARK = b"__KIOSK_TOKEN__"
 SOURCE = "kiosk"
 MAX_BODY = 1024
@@ -79,8 +81,7 @@ class KioskServer:
     # -- the app -------------------------------------------------------------------------
     def _app(self) -> Any:
         routes = [Route("/", self._page, methods=["GET", "HEAD"]),
-                  Route("/kiosk.css", self._file, methods=["GET", "HEAD"]),
-                  Route("/kiosk.js", self._file, methods=["GET", "HEAD"]),
+                  *[Route(path, self._file, methods=["GET", "HEAD"]) for path in FILES if path != "/"],
                   Route("/events", self._events, methods=["GET"]),
                   Route("/healthz", self._healthz, methods=["GET", "HEAD"]),
                   Route("/ticket", self._ticket, methods=["POST"]),
