@@ -1,19 +1,16 @@
 /* Kiosk page, part 3 of 3: a visitor takes a ticket or checks in. State comes by
    Server-Sent Events; a choice is one POST with the page's token; the answer is shown,
-   then the start again. Uses kiosk-page.js and kiosk-checkin.js, loaded before it. */
+   then the start again. Uses live.js, kiosk-page.js and kiosk-checkin.js, loaded before it. */
 (function () {
   'use strict';
   var K = window.kezekKiosk;
-  // The page's load watchdog reloads it when this script never ran (a failed load).
-  K.running = true;
+  // The page's load watchdog reloads it when this script (or live.js) never ran.
+  K.running = typeof window.kezekLive === 'function';
   var $ = K.$, node = K.node, stacked = K.stacked, fill = K.fill, label = K.label;
   var show = K.show, home = K.home;
   var meta = document.querySelector('meta[name="kezek-token"]');
   var token = meta ? meta.getAttribute('content') : '';
-  var source = null;
-  var lastSeen = 0;
   var keepaliveMs = 15000;
-  var retryTimer = null;
   var chosen = null;          // the service chosen, until its category is
 
   K.onHome.push(function () { chosen = null; });
@@ -207,7 +204,7 @@
     b.addEventListener('click', home);
   });
 
-  // -- The live state: one Server-Sent Events stream, reopened when it dies -------------
+  // -- The live state: one Server-Sent Events stream (live.js) ----------------------------
   function setLink(s) {
     document.body.classList.remove('online', 'offline', 'connecting');
     document.body.classList.add(s);
@@ -216,48 +213,22 @@
     if (K.state && s !== 'online') { link.appendChild(stacked(label('offline'))); }
   }
 
-  function retryLater(ms) {
-    if (retryTimer) { return; }
-    retryTimer = setTimeout(function () { retryTimer = null; connect(); }, ms);
-  }
-
-  function connect() {
-    if (source) { source.close(); }
-    source = new EventSource('/events');
-    source.addEventListener('state', function (e) {
-      lastSeen = Date.now();
-      var s = JSON.parse(e.data);
-      if (!s.v) { return; }
-      render(s);
-      setLink('online');
-      document.body.dataset.version = e.lastEventId;
-    });
-    source.addEventListener('ping', function () {
-      lastSeen = Date.now();
-      if (K.state) { setLink('online'); }
-    });
-    source.onerror = function () {
-      setLink('offline');
-      // The browser retries by itself after a dropped stream; after a refusal (503, a
-      // proxy's error page) it gives up (CLOSED), so we retry ourselves.
-      if (source.readyState === 2) { retryLater(3000); }
-    };
-  }
-
-  // A stream can die silently (Wi-Fi, a switch reboot): no ping for a while -> reconnect.
-  setInterval(function () {
-    if (lastSeen && Date.now() - lastSeen > keepaliveMs * 2.5) {
-      lastSeen = Date.now();
-      setLink('offline');
-      connect();
-    }
-  }, 1000);
-
   // The style sheet can fail to load while the scripts ran: try the whole page again.
   if (!getComputedStyle(document.documentElement).getPropertyValue('--kezek-kiosk-css')) {
     setTimeout(function () { location.reload(); }, 10000);
   }
 
   show('home');
-  connect();
+  window.kezekLive({
+    state: function (e) {
+      var s = JSON.parse(e.data);
+      if (!s.v) { return; }
+      render(s);
+      setLink('online');
+      document.body.dataset.version = e.lastEventId;
+    },
+    ping: function () { if (K.state) { setLink('online'); } },
+    link: setLink,
+    keepaliveMs: function () { return keepaliveMs; }
+  });
 }());
