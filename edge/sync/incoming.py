@@ -1,5 +1,7 @@
-"""What comes in on the link: acks, central's state, our own state topic; cfg, bookings and
-commands go on to the downlink. Runs on the network thread."""
+"""What comes in on the link: acks, central's state, our own state topic, and the downlink's.
+
+cfg, bookings and commands go on to downlink.py. Everything here runs on the network thread.
+"""
 
 from __future__ import annotations
 
