@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.system.doctor import port_holders
+    from edge.system.doctor.holders import port_holders
     from edge.system.ports import Port, find_printers, find_serial, render, survey
 
     serial_ports = find_serial(args.dev / "serial" / "by-id", args.dev)

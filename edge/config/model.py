@@ -11,7 +11,8 @@ from edge.config.announce import AnnounceConfig
 from edge.config.calendar import CalendarConfig
 from edge.config.hall import HallConfig
 from edge.config.crosscheck import cross_section_problems
-from edge.config.hardware import BoardsConfig, GpioConfig
+from edge.config.boards import BoardsConfig
+from edge.config.hardware import GpioConfig
 from edge.config.kiosk import KioskConfig
 from edge.config.panel import OperatorConfig, PanelConfig
 from edge.config.policies import BookingsConfig, PoliciesConfig

@@ -67,7 +67,7 @@ class HallServer:
                              show_waiting=cfg.show_waiting, keepalive_s=cfg.keepalive_s)
         self.live = Live(cfg.max_clients)
         self.live.publish(b"{}")
-        self.files = Files("edge.hall.static", FILES)
+        self.files = Files("edge.hall.static", FILES, shared=["/live.js"])
         self.web = WebServer("hall", self._app(), cfg.bind, cfg.port, report=self._report,
                              limits=Limits(max_connections=cfg.max_clients + EXTRA_CONNECTIONS),
                              retry_s=listen_retry_s)
@@ -78,7 +78,7 @@ class HallServer:
 
     # -- the pages ---------------------------------------------------------------------
     def _app(self) -> Any:
-        routes = [Route(path, self._file, methods=["GET", "HEAD"]) for path in FILES]
+        routes = [Route(path, self._file, methods=["GET", "HEAD"]) for path in self.files.bodies]
         routes += [Route("/state.json", self._state, methods=["GET", "HEAD"]),
                    Route("/healthz", self._healthz, methods=["GET", "HEAD"]),
                    Route("/events", self._events, methods=["GET"])]

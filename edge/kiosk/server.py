@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FILES = {"/": "index.html", "/kiosk.css": "kiosk.css", "/kiosk.js": "kiosk.js"}
+# The script is three plain files, run in this order (index.html, after web/static/live.js):
+# shared parts, check-in, the rest.
+FILES = {"/": "index.html", "/kiosk.css": "kiosk.css", "/kiosk-page.js": "kiosk-page.js",
+         "/kiosk-checkin.js": "kiosk-checkin.js", "/kiosk.js": "kiosk.js"}
 TOKEN_MARK = b"__KIOSK_TOKEN__"
 SOURCE = "kiosk"
 MAX_BODY = 1024
@@ -66,7 +69,7 @@ class KioskServer:
         self.guard = Guard(cfg)
         self.live = Live(cfg.max_clients)
         self.live.publish(b"{}")
-        self.files = Files("edge.kiosk.static", FILES)
+        self.files = Files("edge.kiosk.static", FILES, shared=["/live.js"])
         self.gate: ClientGate | None = None
         self.web = WebServer("kiosk", self._app(), cfg.bind, cfg.port, report=self._report,
                              limits=Limits(max_connections=cfg.max_clients + 8))
@@ -79,8 +82,8 @@ class KioskServer:
     # -- the app -------------------------------------------------------------------------
     def _app(self) -> Any:
         routes = [Route("/", self._page, methods=["GET", "HEAD"]),
-                  Route("/kiosk.css", self._file, methods=["GET", "HEAD"]),
-                  Route("/kiosk.js", self._file, methods=["GET", "HEAD"]),
+                  *[Route(path, self._file, methods=["GET", "HEAD"])
+                    for path in self.files.bodies if path != "/"],
                   Route("/events", self._events, methods=["GET"]),
                   Route("/healthz", self._healthz, methods=["GET", "HEAD"]),
                   Route("/ticket", self._ticket, methods=["POST"]),

@@ -4,7 +4,8 @@ The parts it drives, each in a module of its own: connection.py (the client's ca
 reconnect backoff, the watchdog), identity.py (the database id; another device as us),
 limits.py (what the broker refuses: ACL denials, batches too large), cap.py (the outbox
 cap), health.py (health and the retained snapshot), pump.py (the window of event
-batches) and downlink.py (cfg, bookings, commands). Everything here runs on the network
+batches), incoming.py (what each topic's message does) and downlink.py (cfg, bookings,
+commands). Everything here runs on the network
 thread except start(), stop(), health() and the controller's commit callback.
 """
 
@@ -17,8 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from pydantic import ValidationError
-
 from edge.config.sync import SyncConfig
 from edge.queue.commands import RecordEvent
 from edge.sync.cap import OutboxCap
@@ -26,14 +25,14 @@ from edge.sync.connection import Callbacks, Conn, NetworkThreads, Reconnect
 from edge.sync.downlink import Downlink
 from edge.sync.health import health_message, link_health
 from edge.sync.identity import IdentityWatch, open_database_id
+from edge.sync.incoming import handle_inbox
 from edge.sync.limits import BrokerLimits, Loss, Sent
 from edge.sync.lock import acquire_database_lock
 from edge.sync.machine import MachineSource, read_machine
 from edge.sync.mqtt import (ClientFactory, broker_settings, close_client, connect_properties,
                             make_client)
 from edge.sync.outbox import Fork, OutboxDb
-from edge.sync.protocol import (CENTRAL_STATE_TOPIC, Ack, CentralState, EdgeState, PayloadError,
-                                Topics, dumps, explain, parse)
+from edge.sync.protocol import CENTRAL_STATE_TOPIC, EdgeState, Topics, dumps
 from edge.sync.pump import OutboxPump
 from edge.control import QueueControl
 
@@ -83,7 +82,7 @@ class SyncLink:
         self.topics = Topics(self.site, self.device)
         self.client_id = f"kezek-{self.site}-{self.device}"
         self._factory = client_factory or self._default_factory
-        self._mono = monotonic
+        self.mono = monotonic
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.threads = NetworkThreads(self._run, watchdog_s=config.watchdog_s, mono=monotonic,
@@ -172,7 +171,7 @@ class SyncLink:
 
     def _resend(self, from_seq: int) -> int:
         assert self.pump is not None
-        return self.pump.rewind(from_seq, self._mono(), "central asked")
+        return self.pump.rewind(from_seq, self.mono(), "central asked")
 
     def _restarted(self, why: str) -> None:
         self.last_error = f"network loop {why}; restarted by the watchdog"
@@ -193,14 +192,14 @@ class SyncLink:
         finally:
             if conn is not None:
                 if self._stop.is_set() and conn.connected and self.threads.latest(gen):
-                    conn.goodbye(self.topics.state, self._death(conn.session), self._mono)
+                    conn.goodbye(self.topics.state, self._death(conn.session), self.mono)
                 close_client(conn.client)
             if self.conn is conn:
                 self.conn = None
 
     def _step(self, gen: int, conn: Conn | None) -> Conn | None:
         assert self.pump is not None
-        now = self._mono()
+        now = self.mono()
         if conn is None:
             if now < self.reconnect.next_attempt:
                 self._wake.wait(min(0.25, self.reconnect.next_attempt - now))
@@ -223,7 +222,7 @@ class SyncLink:
         if not conn.connected and now - conn.started > self.config.connect_timeout_s:
             self._drop(conn, "no CONNACK in time")
             return None
-        self._handle_inbox(conn)
+        handle_inbox(self, conn)
         if conn.connected:
             if now - conn.connected_at > max(5.0, self.config.keepalive_s):
                 self.reconnect.stable()
@@ -256,7 +255,7 @@ class SyncLink:
         assert self.db is not None
         session = self.db.next_session()
         client = self._factory(self.client_id)
-        conn = Conn(client=client, session=session, started=self._mono())
+        conn = Conn(client=client, session=session, started=self.mono())
         self.callbacks.attach(client, conn)
         client.max_inflight_messages_set(max(20, self.config.inflight_batches + 10))
         client.will_set(self.topics.state, self._death(session), qos=1, retain=True)
@@ -279,8 +278,8 @@ class SyncLink:
         topics = [t.ack, t.cfg, t.bookings, t.cmd, t.state, CENTRAL_STATE_TOPIC]
         _, mid = conn.client.subscribe([(topic, 1) for topic in topics])
         conn.sub_topics[mid] = topics
-        self._birth(conn)
-        self.pump.start_session(conn.session, self._mono())
+        self.birth(conn)
+        self.pump.start_session(conn.session, self.mono())
         self._fit_batches(conn)
         self._next_health = 0.0
         logger.info("sync: connected to %s:%s, session %s", self.config.host,
@@ -311,7 +310,7 @@ class SyncLink:
             reason, code=conn.lost_code, by_broker=conn.lost_by_broker,
             connected=conn.connected,
             inflight=tuple(Sent(b.first, b.last, b.size) for b in pump.inflight),
-            since_sent=None if sent_at is None else self._mono() - sent_at,
+            since_sent=None if sent_at is None else self.mono() - sent_at,
             max_packet=conn.max_packet))
         if refusal is None:
             self._drop(conn, reason, lost=True)
@@ -349,7 +348,7 @@ class SyncLink:
         self.reconnect.failed(slow=slow or "taken over" in reason)
 
     # -- outgoing -------------------------------------------------------------------
-    def _birth(self, conn: Conn) -> None:
+    def birth(self, conn: Conn) -> None:
         assert self.db is not None and self.pump is not None
         reading = self.clock.read()
         birth = EdgeState(online=True, session=conn.session, ts=reading.wall_ms, boot=reading.boot,
@@ -360,66 +359,3 @@ class SyncLink:
     def _death(self, session: int) -> bytes:
         """Our state when offline: the will, and what a clean stop publishes."""
         return dumps({"v": 1, "online": False, "session": session, "db": self.db_id})
-
-    # -- incoming -------------------------------------------------------------------
-    def _handle_inbox(self, conn: Conn) -> None:
-        assert self.downlink is not None
-        while conn.inbox:
-            topic, payload, mid, qos = conn.inbox.popleft()
-            try:
-                self._dispatch(conn, topic, payload)
-            except Exception:
-                logger.exception("sync: handling a message on %s failed", topic)
-                self.bad_messages += 1
-            finally:
-                # Manual ack: PUBACK only once the message was handled (a command's id
-                # is persisted by then), so a crash before it means the broker resends.
-                if qos > 0:
-                    conn.client.ack(mid, qos)
-        self.downlink.poll()
-
-    def _dispatch(self, conn: Conn, topic: str, payload: bytes) -> None:
-        assert self.pump is not None and self.downlink is not None
-        t = self.topics
-        if topic == t.ack:
-            try:
-                ack = parse(Ack, payload, 4096)
-            except (PayloadError, ValueError) as e:
-                self.bad_messages += 1
-                self.downlink.refuse_ack(e)   # counted, logged once per kind
-                return
-            if self.pump.on_ack(ack.acked_seq, self._mono(), ack.resend_from, ack.db):
-                conn.central_acked = True
-        elif topic == CENTRAL_STATE_TOPIC:
-            try:
-                state = parse(CentralState, payload, 4096) if payload else None
-            except (PayloadError, ValueError) as e:
-                self.bad_messages += 1
-                logger.warning("sync: bad central state ignored: %s", _why(e))
-                return
-            online = bool(state and state.online)
-            if online != conn.central_online:
-                logger.info("sync: central is %s", "online" if online else "offline")
-                if online:
-                    self.pump.start_session(conn.session, self._mono())
-            conn.central_online = online
-        elif topic == t.state:
-            self._state(conn, payload)
-        elif topic in (t.cfg, t.bookings, t.cmd):
-            self.downlink.handle(topic.rsplit("/", 1)[1], payload)
-
-    def _state(self, conn: Conn, payload: bytes) -> None:
-        """Our own state topic: our birth, a late will of an older session, or a birth of
-        another database (edge/sync/identity.py)."""
-        action, seen = self.identity.state_message(payload, db_id=self.db_id,
-                                                   session=conn.session, answered_here=conn.foreign)
-        if action == IdentityWatch.CONFLICT:
-            conn.lost, conn.ended_by_us = True, True
-            conn.lost_reason = "session taken over by another client with the same identity"
-        elif action == IdentityWatch.BIRTH:
-            conn.foreign = seen or conn.foreign
-            self._birth(conn)
-
-
-def _why(e: Exception) -> str:
-    return explain(e) if isinstance(e, ValidationError) else str(e)[:200]

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 from importlib import resources
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,16 +40,26 @@ def csp(pages: Mapping[str, bytes], *, forms: bool = False) -> str:
             f"form-action {form_action}; frame-ancestors 'none'")
 
 
-class Files:
-    """Named files of a package folder, read once; served by path."""
+# Scripts in edge/web/static that more than one page loads, by path.
+SHARED = {"/live.js": "live.js"}
 
-    def __init__(self, package: str, names: Mapping[str, str]) -> None:
-        folder = resources.files(package)
+
+class Files:
+    """Named files of a package folder (and the shared scripts asked for), read once;
+    served by path."""
+
+    def __init__(self, package: str, names: Mapping[str, str], *,
+                 shared: Iterable[str] = ()) -> None:
         self.bodies: dict[str, bytes] = {}
         self.types: dict[str, str] = {}
         for path, name in names.items():
-            self.bodies[path] = (folder / name).read_bytes()
-            self.types[path] = CONTENT_TYPES[name[name.rfind("."):]]
+            self._read(package, path, name)
+        for path in shared:
+            self._read("edge.web.static", path, SHARED[path])
+
+    def _read(self, package: str, path: str, name: str) -> None:
+        self.bodies[path] = (resources.files(package) / name).read_bytes()
+        self.types[path] = CONTENT_TYPES[name[name.rfind("."):]]
 
     def response(self, path: str, *, head: bool = False) -> Response:
         body = self.bodies[path]

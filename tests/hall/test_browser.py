@@ -9,6 +9,8 @@ import struct
 import zoneinfo
 from pathlib import Path
 
+import pytest
+
 from edge.clock import ManualClock
 from edge.config.hall import HallConfig
 from edge.hall.server import HallServer
@@ -140,17 +142,18 @@ def test_page_shows_the_centers_time_and_who_is_at_each_window(harness, make_hal
     assert all(str(n) not in by_number for n in closed)
 
 
-def test_page_reloads_itself_when_its_script_did_not_load(harness, make_hall, chromium):
-    """Risk: a TV whose hall.js load failed (refused, cut off) stays blank until someone
-    walks up to it: the page must try again by itself."""
+@pytest.mark.parametrize("failed", ["/hall.js", "/live.js"])
+def test_page_reloads_itself_when_its_script_did_not_load(harness, make_hall, chromium, failed):
+    """Risk: a TV whose hall.js (or the shared live.js) load failed (refused, cut off)
+    stays blank until someone walks up to it: the page must try again by itself."""
     hall = make_hall()
-    script = hall.files.bodies["/hall.js"]
-    hall.files.bodies["/hall.js"] = b"/* the load that failed */"
+    script = hall.files.bodies[failed]
+    hall.files.bodies[failed] = b"/* the load that failed */"
     host, port = hall.address
     chromium.goto(f"http://{host}:{port}/")
     chromium.wait_for("document.readyState === 'complete'")
     assert chromium.eval("document.body.classList.contains('connecting')")
-    hall.files.bodies["/hall.js"] = script
+    hall.files.bodies[failed] = script
     chromium.wait_for("document.body.classList.contains('online')", timeout=20)
 
 

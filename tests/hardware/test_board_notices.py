@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.config.hardware import BoardsConfig
+from edge.config.boards import BoardsConfig
 from edge.drivers.boards.bus import FakeTransport
 from edge.drivers.boards.service import BoardsService
 from edge.kiosk.notices import Notices

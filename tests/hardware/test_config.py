@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from edge.config import parse_config
-from edge.config.hardware import BoardsConfig, GpioConfig, check_hardware
+from edge.config.boards import BoardsConfig
+from edge.config.hardware import GpioConfig, check_hardware
 from edge.errors import ConfigError
 
 BASE: dict[str, Any] = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.config.hardware import KeypadConfig, NumpadConfig, ScannerConfig
+from edge.config.serial_inputs import KeypadConfig, NumpadConfig, ScannerConfig
 from edge.drivers.serial_inputs.component import KeypadInput, NumpadInput, ScannerInput
 from edge.drivers.serial_inputs.numpad import IinEntry
 from edge.errors import CommandError

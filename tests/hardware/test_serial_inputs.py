@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edge.config.hardware import KeypadConfig, ScannerConfig
+from edge.config.serial_inputs import KeypadConfig, ScannerConfig
 from edge.drivers.serial_inputs.component import KeypadInput, ScannerInput
 from edge.drivers.serial_inputs.keypad import FrameReader, parse_line
 from edge.errors import CommandError, DeviceError

@@ -6,7 +6,8 @@ import io
 import logging
 from typing import Any
 
-from edge.config.hardware import BoardsConfig, GpioConfig
+from edge.config.boards import BoardsConfig
+from edge.config.hardware import GpioConfig
 from edge.drivers.boards.bus import FakeTransport
 from edge.drivers.boards.service import BoardsService
 from edge.drivers.gpio.component import GpioComponent
@@ -85,7 +86,7 @@ def test_a_scanned_id_card_is_refused_without_its_iin_in_the_log_or_the_health(
     """Risk: an ID card's barcode (the IIN) scanned at the kiosk came back in the queue's
     refusal, "no booking with code <IIN>", which the scanner logs and keeps as its health
     notice, and the health goes to central (retained on the broker, stored there)."""
-    from edge.config.hardware import ScannerConfig
+    from edge.config.serial_inputs import ScannerConfig
     from edge.drivers.serial_inputs.component import ScannerInput
 
     iin = "900101300126"      # valid check digit

@@ -324,7 +324,7 @@ def test_serial_printer_on_a_pty_keeps_the_fixed_parts(config_factory, fake_cont
     """The real serial transport (pyserial on a pty) against the simulated printer: status
     polls, the key list and its handshake, definitions, stored tickets."""
     from edge.drivers.printing.simulator import PtyPrinter
-    from edge.drivers.printing.transports import SerialTransport
+    from edge.drivers.printing.transports.serialport import SerialTransport
     line = PtyPrinter(2_000_000)     # a fast line: the test waits for conditions, not time
     config = config_factory({"k": {"type": "serial", "port": line.path, "baudrate": 115200,
                                    "read_timeout_s": 2.0, "write_timeout_s": 5.0}}, ticket=SMALL)

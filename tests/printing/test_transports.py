@@ -14,8 +14,11 @@ import pytest
 from pydantic import TypeAdapter
 
 from edge.config.printing import PrinterConfig
-from edge.drivers.printing.transports import (FileTransport, NetworkTransport, SerialTransport,
-                                              UsbTransport, parse_status, renumbered_hint)
+from edge.drivers.printing.transports.base import parse_status
+from edge.drivers.printing.transports.devfile import FileTransport, renumbered_hint
+from edge.drivers.printing.transports.network import NetworkTransport
+from edge.drivers.printing.transports.serialport import SerialTransport
+from edge.drivers.printing.transports.usb import UsbTransport
 from edge.errors import PrinterError
 
 

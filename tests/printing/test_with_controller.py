@@ -166,7 +166,7 @@ def test_a_given_up_reprint_stays_given_up_after_a_restart(harness, setup, tmp_p
     wait_until(lambda: len(printer.tickets) == 1)
     printer.plugged = False
     harness.call(Reprint("A-001", printer="kiosk"))
-    wait_until(lambda: tid in worker._abandoned)
+    wait_until(lambda: tid in worker.jobs.abandoned)
     harness.clock.advance(60)
     worker.stop(2)
     harness.restart()

@@ -149,7 +149,7 @@ def test_reprint_is_printed_and_a_failed_reprint_is_never_voided(make_worker, fa
     printer.plugged = False
     fake_controller.jobs = [old]
     fake_controller.emit("ticket.reprint", old)
-    fake_controller.wait_for(lambda c: 9 in worker._abandoned and statuses(c)[-1][0] is False)
+    fake_controller.wait_for(lambda c: 9 in worker.jobs.abandoned and statuses(c)[-1][0] is False)
     printer.plugged = True
     fake_controller.wait_for(lambda c: statuses(c)[-1] == (True, ""))
     fake_controller.wait_for(lambda c: len(c.of("PrintJobs")) >= 2)

@@ -202,7 +202,7 @@ def test_start_on_a_damaged_database_names_the_backup_to_restore(tmp_path: Path)
 
 
 def test_doctor_names_a_read_only_state_folder(small_disk: Path) -> None:
-    from edge.system.doctor import check_disk
+    from edge.system.doctor.machine import check_disk
     assert check_disk(small_disk, 0).ok
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     check = check_disk(small_disk, 0)

@@ -20,9 +20,11 @@ from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
 
 from edge.config import AppConfig, parse_config
-from edge.system.doctor import (DoctorDeps, check_announce, check_service_user, check_broker, check_database,
-                                check_gpio, check_printers, check_serial_port, render_table,
-                                run_checks)
+from edge.system.doctor import DoctorDeps, render_table, run_checks
+from edge.system.doctor.announce import check_announce
+from edge.system.doctor.devices import check_gpio, check_printers, check_serial_port
+from edge.system.doctor.machine import check_database, check_service_user
+from edge.system.doctor.network import check_broker
 
 
 def load(text: str) -> AppConfig:

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from edge.system.listening import check_tcp_port, is_kezek_run
+from edge.system.doctor.listening import check_tcp_port, is_kezek_run
 from edge.system.status import request_status
 
 from .test_service import wait_status
@@ -246,7 +246,7 @@ def test_an_inbox_folder_it_cannot_use_is_an_alarm_until_fixed(harness, tmp_path
 def test_an_unplugged_board_bus_is_an_alarm_not_a_stop(harness) -> None:
     """Risk: a hall board's USB adapter unplugged at boot (required = true, the default)
     stopped the service: no tickets for want of an LED board."""
-    from edge.config.hardware import BoardsConfig
+    from edge.config.boards import BoardsConfig
     from edge.drivers.boards.service import BoardsService
 
     port = "/dev/ttyKEZEK-not-there"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.system.doctor_layout import check_sd_layout
+from edge.system.doctor.sdcard import check_sd_layout
 
 # /proc/self/mountinfo of a Raspberry Pi with the overlay file system on (raspi-config),
 # before and after a state partition is added.

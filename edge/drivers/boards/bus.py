@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from edge.config.hardware import BoardConfig
+from edge.config.boards import BoardConfig
 from edge.drivers.boards.codecs import Codec
 from edge.backoff import Backoff
 from edge.worker import Worker

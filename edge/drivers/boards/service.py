@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from edge.config.hardware import BoardConfig, BoardsConfig, FakeBusConfig, SerialBusConfig
+from edge.config.boards import BoardConfig, BoardsConfig, FakeBusConfig, SerialBusConfig
 from edge.drivers.boards.bus import BusWriter, FakeTransport, SerialTransport, Transport
 from edge.drivers.boards.codecs import CODECS
 from edge.queue.commands import DeviceStatus

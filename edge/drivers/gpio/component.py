@@ -22,8 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from edge.config.hardware import (GpioConfig, OperatorButtonConfig, RatingButtonConfig,
-                                  TicketButtonConfig)
+from edge.config.buttons import OperatorButtonConfig, RatingButtonConfig, TicketButtonConfig
+from edge.config.hardware import GpioConfig
 from edge.drivers.gpio.actions import outcome, window_command
 from edge.drivers.gpio.logic import ACTIONS, ButtonLogic, ButtonRules, Signal
 from edge.queue.commands import Command, DeviceStatus, IssueTicket, Rate

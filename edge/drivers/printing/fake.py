@@ -8,7 +8,7 @@ from typing import Any
 
 from edge.drivers.printing.simulator import PrinterModel
 from edge.drivers.printing.stored import ACK, KEY_LIST
-from edge.drivers.printing.transports import DLE_EOT, Transport
+from edge.drivers.printing.transports.base import DLE_EOT, Transport
 
 
 class FakeTransport(Transport):

@@ -1,6 +1,7 @@
-"""One printer's worker: its own thread and job list, status polling, reconnects, reprint or void.
+"""One printer's worker: its own thread, status polling, reconnects, printing, voiding.
 
-The controller's listener only enqueues here; all printer I/O happens on this thread, so a
+Which tickets it owes, and the reprints it remembers, are its job book (jobs.py). The
+controller's listener only enqueues here; all printer I/O happens on this thread, so a
 slow or dead printer never holds up the queue or the other printers. Outcomes go back to
 the engine as commands: TicketPrinted, DeviceStatus (blocks ticket issue while down, raises
 and clears the alarm) and VoidTicket.
@@ -8,19 +9,16 @@ and clears the alarm) and VoidTicket.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import time
 import zoneinfo
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from edge.drivers.printing.content import TicketJob
-from edge.drivers.printing.reprints import load_reprints, save_reprints
-from edge.drivers.printing.transports import PrinterStatus, Transport
+from edge.drivers.printing.jobs import JobBook, Pending
+from edge.drivers.printing.transports.base import PrinterStatus, Transport
 from edge.errors import CommandError, KezekError, PrinterError
 from edge.queue.commands import Command, DeviceStatus, PrintJobs, TicketPrinted, VoidTicket
 from edge.control import QueueControl
@@ -34,15 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _STOP = object()
-_HANDLED_KEPT = 20_000
-
-
-@dataclass
-class _Pending:
-    job: TicketJob
-    deadline: float          # monotonic seconds: void (or give up a reprint) after this
-    attempts: int = 0
-    problem: str = ""
 
 
 class PrinterWorker:
@@ -64,21 +53,12 @@ class PrinterWorker:
         self.void_after_s = void_after_s
         self.retry_interval_s = retry_interval_s
         self.poll_interval_s = poll_interval_s
-        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
-        self._zone = zoneinfo.ZoneInfo(timezone)
         self.default = default          # takes reprints that name no printer
         self._blocked = blocked         # a config problem: never print, report down
         self._inbox: "queue.Queue[Any]" = queue.Queue()
-        self._pending: "OrderedDict[int, _Pending]" = OrderedDict()
-        # Tickets asked to be printed again (already printed once): never voided; the engine
-        # lists them among its print jobs like new ones, so remember them here -- and in
-        # `reprints_file`, so a restart does not take a pending reprint for a new, overdue
-        # ticket and void the paper the visitor holds.
-        self._reprints_file = reprints_file
-        self._reprints, self._abandoned = load_reprints(reprints_file, self.name)
-        # Tickets already printed or voided: a ticket issued while the PrintJobs fetch runs
-        # arrives twice (in the reply and as ticket.issued) and must print once.
-        self._handled: "OrderedDict[int, None]" = OrderedDict()
+        self.jobs = JobBook(self.name, void_after_s=void_after_s,
+                            wall_ms=wall_ms or (lambda: time.time_ns() // 1_000_000),
+                            zone=zoneinfo.ZoneInfo(timezone), reprints_file=reprints_file)
         self._stop_by = 0.0      # monotonic: printing what is owed at a stop ends by then
         self.worker = Worker(f"kezek-{self.name}", self._run)
         # After an unexpected error the worker starts over after a growing pause; a ticket
@@ -125,7 +105,7 @@ class PrinterWorker:
 
     def health(self) -> dict[str, Any]:
         return {"ok": bool(self._healthy) and self.worker.ok, "detail": self._detail,
-                "pending": len(self._pending),
+                "pending": len(self.jobs.pending),
                 "printed": self.printed, "failed": self.failed, "voided": self.voided,
                 "connected": self.transport.is_open, "where": self.transport.where}
 
@@ -195,8 +175,9 @@ class PrinterWorker:
         if self._need_fetch and time.monotonic() >= self._next_fetch:
             self._fetch_jobs()
             self._void_overdue()   # owed since before a restart: too late to print now
-        if self._pending:
-            self._print(next(iter(self._pending.values())))
+        owed = self.jobs.first()
+        if owed is not None:
+            self._print(owed)
             return
         wait = max(0.05, self._next_poll - time.monotonic()) if self.transport.can_poll else 1.0
         self._wait(wait)
@@ -207,7 +188,7 @@ class PrinterWorker:
         assert self.graphics is not None
         try:
             self.graphics.probe(self.transport)
-            if not self._pending and self._inbox.empty():
+            if not self.jobs.pending and self._inbox.empty():
                 self.graphics.define_owed(self.transport)
         except PrinterError as e:
             self.transport.close()
@@ -221,13 +202,14 @@ class PrinterWorker:
         the rest stay owed in the queue and are printed (or voided) by the next start."""
         self._take_inbox(timeout=0)
         self._void_overdue()
-        while (self._pending and self._healthy is True and self._blocked is None
+        pending = self.jobs.pending
+        while (pending and self._healthy is True and self._blocked is None
                and time.monotonic() < self._stop_by):
-            self._print(next(iter(self._pending.values())))
-        if self._pending:
+            self._print(next(iter(pending.values())))
+        if pending:
             logger.warning("%s: stopping with %d ticket(s) not printed (%s): the next start "
                            "prints them, or voids those older than %g s", self.name,
-                           len(self._pending), ", ".join(p.job.ticket for p in self._pending.values()),
+                           len(pending), ", ".join(p.job.ticket for p in pending.values()),
                            self.void_after_s)
 
     def _wait(self, seconds: float) -> None:
@@ -241,55 +223,11 @@ class PrinterWorker:
         while True:
             if item is not _STOP:
                 kind, data = item
-                self._add(data, reprint=(kind == "reprint"))
+                self.jobs.add(data, reprint=(kind == "reprint"))
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 return
-
-    def _add(self, data: dict[str, Any], *, reprint: bool) -> None:
-        # `reprint`: someone asked for a copy just now (a ticket.reprint event), which also
-        # retries a copy given up before. A fetched job the engine marks as printed before
-        # is a reprint too, but one given up stays given up until a copy is asked again.
-        asked = reprint
-        reprint = reprint or data.get("reprint") is True
-        try:
-            job = TicketJob.from_event(data, reprint=reprint)
-        except (ValueError, TypeError) as e:
-            logger.error("%s: ignoring a malformed print job: %s", self.name, e)
-            return
-        if asked:
-            self._handled.pop(job.ticket_id, None)
-            if job.ticket_id not in self._reprints or job.ticket_id in self._abandoned:
-                self._reprints.add(job.ticket_id)
-                self._abandoned.discard(job.ticket_id)
-                self._save_reprints()
-        elif job.ticket_id in self._handled:
-            return
-        elif reprint or job.ticket_id in self._reprints:
-            if job.ticket_id in self._abandoned:
-                return
-            job = TicketJob.from_event(data, reprint=True)
-        if job.ticket_id in self._pending:
-            return
-        self._pending[job.ticket_id] = _Pending(job, self._deadline(job))
-
-    def _deadline(self, job: TicketJob) -> float:
-        """Monotonic time after which the ticket is voided: void_after_s after it was issued."""
-        if job.reprint:
-            return time.monotonic() + self.void_after_s
-        age = 0.0
-        if job.issued_at:
-            try:
-                issued = dt.datetime.fromisoformat(job.issued_at)
-                if issued.tzinfo is None:
-                    issued = issued.replace(tzinfo=self._zone)
-                age = self._wall_ms() / 1000 - issued.timestamp()
-            except ValueError:
-                logger.warning("%s: bad issued_at %r on %s", self.name, job.issued_at, job.ticket)
-        # A clock step must not void fresh tickets nor keep old ones forever.
-        age = min(max(age, 0.0), self.void_after_s * 10)
-        return time.monotonic() + self.void_after_s - age
 
     def _status(self) -> PrinterStatus:
         try:
@@ -323,52 +261,40 @@ class PrinterWorker:
             return
         jobs = (applied.reply.data or {}).get("jobs", [])
         for data in jobs:
-            self._add(dict(data), reprint=False)
+            self.jobs.add(dict(data), reprint=False)
         if jobs:
             logger.info("%s: %d ticket(s) still to print", self.name, len(jobs))
         self._need_fetch = False
-        # A remembered reprint the engine no longer owes (printed, or the ticket finished)
-        # need not be remembered any more.
-        owed = {int(d["ticket_id"]) for d in jobs if d.get("ticket_id") is not None}
-        gone = {t for t in self._reprints if t not in owed and t not in self._pending}
-        if gone:
-            self._reprints -= gone
-            self._abandoned -= gone
-            self._save_reprints()
+        self.jobs.still_owed(jobs)
 
     def _void_overdue(self) -> None:
-        now = time.monotonic()
-        for tid, p in list(self._pending.items()):
-            if now < p.deadline:
-                continue
-            del self._pending[tid]
+        for p in self.jobs.take_overdue(time.monotonic()):
+            tid = p.job.ticket_id
             why = p.problem or self._detail or "printer not ready"
             if p.job.reprint:
                 # The visitor already holds the first paper: never void it for a failed copy.
                 logger.warning("%s: giving up the reprint of %s: %s", self.name, p.job.ticket, why)
-                self._abandoned.add(tid)
-                self._save_reprints()
+                self.jobs.abandon(tid)
                 continue
             self.voided += 1
-            self._mark_handled(tid)
+            self.jobs.mark_handled(tid)
             reason = f"not printed within {self.void_after_s:g} s: {why}"
             logger.warning("%s: voiding %s (%s)", self.name, p.job.ticket, reason)
             self._submit(VoidTicket(ticket_id=tid, reason=reason[:200]))
 
-    def _print(self, p: _Pending) -> None:
+    def _print(self, p: Pending) -> None:
         job = p.job
         try:
             rendered = self.render(job)
         except Exception as e:
             # Unprintable text or a missing font (ValueError), or a bug met by this one
             # ticket: it will never print, and retrying it would hold up every ticket after it.
-            del self._pending[job.ticket_id]
+            self.jobs.drop(job.ticket_id)
             if isinstance(e, ValueError):
                 logger.error("%s: cannot render %s: %s", self.name, job.ticket, e)
             else:
                 logger.exception("%s: cannot render %s", self.name, job.ticket)
             self.failed += 1
-            self._mark_handled(job.ticket_id)
             if not job.reprint:
                 self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=False, detail=str(e)[:200]))
                 self._submit(VoidTicket(ticket_id=job.ticket_id, reason=f"cannot print: {e}"[:200]))
@@ -407,23 +333,11 @@ class PrinterWorker:
             self._set_health(False, str(e))
             return
         self.transport.end_job()
-        del self._pending[job.ticket_id]
-        self._mark_handled(job.ticket_id)
-        if job.ticket_id in self._reprints:
-            self._reprints.discard(job.ticket_id)
-            self._save_reprints()
+        self.jobs.printed(job.ticket_id)
         self.printed += 1
         logger.info("%s: printed %s%s", self.name, job.ticket, " (reprint)" if job.reprint else "")
         self._submit(TicketPrinted(ticket_id=job.ticket_id, ok=True,
                                    detail="reprint" if job.reprint else ""))
-
-    def _mark_handled(self, ticket_id: int) -> None:
-        self._handled[ticket_id] = None
-        while len(self._handled) > _HANDLED_KEPT:   # a day's tickets, many times over
-            self._handled.popitem(last=False)
-
-    def _save_reprints(self) -> None:
-        save_reprints(self._reprints_file, self._reprints, self._abandoned, self.name)
 
     def _submit(self, command: Command) -> None:
         def done(fut: Any) -> None:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def build(ctx: "AppContext") -> list[Any]:
-    from edge.config.hardware import NumpadConfig, ScannerConfig
+    from edge.config.serial_inputs import NumpadConfig, ScannerConfig
     from edge.drivers.serial_inputs.component import KeypadInput, NumpadInput, ScannerInput
 
     gpio = ctx.config.gpio

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from edge.config.hardware import KeypadConfig, NumpadConfig, ScannerConfig
+from edge.config.serial_inputs import KeypadConfig, NumpadConfig, ScannerConfig
 from edge.drivers.gpio.actions import outcome
 from edge.drivers.serial_inputs.keypad import (FrameReader, LineReader, Parsed, parse_frame,
                                                parse_line, reply_frame, reply_line)

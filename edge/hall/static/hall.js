@@ -1,12 +1,10 @@
-/* Hall screen: renders the state pushed over Server-Sent Events; reconnects by itself. */
+/* Hall screen: renders the state pushed over Server-Sent Events (live.js, loaded before it). */
 (function () {
   'use strict';
-  // The page's load watchdog reloads it when this script never ran (a failed load).
-  window.kezekHall = true;
-  var source = null;
-  var lastSeen = 0;
+  // The page's load watchdog reloads it when this script (or live.js before it) never
+  // ran (a failed load).
+  window.kezekHall = typeof window.kezekLive === 'function';
   var keepaliveMs = 15000;
-  var retryTimer = null;
   var labels = {};
   var languages = ['kk', 'ru'];
 
@@ -261,22 +259,19 @@
   }
   setInterval(showClock, 1000);
 
-  function retryLater(ms) {
-    if (retryTimer) { return; }
-    retryTimer = setTimeout(function () { retryTimer = null; connect(); }, ms);
+  // The style sheet can fail to load (a refused connection) while this script ran: try
+  // the whole page again rather than show it unstyled for good.
+  if (!getComputedStyle(document.documentElement).getPropertyValue('--kezek-hall-css')) {
+    setTimeout(function () { location.reload(); }, 10000);
   }
 
-  function connect() {
-    if (source) { source.close(); }
-    source = new EventSource('/events');
-    source.addEventListener('state', function (e) {
-      lastSeen = Date.now();
+  window.kezekLive({
+    state: function (e) {
       setLink('online');
       render(JSON.parse(e.data));
       document.body.dataset.version = e.lastEventId;
-    });
-    source.addEventListener('ping', function (e) {
-      lastSeen = Date.now();
+    },
+    ping: function (e) {
       setLink('online');
       var t = e.data ? JSON.parse(e.data) : {};
       if (typeof t.now_ms === 'number') {
@@ -284,29 +279,8 @@
         utcOffsetMin = t.utc_offset_min || 0;
         showClock();
       }
-    });
-    source.onerror = function () {
-      setLink('offline');
-      // The browser retries by itself after a dropped stream; after a refusal (503, a
-      // proxy's error page) it gives up (CLOSED), so we retry ourselves.
-      if (source.readyState === 2) { retryLater(3000); }
-    };
-  }
-
-  // A stream can die silently (Wi-Fi TV, a switch reboot): no ping for a while -> reconnect.
-  setInterval(function () {
-    if (lastSeen && Date.now() - lastSeen > keepaliveMs * 2.5) {
-      lastSeen = Date.now();
-      setLink('offline');
-      connect();
-    }
-  }, 1000);
-
-  // The style sheet can fail to load (a refused connection) while this script ran: try
-  // the whole page again rather than show it unstyled for good.
-  if (!getComputedStyle(document.documentElement).getPropertyValue('--kezek-hall-css')) {
-    setTimeout(function () { location.reload(); }, 10000);
-  }
-
-  connect();
+    },
+    link: setLink,
+    keepaliveMs: function () { return keepaliveMs; }
+  });
 }());

@@ -16,39 +16,21 @@ import stat
 from pathlib import Path
 from typing import Any, Iterable
 
-from edge.system.doctor import Check
-
-LISTEN = "0A"   # the TCP state "listen" in /proc/net/tcp
+from edge.system.doctor.check import Check
+from edge.system.doctor.holders import holding, listening_sockets
 
 
 def tcp_listeners(port: int, proc: Path = Path("/proc")) -> list[tuple[str, str]]:
     """(pid, command line with NUL between its words) of the processes listening on TCP
     `port` (those this user may see)."""
-    inodes: set[str] = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            rows = (proc / "net" / table).read_text(encoding="ascii").splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and cols[3] == LISTEN and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(cols[9])
-    targets = {f"socket:[{i}]" for i in inodes}
+    sockets = listening_sockets(port, proc)
     found: list[tuple[str, str]] = []
-    for pid_dir in proc.glob("[0-9]*"):
+    for pid_dir in holding(sockets.__contains__, proc) if sockets else []:
         try:
-            fds = list((pid_dir / "fd").iterdir())
+            raw = (pid_dir / "cmdline").read_bytes().rstrip(b"\0")
         except OSError:
-            continue   # gone, or another user's process and we are not root
-        for fd in fds:
-            try:
-                if os.readlink(fd) in targets:
-                    raw = (pid_dir / "cmdline").read_bytes().rstrip(b"\0")
-                    found.append((pid_dir.name, raw.decode("utf-8", "replace")))
-                    break
-            except OSError:
-                continue
+            continue  # ended meanwhile
+        found.append((pid_dir.name, raw.decode("utf-8", "replace")))
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.system.doctor import Check
+from edge.system.doctor.check import Check
 from edge.system.sdlayout import MOUNTINFO, sd_layout
 
 
