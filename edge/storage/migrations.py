@@ -92,6 +92,11 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE counters",
         "ALTER TABLE counters_v3 RENAME TO counters",
     ],
+    # 4: the visitor page's token of each ticket (the QR on the paper; docs/central.md).
+    # Tickets issued before have none: their paper carries no QR.
+    [
+        "ALTER TABLE tickets ADD COLUMN token TEXT",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
