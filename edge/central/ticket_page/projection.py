@@ -30,7 +30,8 @@ MIGRATION_STEPS = (
     site TEXT NOT NULL, device TEXT NOT NULL, ticket_id BIGINT NOT NULL, token TEXT,
     label TEXT, service TEXT, category TEXT, day TEXT, state TEXT, window_no INTEGER,
     issued_ts BIGINT, queued_ts BIGINT, called_ts BIGINT, ended_ts BIGINT,
-    ahead0 INTEGER, wait0 INTEGER, last_seq BIGINT NOT NULL, score INTEGER, rated_ms BIGINT,
+    ahead0 INTEGER, wait0 INTEGER, last_seq BIGINT NOT NULL, stage_seq BIGINT NOT NULL,
+    score INTEGER, rated_ms BIGINT,
     PRIMARY KEY (site, device, ticket_id))""",
     # Not unique: a token sent twice (a broken edge) must never stop that edge's intake;
     # the page answers "unknown" for a token two tickets claim.
@@ -42,20 +43,32 @@ MIGRATION_NAME = "ticket_pages: the visitor's ticket page, one row per ticket by
 
 _COLUMNS = ("site", "device", "ticket_id", "token", "label", "service", "category", "day",
             "state", "window_no", "issued_ts", "queued_ts", "called_ts", "ended_ts", "ahead0",
-            "wait0", "last_seq")
+            "wait0", "last_seq", "stage_seq")
 # Set once, at issue: the first value known stays.
 _ONCE = ("token", "category", "issued_ts", "ahead0", "wait0", "label")
-# Follow the newest event; an older one only fills in what is still unknown.
-_LATEST = ("service", "day", "state", "window_no", "queued_ts", "called_ts", "ended_ts")
-_NEWER = "excluded.last_seq > ticket_pages.last_seq"
+# Each follows the newest event that sets it (by seq: `last_seq` for the day, which the
+# issue and ticket.redated set, `stage_seq` for what the stage events set); an older one
+# only fills in what is still unknown.
+_STAGE = ("service", "state", "window_no", "queued_ts", "called_ts", "ended_ts")
+
+
+def _newest(column: str, seq: str) -> str:
+    return (f"{column} = CASE WHEN excluded.{seq} > ticket_pages.{seq} THEN "
+            f"coalesce(excluded.{column}, ticket_pages.{column}) "
+            f"ELSE coalesce(ticket_pages.{column}, excluded.{column}) END")
+
+
+def _greatest(seq: str) -> str:
+    return (f"{seq} = CASE WHEN excluded.{seq} > ticket_pages.{seq} THEN excluded.{seq} "
+            f"ELSE ticket_pages.{seq} END")
+
+
 UPSERT = (
     f"INSERT INTO ticket_pages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     "ON CONFLICT (site, device, ticket_id) DO UPDATE SET "
     + ", ".join([f"{c} = coalesce(ticket_pages.{c}, excluded.{c})" for c in _ONCE]
-                + [f"{c} = CASE WHEN {_NEWER} THEN coalesce(excluded.{c}, ticket_pages.{c}) "
-                   f"ELSE coalesce(ticket_pages.{c}, excluded.{c}) END" for c in _LATEST]
-                + [f"last_seq = CASE WHEN {_NEWER} THEN excluded.last_seq "
-                   "ELSE ticket_pages.last_seq END"]))
+                + [_newest("day", "last_seq")] + [_newest(c, "stage_seq") for c in _STAGE]
+                + [_greatest("last_seq"), _greatest("stage_seq")]))
 # Events that put the ticket (back) in a waiting line: its place counts from then.
 _QUEUED = ("ticket.issued", "ticket.transferred", "ticket.unparked", "ticket.returned")
 _ENDED = ("ticket.done", "ticket.no_show", "ticket.voided")
@@ -82,13 +95,16 @@ def row_of(site: str, device: str, ev: "EventEnvelope") -> tuple[Any, ...] | Non
     token = d.get("token") if issued else None
     service = _str(d.get("to_service") if t == "ticket.transferred" else d.get("service"))
     day = _str(d.get("day"), 10) if t in ("ticket.issued", "ticket.redated") else None
+    stage = STAGE_AFTER.get(t)
+    if stage is None:   # a recall or a new day: the ticket's stage stays as it is
+        service = None
+    window = _int(d.get("window")) if stage in ("called", "serving", "done") else None
     return (site, device, tid, token if isinstance(token, str) and is_token(token) else None,
             _str(d.get("ticket"), 16), service, _str(d.get("category"), 16) if issued else None,
-            day, STAGE_AFTER.get(t), _int(d.get("window")) if t != "ticket.transferred" else None,
-            ev.ts if issued else None, ev.ts if t in _QUEUED else None,
+            day, stage, window, ev.ts if issued else None, ev.ts if t in _QUEUED else None,
             ev.ts if t == "ticket.called" else None, ev.ts if t in _ENDED else None,
             _int(d.get("ahead")) if issued else None, _int(d.get("wait_min")) if issued else None,
-            ev.seq)
+            ev.seq, ev.seq if stage is not None else 0)
 
 
 def projection_write(site: str, device: str,
