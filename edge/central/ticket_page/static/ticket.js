@@ -5,7 +5,7 @@
   var T = {
     kk: {
       title: "Электрондық кезек", your: "Сіздің талоныңыз",
-      ahead: function (n) { return "Алдыңызда: " + n + " адам"; },
+      ahead: function (n) { return "Алдыңызда: " + n + "\u00a0адам"; },
       next: "Сіз келесісіз!",
       wait: function (m) { return "Күту уақыты: ~" + m + " мин"; },
       wait_unknown: "Күту уақыты әзірге белгісіз",
@@ -26,7 +26,7 @@
     },
     ru: {
       title: "Электронная очередь", your: "Ваш талон",
-      ahead: function (n) { return "Перед вами: " + n + " чел."; },
+      ahead: function (n) { return "Перед вами: " + n + "\u00a0чел."; },
       next: "Вы следующий!",
       wait: function (m) { return "Ожидание: ~" + m + " мин"; },
       wait_unknown: "Время ожидания пока неизвестно",
@@ -47,7 +47,7 @@
     },
     en: {
       title: "Electronic queue", your: "Your ticket",
-      ahead: function (n) { return n + (n === 1 ? " person" : " people") + " ahead of you"; },
+      ahead: function (n) { return n + (n === 1 ? "\u00a0person" : "\u00a0people") + " ahead of you"; },
       next: "You are next!",
       wait: function (m) { return "Wait: ~" + m + " min"; },
       wait_unknown: "Wait not known yet",
