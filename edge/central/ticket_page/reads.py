@@ -44,6 +44,14 @@ def _find(tx: "Tx", token: str, today: date) -> dict[str, Any] | None:
 
 def ticket_state(store: "LedgerStore", token: str, today: date) -> dict[str, Any] | None:
     """The page's view of the ticket with `token`, or None ("unknown or expired")."""
+    found = ticket_and_site(store, token, today)
+    return found[0] if found else None
+
+
+def ticket_and_site(store: "LedgerStore", token: str,
+                    today: date) -> tuple[dict[str, Any], str] | None:
+    """The page's view and the ticket's site (for the service's names and for waking the
+    page when that site's events come; the site is not shown)."""
     with store._read() as tx:
         row = _find(tx, token, today)
         if row is None:
@@ -72,7 +80,8 @@ def ticket_state(store: "LedgerStore", token: str, today: date) -> dict[str, Any
             "ahead": ahead, "wait_min": wait, "issued": hhmm(row["issued_ts"]),
             "called": hhmm(row["called_ts"]) if at_window or state == "done" else None,
             "ended": hhmm(row["ended_ts"]) if state in ("done", "no_show", "voided") else None,
-            "rated": row["score"], "can_rate": state == "done" and row["score"] is None}
+            "rated": row["score"], "can_rate": state == "done" and row["score"] is None}, \
+        str(row["site"])
 
 
 def _per_visitor(store: "LedgerStore", tx: "Tx", row: dict[str, Any],

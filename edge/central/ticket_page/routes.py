@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from edge.central.ticket_page.reads import SCORES, rate, ticket_state
+from edge.central.ticket_page.reads import SCORES, rate, ticket_and_site
 from edge.queue.tokens import is_token
 from edge.web.live import Live, sse
 from edge.web.lockout import RateLimit
@@ -54,17 +54,48 @@ class PageLimits:
     rate_post: float = 1 / 30   # rating posts a second per client address
     burst_post: int = 3
     max_streams: int = 2000     # live pages open at once (each is one connection)
-    poll_s: float = 2.0         # a live page's state is read again this often at most
+    poll_s: float = 2.0         # without `changes`: a live page's state is read this often
+    fallback_s: float = 5.0     # with `changes`: read at least this often (another
+    #                             instance stored the batch, a wake-up was missed)
     keepalive_s: float = 15.0   # a ping on a quiet stream, so the page knows it is live
     retry_ms: int = 3000        # the browser's reconnect delay after a lost stream
 
 
+class SiteChanges:
+    """Wakes the live pages of one site when central stored a batch of it: `publish(site)`
+    from any thread (Central.listeners; PostgreSQL's NOTIFY kezek_stored for batches other
+    instances stored). Only that site's pages read their ticket again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sites: dict[str, Live] = {}
+
+    def of(self, site: str) -> Live:
+        with self._lock:
+            live = self._sites.get(site)
+            if live is None:
+                live = self._sites[site] = Live()
+            return live
+
+    def publish(self, site: str) -> None:
+        with self._lock:
+            live = self._sites.get(site)
+        if live is not None:     # nobody watches a site no page was opened for
+            live.publish(site)
+
+    def close(self) -> None:
+        with self._lock:
+            sites, self._sites = list(self._sites.values()), {}
+        for live in sites:
+            live.close()
+
+
 class TicketPage:
-    """The page's handlers; `changes` (optional) wakes the live pages when central stored
-    a batch (Central.listeners can publish to it); without it they poll every poll_s."""
+    """The page's handlers; `changes` (optional) wakes a site's live pages when central
+    stored a batch of it; without it they poll every poll_s."""
 
     def __init__(self, store: "LedgerStore", clock: "Clock", *, names: Names | None = None,
-                 changes: Live | None = None, limits: PageLimits = PageLimits()) -> None:
+                 changes: SiteChanges | None = None, limits: PageLimits = PageLimits()) -> None:
         self.store = store
         self.clock = clock
         self.names = names
@@ -90,23 +121,18 @@ class TicketPage:
         ms = self.clock.read().wall_ms
         return datetime.fromtimestamp(ms / 1000, self.store.day_of.zone).date()
 
-    def state(self, token: str) -> dict[str, Any] | None:
-        """The ticket's state for the page (blocking: call from a thread)."""
+    def state(self, token: str) -> tuple[dict[str, Any], str] | None:
+        """The ticket's state for the page and its site (blocking: call from a thread)."""
         if not is_token(token):
             return None   # not even the form of a token: the store is not asked
-        view = ticket_state(self.store, token, self.today())
-        if view is not None and self.names is not None:
-            site_service = self._site_service(token)
-            found = self.names(*site_service) if site_service else None
-            if found:
-                view["service_names"] = {k: v for k, v in found.items() if k in ("kk", "ru", "en")}
-        return view
-
-    def _site_service(self, token: str) -> tuple[str, str] | None:
-        with self.store._read() as tx:
-            rows = tx.rows("SELECT site, service FROM ticket_pages WHERE token=? LIMIT 1",
-                           (token,))
-        return (str(rows[0][0]), str(rows[0][1])) if rows and rows[0][1] else None
+        found = ticket_and_site(self.store, token, self.today())
+        if found is None:
+            return None
+        view, site = found
+        names = self.names(site, view["service"]) if self.names and view["service"] else None
+        if names:
+            view["service_names"] = {k: v for k, v in names.items() if k in ("kk", "ru", "en")}
+        return view, site
 
     def _limited(self, request: Request, limit: RateLimit) -> Response | None:
         client = request.client.host if request.client else "?"
@@ -139,11 +165,12 @@ class TicketPage:
         limited = self._limited(request, self.requests)
         if limited is not None:
             return limited
-        view = await run_in_threadpool(self.state, request.path_params["token"])
-        if view is None:
+        found = await run_in_threadpool(self.state, request.path_params["token"])
+        if found is None:
             return Response(UNKNOWN, status_code=404, media_type="application/json",
                             headers=self._headers())
-        return Response(_json(view), media_type="application/json", headers=self._headers())
+        return Response(_json(found[0]), media_type="application/json",
+                        headers=self._headers())
 
     async def _events(self, request: Request) -> Response:
         limited = self._limited(request, self.requests)
@@ -172,30 +199,32 @@ class TicketPage:
         return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
                                  headers={**self._headers(), "X-Accel-Buffering": "no"})
 
-    async def _stream(self, token: str, first: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _stream(self, token: str, first: tuple[dict[str, Any], str]
+                      ) -> AsyncIterator[bytes]:
         """The state at once, then each change; it ends once the ticket is unknown (the
         day is over), after saying so. A ping when nothing changed for keepalive_s."""
         lim = self.limits
         yield b"retry: %d\n\n" % lim.retry_ms
-        sent = _json(first)
+        sent = _json(first[0])
         yield sse("state", sent)
-        seen = self.changes.current()[0] if self.changes is not None else 0
+        live = self.changes.of(first[1]) if self.changes is not None else None
+        seen = live.current()[0] if live is not None else 0
         quiet = 0.0
         loop = asyncio.get_running_loop()
         while True:
             start = loop.time()
-            if self.changes is not None:
-                got = await self.changes.changed(seen, lim.poll_s)
+            if live is not None:
+                got = await live.changed(seen, lim.fallback_s)
                 if got is None:
                     return
                 seen = got[0]
             else:
                 await asyncio.sleep(lim.poll_s)
-            view = await run_in_threadpool(self.state, token)
-            if view is None:
+            found = await run_in_threadpool(self.state, token)
+            if found is None:
                 yield sse("state", UNKNOWN)
                 return
-            body = _json(view)
+            body = _json(found[0])
             if body != sent:
                 sent = body
                 quiet = 0.0

@@ -18,12 +18,11 @@ from starlette.applications import Starlette
 from edge.central.server import Central
 from edge.central.store import open_store
 from edge.central.ticket_page.reads import ticket_state
-from edge.central.ticket_page.routes import PageLimits, ticket_page_routes
+from edge.central.ticket_page.routes import PageLimits, SiteChanges, ticket_page_routes
 from edge.clock import SystemClock
 from edge.queue.commands import CallNext, Finish, IssueTicket, OpenWindow
 from edge.queue.tokens import new_token
 from edge.sync.mqtt import BrokerSettings
-from edge.web.live import Live
 from edge.web.pages import Headers, csp
 from edge.web.server import WebServer
 from tests.browser import Chromium, start_chromium
@@ -66,11 +65,11 @@ class Stack:
         assert self.central.wait_connected(10), "central did not connect"
         self.store = open_store(target)
         # Stored batches wake the live pages at once (the lead's wiring at merge).
-        self.changes = Live()
+        self.changes = SiteChanges()
         self.central.listeners.append(lambda site, device, result: self.changes.publish(site))
         self.web = serve(self.store, changes=self.changes,
                          names=lambda site, service: NAMES.get(service),
-                         limits=PageLimits(poll_s=1.0))
+                         limits=PageLimits(fallback_s=60.0))
         self.edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
         edges.append(self.edge)
 
