@@ -31,7 +31,7 @@ MIGRATION_STEPS = (
     label TEXT, service TEXT, category TEXT, day TEXT, state TEXT, window_no INTEGER,
     issued_ts BIGINT, queued_ts BIGINT, called_ts BIGINT, ended_ts BIGINT,
     ahead0 INTEGER, wait0 INTEGER, last_seq BIGINT NOT NULL, stage_seq BIGINT NOT NULL,
-    score INTEGER, rated_ms BIGINT,
+    score INTEGER, rated_ms BIGINT, notified_ms BIGINT,
     PRIMARY KEY (site, device, ticket_id))""",
     # Not unique: a token sent twice (a broken edge) must never stop that edge's intake;
     # the page answers "unknown" for a token two tickets claim.

@@ -23,7 +23,7 @@ _ROW = ("site", "device", "ticket_id", "label", "service", "category", "day", "s
 # those that joined the line earlier, and (for a normal visitor) any benefit visitor
 # waiting, who goes first (docs/queue.md). An estimate: the edge's own order also knows
 # booked slots and windows' weights.
-_AHEAD = ("SELECT count(*) FROM ticket_pages WHERE site=? AND device=? AND service=? "
+AHEAD_SQL = ("SELECT count(*) FROM ticket_pages WHERE site=? AND device=? AND service=? "
           "AND state='waiting' AND day=? AND ticket_id<>? AND (queued_ts < ? OR "
           "(queued_ts = ? AND ticket_id < ?) OR (? = 1 AND category IS NOT NULL AND "
           "category <> 'normal'))")
@@ -60,7 +60,7 @@ def ticket_and_site(store: "LedgerStore", token: str,
         per_visitor: float | None = None
         if row["state"] == "waiting" and row["queued_ts"] is not None:
             normal = 1 if (row["category"] or "normal") == "normal" else 0
-            ahead = int(tx.rows(_AHEAD, (row["site"], row["device"], row["service"],
+            ahead = int(tx.rows(AHEAD_SQL, (row["site"], row["device"], row["service"],
                                          row["day"], row["ticket_id"], row["queued_ts"],
                                          row["queued_ts"], row["ticket_id"], normal))[0][0])
             per_visitor = _per_visitor(store, tx, row, today)
