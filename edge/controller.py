@@ -28,6 +28,7 @@ from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
 from edge.storage.fault_state import StorageFault
+from edge.queue.tokens import with_token
 from edge.storage.store import QueueStore
 
 __all__ = ["Applied", "Controller", "Listener", "StorageFault"]
@@ -86,9 +87,12 @@ class Controller:
 
     # -- used from any thread -------------------------------------------------------
     def submit(self, command: Command) -> "Future[Applied]":
-        """Enqueue a command; the future resolves after its commit (or with its error)."""
+        """Enqueue a command; the future resolves after its commit (or with its error).
+
+        A command that issues a ticket gets its visitor-page token here (the engine is
+        pure: the randomness comes with the command; edge/queue/tokens.py)."""
         fut: Future[Applied] = Future()
-        self._inbox.put((command, fut))
+        self._inbox.put((with_token(command), fut))
         return fut
 
     def call(self, command: Command, timeout: float = 10.0) -> Applied:

@@ -40,6 +40,8 @@ from pydantic import TypeAdapter
 from edge.central.days import DayOf
 from edge.central.reads import MEASURES, StoreReads, now_ms
 from edge.central.streams import INF, stream_key, twins
+from edge.central.ticket_page.projection import projection_write
+from edge.central.ticket_page.projection import trim as trim_ticket_pages
 from edge.sync.protocol import EventBatch, EventEnvelope
 
 logger = logging.getLogger(__name__)
@@ -183,9 +185,11 @@ class LedgerStore(StoreReads):
 
     def maintain(self, retention_days: int | None, today: date | None = None) -> None:
         """Periodic upkeep: the retention setting (and PostgreSQL's partitions ahead)."""
+        today = today or datetime.now(self.day_of.zone).date()
         if retention_days:
-            self.apply_retention(retention_days,
-                                 today or datetime.now(self.day_of.zone).date())
+            self.apply_retention(retention_days, today)
+        with self._tx() as tx:
+            trim_ticket_pages(tx, today)
 
     # -- writing ----------------------------------------------------------------------
     def next_session(self) -> int:
@@ -299,6 +303,10 @@ class LedgerStore(StoreReads):
                      self.day_of(ev.ts, ev.clock_synced, now)) for ev in new]
             own.events += rows
             self._roll_up(own.roll, site, new, [r[12] for r in rows])
+            # The visitor's ticket page, in the same transaction as the events.
+            page = projection_write(site, device, new)
+            if page is not None:
+                own.writes.append(page)
         for ev in fresh:
             stored_id = stored_ids.get(ev.seq)
             if stored_id is None:

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
+from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS
 from edge.sync.protocol import EventBatch
 
 logger = logging.getLogger(__name__)
@@ -294,4 +295,7 @@ MIGRATIONS = [
         n BIGINT NOT NULL, total BIGINT NOT NULL, PRIMARY KEY (site, day, type, service))""",
         "CREATE INDEX daily_day ON daily (day)",
     )),
+    # (2 is SQLite's alone: its events got their day column; PostgreSQL had it from 1.)
+    # 3: the visitor's ticket page (edge/central/ticket_page): one row per ticket, by token.
+    Migration(3, MIGRATION_NAME, MIGRATION_STEPS),
 ]

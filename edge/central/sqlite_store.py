@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
+from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS
 from edge.central.reads import MEASURES
 from edge.storage.transaction import write_transaction
 
@@ -198,4 +199,6 @@ MIGRATIONS = [
         "coalesce(json_extract(data, '$.service'), ''), count(*), "
         f"coalesce(sum({_measure_sql()}), 0) FROM events GROUP BY 1, 2, 3, 4",
     )),
+    # 3: the visitor's ticket page (edge/central/ticket_page): one row per ticket, by token.
+    Migration(3, MIGRATION_NAME, MIGRATION_STEPS),
 ]

@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="publish DIR/<site>/<device>/{cfg,bookings}.json and cmd/*.json")
     run.add_argument("--summary-every", type=float, default=5.0,
                      help="print the per-site summary every N seconds (0 = never)")
+    run.add_argument("--turn-near-url", metavar="URL",
+                     help="POST each waiting visitor's ticket here (JSON, once) when N or "
+                          "fewer are ahead: for an SMS gateway (docs/central.md)")
+    run.add_argument("--turn-near-ahead", type=int, default=3, metavar="N",
+                     help="how many ahead count as near (default 3)")
     run.set_defaults(func=_run)
 
     pub = csub.add_parser("publish", help="publish a retained cfg or bookings snapshot")
@@ -113,6 +118,10 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     from edge.central.store import describe
+    if args.turn_near_ahead < 0:
+        print(f"kezek central: --turn-near-ahead must be 0 or more, not {args.turn_near_ahead}",
+              file=sys.stderr)
+        return 2
     central = Central(_settings(args), args.db, group=args.group, publish_dir=args.publish_dir,
                       summary_every_s=args.summary_every or None, out=sys.stdout,
                       workers=args.workers, retention_days=args.retention_days,
@@ -127,9 +136,17 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         central.stop()
         return 1
+    hook = None
+    if args.turn_near_url and central.store is not None:
+        from edge.central.ticket_page.webhook import TurnNear
+        hook = TurnNear(central.store, args.turn_near_url, ahead=args.turn_near_ahead)
+        hook.start()
+        central.listeners.append(hook.on_stored)
     try:
         stop.wait()
     finally:
+        if hook is not None:
+            hook.stop()
         central.stop()
     return 0
 

@@ -241,7 +241,8 @@ class TicketLayoutConfig(StrictModel):
     markers: Markers = Markers()
     qr_url: str | None = Field(
         default=None, max_length=300,
-        description="QR code content, e.g. 'https://example.kz/t/{site}/{ticket}'; none = no QR")
+        description="central's address for the visitor's page, e.g. 'https://queue.example.kz': "
+                    "the QR reads <qr_url>/t/<token>; or a template with {token}; none = no QR")
     date_format: str = Field(default="%d.%m.%Y", max_length=40, description="strftime date format")
     time_format: str = Field(default="%H:%M", max_length=40, description="strftime time format")
     qr_size: int = Field(default=4, ge=2, le=10, description="QR module size in dots")
@@ -256,10 +257,16 @@ class TicketLayoutConfig(StrictModel):
             fields = [f for _, f, _, _ in string.Formatter().parse(v) if f is not None]
         except ValueError as e:
             raise ValueError(f"bad template {v!r}: {e}")
-        bad = [f for f in fields if f not in ("site", "ticket", "number", "service")]
+        bad = [f for f in fields if f not in ("site", "ticket", "number", "service", "token")]
         if bad:
-            raise ValueError(f"unknown placeholder {{{bad[0]}}}; use {{site}}, {{ticket}}, "
-                             f"{{number}} or {{service}}")
+            raise ValueError(f"unknown placeholder {{{bad[0]}}}; use {{token}} (and {{site}}, "
+                             f"{{ticket}}, {{number}}, {{service}})")
+        if fields and "token" not in fields:
+            # A URL made of the number alone could be guessed: the page is the visitor's.
+            raise ValueError(f"{v!r} has no {{token}}: the QR leads to the visitor's own page, "
+                             "which only the ticket's token opens; set qr_url to central's "
+                             "address alone (e.g. 'https://queue.example.kz': the QR then "
+                             "reads <qr_url>/t/<token>) or put {token} in the template")
         if not v.isascii():
             raise ValueError("the QR URL must be ASCII (percent-encode other characters)")
         return v

@@ -27,10 +27,14 @@ class Command:
 
 @dataclass(frozen=True)
 class IssueTicket(Command):
+    """A walk-in ticket. `token`: the visitor page's secret (edge/queue/tokens.py), made by the
+    controller when the command is submitted, never by the engine (which stays pure)."""
+
     service: str
     category: Category = Category.NORMAL
     printer: str | None = None     # the kiosk printer that will print it; None = no paper
     source: str = "console"
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,7 @@ class CheckIn(Command):
     code: str
     printer: str | None = None     # the kiosk printer that will print the ticket
     source: str = "kiosk"
+    token: str | None = field(default=None, repr=False)   # as IssueTicket.token
 
 
 @dataclass(frozen=True)
@@ -278,3 +283,4 @@ class CheckInIin(Command):
     iin: str = field(repr=False)
     printer: str | None = None
     source: str = "kiosk"
+    token: str | None = field(default=None, repr=False)   # as IssueTicket.token

@@ -132,6 +132,9 @@ class Ticket:
     print_state: PrintState = PrintState.NONE
     printer: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The visitor page's secret (the QR on the paper): made outside the engine at issue,
+    # kept across transfers; None for a ticket issued without one (an engine-only run).
+    token: str | None = field(default=None, repr=False)
 
     def with_(self, **changes: Any) -> "Ticket":
         return _copy_with(self, _TICKET_FIELDS, changes)

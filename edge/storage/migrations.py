@@ -97,7 +97,12 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE windows ADD COLUMN operator TEXT",
     ],
-    # 5: visit stages (issue 19): one row per stage of a visit (a ticket's time in one
+    # 5: the visitor page's token of each ticket (the QR on the paper; docs/central.md).
+    # Tickets issued before have none: their paper carries no QR.
+    [
+        "ALTER TABLE tickets ADD COLUMN token TEXT",
+    ],
+    # 6: visit stages (issue 19): one row per stage of a visit (a ticket's time in one
     # service), written with the events that change it (edge/storage/stages.py), so the
     # manager's figures of the day come from the file and survive restarts. A database
     # from before gets one stage per ticket from what the tickets table still knows (no

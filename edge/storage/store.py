@@ -36,16 +36,17 @@ logger = logging.getLogger(__name__)
 _TICKET_COLS = ("id", "day", "service", "number", "label", "category", "state", "visit",
                 "arrival", "tier", "window", "recalls", "issued_ms", "queued_ms", "called_ms",
                 "serving_ms", "finished_ms", "origin_service", "booking", "print_state",
-                "printer", "extra")
+                "printer", "extra", "token")
 _FINAL = ("done", "no_show", "voided")
 _UNSET = object()
 # An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts the row, touching every
 # index twice; an update in place writes fewer pages per command. `day` is left out of the
 # update (a ticket keeps the day it was issued on): SQLite rewrites the entry of every index
 # whose column is in the SET list, changed or not, and tickets_day is one more page.
+# `token` is left out too: it is set at issue and never changes.
 _TICKET_UPSERT = (f"INSERT INTO tickets ({', '.join(_TICKET_COLS)}) "
                   f"VALUES ({', '.join('?' * len(_TICKET_COLS))}) ON CONFLICT(id) DO UPDATE SET "
-                  + ", ".join(f"{c}=excluded.{c}" for c in _TICKET_COLS[2:]))
+                  + ", ".join(f"{c}=excluded.{c}" for c in _TICKET_COLS[2:-1]))
 _BOOKING_COLS = ("code", "service", "day", "slot_start", "slot_minutes", "status", "version",
                  "iin_hmac", "site", "rebooked_to", "ticket_id", "checked_in_ms")
 # Bookings of earlier days stay in the file; memory keeps this many days back (to say
@@ -376,7 +377,8 @@ def _ticket_row(t: Ticket) -> tuple[Any, ...]:
             t.arrival, t.tier, t.window, t.recalls, t.issued_ms, t.queued_ms, t.called_ms,
             t.serving_ms, t.finished_ms, t.origin_service, t.booking, t.print_state.value,
             t.printer,
-            json.dumps(t.extra, ensure_ascii=False, sort_keys=True) if t.extra else "{}")
+            json.dumps(t.extra, ensure_ascii=False, sort_keys=True) if t.extra else "{}",
+            t.token)
 
 
 def _booking_row(b: Booking) -> tuple[Any, ...]:

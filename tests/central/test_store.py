@@ -278,10 +278,12 @@ def test_migrations_are_versioned_and_a_newer_schema_is_refused(store_target: st
     for t in threads:
         t.join(60)
     assert not errors, errors
-    want = 2 if backend == "sqlite" else 1
+    from edge.central import pg_store, sqlite_store
+    migrations = sqlite_store.MIGRATIONS if backend == "sqlite" else pg_store.MIGRATIONS
+    want = migrations[-1].version
     assert {s.schema_version for s in stores} == {want}
     with stores[0]._tx() as tx:
-        assert tx.rows("SELECT COUNT(*) FROM schema_version")[0][0] == want
+        assert tx.rows("SELECT COUNT(*) FROM schema_version")[0][0] == len(migrations)
         tx.run("INSERT INTO schema_version(version, name, applied_ms) VALUES (?, ?, ?)",
                (want + 1, "from the future", 0))
     for s in stores:
@@ -315,7 +317,8 @@ def test_a_sqlite_file_of_an_older_central_is_upgraded(tmp_path: Path) -> None:
     conn.close()
     store = open_store(path)
     try:
-        assert store.schema_version == 2
+        from edge.central.sqlite_store import MIGRATIONS
+        assert store.schema_version == MIGRATIONS[-1].version
         assert _dev(store, "s", "d")["copies"] == 0
         assert [e["id"] for e in store.day_events("s", date(2026, 11, 24))] == ["e-1"]
         assert store.day_report(date(2026, 11, 24))[0]["rating_avg"] == 5.0

@@ -44,13 +44,17 @@ def config_factory() -> Callable[..., AppConfig]:
     return make_config
 
 
+# A visitor page's token as the controller makes one (22 URL-safe characters).
+TOKEN = "q7Hc2LwZ0pXe_R4v-9sKbA"
+
+
 def issued(ticket_id: int = 1, ticket: str = "A-001", printer: str | None = "kiosk",
            **extra: Any) -> dict[str, Any]:
     """ticket.issued event data as the engine emits it."""
     data = {"ticket_id": ticket_id, "ticket": ticket, "service": "docs", "category": "normal",
             "booked": False, "visit": f"2026-11-23/{ticket_id}", "day": "2026-11-23",
             "number": int(ticket.split("-")[1]), "ahead": 3, "wait_min": 24, "printer": printer,
-            "issued_at": "2026-11-23T09:00:00"}
+            "issued_at": "2026-11-23T09:00:00", "token": TOKEN}
     data.update(extra)
     return data
 

@@ -22,7 +22,7 @@ def test_printer_types_and_bad_values_name_the_key(config_factory):
     with pytest.raises(ConfigError, match="unknown placeholder"):
         config_factory(ticket={"lines": [{"text": "{nope}"}]})
     with pytest.raises(ConfigError, match="ASCII"):
-        config_factory(ticket={"qr_url": "https://ц.kz/{ticket}"})
+        config_factory(ticket={"qr_url": "https://ц.kz"})
 
 
 def test_config_check_finds_text_a_text_mode_printer_cannot_print(config_factory):
@@ -55,14 +55,16 @@ def test_config_check_finds_a_qr_code_wider_than_the_paper(config_factory, fake_
     from edge.component import AppContext
     from edge.drivers.printing import service
 
-    url = "https://egov-queue.example.kz/ticket/{site}/{ticket}?lang=kk&utm_source=kiosk"
+    url = "https://egov-queue.example.kz/ticket/{site}/{ticket}/{token}?lang=kk&utm_source=kiosk"
     config = config_factory({"narrow": {"type": "fake", "paper_mm": 58},
                              "wide": {"type": "fake", "paper_mm": 80}},
                             ticket={"qr_url": url, "qr_size": 10})
     problems = printing_problems(config)
     assert len(problems) == 1, problems
     assert problems[0].startswith("ticket.qr_size: printer 'narrow' (58 mm paper, 384 dots)")
-    assert "A-999" in problems[0] and "set ticket.qr_size = 9 or less" in problems[0]
+    assert "A-999" in problems[0] and "set ticket.qr_size = 8 or less" in problems[0]
+    # Sized with a token as long as a real one (22 characters), not an empty one.
+    assert "/SAMPLEtoken_0123456789?" in problems[0]
     # At start the narrow printer is reported down with that problem; the wide one prints.
     fake_controller.config = config
     ctx = AppContext(controller=fake_controller, clock=None, state_dir=tmp_path,
@@ -71,7 +73,7 @@ def test_config_check_finds_a_qr_code_wider_than_the_paper(config_factory, fake_
     assert workers["narrow"]._blocked and "ticket.qr_size" in workers["narrow"]._blocked
     assert workers["wide"]._blocked is None
     assert printing_problems(config_factory({"narrow": {"type": "fake", "paper_mm": 58}},
-                                            ticket={"qr_url": url, "qr_size": 9})) == []
+                                            ticket={"qr_url": url, "qr_size": 8})) == []
 
 
 CONFIG = """

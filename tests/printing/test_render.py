@@ -11,6 +11,7 @@ from PIL import ImageChops
 from edge.drivers.printing import raster, textmode
 from edge.drivers.printing.content import TicketJob, build_blocks
 from edge.drivers.printing.render import ticket_bytes, ticket_preview
+from tests.printing.conftest import TOKEN
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -50,7 +51,7 @@ def test_text_mode_golden_bytes_select_kz1048_and_encode_kazakh(config_factory, 
 
 def test_text_mode_full_default_layout_golden(config_factory, issued_data):
     config = config_factory({"k": {"type": "fake", "mode": "text"}},
-                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+                            ticket={"qr_url": "https://q.example.kz"})
     out = ticket_bytes(TicketJob.from_event(issued_data(printer="k", category="pensioner")), config, "k")
     assert out == _golden("text_default.bin", out)
     assert "ЖЕҢІЛДІК".encode("kz1048") in out and "Алдыңызда: 3 адам".encode("kz1048") in out
@@ -78,7 +79,7 @@ def test_printed_raster_decodes_to_the_preview(config_factory, issued_data, rast
                                                category, booked):
     """What the printer puts on paper (decoded from the bytes) is the preview, dot for dot."""
     config = config_factory({"k": {"type": "fake", "paper_mm": paper}},
-                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+                            ticket={"qr_url": "https://q.example.kz"})
     job = TicketJob.from_event(issued_data(printer="k", category=category, booked=booked))
     out = ticket_bytes(job, config, "k")
     pc = config.printers["k"]
@@ -93,7 +94,7 @@ def test_printed_raster_decodes_to_the_preview(config_factory, issued_data, rast
 
 def test_raster_ticket_goes_out_in_under_a_second_at_115200_baud(config_factory, issued_data):
     config = config_factory({"k": {"type": "fake"}},
-                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+                            ticket={"qr_url": "https://q.example.kz"})
     job = TicketJob.from_event(issued_data(printer="k", category="pensioner"))
     size = len(ticket_bytes(job, config, "k"))
     assert size * 10 / 115200 < 1.0, size
@@ -107,7 +108,7 @@ def test_raster_missing_font_is_a_clear_error(config_factory, issued_data, tmp_p
 
 def test_layout_lines_markers_and_languages(config_factory, issued_data):
     config = config_factory({"k": {"type": "fake", "languages": ["kk", "ru", "en"]}},
-                            ticket={"qr_url": "https://q.example.kz/t/{site}/{ticket}"})
+                            ticket={"qr_url": "https://q.example.kz"})
     blocks = build_blocks(TicketJob.from_event(issued_data(booked=True, printer="k")), config, "k")
     texts = [b.text for b in blocks if b.kind == "text"]
     assert texts[:3] == ["Астана қ. №1 ХҚКО", "ЦОН №1 г. Астана", "PSC No. 1 Astana"]
@@ -116,7 +117,42 @@ def test_layout_lines_markers_and_languages(config_factory, issued_data):
     assert "23.11.2026  09:00" in texts
     assert "Ahead of you: 3" in texts and "Ожидание: ~24 мин" in texts
     qr = [b for b in blocks if b.kind == "qr"]
-    assert qr and qr[0].text == "https://q.example.kz/t/ast-con-01/A-001"
+    # The visitor's page on central, by the ticket's token (never by its number).
+    assert qr and qr[0].text == f"https://q.example.kz/t/{TOKEN}"
+    # A ticket issued before tokens existed (no page to lead to) prints no QR.
+    old = TicketJob.from_event({k: v for k, v in issued_data(printer="k").items() if k != "token"})
+    assert not [b for b in build_blocks(old, config, "k") if b.kind == "qr"]
     # A normal visitor: the {marker} line is left out.
     normal = build_blocks(TicketJob.from_event(issued_data(printer="k")), config, "k")
     assert not {"БРОНЬ", "ЛЬГОТА", "ЖЕҢІЛДІК"} & {b.text for b in normal}
+
+
+def test_the_qr_on_paper_carries_the_ticket_token(config_factory, issued_data):
+    """Risk: the QR leads to a page by the ticket's number (guessable) or to no page at all.
+    With the printer's own QR command (GS ( k) the content is in the ESC/POS bytes as sent."""
+    config = config_factory({"k": {"type": "fake", "mode": "text", "qr": "native"}},
+                            ticket={"qr_url": "https://q.example.kz/"})
+    out = ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
+    url = f"https://q.example.kz/t/{TOKEN}".encode()
+    # GS ( k, function 180: store the data; pL pH count the 3 bytes before the content.
+    assert b"\x1d(k" + (len(url) + 3).to_bytes(2, "little") + b"1P0" + url in out
+    assert out.count(b"https://") == 1
+    other = ticket_bytes(TicketJob.from_event(issued_data(printer="k", token="x" * 22)),
+                         config, "k")
+    assert b"https://q.example.kz/t/" + b"x" * 22 in other and url not in other
+
+
+def test_the_raster_qr_is_the_code_of_the_token_url(config_factory, issued_data):
+    """The QR drawn as an image (any printer): the GS v 0 image sent is the code of
+    `<qr_url>/t/<token>` (qr.py's codes are checked module for module against qrcode's)."""
+    from edge.drivers.printing.qr import qr_ink
+    config = config_factory({"k": {"type": "fake", "paper_mm": 58}},
+                            ticket={"qr_url": "https://q.example.kz", "qr_size": 4})
+    out = ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
+    # qr_size 4: drawn at 2 dots a module and doubled by the printer (raster._qr).
+    want = raster.ink_command(raster._pad8(qr_ink(f"https://q.example.kz/t/{TOKEN}", 2)),
+                              scale=2)
+    assert want in out
+    by_number = raster.ink_command(raster._pad8(qr_ink("https://q.example.kz/t/A-001", 2)),
+                                   scale=2)
+    assert by_number not in out

@@ -22,6 +22,7 @@ from edge.drivers.printing.stored import (DELETE_ALL, KEY_LIST, GraphicsMemory, 
                                           parse_key_list)
 from edge.drivers.printing.worker import PrinterWorker
 from edge.errors import PrinterError
+from tests.printing.conftest import TOKEN
 
 # 2026-11-23 09:00:00 in Asia/Almaty (UTC+5): when the test tickets were issued.
 NINE_AM_MS = int(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
@@ -30,7 +31,7 @@ SMALL = {"lines": [{"text": "{center}", "bold": True}, {"kind": "rule"}, {"text"
                    {"text": {"kk": "Алдыңызда: {ahead} адам", "ru": "Перед вами: {ahead} чел."},
                     "size": "small"},
                    {"kind": "qr"}, {"kind": "rule"}, {"text": "1414", "size": "small"}],
-         "qr_url": "https://q.example.kz/t/{ticket}"}
+         "qr_url": "https://q.example.kz"}
 
 
 def test_download_graphics_commands_golden_bytes():
@@ -81,7 +82,8 @@ def test_qr_mask_is_rated_per_url_shape_and_codes_fit():
 
 def _job(n: int = 1, service: str = "docs", **kw: Any) -> TicketJob:
     return TicketJob(ticket_id=n, ticket=f"A-{n:03d}", service=service, number=n, ahead=n + 2,
-                     wait_min=8 * n, printer="k", issued_at="2026-11-23T09:00:00", **kw)
+                     wait_min=8 * n, printer="k", issued_at="2026-11-23T09:00:00",
+                     token=kw.pop("token", TOKEN), **kw)
 
 
 def _inner(preview: Any) -> Any:

@@ -50,7 +50,9 @@ def qr_dots(content: str, qr_size: int) -> int:
 
 
 def longest_qr_content(config: AppConfig) -> str | None:
-    """The longest QR content any ticket can have: each service's highest number."""
+    """The longest QR content any ticket can have: each service's highest number, with a
+    token as long as a real one (edge/queue/tokens.py)."""
+    from edge.drivers.printing.content import SAMPLE_TOKEN, qr_url_content
     url = config.ticket.qr_url
     if not url or not any(line.kind == "qr" for line in config.ticket.lines):
         return None
@@ -58,8 +60,8 @@ def longest_qr_content(config: AppConfig) -> str | None:
     for s in config.services:
         last = s.range[1]
         label = f"{s.prefix}-{last:0{max(3, len(str(last)))}d}"   # as Service.label()
-        contents.append(url.format(site=config.center.site, ticket=label, number=last,
-                                   service=s.id))
+        contents.append(qr_url_content(url, SAMPLE_TOKEN, site=config.center.site,
+                                       ticket=label, number=last, service=s.id))
     return max(contents, key=len, default=None)
 
 

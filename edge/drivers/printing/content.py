@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from edge.config import AppConfig
@@ -29,6 +29,7 @@ class TicketJob:
     printer: str | None = None
     issued_at: str | None = None      # local ISO "YYYY-MM-DDTHH:MM:SS" in the center's zone
     reprint: bool = False
+    token: str | None = field(default=None, repr=False)   # the visitor page's (the QR)
 
     @classmethod
     def from_event(cls, data: dict[str, Any], *, reprint: bool = False) -> "TicketJob":
@@ -40,11 +41,16 @@ class TicketJob:
                    service=str(data["service"]), category=str(data.get("category") or "normal"),
                    booked=bool(data.get("booked", False)), number=int(data.get("number") or 0),
                    ahead=_int_or_none(data.get("ahead")), wait_min=_int_or_none(data.get("wait_min")),
-                   printer=data.get("printer"), issued_at=data.get("issued_at"), reprint=reprint)
+                   printer=data.get("printer"), issued_at=data.get("issued_at"), reprint=reprint,
+                   token=_str_or_none(data.get("token")))
 
 
 def _int_or_none(v: Any) -> int | None:
     return None if v is None else int(v)
+
+
+def _str_or_none(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,33 @@ def _values(job: TicketJob, config: AppConfig, lang: str) -> dict[str, str]:
             "site": config.center.site, "number": str(job.number)}
 
 
+# A ticket's token as print-test, the preview and the QR size check use it: as long as a
+# real one (edge/queue/tokens.py), so the sample's QR is as large as a real ticket's.
+SAMPLE_TOKEN = "SAMPLEtoken_0123456789"
+
+
+def qr_url_content(url: str, token: str, *, site: str, ticket: str, number: int,
+                   service: str) -> str:
+    """The QR's text: `<qr_url>/t/<token>` (central's visitor page), or the template with
+    its {token} (and other placeholders) filled in."""
+    if not _is_template(url):
+        return f"{url.rstrip('/')}/t/{token}"
+    return url.format(token=token, site=site, ticket=ticket, number=number, service=service)
+
+
+@functools.lru_cache(maxsize=8)
+def _is_template(url: str) -> bool:
+    return any(f is not None for _, f, _, _ in string.Formatter().parse(url))
+
+
 def qr_content(job: TicketJob, config: AppConfig) -> str | None:
+    """The QR of this ticket; None without qr_url, or for a ticket with no token (issued
+    before tokens existed): its page would not exist, so no QR is printed."""
     url = config.ticket.qr_url
-    if not url:
+    if not url or not job.token:
         return None
-    return url.format(site=config.center.site, ticket=job.ticket, number=job.number,
-                      service=job.service)
+    return qr_url_content(url, job.token, site=config.center.site, ticket=job.ticket,
+                          number=job.number, service=job.service)
 
 
 def _in_language(texts: Mapping[Any, str], lang: str) -> str:
@@ -203,7 +230,8 @@ def sample_job(config: AppConfig, service_id: str, *, printer: str | None = None
     return TicketJob(ticket_id=0, ticket=f"{svc.prefix}-{number:0{max(3, len(str(svc.range[1])))}d}",
                      service=svc.id, category=category, booked=booked, number=number, ahead=4,
                      wait_min=int(round(4 * svc.avg_minutes)), printer=printer,
-                     issued_at=when.replace(tzinfo=None).isoformat(timespec="seconds"))
+                     issued_at=when.replace(tzinfo=None).isoformat(timespec="seconds"),
+                     token=SAMPLE_TOKEN)
 
 
 def _zone(config: AppConfig) -> dt.tzinfo:

@@ -115,7 +115,7 @@ def check_in_code(d: Draft, cmd: c.CheckIn) -> None:
         what = ("this code (12 digits in a row, as in an IIN: not shown)"
                 if IIN_RUN.search(code) else f"code {code}")
         raise Refusal("unknown_booking", f"no booking with {what} at this center")
-    check_in(d, b, cmd.printer, cmd.source)
+    check_in(d, b, cmd.printer, cmd.source, cmd.token)
 
 
 def check_in_iin(d: Draft, cmd: c.CheckInIin) -> None:
@@ -138,10 +138,11 @@ def check_in_iin(d: Draft, cmd: c.CheckInIin) -> None:
     # Today's open booking with the earliest slot; else the nearest other day.
     found.sort(key=lambda b: (b.day != d.day, order[b.status], b.day < d.day,
                               b.day if b.day >= d.day else "~" + b.day, b.slot_start, b.code))
-    check_in(d, found[0], cmd.printer, cmd.source)
+    check_in(d, found[0], cmd.printer, cmd.source, cmd.token)
 
 
-def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
+def check_in(d: Draft, b: Booking, printer: str | None, source: str,
+             token: str | None = None) -> None:
     e = d.e
     pol, rules = e.policies, e.policies.bookings
     if b.site and pol.site and b.site != pol.site:
@@ -186,7 +187,7 @@ def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
         walk_in_allowed(d, s)
         # An ordinary ticket, not booked; extra names the booking so a void frees it.
         t = issue_ticket(d, s, Category.NORMAL, printer, source,
-                         extra={"late_booking": b.code})
+                         extra={"late_booking": b.code}, token=token)
         d.put_booking(b.with_(status=BookingStatus.EXPIRED, ticket_id=t.id,
                               checked_in_ms=d.now))
         d.emit("booking.late", booking=b.code, service=s.id, slot_start=b.slot_start,
@@ -199,7 +200,7 @@ def check_in(d: Draft, b: Booking, printer: str | None, source: str) -> None:
     # (max_wait_min) and the wait reported at the call count from the slot time.
     t = issue_ticket(d, s, Category.NORMAL, printer, source, booking=b.code,
                      tier=TIER_BOOKED if due else TIER_NORMAL,
-                     extra={} if due else {"slot_ms": slot}, waits_from=slot)
+                     extra={} if due else {"slot_ms": slot}, waits_from=slot, token=token)
     d.put_booking(b.with_(status=BookingStatus.CHECKED_IN, ticket_id=t.id, checked_in_ms=d.now))
     d.emit("booking.checked_in", booking=b.code, service=s.id, slot_start=b.slot_start,
            ticket_id=t.id, ticket=t.label, early_s=max(0, (slot - d.now) // 1000),

@@ -24,14 +24,16 @@ def issue(d: Draft, cmd: c.IssueTicket) -> None:
     s = find_service(e, cmd.service)
     category = Category(cmd.category)
     walk_in_allowed(d, s, category)
-    issue_ticket(d, s, category, cmd.printer, cmd.source)
+    issue_ticket(d, s, category, cmd.printer, cmd.source, token=cmd.token)
 
 
 def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
                  source: str, booking: str | None = None, tier: int | None = None,
-                 extra: dict[str, Any] | None = None, waits_from: int | None = None) -> Ticket:
+                 extra: dict[str, Any] | None = None, waits_from: int | None = None,
+                 token: str | None = None) -> Ticket:
     """A new waiting ticket. `waits_from`: the moment its wait starts when that is later
-    than now (a booked visitor early for the slot waits from the slot: checkin.check_in)."""
+    than now (a booked visitor early for the slot waits from the slot: checkin.check_in).
+    `token`: the visitor page's secret, made by whoever submitted the command."""
     e = d.e
     if printer is not None:
         dev = d.devices.get(f"printer:{printer}")
@@ -50,7 +52,7 @@ def issue_ticket(d: Draft, s: Service, category: Category, printer: str | None,
                queued_ms=max(d.now, waits_from or d.now),
                origin_service=s.id, booking=booking,
                print_state=PrintState.PENDING if printer else PrintState.NONE,
-               printer=printer, extra=unsynced_mark(extra or {}, d.reading))
+               printer=printer, extra=unsynced_mark(extra or {}, d.reading), token=token)
     d.put(t)
     d.out.counters[s.id] = Counter(d.day, number)
     ahead = waiting_ahead(e, s.id, tier)
@@ -213,7 +215,8 @@ def issue_data(e: EngineData, t: Ticket, ahead: int, wait_min: int) -> dict[str,
     return {**ticket_view(t), "category": t.category.value, "booked": t.booked,
             "visit": t.visit, "day": t.day, "number": t.number, "ahead": ahead,
             "wait_min": wait_min, "printer": t.printer, "booking": t.booking,
-            "issued_at": local_time(t.issued_ms, e.tz).strftime("%Y-%m-%dT%H:%M:%S")}
+            "issued_at": local_time(t.issued_ms, e.tz).strftime("%Y-%m-%dT%H:%M:%S"),
+            **({"token": t.token} if t.token else {})}
 
 
 HANDLERS: dict[type[c.Command], Handler] = {c.IssueTicket: issue}
