@@ -54,7 +54,7 @@ class PanelServer:
     name = "panel"
 
     def __init__(self, cfg: PanelConfig, controller: Any, clock: Any, state_dir: Path, *,
-                 extra_routes: Sequence[BaseRoute] = ()) -> None:
+                 extra_routes: Sequence[BaseRoute] = (), db_path: Path | None = None) -> None:
         self.cfg = cfg
         self.controller = controller
         self.auth = Auth(cfg, Path(state_dir) / "panel-sessions.db",
@@ -67,10 +67,32 @@ class PanelServer:
         self.feed = Feed(controller, self.live,
                          lambda: {s.subject for s in self.auth.sessions.live()})
         self.files = Files("edge.panel.static", FILES)
+        # The manager's day (edge/manager/) beside the panel, behind the same sign-in: its
+        # figures come from the queue database's visit stages.
+        self.manager = None if db_path is None else self._manager_page(db_path, clock)
+        if self.manager is not None:
+            extra_routes = [*extra_routes, *self.manager.routes()]
         self.app = self._app(extra_routes)
         self.web = WebServer("panel", self.app, cfg.bind, cfg.port, report=self._report,
                              limits=Limits(max_connections=cfg.max_clients + 16))
         self.refused: dict[str, int] = {}
+
+    def _manager_page(self, db_path: Path, clock: Any) -> Any:
+        from edge.manager.day import DayReader
+        from edge.manager.routes import ManagerPage
+
+        def csrf_sent(request: Request) -> bool:
+            session = self.auth.session(request, touch=False)
+            return session is not None and csrf_ok(session, request.headers.get("x-csrf-token"))
+
+        def csrf_token(request: Request) -> str | None:
+            session = self.auth.session(request, touch=False)
+            return None if session is None else session.csrf
+
+        controller = self.controller
+        return ManagerPage(DayReader(db_path), controller, lambda: controller.config,
+                           current_operator, csrf_sent, csrf_token,
+                           now_ms=lambda: int(clock.read().wall_ms))
 
     # -- the app -------------------------------------------------------------------------
     def _app(self, extra: Sequence[BaseRoute]) -> Any:
@@ -327,6 +349,9 @@ class PanelServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.live.close()
+        if self.manager is not None:
+            self.manager.close()
+            self.manager.reader.close()
         self.web.stop(timeout)
         self.feed.stop(timeout)
         self.auth.close()
@@ -344,4 +369,5 @@ class PanelServer:
 
 
 def build(ctx: "AppContext") -> list[PanelServer]:
-    return [PanelServer(ctx.config.panel, ctx.controller, ctx.clock, ctx.state_dir)]
+    return [PanelServer(ctx.config.panel, ctx.controller, ctx.clock, ctx.state_dir,
+                        db_path=ctx.db_path)]

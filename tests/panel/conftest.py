@@ -58,7 +58,7 @@ class Center:
 
     def _serve(self) -> PanelServer:
         server = PanelServer(self.config.panel, self.harness.controller, self.harness.clock,
-                             self.tmp_path)
+                             self.tmp_path, db_path=self.harness.db_path)
         server.start()
         assert server.wait_serving(30), server.health()
         return server

@@ -145,3 +145,26 @@ def test_manager_is_sent_to_the_manager_page(make_center) -> None:
     pc = Client(center.url)
     body = pc.sign_in("boss")
     assert body["next"] == "/manager" and body["role"] == "manager"
+
+
+def test_the_managers_day_is_served_beside_the_panel_behind_its_sign_in(make_center) -> None:
+    """Risk: the manager's page mounted without the panel's sessions (anyone reads the
+    day, or a manager cannot act), or its figures not from this center's database."""
+    center = make_center()
+    center.harness.call(c.IssueTicket("docs"))
+    operator = Client(center.url)
+    operator.sign_in("aigerim", window=1)
+    assert operator.act("call_next")[0] == 200
+    assert operator.act("done")[0] == 200
+    assert operator.request("/manager/day.json")[0] == 403
+    assert Client(center.url).request("/manager/day.json")[0] == 403   # nobody signed in
+    boss = Client(center.url)
+    boss.sign_in("boss")
+    status, day = boss.request("/manager/day.json")
+    assert status == 200, day
+    assert "aigerim" in str(day) and day["csrf"] == boss.csrf
+    # Acting needs the session's CSRF token, and goes through the controller.
+    assert boss.request("/manager/window/2/close", {}, csrf=False)[0] == 403
+    status, body = boss.request("/manager/window/2/close", {})
+    assert status == 200, body
+    assert center.events("window.closed")[-1]["window"] == 2
