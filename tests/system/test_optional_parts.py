@@ -262,3 +262,11 @@ def test_an_unplugged_board_bus_is_an_alarm_not_a_stop(harness) -> None:
         assert not boards.health()["ok"]
     finally:
         boards.stop(2.0)
+
+
+def test_doctor_checks_the_operator_panels_port_too(demo_config) -> None:
+    """Risk: a panel port held by another program found only when operators cannot sign in."""
+    from edge.system.doctor.listening import listening_parts
+    panel = demo_config.panel.model_copy(update={"enabled": True, "port": 8090})
+    config = demo_config.model_copy(update={"panel": panel})
+    assert ("panel.port", str(panel.bind), 8090) in list(listening_parts(config))

@@ -1,5 +1,5 @@
-"""`kezek doctor`'s probes of what the service listens on: the hall screen's and the kiosk
-page's ports, the metrics port and the status socket.
+"""`kezek doctor`'s probes of what the service listens on: the hall screen's, the kiosk
+page's and the operator panel's ports, the metrics port and the status socket.
 
 Each of these parts reports a port it cannot take as an alarm and keeps trying (the
 queue never stops for them); doctor says it before the start, or while the service runs:
@@ -101,7 +101,7 @@ def check_status_socket(path: Path) -> Check:
 
 def listening_parts(config: Any) -> Iterable[tuple[str, str, int]]:
     """(key, bind, port) of every part of `config` that listens on TCP."""
-    for section in ("hall", "kiosk"):    # the kiosk page: [kiosk], where configured
+    for section in ("hall", "kiosk", "panel"):   # [kiosk], [panel] where configured
         sc = getattr(config, section, None)
         if sc is not None and getattr(sc, "enabled", False) and getattr(sc, "port", 0):
             yield f"{section}.port", str(sc.bind), int(sc.port)
