@@ -69,6 +69,12 @@ def check(results: dict[str, Any]) -> list[Verdict]:
         m = st["peak_rss_mb"]
         out.append(Verdict("peak RSS, demo config", f"{m:.1f} MB", f"< {RSS_MB:g} MB",
                            "PASS" if m < RSS_MB else "FAIL", "VmHWM of the child (its own peak since exec)"))
+    pa = results.get("panel")
+    if pa:
+        on, off = pa["peak_rss_mb"]["panel_on"], pa["peak_rss_mb"]["panel_off"]
+        out.append(Verdict("peak RSS, demo config + panel", f"{on:.1f} MB", f"< {RSS_MB:g} MB",
+                           "PASS" if on < RSS_MB else "FAIL",
+                           f"panel off {off:.1f} MB (+{on - off:.1f} MB), after the same calls"))
     pr = results.get("printing")
     if pr:
         x = pr["press_stored"]

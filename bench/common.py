@@ -8,7 +8,7 @@ import sqlite3
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edge.clock import Clock, SystemClock
 from edge.config import AppConfig, parse_config
@@ -118,13 +118,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def runnable_demo_config(dir_: Path) -> tuple[Path, list[str]]:
+def runnable_demo_config(dir_: Path, edit: Callable[[dict[str, Any]], None] | None = None
+                         ) -> tuple[Path, list[str]]:
     """config/demo.toml made runnable by `kezek run` on any machine, and what was changed.
 
     `kezek demo` adapts the demo on its own (it makes announcement clips, for one);
     `kezek run` takes the file as it is. So: the hall and kiosk pages on free ports instead
     of fixed ones (parallel runs), and announcements off when their clip folders do not
     exist here. Everything else — printers, GPIO (mock pins), boards, hall, kiosk — stays on.
+    `edit` changes the data last (a bench's own sections, e.g. the panel's).
     """
     data = demo_config_dict()
     changes: list[str] = []
@@ -142,4 +144,6 @@ def runnable_demo_config(dir_: Path) -> tuple[Path, list[str]]:
             changes.append("announce.enabled = false (no clip folders; `kezek clips` makes them)")
     storage = data.setdefault("storage", {})
     storage["state_dir"] = str(dir_ / "state")
+    if edit is not None:
+        edit(data)
     return write_toml(data, dir_ / "demo-bench.toml"), changes

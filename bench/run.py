@@ -28,17 +28,17 @@ from bench.machine import describe
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
-BENCHES = ("latency", "press", "drain", "startup", "footprint", "printing")
+BENCHES = ("latency", "press", "drain", "startup", "footprint", "printing", "panel")
 
 
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"levels": [0, 500, 2000], "samples": 30, "presses": 5, "starts": 2,
                 "visitors": 40, "drain_events": 1000, "paper_presses": 3, "paper_tickets": 40,
-                "paper_rounds": 1}
+                "paper_rounds": 1, "clicks": 20}
     return {"levels": [0, 1000, 5000], "samples": 1000, "presses": 200, "starts": 7,
             "visitors": 500, "drain_events": 20000, "paper_presses": 30, "paper_tickets": 400,
-            "paper_rounds": 3}
+            "paper_rounds": 3, "clicks": 200}
 
 
 def _drain(data_dir: Path, events: int) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def _drain(data_dir: Path, events: int) -> dict[str, Any]:
 
 
 def _runners(s: dict[str, Any], data_dir: Path) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import footprint, latency, press, printing, startup
+    from bench import footprint, latency, panel, press, printing, startup
     return {
         "latency": lambda: latency.run(data_dir, s["levels"], s["samples"]),
         "press": lambda: press.run(data_dir, s["presses"]),
@@ -87,6 +87,7 @@ def _runners(s: dict[str, Any], data_dir: Path) -> dict[str, Callable[[], dict[s
         "footprint": lambda: footprint.run(data_dir, s["visitors"]),
         "printing": lambda: printing.run(data_dir / "printing", s["paper_presses"],
                                          s["paper_tickets"], s["paper_rounds"]),
+        "panel": lambda: panel.run(data_dir, s["clicks"]),
     }
 
 
@@ -165,6 +166,16 @@ def table(report: dict[str, Any]) -> str:
         rows.append(("service tickets/s, printing on / off",
                      f"{sr['on_printed_per_s']:.0f} / {sr['off_per_s']:.0f} ({sr['ratio']:.2f}x, "
                      f"{sr['tickets']} tickets x {sr['rounds']})"))
+    pa = r.get("panel")
+    if pa:
+        for key, what in (("call_next_reply", "committed reply"), ("call_next_hall", "hall screen shows it"),
+                          ("call_next_panel", "panel's live view shows it"), ("done_reply", "done: reply")):
+            x = pa[key]
+            rows.append((f"panel click -> {what}",
+                         f"p50 {x['p50_ms']:.1f} ms  p99 {x['p99_ms']:.1f} ms  ({x['n']} clicks)"))
+        m = pa["peak_rss_mb"]
+        rows.append(("peak RSS, demo config, panel on / off",
+                     f"{m['panel_on']:.1f} / {m['panel_off']:.1f} MB (sign-in {pa['sign_in_ms']:.0f} ms)"))
     for name, err in report.get("errors", {}).items():
         rows.append((f"{name}: ERROR", err))
     width = max(len(a) for a, _ in rows) if rows else 10

@@ -79,7 +79,7 @@ def one_start(config: Path, session: list[str], state_dir: Path,
     proc.stdin.write("\n".join(session) + "\n")
     proc.stdin.flush()
     answers = _read_through_status(proc.stdout, session.count("status"))
-    peak_kb = _settled_peak_rss_kb(proc.pid)
+    peak_kb = settled_peak_rss_kb(proc.pid)
     proc.stdin.write("quit\n")
     proc.stdin.close()
     answers += proc.stdout.read()
@@ -108,7 +108,7 @@ def _read_through_status(out: Any, statuses: int) -> str:
     return "".join(lines)
 
 
-def _settled_peak_rss_kb(pid: int, settle_s: float = 0.5, limit_s: float = 10.0) -> int:
+def settled_peak_rss_kb(pid: int, settle_s: float = 0.5, limit_s: float = 10.0) -> int:
     """The child's own peak RSS (VmHWM), once it stopped growing (printing runs after
     the commands are answered).
 

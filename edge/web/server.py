@@ -128,7 +128,11 @@ class WebServer:
 
     def _listen(self) -> socket.socket | None:
         family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP said outright: asyncio turns Nagle off (TCP_NODELAY) only on sockets
+        # whose proto is IPPROTO_TCP, and an accepted socket inherits this one's (0 when
+        # left out). With Nagle on, a kept-alive answer's second write waited for the
+        # browser's delayed ACK: every panel click took 40 ms more (bench/panel.py).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.bind, self.port))

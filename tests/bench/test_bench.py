@@ -35,9 +35,10 @@ def run_bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.mark.heavy(seconds=40)
+@pytest.mark.heavy(seconds=65)
 def test_quick_bench_writes_the_json_report(tmp_path: Path) -> None:
-    # ~40 s on an idle 2-core machine; the deadline is for a loaded one.
+    # ~65 s on an idle 2-core machine (the panel's two services ~25 s of it); the
+    # deadline is for a loaded one.
     proc = run_bench("--quick", "--levels", "0,100", "--samples", "5", "--out", str(tmp_path),
                      timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -89,3 +90,33 @@ def test_budget_verdicts() -> None:
     assert v["backlog drain / one-per-message"].status == "GAP"
     assert v["cold start to ready (p50)"].status == "PASS"
     assert v["peak RSS, demo config"].status == "FAIL"
+
+
+@pytest.mark.heavy(seconds=25)
+def test_quick_panel_bench_measures_clicks_and_memory(tmp_path: Path) -> None:
+    """The panel's bench: a real `kezek run` with the panel on, signed in over HTTP with the
+    cookie and CSRF token, clicks timed to the reply, the hall stream and the panel stream;
+    then the panel off after the same calls. Figures present, none judged here."""
+    proc = run_bench("--quick", "--only", "panel", "--out", str(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(next(tmp_path.glob("bench-*-quick.json")).read_text(encoding="utf-8"))
+    assert report["errors"] == {}
+    p = report["results"]["panel"]
+    for key in ("call_next_reply", "call_next_hall", "call_next_panel", "done_reply"):
+        assert p[key]["n"] == 20 and p[key]["p99_ms"] >= p[key]["p50_ms"] > 0
+    assert p["peak_rss_mb"]["panel_on"] > 0 and p["peak_rss_mb"]["panel_off"] > 0
+    assert p["memory_mb"]["panel_on"]["signed_in"]["VmHWM"] > 0
+    v = {x["name"]: x for x in report["budgets"]}
+    assert v["peak RSS, demo config + panel"]["status"] in ("PASS", "FAIL")
+    assert "panel click -> hall screen shows it" in proc.stdout
+    assert not [q for q in tmp_path.rglob("*.db")]
+
+
+def test_panel_budget_verdict() -> None:
+    from bench.budgets import check
+    panel = {"peak_rss_mb": {"panel_on": 61.0, "panel_off": 55.0}}
+    v = {x.name: x for x in check({"panel": panel})}
+    assert v["peak RSS, demo config + panel"].status == "FAIL"
+    assert "+6.0 MB" in v["peak RSS, demo config + panel"].detail
+    panel["peak_rss_mb"]["panel_on"] = 59.0
+    assert {x.name: x for x in check({"panel": panel})}["peak RSS, demo config + panel"].status == "PASS"
