@@ -61,6 +61,7 @@ def test_unit_promises() -> None:
     assert d["User"] == ["kezek"]
     assert d["StateDirectory"] == ["kezek"] and d["RuntimeDirectory"] == ["kezek"]
     assert d["WorkingDirectory"] == ["/var/lib/kezek"]  # writable: lgpio's pipes
+    assert "MALLOC_ARENA_MAX=2" in d["Environment"]     # the RSS budget on a Pi
     assert d["ProtectSystem"] == ["strict"] and d["NoNewPrivileges"] == ["yes"]
     for key in ("ProtectHome", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules",
                 "ProtectControlGroups"):
