@@ -77,13 +77,15 @@ def with_hall_port(config: "AppConfig", port: int | None) -> tuple["AppConfig", 
 
 
 def ready_line(app: "App", state: str) -> str:
-    """What the demo says once its console answers: where the hall screen is."""
-    hall: Any = app.ctx.components.get("hall")
+    """What the demo says once its console answers: where the hall screen and the
+    operator panel are."""
     where = ""
-    if hall is not None:
-        health = hall.health()
-        where = (f" Hall screen: {health['url']}." if health["ok"]
-                 else f" Hall screen: not served ({health['error']}).")
+    for key, what in (("hall", "Hall screen"), ("panel", "Operator panel")):
+        part: Any = app.ctx.components.get(key)
+        if part is not None:
+            health = part.health()
+            where += (f" {what}: {health['url']}." if health["ok"] and health.get("url")
+                      else f" {what}: not served ({health.get('error') or 'starting'}).")
     return (f"Kezek demo ready: {app.config.center.name.ru} — state in {state}.{where} "
             "Type 'help'.")
 
