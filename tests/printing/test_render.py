@@ -156,3 +156,18 @@ def test_the_raster_qr_is_the_code_of_the_token_url(config_factory, issued_data)
     by_number = raster.ink_command(raster._pad8(qr_ink("https://q.example.kz/t/A-001", 2)),
                                    scale=2)
     assert by_number not in out
+
+
+def test_tickets_with_different_tokens_share_one_mask_evaluation() -> None:
+    """Risk: rating the QR mask on each ticket's own random token (~8 ms of CPU a ticket,
+    a quarter of the printing rate lost); the codes must still be each ticket's own."""
+    import secrets
+
+    from edge.drivers.printing import qr
+    urls = [f"https://q.example.kz/t/{secrets.token_urlsafe(16)}" for _ in range(20)]
+    qr.qr_ink(urls[0], 1)   # the first look at this shape may rate it
+    before = qr._rated_mask.cache_info()
+    inks = [qr.qr_ink(u, 1).tobytes() for u in urls[1:]]
+    after = qr._rated_mask.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 19
+    assert len(set(inks)) == 19
