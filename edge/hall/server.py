@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from edge.config.hall import HallConfig
 from edge.hall.view import HallView
 from edge.queue.commands import DeviceStatus
-from edge.web.live import Live, stream
+from edge.web.live import Live, stream_response
 from edge.web.pages import Files, Headers, csp
 from edge.web.server import Limits, WebServer
 from edge.worker import Worker
@@ -104,18 +104,8 @@ class HallServer:
                             media_type="text/plain; charset=utf-8",
                             headers={"Retry-After": str(max(1, self.cfg.retry_ms // 1000)),
                                      "Connection": "close"})
-
-        async def body() -> Any:
-            try:
-                async for chunk in stream(self.live, lambda v: v, keepalive_s=self.cfg.keepalive_s,
-                                          retry_ms=self.cfg.retry_ms, ping=self.ping_message):
-                    yield chunk
-            finally:
-                self.live.leave()
-
-        return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
-                                          "Connection": "close"})
+        return stream_response(self.live, lambda v: v, keepalive_s=self.cfg.keepalive_s,
+                               retry_ms=self.cfg.retry_ms, ping=self.ping_message)
 
     def ping_message(self) -> bytes:
         """A named event (not a comment), so the page can tell a live link from a silently

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.config.kiosk import KioskConfig
@@ -32,7 +32,7 @@ from edge.kiosk.view import KioskView
 from edge.queue.bookings import iin_valid
 from edge.queue.commands import CheckIn, CheckInIin, Command, DeviceStatus, IssueTicket
 from edge.queue.model import Category
-from edge.web.live import Live, stream
+from edge.web.live import Live, stream_response
 from edge.web.pages import Files, Headers, csp
 from edge.web.server import Limits, WebServer
 
@@ -113,19 +113,8 @@ class KioskServer:
                             media_type="text/plain; charset=utf-8",
                             headers={"Retry-After": str(max(1, self.cfg.retry_ms // 1000)),
                                      "Connection": "close"})
-
-        async def body() -> Any:
-            try:
-                async for chunk in stream(self.live, lambda v: v, keepalive_s=self.cfg.keepalive_s,
-                                          retry_ms=self.cfg.retry_ms,
-                                          ping=lambda: b"event: ping\ndata: {}\n\n"):
-                    yield chunk
-            finally:
-                self.live.leave()
-
-        return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
-                                          "Connection": "close"})
+        return stream_response(self.live, lambda v: v, keepalive_s=self.cfg.keepalive_s,
+                               retry_ms=self.cfg.retry_ms, ping=lambda: b"event: ping\ndata: {}\n\n")
 
     # -- state-changing requests: checked first, then one command ------------------------
     async def _ticket(self, request: Request) -> Response:

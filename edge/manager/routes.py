@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from edge.config.model import AppConfig
@@ -27,7 +27,7 @@ from edge.control import Applied, QueueControl
 from edge.errors import CommandError, KezekError
 from edge.manager.day import DayReader, day_csv, day_report
 from edge.queue.commands import CloseWindow, OpenWindow
-from edge.web.live import Live, stream
+from edge.web.live import Live, stream_response
 from edge.web.pages import Files
 
 logger = logging.getLogger(__name__)
@@ -166,19 +166,8 @@ class ManagerPage:
             return Response("too many manager pages open\n", status_code=503,
                             media_type="text/plain; charset=utf-8",
                             headers={"Retry-After": "5", "Connection": "close"})
-
-        async def body() -> Any:
-            try:
-                async for chunk in stream(self.live, _render, keepalive_s=self.keepalive_s,
-                                          retry_ms=self.retry_ms,
-                                          ping=lambda: b"event: ping\ndata: {}\n\n"):
-                    yield chunk
-            finally:
-                self.live.leave()
-
-        return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
-                                          "Connection": "close"})
+        return stream_response(self.live, _render, keepalive_s=self.keepalive_s,
+                               retry_ms=self.retry_ms, ping=lambda: b"event: ping\ndata: {}\n\n")
 
     # -- open / close a window ----------------------------------------------------------
     async def _window(self, request: Request) -> Response:

@@ -129,3 +129,24 @@ async def stream(live: Live, render: Callable[[Any], bytes | None], *, keepalive
                     yield ping()
                 continue
         yield ping()
+
+
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "close"}
+
+
+def stream_response(live: Live, render: Callable[[Any], bytes | None], *, keepalive_s: float,
+                    retry_ms: int, ping: Callable[[], bytes]) -> Any:
+    """The SSE response of a client that has joined `live` (stream() as its body); it
+    leaves `live` when the client goes. No proxy buffering, no caching."""
+    from starlette.responses import StreamingResponse
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream(live, render, keepalive_s=keepalive_s,
+                                      retry_ms=retry_ms, ping=ping):
+                yield chunk
+        finally:
+            live.leave()
+
+    return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8",
+                             headers=SSE_HEADERS)
