@@ -144,6 +144,11 @@ def shoot(site: ManagerSite, chromium: Chromium, tmp_path: Path, Image: Any) -> 
     sign_in(chromium, site, "boss")
     open_page(chromium, site)
     chromium.wait_for("document.querySelectorAll('#chart rect.p50').length >= 3")
+    # What each alarm is about is said in the page's language (Kazakh here), its id kept
+    # as the tooltip for the IT person.
+    labels = chromium.eval("Array.from(document.querySelectorAll('#alarms li b'))"
+                               ".map(b => b.textContent)")
+    assert "Принтер" in labels and "Ұзақ күту" in labels, labels
     png = chromium.screenshot()
     image = Image.open(io.BytesIO(png))
     assert image.size == (1366, 768)

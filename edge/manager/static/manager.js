@@ -152,14 +152,33 @@
     });
   }
 
+  // What an alarm is about, in the manager's language (by the start of its id); the
+  // message after it is the service's own, for the IT person.
+  var KINDS = [
+    ["sla.wait", { kk: "Ұзақ күту", ru: "Долгое ожидание", en: "Long wait" }],
+    ["sla.service", { kk: "Ұзақ қызмет", ru: "Долгое обслуживание", en: "Long service" }],
+    ["device:printer", { kk: "Принтер", ru: "Принтер", en: "Printer" }],
+    ["device:", { kk: "Құрылғы", ru: "Устройство", en: "Device" }],
+    ["storage", { kk: "Жад картасы", ru: "Карта памяти", en: "Storage" }],
+    ["sync", { kk: "Орталықпен байланыс", ru: "Связь с центром", en: "Link to central" }],
+    ["clock", { kk: "Сағат", ru: "Часы", en: "Clock" }]
+  ];
+  function kind(id) {
+    for (var i = 0; i < KINDS.length; i++) {
+      if (id.indexOf(KINDS[i][0]) === 0) { return KINDS[i][1][lang] || KINDS[i][1].en; }
+    }
+    return id;
+  }
+
   function alarms() {
     var ul = $("alarms");
     ul.textContent = "";
     if (!day.alarms.length) { ul.appendChild(el("li", "none", t("noAlarms"))); }
     day.alarms.forEach(function (a) {
       var li = el("li", a.severity === "critical" ? "critical" : "warning");
-      li.appendChild(el("b", "", a.alarm));
+      li.appendChild(el("b", "", kind(a.alarm)));
       li.appendChild(el("span", "", " " + a.message));
+      li.title = a.alarm;
       ul.appendChild(li);
     });
   }
