@@ -78,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
     elif request is not None:
         from edge.storage.listing import format_list
         print("\n".join(format_list(status["service"], status["prefix"], status["tickets"],
-                                    status["timezone"])[:-1]))
+                                    status["timezone"], status.get("slot_lines"))[:-1]))
     else:
         print(render_text(status))
     return 0

@@ -18,7 +18,8 @@ from edge.queue import commands as c
 from edge.queue.estimates import line_windows, wait_minutes
 from edge.queue.model import Category
 from edge.control import QueueControl
-from edge.storage.listing import as_json, check_service, format_list, list_service, open_read_only
+from edge.storage.listing import (as_json, check_service, format_list, list_service, open_read_only,
+                                  slot_lines, slot_plan)
 from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -206,12 +207,14 @@ class ConsoleDriver:
             conn = open_read_only(self.db_path)
             try:
                 listed = list_service(conn, args[0], snap.day, self.now_ms())
+                slots = slot_plan(conn, args[0], snap.day)
             finally:
                 conn.close()
         except sqlite3.Error as e:
             return [f"ERROR list: cannot read {self.db_path}: {e}"]
         prefix = config.service(args[0]).prefix
-        return format_list(args[0], prefix, as_json(listed), config.center.timezone)
+        return format_list(args[0], prefix, as_json(listed), config.center.timezone,
+                           slot_lines(config, args[0], slots))
 
     def _read_loop(self) -> None:
         quit_asked = False

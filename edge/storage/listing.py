@@ -3,6 +3,8 @@
 For the keypad operator's "call A-017": the console and `kezek status --list` show
 which numbers wait (in the order they will be called), which are parked and which were
 no-shows today (who may come back), with their waits and whether their paper is out.
+Then the day's booked slots: how many bookings hold a place in each (against the
+service's `slot_quota`, if it has one) and how many of them checked in.
 Read through a read-only connection: only committed tickets, never the controller's
 state from another thread.
 """
@@ -55,6 +57,40 @@ def list_service(conn: sqlite3.Connection, service: str, day: str, now_ms: int) 
     return out
 
 
+def slot_plan(conn: sqlite3.Connection, service: str, day: str) -> list[dict[str, Any]]:
+    """The day's slots of the service that bookings hold a place in (as the engine counts
+    them for slot quotas: active, checked in, or given a ticket), with their check-ins."""
+    rows = conn.execute(
+        "SELECT slot_start, count(*), sum(status = 'checked_in' OR ticket_id IS NOT NULL) "
+        "FROM bookings WHERE service = ? AND day = ? AND (status IN ('active', 'checked_in') "
+        "OR ticket_id IS NOT NULL) GROUP BY slot_start ORDER BY slot_start",
+        (service, day)).fetchall()
+    return [{"start": start, "booked": booked, "checked_in": int(came or 0)}
+            for start, booked, came in rows]
+
+
+def format_slots(slots: list[dict[str, Any]], quota: int | None, slot_minutes: int) -> list[str]:
+    """The slot plan's lines (none when nobody booked this service today)."""
+    if not slots:
+        return []
+    of = f" of {quota}" if quota is not None else ""
+    lines = [f"SLOTS ({slot_minutes} min{', quota ' + str(quota) if quota else ''}): "
+             f"{sum(x['booked'] for x in slots)} booked, "
+             f"{sum(x['checked_in'] for x in slots)} checked in"]
+    for x in slots:
+        full = "  FULL" if quota is not None and x["booked"] >= quota else ""
+        lines.append(f"  {x['start']}  {x['booked']}{of} booked, {x['checked_in']} checked in"
+                     f"{full}")
+    return lines
+
+
+def slot_lines(config: Any, service: str, slots: list[dict[str, Any]]) -> list[str]:
+    """format_slots with the service's quota and slot length from the running config."""
+    rules = config.policies.services.get(service)
+    return format_slots(slots, rules.slot_quota if rules is not None else None,
+                        config.policies.slot_minutes)
+
+
 def check_service(service: str, known: list[str]) -> None:
     if service not in known:
         raise CommandError("bad_argument", f"unknown service {service!r} (use one of: "
@@ -65,8 +101,10 @@ def as_json(listed: list[Listed]) -> list[dict[str, Any]]:
     return [asdict(x) for x in listed]
 
 
-def format_list(service: str, prefix: str, listed: list[dict[str, Any]], timezone: str) -> list[str]:
-    """Lines for people (console, `kezek status --list`), ending with END."""
+def format_list(service: str, prefix: str, listed: list[dict[str, Any]], timezone: str,
+                slots: list[str] | None = None) -> list[str]:
+    """Lines for people (console, `kezek status --list`), ending with END; `slots`: the
+    lines of format_slots, after the tickets."""
     tz = zoneinfo.ZoneInfo(timezone)
     count = {s: sum(1 for x in listed if x["state"] == s) for s in STATES}
     lines = [f"LIST {service} ({prefix}): {count['waiting']} waiting, {count['parked']} parked, "
@@ -80,5 +118,6 @@ def format_list(service: str, prefix: str, listed: list[dict[str, Any]], timezon
                          f"{mark}")
         else:
             lines.append(f"  {x['state']:<7} {x['ticket']}{cat}  {x['minutes']} min{mark}")
+    lines += slots or []
     lines.append("END")
     return lines

@@ -199,7 +199,6 @@ class StatusServer:
             logger.exception("status report failed")
             return {"ok": False, "error": f"status report failed: {type(e).__name__}: {e}"}
 
-
     def _list(self, service: Any) -> dict[str, Any]:
         if not isinstance(service, str):
             return {"ok": False, "error": "list: \"service\" must be a service id (a string)"}
@@ -215,7 +214,8 @@ class StatusServer:
 
 def make_lister(ctx: "AppContext") -> Callable[[str], dict[str, Any]]:
     """`list SERVICE` for the socket: the committed tickets, read-only (edge/storage/listing.py)."""
-    from edge.storage.listing import as_json, check_service, list_service, open_read_only
+    from edge.storage.listing import (as_json, check_service, list_service, open_read_only,
+                                      slot_lines, slot_plan)
 
     def lister(service: str) -> dict[str, Any]:
         config = ctx.config
@@ -225,10 +225,12 @@ def make_lister(ctx: "AppContext") -> Callable[[str], dict[str, Any]]:
         try:
             # The clock's time: the snapshot's is the last commit's (a quiet minute keeps it).
             listed = list_service(conn, service, snap.day, ctx.clock.read().wall_ms)
+            slots = slot_plan(conn, service, snap.day)
         finally:
             conn.close()
         return {"service": service, "prefix": config.service(service).prefix, "day": snap.day,
-                "timezone": config.center.timezone, "tickets": as_json(listed)}
+                "timezone": config.center.timezone, "tickets": as_json(listed), "slots": slots,
+                "slot_lines": slot_lines(config, service, slots)}
     return lister
 
 

@@ -97,3 +97,30 @@ def test_list_over_the_status_socket_and_the_cli(harness: Harness, short_dir: Pa
             request_status(server.path, request={"cmd": "list", "service": 7})
     finally:
         server.stop()
+
+
+def test_list_shows_the_days_booked_slots_against_the_quota(tmp_path: Path, clock) -> None:
+    """Risk (booking-only centers): the IT person cannot see how full each slot of the
+    day is, nor which booked visitors came, without reading the database."""
+    from edge.config import parse_config
+    from tests.conftest import demo_config_dict
+    raw = demo_config_dict()
+    raw["policies"].setdefault("services", {}).setdefault("docs", {})["slot_quota"] = 2
+    h = Harness(parse_config(raw, "demo+quota"), tmp_path / "kezek.db", clock)
+    try:
+        def booking(code: str, slot: str, **extra: str) -> dict[str, object]:
+            return {"code": code, "service": "docs", "date": "2026-11-23", "slot_start": slot,
+                    "slot_minutes": 15, **extra}
+        h.call(c.LoadBookings((booking("BK-1", "09:00"), booking("BK-2", "09:00"),
+                               booking("BK-3", "09:15"), booking("BK-4", "09:15",
+                                                                 status="cancelled")), 1))
+        h.call(c.CheckIn("BK-1"))
+        out = io.StringIO()
+        console(h, out).handle_line("list docs")
+        lines = out.getvalue().splitlines()
+        assert lines[-4:] == ["SLOTS (15 min, quota 2): 3 booked, 1 checked in",
+                              "  09:00  2 of 2 booked, 1 checked in  FULL",
+                              "  09:15  1 of 2 booked, 0 checked in",
+                              "END"], lines
+    finally:
+        h.close()
