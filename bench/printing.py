@@ -45,6 +45,7 @@ def _base() -> dict[str, Any]:
 def _jobs(config: AppConfig, n: int, printer: str) -> list[Any]:
     """Tickets as the engine hands them over, every one with new numbers."""
     from edge.drivers.printing.content import TicketJob
+    from edge.queue.tokens import new_token   # a new token each: the QR is drawn every time
     services = [s for s in config.services]
     jobs = []
     for i in range(n):
@@ -52,7 +53,8 @@ def _jobs(config: AppConfig, n: int, printer: str) -> list[Any]:
         jobs.append(TicketJob(ticket_id=i + 1, ticket=f"{svc.prefix}-{i + 1:03d}", service=svc.id,
                               category="pensioner" if i % 5 == 4 else "normal", number=i + 1,
                               ahead=i % 97, wait_min=(i * 7) % 240, printer=printer,
-                              issued_at=f"2026-11-23T{9 + i // 3600 % 9:02d}:{i // 60 % 60:02d}:00"))
+                              issued_at=f"2026-11-23T{9 + i // 3600 % 9:02d}:{i // 60 % 60:02d}:00",
+                              token=new_token()))
     return jobs
 
 
