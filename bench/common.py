@@ -123,14 +123,14 @@ def runnable_demo_config(dir_: Path, edit: Callable[[dict[str, Any]], None] | No
     """config/demo.toml made runnable by `kezek run` on any machine, and what was changed.
 
     `kezek demo` adapts the demo on its own (it makes announcement clips, for one);
-    `kezek run` takes the file as it is. So: the hall and kiosk pages on free ports instead
+    `kezek run` takes the file as it is. So: the hall, kiosk and panel pages on free ports instead
     of fixed ones (parallel runs), and announcements off when their clip folders do not
-    exist here. Everything else — printers, GPIO (mock pins), boards, hall, kiosk — stays on.
+    exist here. Everything else — printers, GPIO (mock pins), boards, hall, kiosk, panel — stays on.
     `edit` changes the data last (a bench's own sections, e.g. the panel's).
     """
     data = demo_config_dict()
     changes: list[str] = []
-    for page in ("hall", "kiosk"):
+    for page in ("hall", "kiosk", "panel"):
         section = data.get(page)
         if isinstance(section, dict) and section.get("enabled") and "port" in section:
             section["port"] = free_port()

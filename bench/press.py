@@ -86,7 +86,7 @@ class TcpSink:
 def bench_config(port: int) -> Any:
     data = demo_config_dict()
     # Only the parts on the way from the button to the paper.
-    for section in ("hall", "kiosk", "announce", "boards", "sync", "ticket"):
+    for section in ("hall", "kiosk", "panel", "announce", "boards", "sync", "ticket"):
         data.pop(section, None)
     data["console"] = {"enabled": False}
     data["printers"] = {"entrance": {"type": "network", "host": "127.0.0.1", "port": port,

@@ -34,7 +34,7 @@ BAUD = 115200
 def _base() -> dict[str, Any]:
     data = demo_config_dict()
     # Only the parts on the way from the button to the paper.
-    for section in ("hall", "announce", "boards", "sync", "gpio", "kiosk"):
+    for section in ("hall", "announce", "boards", "sync", "gpio", "kiosk", "panel"):
         data.pop(section, None)
     for s in data["services"]:
         s["range"] = [1, 9999]
