@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
+from edge.central.staff import MIGRATION as STAFF_MIGRATION
 from edge.sync.protocol import EventBatch
 
 logger = logging.getLogger(__name__)
@@ -294,4 +295,6 @@ MIGRATIONS = [
         n BIGINT NOT NULL, total BIGINT NOT NULL, PRIMARY KEY (site, day, type, service))""",
         "CREATE INDEX daily_day ON daily (day)",
     )),
+    # 3 is the ticket page's; 4 the staff accounts (edge/central/staff.py).
+    STAFF_MIGRATION,
 ]

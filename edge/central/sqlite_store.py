@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
+from edge.central.staff import MIGRATION as STAFF_MIGRATION
 from edge.central.reads import MEASURES
 from edge.storage.transaction import write_transaction
 
@@ -198,4 +199,6 @@ MIGRATIONS = [
         "coalesce(json_extract(data, '$.service'), ''), count(*), "
         f"coalesce(sum({_measure_sql()}), 0) FROM events GROUP BY 1, 2, 3, 4",
     )),
+    # 3 is the ticket page's; 4 the staff accounts (edge/central/staff.py).
+    STAFF_MIGRATION,
 ]

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="publish DIR/<site>/<device>/{cfg,bookings}.json and cmd/*.json")
     run.add_argument("--summary-every", type=float, default=5.0,
                      help="print the per-site summary every N seconds (0 = never)")
+    from edge.cli.central_web import register_web, web_args
+    web_args(run)
     run.set_defaults(func=_run)
 
     pub = csub.add_parser("publish", help="publish a retained cfg or bookings snapshot")
@@ -88,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from edge.central.fleet_cli import register_fleet
     register_fleet(csub)
+    register_web(csub, _db_arg)
 
     sch = csub.add_parser("schemas", help="write (or --check) the JSON Schemas in docs/schemas")
     sch.add_argument("--out", type=Path, default=DEFAULT_SCHEMAS)
@@ -127,9 +130,22 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         central.stop()
         return 1
+    web = None
+    from edge.cli.central_web import start_web, wants_web
+    if wants_web(args):
+        try:
+            assert central.store is not None
+            web = start_web(args, central.store, args.timezone)
+        except ValueError as e:
+            print(f"kezek central: {e}", file=sys.stderr)
+            central.stop()
+            return 2
+        central.listeners.append(web.on_stored)
     try:
         stop.wait()
     finally:
+        if web is not None:
+            web.stop()
         central.stop()
     return 0
 
