@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from starlette.routing import BaseRoute
 
+from edge.central.reads import now_ms
 from edge.central.web.app import CentralApp, central_app
 from edge.central.web.board import Board
 from edge.central.web.config import CentralWebConfig
@@ -32,9 +33,10 @@ class CentralWeb:
 
     def __init__(self, store: Any, cfg: CentralWebConfig, *, timezone: str = "Asia/Almaty",
                  extra_routes: list[BaseRoute] | None = None, bind: str | None = None,
-                 port: int | None = None, sessions_path: Path | None = None) -> None:
+                 port: int | None = None, sessions_path: Path | None = None,
+                 clock_ms: Callable[[], int] = now_ms) -> None:
         self.cfg = cfg
-        self.board = Board(store, cfg, timezone=timezone)
+        self.board = Board(store, cfg, timezone=timezone, clock_ms=clock_ms)
         self.live = Live(cfg.web.max_clients)
         self.live.publish(b'{"sites":[],"overdue":[]}')
         self.sessions = SessionStore(sessions_path or Path(cfg.web.sessions),
