@@ -57,7 +57,7 @@ def browser_signed_in(web: CentralWeb, tmp_path: Path) -> Chromium:
     """Chromium on /login, signed in by typing and clicking, on the country screen."""
     b = start_chromium(tmp_path / "chromium")
     b.goto(web.url + "login")
-    b.wait_for("document.getElementById('name') !== null")
+    b.wait_for("document.body.dataset.ready === '1'")
     b.eval(f"document.getElementById('name').value = {json.dumps(NAME)};"
            f"document.getElementById('password').value = {json.dumps(PASSWORD)};"
            "document.querySelector('[data-lang=en]').click();"

@@ -30,3 +30,4 @@ document.getElementById("login").addEventListener("submit", async (e) => {
     : r.status === 401 ? T[lang].wrong : T[lang].failed + (body.error || r.status);
 });
 apply();
+document.body.dataset.ready = "1";
