@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -82,13 +83,16 @@ class CentralWeb:
 
     def _loop(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 self.publish_now()
                 self.worker.recovered()
             except Exception as e:  # the store away for a while: the screens say stale
                 self.worker.failed(e, "central-web: cannot read the store")
-            # Woken by every stored batch, it still reads at most twice a second.
-            pause = min(0.5, self.cfg.web.refresh_s)
+            # Woken by every stored batch, it still rests twice as long as a refresh took
+            # (at most a third of a core), and at least 50 ms, before the next.
+            took = time.monotonic() - started
+            pause = min(self.cfg.web.refresh_s, max(0.05, 2 * took))
             if self.worker.sleep(pause) or self.worker.wait(self.cfg.web.refresh_s - pause):
                 return
 
