@@ -10,7 +10,7 @@ const T = {
     all: "барлығы", problem: "Мәселе", none: "жоқ", sort: "Сұрыптау",
     p_offline: "құрылғы желіде емес", p_silent: "үнсіз", p_alarms: "дабыл", p_overdue: "нормадан асқан",
     service: "Қызмет", operator: "Оператор", unknown: "белгісіз", window: "Терезе",
-    ticket: "Талон", state: "Күйі", devices: "Құрылғылар", queue: "Қызмет бойынша кезек",
+    ticket: "Талон", state: "Күйі", devices: "Құрылғылар", queue: "Қызмет бойынша кезек", windows_h: "Терезелер",
     waits: "Күту және қызмет ету (p50 / p90)", calls: "Шақыру", wait: "Күту", servicet: "Қызмет ету",
     ratings: "Бағалар", history: "Дабылдар тарихы", raised: "көтерілді", cleared: "алынды",
     stages: "Кезеңдер", elapsed: "Өткен уақыт", limit: "Норма", outcome: "Нәтиже",
@@ -28,7 +28,7 @@ const T = {
     all: "все", problem: "Проблема", none: "нет", sort: "Сортировка",
     p_offline: "устройство не в сети", p_silent: "молчит", p_alarms: "тревога", p_overdue: "сверх нормы",
     service: "Услуга", operator: "Оператор", unknown: "неизвестно", window: "Окно",
-    ticket: "Талон", state: "Состояние", devices: "Устройства", queue: "Очередь по услугам",
+    ticket: "Талон", state: "Состояние", devices: "Устройства", queue: "Очередь по услугам", windows_h: "Окна",
     waits: "Ожидание и обслуживание (p50 / p90)", calls: "Вызовов", wait: "Ожидание", servicet: "Обслуживание",
     ratings: "Оценки", history: "История тревог", raised: "поднята", cleared: "снята",
     stages: "Этапы", elapsed: "Прошло", limit: "Норма", outcome: "Итог",
@@ -46,7 +46,7 @@ const T = {
     all: "all", problem: "Problem", none: "none", sort: "Sort",
     p_offline: "device offline", p_silent: "silent", p_alarms: "alarm", p_overdue: "over standard",
     service: "Service", operator: "Operator", unknown: "unknown", window: "Window",
-    ticket: "Ticket", state: "State", devices: "Devices", queue: "Queue per service",
+    ticket: "Ticket", state: "State", devices: "Devices", queue: "Queue per service", windows_h: "Windows",
     waits: "Waits and service times (p50 / p90)", calls: "Calls", wait: "Wait", servicet: "Service",
     ratings: "Ratings", history: "Alarm history", raised: "raised", cleared: "cleared",
     stages: "Stages", elapsed: "Elapsed", limit: "Standard", outcome: "Outcome",
@@ -134,7 +134,7 @@ function country(state) {
       h("thead", {}, h("tr", {}, col("name", t("center")), col("region", t("region")), col("problems", t("status")),
         col("waiting", t("waiting")), h("th", {}, t("windows")), col("longest", t("longest")), col("over", t("over")),
         col("served", t("served")), col("rating", t("rating")), h("th", {}, t("alarms")))),
-      h("tbody", {}, rows.map((s) => h("tr", {"data-site": s.site, class: s.silent ? "silent" : s.problems.length ? "problem" : ""},
+      h("tbody", {}, rows.map((s) => h("tr", {"data-site": s.site, class: s.silent ? "silent" : s.problems.some((p) => p === "offline" || p === "alarms") ? "problem" : ""},
         h("td", {}, h("a", {href: `/center/${encodeURIComponent(s.site)}`}, s.name)),
         h("td", {}, s.region || "—"),
         h("td", {class: "status"}, s.silent ? `⚠ ${t("silent")} · ${t("heard")} ${clock(s.heard_ms)}`
@@ -181,10 +181,13 @@ function chart(points) {
   const max = Math.max(10, ...points.map((p) => p.avg_s / 60));
   const x = (hour) => P + (hour - 8) * (W - 2 * P) / 12, y = (m) => H - P - m * (H - 2 * P) / max;
   const add = (tag, attrs, text) => { const el = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); if (text) el.textContent = text; svg.append(el); };
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); if (text !== undefined) el.textContent = String(text); svg.append(el); };
   add("line", {x1: P, y1: H - P, x2: W - P, y2: H - P, class: "axis"});
   for (let hr = 8; hr <= 20; hr += 2) add("text", {x: x(hr), y: H - 8, class: "label"}, `${hr}:00`);
-  add("text", {x: 4, y: y(max) + 4, class: "label"}, Math.round(max));
+  for (const m of [0, Math.round(max / 2), Math.round(max)]) {
+    add("line", {x1: P, y1: y(m), x2: W - P, y2: y(m), class: "grid"});
+    add("text", {x: 2, y: y(m) + 4, class: "ylabel"}, m);
+  }
   if (points.length) add("polyline", {points: points.map((p) => `${x(p.hour + 0.5)},${y(p.avg_s / 60)}`).join(" "), class: "line"});
   for (const p of points) add("circle", {cx: x(p.hour + 0.5), cy: y(p.avg_s / 60), r: 4, class: "dot"});
   return svg;
@@ -196,8 +199,9 @@ function center(v) {
     h("p", {class: "devices"}, `${t("devices")}: `, v.devices.map((d) => h("span", {class: "dev " + (d.online ? "ok" : "bad")},
       `${d.device} ${t(d.online ? "online" : "offline")}`))),
     h("div", {class: "cols"},
-      h("section", {}, h("h3", {}, t("windows")), table("windows", [t("window"), t("state"), t("ticket"), t("service"), t("operator")],
-        v.windows.map((w) => [w.label || w.number, w.state ? t("w_" + w.state) : "—", w.ticket, w.service, w.operator === "unknown" ? t("unknown") : w.operator]))),
+      h("section", {}, h("h3", {}, t("windows_h")), table("windows", [t("window"), t("state"), t("ticket"), t("service"), t("operator")],
+        v.windows.map((w) => [w.label || w.number, w.state ? t("w_" + w.state) : "—", w.ticket, w.service,
+          w.state === "closed" ? "—" : w.operator === "unknown" ? t("unknown") : w.operator]))),
       h("section", {}, h("h3", {}, t("queue")), table("queue", [t("service"), t("waiting")],
         v.queue.map((q) => [(q.names && q.names[me.lang]) || q.service, q.waiting])),
         h("h3", {}, t("alarms")), h("p", {id: "alarms-open"}, v.alarms_open.join(", ") || t("none")))),
