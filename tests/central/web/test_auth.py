@@ -138,3 +138,21 @@ def test_the_web_config_is_strict_and_names_the_key(tmp_path: Path) -> None:
     path.write_text('[standards.auto]\nvisit_sla_min = 120\n[sites.ast-01]\nregion = "Астана"\n')
     cfg = load_web_config(path)
     assert cfg.standards["auto"].visit_sla_min == 120 and cfg.sites["ast-01"].region == "Астана"
+
+
+def test_a_migration_merged_from_a_parallel_branch_is_applied(tmp_path: Path) -> None:
+    """Risk: staff accounts (4) land before the ticket page's migration 3, and a database
+    already at 4 never gets 3."""
+    from edge.central.migrate import Migration, migrate
+    from edge.central.sqlite_store import MIGRATIONS
+    from edge.central.store import open_store
+    store = open_store(tmp_path / "central.db")
+    try:
+        three = Migration(3, "from the other branch", ("CREATE TABLE other (x INTEGER)",))
+        later = sorted([*MIGRATIONS, three], key=lambda m: m.version)
+        assert migrate(store, later) == later[-1].version
+        with store._read() as tx:
+            assert tx.rows("SELECT COUNT(*) FROM other")[0][0] == 0
+            assert 3 in {r[0] for r in tx.rows("SELECT version FROM schema_version")}
+    finally:
+        store.close()
