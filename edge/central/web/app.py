@@ -36,6 +36,7 @@ COOKIE = "kezek_central"
 LANGS = ("kk", "ru", "en")
 NO_STORE = {"Cache-Control": "no-store"}
 KEEPALIVE_S = 15.0
+CENTER_EVERY_S = 1.0
 
 
 class CentralApp:
@@ -175,6 +176,9 @@ class CentralApp:
                     if data != sent:
                         sent = data
                         yield b"event: state\ndata: " + data + b"\n\n"
+                    # A center's screen reads its site's day: at most once a second,
+                    # however often the board refreshes.
+                    await asyncio.sleep(CENTER_EVERY_S)
             finally:
                 self.live.leave()
         return self._sse(body())
@@ -191,7 +195,10 @@ class CentralApp:
     # -- reports -------------------------------------------------------------------------
     @_api
     async def report(self, request: Request, s: Session) -> Response:
-        day = _day(request, self.board)
+        try:
+            day = _day(request, self.board)
+        except BadDay as e:
+            return JSONResponse({"error": str(e)}, 400)
         rows = await asyncio.to_thread(self.store.day_report, day)
         if request.path_params.get("fmt") == "csv":
             return _csv(country_csv(rows), f"kezek-report-{day}.csv")
@@ -200,7 +207,11 @@ class CentralApp:
     @_api
     async def center_report(self, request: Request, s: Session) -> Response:
         site = request.path_params["site"]
-        view = await asyncio.to_thread(self._center, site, _day(request, self.board))
+        try:
+            day = _day(request, self.board)
+        except BadDay as e:
+            return JSONResponse({"error": str(e)}, 400)
+        view = await asyncio.to_thread(self._center, site, day)
         if request.path_params.get("fmt") == "csv":
             return _csv(operators_csv(view), f"kezek-{site}-{view['day']}.csv")
         return JSONResponse(view, headers=NO_STORE)
@@ -245,12 +256,16 @@ def _ping() -> bytes:
     return b"event: ping\ndata: {}\n\n"
 
 
+class BadDay(ValueError):
+    pass
+
+
 def _day(request: Request, board: Board) -> date:
     text = request.query_params.get("day")
     try:
         return date.fromisoformat(text) if text else board.today(board.clock_ms())
     except ValueError:
-        return board.today(board.clock_ms())
+        raise BadDay(f"day={text!r}: expected a date as YYYY-MM-DD, e.g. 2026-12-02") from None
 
 
 def _csv(text: str, name: str) -> Response:

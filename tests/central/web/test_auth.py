@@ -156,3 +156,15 @@ def test_a_migration_merged_from_a_parallel_branch_is_applied(tmp_path: Path) ->
             assert 3 in {r[0] for r in tx.rows("SELECT version FROM schema_version")}
     finally:
         store.close()
+
+
+def test_reports_download_as_csv_and_a_bad_day_is_named(web: Any, store: EventStore) -> None:
+    _, cookie = sign_in(web)
+    status, headers, body = call(web, "GET", "/api/report.csv?day=2026-12-02", cookie=cookie)
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert body.decode("utf-8-sig").splitlines()[0].startswith("site,issued,served")
+    status, headers, body = call(web, "GET", "/api/center/ast-01/report.csv?day=2026-12-02",
+                                 cookie=cookie)
+    assert status == 200 and b"attachment" in headers["content-disposition"].encode()
+    status, _, body = call(web, "GET", "/api/report.json?day=yesterday", cookie=cookie)
+    assert status == 400 and b"YYYY-MM-DD" in body
