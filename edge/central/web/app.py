@@ -189,7 +189,7 @@ class CentralApp:
         view = center_view(self.store, site, day, now, self.board.zone)
         country = self.board.last
         view["row"] = next((r for r in country["sites"] if r["site"] == site), None)
-        view["overdue"] = [v for v in country["overdue"] if v["site"] == site]
+        view["overdue"] = self.board.late_of(site)
         return view
 
     # -- reports -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ carry tickets, services, windows and operators only.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from datetime import date, datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -21,6 +22,11 @@ from edge.central.reads import STAGE_AFTER, fold_visit, now_ms
 from edge.central.web.config import CentralWebConfig, Standard
 
 MIN_MS = 60_000
+# Bounds on what a bad day can make the board hold and send: the finished visits that
+# overran, per site (the count is kept whole), and the visits listed on the country's
+# "over standard" screen (the open ones longest first, then the latest finished).
+FINISHED_KEPT = 50
+LISTED_OPEN, LISTED_FINISHED = 300, 200
 WINDOW_STATE = {"window.opened": "open", "window.resumed": "open", "window.closed": "closed",
                 "window.paused": "paused"}
 
@@ -66,6 +72,8 @@ class SiteFold:
         self.visits: dict[tuple[str, Any], dict[str, Any]] = {}
         self.windows: dict[tuple[str, int], str] = {}   # (device, window) -> state
         self.operators: dict[tuple[str, int], str] = {}  # (device, window) -> last operator
+        self.finished_late: deque[dict[str, Any]] = deque(maxlen=FINISHED_KEPT)
+        self.overran = 0        # finished visits that overran today
 
     def fold(self, events: list[dict[str, Any]], standards: dict[str, Standard],
              now: int) -> None:
@@ -81,10 +89,17 @@ class SiteFold:
             if t in STAGE_AFTER:
                 fold_visit(self.visits, e)
                 touched.add((e["stream"], data.get("ticket_id")))
-        for key in touched:   # finished within the standard: nothing to show any more
+        for key in touched:
             v = self.visits.get(key)
-            if v is not None and v["outcome"] is not None and assess(v, standards, now) is None:
-                del self.visits[key]
+            if v is None or v["outcome"] is None:
+                continue
+            # Finished: within the standard it is nothing to show any more; over it, its
+            # assessment is final, kept (the latest FINISHED_KEPT per site) and counted.
+            late = assess(v, standards, now)
+            del self.visits[key]
+            if late is not None:
+                self.overran += 1
+                self.finished_late.append(late)
 
 
 class Board:
@@ -97,6 +112,18 @@ class Board:
         self.sites: dict[str, SiteFold] = {}
         self._lock = threading.Lock()   # one refresh at a time (the folds are not shared)
         self.last: dict[str, Any] = {"sites": [], "overdue": []}
+
+    def late_of(self, site: str) -> list[dict[str, Any]]:
+        """One site's visits over their standard: open ones longest first, then finished."""
+        with self._lock:
+            fold = self.sites.get(site)
+            if fold is None:
+                return []
+            now = self.clock_ms()
+            still = [a for v in fold.visits.values()
+                     if (a := assess(v, self.cfg.standards, now)) is not None]
+            return sorted(still, key=lambda v: -v["elapsed_s"]) + [
+                {**a, "site": site} for a in reversed(fold.finished_late)]
 
     def today(self, now: int) -> date:
         return datetime.fromtimestamp(now / 1000, self.zone).date()
@@ -119,9 +146,14 @@ class Board:
                 row, late = self._row(site, by_site[site], fold, daily.get(site), now)
                 rows.append(row)
                 overdue += late
-            overdue.sort(key=lambda v: -v["elapsed_s"])
+            still = sorted((v for v in overdue if v["outcome"] == "open"),
+                           key=lambda v: -v["elapsed_s"])
+            ended = sorted((v for v in overdue if v["outcome"] != "open"),
+                           key=lambda v: -(v["end_ms"] or 0))
             self.last = {"now_ms": now, "day": day.isoformat(), "sites": rows,
-                         "overdue": overdue}
+                         "overdue": still[:LISTED_OPEN] + ended[:LISTED_FINISHED],
+                         "overdue_open": len(still), "overran_today": sum(
+                             r["overran_today"] for r in rows)}
             return self.last
 
     def _fold(self, site: str, day: date, devices: list[dict[str, Any]], now: int) -> SiteFold:
@@ -163,9 +195,10 @@ class Board:
         longest = max((now - v["stages"][-1]["from_ms"] for v in waiting_visits), default=None)
         late = [a for v in fold.visits.values()
                 if (a := assess(v, self.cfg.standards, now)) is not None]
+        open_late = len(late)
+        late += fold.finished_late
         for a in late:
             a["site"] = site
-        open_late = sum(1 for a in late if a["outcome"] == "open")
         silent = not devices or online == 0 or heard is None or heard < now - silent_ms
         problems = [p for p, on in (("offline", bool(known) and online < len(known)),
                                     ("silent", silent), ("alarms", bool(alarms)),
@@ -179,7 +212,7 @@ class Board:
             "windows_open": windows_h if windows_h is not None else
             sum(1 for s in fold.windows.values() if s == "open"),
             "longest_wait_s": longest // 1000 if longest is not None else None,
-            "overdue_now": open_late, "overran_today": len(late) - open_late,
+            "overdue_now": open_late, "overran_today": fold.overran,
             "served": day["served"] if day else 0,
             "rating_avg": day["rating_avg"] if day else None,
             "alarms": sorted(set(alarms)), "problems": problems,
