@@ -11,6 +11,7 @@ carry tickets, services, windows and operators only.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import deque
 from datetime import date, datetime
@@ -27,6 +28,10 @@ MIN_MS = 60_000
 # "over standard" screen (the open ones longest first, then the latest finished).
 FINISHED_KEPT = 50
 LISTED_OPEN, LISTED_FINISHED = 300, 200
+# The day's served counts and ratings (the roll-up of every site) are re-read this often,
+# not at every refresh: a third of a refresh's time at national scale, for figures that
+# need not follow each event.
+DAILY_EVERY_MS = 5_000
 WINDOW_STATE = {"window.opened": "open", "window.resumed": "open", "window.closed": "closed",
                 "window.paused": "paused"}
 
@@ -112,6 +117,8 @@ class Board:
         self.sites: dict[str, SiteFold] = {}
         self._lock = threading.Lock()   # one refresh at a time (the folds are not shared)
         self.last: dict[str, Any] = {"sites": [], "overdue": []}
+        self._daily: tuple[date | None, dict[str, Any]] = (None, {})
+        self._daily_ms = 0
 
     def late_of(self, site: str) -> list[dict[str, Any]]:
         """One site's visits over their standard: open ones longest first, then finished."""
@@ -134,7 +141,11 @@ class Board:
             now = self.clock_ms()
             day = self.today(now)
             devices = devices_now(self.store)
-            daily = {r["site"]: r for r in self.store.day_report(day)}
+            if self._daily[0] != day or now - self._daily_ms >= DAILY_EVERY_MS \
+                    or now < self._daily_ms:
+                self._daily = (day, {r["site"]: r for r in self.store.day_report(day)})
+                self._daily_ms = now
+            daily = self._daily[1]
             by_site: dict[str, list[dict[str, Any]]] = {}
             for d in devices:
                 by_site.setdefault(d["site"], []).append(d)
@@ -146,14 +157,13 @@ class Board:
                 row, late = self._row(site, by_site[site], fold, daily.get(site), now)
                 rows.append(row)
                 overdue += late
-            still = sorted((v for v in overdue if v["outcome"] == "open"),
-                           key=lambda v: -v["elapsed_s"])
-            ended = sorted((v for v in overdue if v["outcome"] != "open"),
-                           key=lambda v: -(v["end_ms"] or 0))
+            still = [v for v in overdue if v["outcome"] == "open"]
+            ended = [v for v in overdue if v["outcome"] != "open"]
+            listed = heapq.nlargest(LISTED_OPEN, still, key=lambda v: v["elapsed_s"]) + \
+                heapq.nlargest(LISTED_FINISHED, ended, key=lambda v: v["end_ms"] or 0)
             self.last = {"now_ms": now, "day": day.isoformat(), "sites": rows,
-                         "overdue": still[:LISTED_OPEN] + ended[:LISTED_FINISHED],
-                         "overdue_open": len(still), "overran_today": sum(
-                             r["overran_today"] for r in rows)}
+                         "overdue": listed, "overdue_open": len(still),
+                         "overran_today": sum(r["overran_today"] for r in rows)}
             return self.last
 
     def _fold(self, site: str, day: date, devices: list[dict[str, Any]], now: int) -> SiteFold:
