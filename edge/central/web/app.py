@@ -40,13 +40,14 @@ CENTER_EVERY_S = 1.0
 
 
 class CentralApp:
-    def __init__(self, board: Board, sessions: SessionStore, live: Live, *,
+    def __init__(self, board: Board, sessions: SessionStore, live: Live, overdue_live: Live, *,
                  lockout: Lockout | None = None, secure_cookie: bool = False,
                  session_hours: float = 12.0) -> None:
         self.board = board
         self.store = board.store
         self.sessions = sessions
         self.live = live
+        self.overdue_live = overdue_live
         self.lockout = lockout or Lockout()
         self.secure_cookie = secure_cookie
         self.session_ms = int(session_hours * 3600 * 1000)
@@ -141,16 +142,23 @@ class CentralApp:
 
     @_api
     async def country_events(self, request: Request, s: Session) -> Response:
-        if not self.live.join():
+        return self._stream(self.live)
+
+    @_api
+    async def overdue_events(self, request: Request, s: Session) -> Response:
+        return self._stream(self.overdue_live)
+
+    def _stream(self, live: Live) -> Response:
+        if not live.join():
             return self._busy()
 
         async def body() -> Any:
             try:
-                async for chunk in stream(self.live, lambda v: v, keepalive_s=KEEPALIVE_S,
+                async for chunk in stream(live, lambda v: v, keepalive_s=KEEPALIVE_S,
                                           retry_ms=3000, ping=_ping):
                     yield chunk
             finally:
-                self.live.leave()
+                live.leave()
         return self._sse(body())
 
     @_api
@@ -239,6 +247,7 @@ class CentralApp:
             Route("/api/lang", self.set_lang, methods=["POST"]),
             Route("/api/me", self.me, methods=["GET"]),
             Route("/api/events", self.country_events, methods=["GET"]),
+            Route("/api/overdue/events", self.overdue_events, methods=["GET"]),
             Route("/api/center/{site}/events", self.center_events, methods=["GET"]),
             Route("/api/report.{fmt:str}", self.report, methods=["GET"]),
             Route("/api/center/{site}/report.{fmt:str}", self.center_report, methods=["GET"]),

@@ -39,11 +39,13 @@ class CentralWeb:
         self.cfg = cfg
         self.board = Board(store, cfg, timezone=timezone, clock_ms=clock_ms)
         self.live = Live(cfg.web.max_clients)
-        self.live.publish(b'{"sites":[],"overdue":[]}')
+        self.live.publish(b'{"sites":[]}')
+        self.overdue_live = Live(cfg.web.max_clients)
+        self.overdue_live.publish(b'{"sites":[],"overdue":[]}')
         self.sessions = SessionStore(sessions_path or Path(cfg.web.sessions),
                                      idle_s=cfg.web.idle_min * 60,
                                      clock_ms=self.board.clock_ms)
-        self.app = CentralApp(self.board, self.sessions, self.live)
+        self.app = CentralApp(self.board, self.sessions, self.live, self.overdue_live)
         self.web = WebServer("central", central_app(self.app, extra_routes),
                              bind if bind is not None else cfg.web.bind,
                              port if port is not None else cfg.web.port,
@@ -63,6 +65,7 @@ class CentralWeb:
     def stop(self, timeout: float = 5.0) -> None:
         self.worker.request_stop()
         self.live.close()
+        self.overdue_live.close()
         self.web.stop(timeout)
         self.worker.stop(timeout)
         self.sessions.close()
@@ -76,9 +79,13 @@ class CentralWeb:
 
     def publish_now(self) -> None:
         state = self.board.refresh()
-        body = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
-        if body != self.live.current()[1]:
-            self.live.publish(body)
+        # Two streams: the country's rows (every screen), and the visits over their
+        # standard with their stages (only the screen that lists them: the larger one).
+        country = {k: v for k, v in state.items() if k != "overdue"}
+        for live, value in ((self.live, country), (self.overdue_live, state)):
+            body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            if body != live.current()[1]:
+                live.publish(body)
         self.refreshes += 1
 
     def _loop(self) -> None:

@@ -125,7 +125,7 @@ function country(state) {
       h("div", {class: "tile"}, h("b", {}, state.sites.length), t("center")),
       h("div", {class: "tile" + (silent ? " bad" : "")}, h("b", {id: "silent-count"}, silent), t("silent")),
       h("div", {class: "tile"}, h("b", {}, state.sites.reduce((n, s) => n + s.waiting, 0)), t("waiting")),
-      h("div", {class: "tile" + (state.overdue.length ? " warn" : "")}, h("b", {}, state.sites.reduce((n, s) => n + s.overdue_now, 0)), t("over")),
+      h("div", {class: "tile" + (state.overdue_open ? " warn" : "")}, h("b", {}, state.sites.reduce((n, s) => n + s.overdue_now, 0)), t("over")),
       h("div", {class: "tile"}, h("b", {}, state.sites.reduce((n, s) => n + s.served, 0)), t("served"))),
     h("div", {class: "filters"},
       h("label", {}, t("region"), pick("region", [["", t("all")], ...regions.map((r) => [r, r])])),
