@@ -232,7 +232,7 @@ function route() {
   if (path.startsWith("/center/")) {
     const site = decodeURIComponent(path.slice(8));
     listen(`/api/center/${encodeURIComponent(site)}/events`, center);
-  } else if (path === "/overdue") listen("/api/events", overdue);
+  } else if (path === "/overdue") listen("/api/overdue/events", overdue);
   else if (path === "/reports") { listen("/api/events", () => {}); reports(); }
   else listen("/api/events", country);
 }
