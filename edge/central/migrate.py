@@ -38,17 +38,20 @@ def migrate(store: "LedgerStore", migrations: list[Migration]) -> int:
         store._lock_migrations(tx)
         tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                "name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
-        current = _version(tx)
-    if current > known:
+        applied = _applied(tx)
+    unknown = applied - {m.version for m in migrations}
+    if unknown:
         raise SchemaTooNew(
-            f"central's database is at schema version {current}, newer than this Kezek "
+            f"central's database is at schema version {max(unknown)}, newer than this Kezek "
             f"knows ({known}): run the Kezek version that migrated it, or a newer one")
     for m in migrations:
-        if m.version <= current:
+        # Each missing version is applied, not only those above the highest: migrations
+        # written on parallel branches (3 and 4) both land whatever order they merge in.
+        if m.version in applied:
             continue
         with store._tx() as tx:
             store._lock_migrations(tx)
-            if _version(tx) >= m.version:   # another instance applied it meanwhile
+            if m.version in _applied(tx):   # another instance applied it meanwhile
                 continue
             for step in m.steps:
                 if isinstance(step, str):
@@ -59,6 +62,10 @@ def migrate(store: "LedgerStore", migrations: list[Migration]) -> int:
                    (m.version, m.name, now_ms()))
     with store._read() as tx:
         return _version(tx)
+
+
+def _applied(tx: "Tx") -> set[int]:
+    return {int(r[0]) for r in tx.rows("SELECT version FROM schema_version")}
 
 
 def _version(tx: "Tx") -> int:

@@ -26,6 +26,7 @@ from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
 from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS
+from edge.central.staff import MIGRATION as STAFF_MIGRATION
 from edge.sync.protocol import EventBatch
 
 logger = logging.getLogger(__name__)
@@ -298,4 +299,6 @@ MIGRATIONS = [
     # (2 is SQLite's alone: its events got their day column; PostgreSQL had it from 1.)
     # 3: the visitor's ticket page (edge/central/ticket_page): one row per ticket, by token.
     Migration(3, MIGRATION_NAME, MIGRATION_STEPS),
+    # 4: the staff accounts of the Situational Center (edge/central/staff.py).
+    STAFF_MIGRATION,
 ]

@@ -231,34 +231,46 @@ class StoreReads:
         now = now_ms_ if now_ms_ is not None else now_ms()
         visits: dict[tuple[str, Any], dict[str, Any]] = {}
         for e in self.day_events(site, day, list(STAGE_AFTER)):
-            data = e["data"]
-            key = (e["stream"], data.get("ticket_id"))
-            v = visits.get(key)
-            if v is None:
-                if e["type"] != "ticket.issued":
-                    continue   # a ticket issued on an earlier day (or in a dropped month)
-                v = visits[key] = {"visit": data.get("visit"), "ticket": data.get("ticket"),
-                                   "device": e["stream"], "service": data.get("service"),
-                                   "issued_ms": e["ts"], "stages": [], "outcome": None,
-                                   "end_ms": None}
-            stage = STAGE_AFTER[e["type"]]
-            if stage is None:
-                continue
-            if v["stages"] and v["stages"][-1]["to_ms"] is None:
-                v["stages"][-1]["to_ms"] = e["ts"]
-            service = data.get("to_service", data.get("service"))   # a transfer names both
-            if isinstance(service, str):
-                v["service"] = service
-            if stage in FINAL:
-                v["outcome"], v["end_ms"] = stage, e["ts"]
-                continue
-            v["outcome"] = v["end_ms"] = None   # a no-show who came back is open again
-            v["stages"].append({"stage": stage, "from_ms": e["ts"], "to_ms": None,
-                                "window": None if stage == "waiting" else data.get("window"),
-                                "service": v["service"]})
+            fold_visit(visits, e)
         out = []
         for v in visits.values():
             end = v["end_ms"] if v["end_ms"] is not None else now
             v["elapsed_s"] = max(0, (end - v["issued_ms"]) // 1000)
             out.append(v)
         return sorted(out, key=lambda v: v["issued_ms"])
+
+
+def fold_visit(visits: dict[tuple[str, Any], dict[str, Any]], e: dict[str, Any]) -> None:
+    """One ticket event (with its `stream`) into the visits of a day, keyed by (stream,
+    ticket id); the events of each stream must come in seq order. visits() and the
+    Situational Center's live projection (edge/central/web/board.py) both fold with it."""
+    if e["type"] not in STAGE_AFTER:
+        return
+    data = e["data"]
+    key = (e["stream"], data.get("ticket_id"))
+    v = visits.get(key)
+    if v is None:
+        if e["type"] != "ticket.issued":
+            return   # a ticket issued on an earlier day (or in a dropped month)
+        v = visits[key] = {"visit": data.get("visit"), "ticket": data.get("ticket"),
+                           "device": e["stream"], "service": data.get("service"),
+                           "origin": data.get("service"),
+                           "issued_ms": e["ts"], "stages": [], "outcome": None,
+                           "end_ms": None}
+    stage = STAGE_AFTER[e["type"]]
+    if stage is None:
+        return
+    if v["stages"] and v["stages"][-1]["to_ms"] is None:
+        v["stages"][-1]["to_ms"] = e["ts"]
+    service = data.get("to_service", data.get("service"))   # a transfer names both
+    if isinstance(service, str):
+        v["service"] = service
+    if stage in FINAL:
+        v["outcome"], v["end_ms"] = stage, e["ts"]
+        return
+    v["outcome"] = v["end_ms"] = None   # a no-show who came back is open again
+    operator = data.get("operator")
+    v["stages"].append({"stage": stage, "from_ms": e["ts"], "to_ms": None,
+                        "window": None if stage == "waiting" else data.get("window"),
+                        "service": v["service"],
+                        "operator": operator if isinstance(operator, str) else None})

@@ -19,6 +19,7 @@ from edge.central.ledger import LedgerStore, Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
 from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS
+from edge.central.staff import MIGRATION as STAFF_MIGRATION
 from edge.central.reads import MEASURES
 from edge.storage.transaction import write_transaction
 
@@ -201,4 +202,6 @@ MIGRATIONS = [
     )),
     # 3: the visitor's ticket page (edge/central/ticket_page): one row per ticket, by token.
     Migration(3, MIGRATION_NAME, MIGRATION_STEPS),
+    # 4: the staff accounts of the Situational Center (edge/central/staff.py).
+    STAFF_MIGRATION,
 ]

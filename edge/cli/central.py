@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "fewer are ahead: for an SMS gateway (docs/central.md)")
     run.add_argument("--turn-near-ahead", type=int, default=3, metavar="N",
                      help="how many ahead count as near (default 3)")
+    from edge.cli.central_web import register_web, web_args
+    web_args(run)
     run.set_defaults(func=_run)
 
     pub = csub.add_parser("publish", help="publish a retained cfg or bookings snapshot")
@@ -93,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from edge.central.fleet_cli import register_fleet
     register_fleet(csub)
+    register_web(csub, _db_arg)
 
     sch = csub.add_parser("schemas", help="write (or --check) the JSON Schemas in docs/schemas")
     sch.add_argument("--out", type=Path, default=DEFAULT_SCHEMAS)
@@ -142,9 +145,24 @@ def _run(args: argparse.Namespace) -> int:
         hook = TurnNear(central.store, args.turn_near_url, ahead=args.turn_near_ahead)
         hook.start()
         central.listeners.append(hook.on_stored)
+    web = None
+    from edge.cli.central_web import start_web, wants_web
+    if wants_web(args):
+        try:
+            assert central.store is not None
+            web = start_web(args, central.store, args.timezone, listeners=central.listeners)
+        except ValueError as e:
+            print(f"kezek central: {e}", file=sys.stderr)
+            if hook is not None:
+                hook.stop()
+            central.stop()
+            return 2
+        central.listeners.append(web.on_stored)
     try:
         stop.wait()
     finally:
+        if web is not None:
+            web.stop()
         if hook is not None:
             hook.stop()
         central.stop()

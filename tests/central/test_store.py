@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edge.central.migrate import SchemaTooNew
+from edge.central.pg_store import MIGRATIONS as PG_MIGRATIONS
+from edge.central.sqlite_store import MIGRATIONS as SQLITE_MIGRATIONS
 from edge.central.store import EventStore, open_store
 from edge.sync.protocol import EventBatch
 from tests.central.conftest import reopen
@@ -278,8 +280,7 @@ def test_migrations_are_versioned_and_a_newer_schema_is_refused(store_target: st
     for t in threads:
         t.join(60)
     assert not errors, errors
-    from edge.central import pg_store, sqlite_store
-    migrations = sqlite_store.MIGRATIONS if backend == "sqlite" else pg_store.MIGRATIONS
+    migrations = SQLITE_MIGRATIONS if backend == "sqlite" else PG_MIGRATIONS
     want = migrations[-1].version
     assert {s.schema_version for s in stores} == {want}
     with stores[0]._tx() as tx:
@@ -317,8 +318,7 @@ def test_a_sqlite_file_of_an_older_central_is_upgraded(tmp_path: Path) -> None:
     conn.close()
     store = open_store(path)
     try:
-        from edge.central.sqlite_store import MIGRATIONS
-        assert store.schema_version == MIGRATIONS[-1].version
+        assert store.schema_version == SQLITE_MIGRATIONS[-1].version
         assert _dev(store, "s", "d")["copies"] == 0
         assert [e["id"] for e in store.day_events("s", date(2026, 11, 24))] == ["e-1"]
         assert store.day_report(date(2026, 11, 24))[0]["rating_avg"] == 5.0

@@ -1,0 +1,1 @@
+"""The Situational Center: central's staff screens (country, center, overdue visits, reports)."""
