@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import wait_until
-from tests.sync.conftest import free_port
+from tests.sync.conftest import EdgeRig, free_port, make_config
 
 
 def _get(url: str) -> int:
@@ -52,3 +52,40 @@ def test_a_bad_web_config_stops_run_with_the_key(broker: Any, tmp_path: Path) ->
          "--port", str(broker.port), "--db", str(tmp_path / "central.db"), "--summary-every",
          "0", "--web-config", str(config)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "standards.auto.visit_sla_min" in r.stderr, r.stderr
+
+
+def test_the_visitors_ticket_page_is_served_beside_the_screens(broker: Any, tmp_path: Path,
+                                                               edges: list[EdgeRig]) -> None:
+    """Risk: the QR on every ticket points at a page `kezek central run` does not serve, or
+    one that does not follow what the same process stores, or shows the service's id."""
+    import json
+
+    from edge.queue.commands import IssueTicket
+    web_port = free_port()
+    config = tmp_path / "web.toml"
+    config.write_text(f'[web]\nsessions = "{tmp_path / "s.db"}"\n'
+                      '[services.docs]\nkk = "Жеке куәлік"\nru = "Удостоверения"\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "central", "run", "--no-tls", "--host", "127.0.0.1",
+         "--port", str(broker.port), "--db", str(tmp_path / "central.db"), "--summary-every",
+         "0", "--web-port", str(web_port), "--web-config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        base = f"http://127.0.0.1:{web_port}"
+        wait_until(lambda: _get(f"{base}/healthz") == 200, 30, "the screens' /healthz")
+        edge = EdgeRig(make_config(broker.port), tmp_path / "edge")
+        edges.append(edge)
+        ticket = edge.app.controller.call(IssueTicket("docs")).reply.ticket
+        assert ticket is not None and ticket.token
+        state = f"{base}/t/{ticket.token}/state.json"
+        wait_until(lambda: _get(state) == 200, 60, "central to store the ticket")
+        with urllib.request.urlopen(state, timeout=10) as r:
+            view = json.loads(r.read())
+        assert view["ticket"] == ticket.label and view["service_names"]["kk"] == "Жеке куәлік"
+        assert _get(f"{base}/t/{ticket.token}") == 200              # the page itself: public
+        assert _get(f"{base}/t/{'x' * 22}/state.json") == 404        # a forged token
+        assert _get(f"{base}/api/me") == 401                          # the staff's: not public
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]

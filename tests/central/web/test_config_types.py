@@ -16,6 +16,7 @@ VALID: dict[str, Any] = {
             "silent_after_s": 180, "refresh_s": 2.0, "max_clients": 10},
     "standards": {"auto": {"visit_sla_min": 120, "max_wait_min": 30, "max_service_min": 20}},
     "sites": {"ast-01": {"name": "Астана", "region": "Астана"}},
+    "services": {"docs": {"kk": "Құжаттар", "ru": "Документы", "en": "Documents"}},
 }
 NODES = list(model_nodes(CentralWebConfig, VALID))
 
