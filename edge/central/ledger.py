@@ -31,52 +31,18 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, Sequence
-
-from pydantic import TypeAdapter
+from typing import Any
 
 from edge.central.days import DayOf
 from edge.central.reads import MEASURES, StoreReads, now_ms
 from edge.central.streams import INF, stream_key, twins
+from edge.central.tx import Pending, StoreResult, Tx, Write, data_json
 from edge.central.ticket_page.projection import projection_write
 from edge.central.ticket_page.projection import trim as trim_ticket_pages
 from edge.sync.protocol import EventBatch, EventEnvelope
 
 logger = logging.getLogger(__name__)
-
-
-
-@dataclass(frozen=True)
-class StoreResult:
-    acked_seq: int
-    inserted: int
-    duplicates: int
-    conflicts: int
-    resend_from: int | None   # set when this batch starts beyond a gap
-    copies: int = 0           # events a twin stream already holds (see Forks)
-
-
-# A write whose result is not needed at once: (sql, args, many). A back-end may send
-# several in one round trip (PostgreSQL's pipeline mode).
-Write = tuple[str, Any, bool]
-
-
-class Tx(Protocol):
-    """One open transaction (or read) of a back-end, SQL with `?` placeholders."""
-
-    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
-
-    def run_many(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
-
-    def run_all(self, writes: list[Write]) -> None: ...
-
-    def rows_many(self, queries: list[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        ...
-
 
 # A stream's mark (kind 0), what it holds of a range lo..hi (kind 1: events, copies), and
 # the first seq it holds beyond hi (kind 2).
@@ -90,46 +56,6 @@ HEAD_SQL = (
     "AND device=? AND seq>? ORDER BY seq LIMIT 1) AS e "
     "UNION ALL SELECT 2, seq, NULL, NULL FROM (SELECT seq FROM copies WHERE site=? "
     "AND device=? AND seq>? ORDER BY seq LIMIT 1) AS c")
-
-
-# pydantic-core writes compact UTF-8 JSON (what json.dumps(ensure_ascii=False,
-# separators=(",", ":")) writes) about 4x faster: one call per stored event.
-_DATA = TypeAdapter(dict[str, Any])
-
-
-def data_json(data: dict[str, Any]) -> str:
-    return _DATA.dump_json(data).decode("utf-8")
-
-
-class _Pending:
-    """Writes not sent yet. Events and day roll-up rows are kept apart so that a whole
-    wave of batches inserts its events in one statement and its roll-up in another."""
-
-    def __init__(self, store: "LedgerStore") -> None:
-        self.store = store
-        self.writes: list[Write] = []
-        self.events: list[tuple[Any, ...]] = []
-        self.roll: dict[tuple[str, Any, str, str], list[int]] = {}
-
-    def merge(self, other: "_Pending") -> None:
-        self.writes += other.writes
-        self.events += other.events
-        for key, (n, total) in other.roll.items():
-            cell = self.roll.setdefault(key, [0, 0])
-            cell[0] += n
-            cell[1] += total
-
-    def flush(self, tx: Tx) -> None:
-        head: list[Write] = []
-        if self.events:
-            head.append(self.store._events_write(self.events))
-        if self.roll:
-            head.append(("INSERT INTO daily(site, day, type, service, n, total) "
-                         "VALUES (?,?,?,?,?,?) ON CONFLICT(site, day, type, service) DO UPDATE "
-                         "SET n = daily.n + excluded.n, total = daily.total + excluded.total",
-                         [(*key, n, total) for key, (n, total) in self.roll.items()], True))
-        tx.run_all(head + self.writes)
-        self.writes, self.events, self.roll = [], [], {}
 
 
 def _head_args(batch: EventBatch, device: str) -> tuple[Any, ...]:
@@ -236,7 +162,7 @@ class LedgerStore(StoreReads):
                                      batches[i].prev_db, batches[i].fork_seq) for i in wave]
                 heads = tx.rows_many([(HEAD_SQL, _head_args(batches[i], key))
                                       for i, key in zip(wave, keys)])
-                out = _Pending(self)
+                out = Pending(self)
                 for i, key, head in zip(wave, keys, heads):
                     results[i] = self._store(tx, batches[i], now, streams[batches[i].site],
                                              key, head, out)
@@ -246,7 +172,7 @@ class LedgerStore(StoreReads):
         return [r for r in results if r is not None]
 
     def _store(self, tx: Tx, batch: EventBatch, now: int, streams: list[tuple[Any, ...]],
-               device: str, head: list[tuple[Any, ...]], out: _Pending) -> StoreResult:
+               device: str, head: list[tuple[Any, ...]], out: Pending) -> StoreResult:
         """One batch of stream `device`, from what HEAD_SQL found; its writes are added to
         `out` (the caller sends them), except those a later read of its own must see."""
         site = batch.site
@@ -268,7 +194,7 @@ class LedgerStore(StoreReads):
                 stored_ids[int(seq)] = str(eid)
             else:
                 above = int(seq) if above is None else min(above, int(seq))
-        own = _Pending(self)
+        own = Pending(self)
         writes = own.writes
         if contiguous is None:
             writes.append(("INSERT INTO devices(site, device) VALUES (?, ?)", (site, device),

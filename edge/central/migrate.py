@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Callable, Union
 from edge.central.reads import now_ms
 
 if TYPE_CHECKING:
-    from edge.central.ledger import LedgerStore, Tx
+    from edge.central.ledger import LedgerStore
+    from edge.central.tx import Tx
 
 Step = Union[str, Callable[["Tx"], None]]
 

@@ -22,7 +22,8 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
-from edge.central.ledger import LedgerStore, Tx, Write
+from edge.central.ledger import LedgerStore
+from edge.central.tx import Tx, Write
 from edge.central.streams import STREAMS_OF_SITE
 from edge.central.migrate import Migration, migrate
 from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS

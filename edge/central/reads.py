@@ -10,7 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.central.ledger import Tx
+    from edge.central.tx import Tx
 
 # The day roll-up keeps, per (site, day, type, service), a count and the sum of one
 # measure of the type, so averages of a day cost one small query at any scale.

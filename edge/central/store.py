@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edge.central.ledger import INF, LedgerStore, StoreResult
+from edge.central.ledger import INF, LedgerStore
+from edge.central.tx import StoreResult
 from edge.central.pg_store import INSTALL_HINT, MissingDriver, is_postgres_url
 from edge.central.sqlite_store import SqliteStore
 

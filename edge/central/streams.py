@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.central.ledger import Tx
+    from edge.central.tx import Tx
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from edge.central.reads import STAGE_AFTER
 from edge.queue.tokens import is_token
 
 if TYPE_CHECKING:
-    from edge.central.ledger import Tx, Write
+    from edge.central.tx import Tx, Write
     from edge.sync.protocol import EventEnvelope
 
 # The days a ticket's row is kept after its day (the page answers only for today's).

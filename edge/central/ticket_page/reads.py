@@ -14,7 +14,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.central.ledger import LedgerStore, Tx
+    from edge.central.ledger import LedgerStore
+    from edge.central.tx import Tx
 
 _ROW = ("site", "device", "ticket_id", "label", "service", "category", "day", "state",
         "window_no", "issued_ts", "queued_ts", "called_ts", "ended_ts", "ahead0", "wait0",
