@@ -176,3 +176,23 @@ def test_a_given_up_reprint_stays_given_up_after_a_restart(harness, setup, tmp_p
     time.sleep(0.6)                             # past void_after_s
     assert events.of("ticket.voided") == [] and printer2.tickets == []
     assert harness.engine.state.tickets[tid].state.value == "waiting"
+
+
+def test_a_reprint_of_a_ticket_that_never_printed_is_its_first_paper(harness, setup):
+    """Risk: `reprint` of a ticket whose paper never came out was taken as a copy (never
+    voided): with the printer down, the ticket waited as NOT PRINTED all day for a visitor
+    who holds nothing, instead of being voided in time as an owed ticket is."""
+    worker, printer, events = setup(void_after_s=60)
+    printer.plugged = False                 # unplugged between two status polls
+    tid = harness.call(IssueTicket("docs", printer="kiosk")).reply.data["ticket_id"]
+    wait_until(lambda: not worker.health()["ok"])
+    harness.call(Reprint("A-001", printer="kiosk"))
+    assert events.of("ticket.reprint")[-1]["first_paper"] is True
+    wait_until(lambda: tid in worker.jobs.pending)
+    assert worker.jobs.pending[tid].job.reprint is False      # voidable, like any owed one
+    assert tid not in worker.jobs.reprints
+    # Once printed, a reprint is a copy again.
+    printer.plugged = True
+    events.wait(lambda e: [d["ticket_id"] for d in e.of("ticket.printed")] == [tid], 30)
+    harness.call(Reprint("A-001", printer="kiosk"))
+    assert events.of("ticket.reprint")[-1]["first_paper"] is False

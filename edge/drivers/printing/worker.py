@@ -85,7 +85,8 @@ class PrinterWorker:
             elif event.type == "ticket.reprint" and (
                     data.get("printer") == self.printer
                     or (data.get("printer") is None and self.default)):
-                self._inbox.put(("reprint", data))
+                # The first paper of a ticket that never printed is owed like an issued one.
+                self._inbox.put(("issued" if data.get("first_paper") else "reprint", data))
 
     # -- Component -------------------------------------------------------------------
     def start(self) -> None:

@@ -82,8 +82,11 @@ def reprint(d: Draft, cmd: c.Reprint) -> None:
     t = t.with_(printer=printer, print_state=PrintState.PENDING)
     d.put(t)
     ahead = ahead_of(e, t) if t.state is TicketState.WAITING else 0
+    # A ticket whose paper never came out: the visitor holds nothing, so this is its first
+    # paper (voided like any owed ticket if it cannot print), not a copy never voided.
     d.emit("ticket.reprint", **issue_data(e, t, ahead, wait_minutes(e, t.service, ahead,
-                                                                            d.now)))
+                                                                            d.now)),
+           first_paper=not t.extra.get("printed"))
     d.out.reply = Reply(f"REPRINT {t.label} on {printer}", t)
 
 
