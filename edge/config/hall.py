@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 
 from pydantic import Field, field_validator
 
-from edge.config.base import StrictModel
+from edge.config.base import StrictModel, ip_address, unprivileged_port
 from edge.config.center import Lang
 
 
@@ -39,22 +38,12 @@ class HallConfig(StrictModel):
     @field_validator("bind")
     @classmethod
     def _is_ip(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            raise ValueError(f"expected an IP address such as '0.0.0.0' or '127.0.0.1', "
-                             f"got {v!r}") from None
-        return v
+        return ip_address(v, "0.0.0.0")
 
     @field_validator("port")
     @classmethod
     def _unprivileged(cls, v: int) -> int:
-        # The unit runs as user kezek with no capabilities (CapabilityBoundingSet=), so a
-        # port below 1024 would only fail at start, after the service has been restarted.
-        if 0 < v < 1024:
-            raise ValueError(f"port {v} needs root privileges, which the service does not "
-                             f"have; use a port of 1024 or more, e.g. 8080")
-        return v
+        return unprivileged_port(v, 8080)
 
     @field_validator("languages")
     @classmethod

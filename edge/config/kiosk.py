@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edge.config.base import StrictModel
+from edge.config.base import StrictModel, ip_address, unprivileged_port
 from edge.config.center import Lang
 
 CategoryName = Literal["normal", "pensioner", "disability", "large_family"]
@@ -60,20 +60,12 @@ class KioskConfig(StrictModel):
     @field_validator("bind")
     @classmethod
     def _is_ip(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            raise ValueError(f"expected an IP address such as '127.0.0.1' or '0.0.0.0', "
-                             f"got {v!r}") from None
-        return v
+        return ip_address(v, "127.0.0.1")
 
     @field_validator("port")
     @classmethod
     def _unprivileged(cls, v: int) -> int:
-        if 0 < v < 1024:
-            raise ValueError(f"port {v} needs root privileges, which the service does not "
-                             f"have; use a port of 1024 or more, e.g. 8081")
-        return v
+        return unprivileged_port(v, 8081)
 
     @field_validator("allow")
     @classmethod

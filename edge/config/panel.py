@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edge.config.base import StrictModel
+from edge.config.base import StrictModel, ip_address, unprivileged_port
 from edge.web.secrets import is_secret_hash
 
 
@@ -20,11 +19,7 @@ class PanelPc(StrictModel):
     @field_validator("address")
     @classmethod
     def _is_ip(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            raise ValueError(f"expected an IP address such as '10.0.5.23', got {v!r}") from None
-        return v
+        return ip_address(v, "10.0.5.23")
 
 
 class PanelConfig(StrictModel):
@@ -61,19 +56,12 @@ class PanelConfig(StrictModel):
     @field_validator("bind")
     @classmethod
     def _is_ip(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            raise ValueError(f"expected an IP address such as '0.0.0.0', got {v!r}") from None
-        return v
+        return ip_address(v, "0.0.0.0")
 
     @field_validator("port")
     @classmethod
     def _unprivileged(cls, v: int) -> int:
-        if 0 < v < 1024:
-            raise ValueError(f"port {v} needs root privileges, which the service does not "
-                             f"have; use a port of 1024 or more, e.g. 8082")
-        return v
+        return unprivileged_port(v, 8082)
 
     def window_of(self, address: str) -> int | None:
         """The window the PC at `address` is bound to, if any."""
