@@ -51,6 +51,23 @@ def demo_config_dict() -> dict[str, Any]:
     return tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
 
 
+# The smallest valid config file: one service at one window (config tests add to it).
+MINIMAL_CONFIG = """\
+[center]
+site = "t-01"
+name = { kk = "Орталық", ru = "Центр" }
+
+[[services]]
+id = "docs"
+names = { kk = "Құжаттар", ru = "Документы" }
+prefix = "A"
+
+[[windows]]
+number = 1
+services = { docs = 2 }
+"""
+
+
 @pytest.fixture
 def demo_config() -> AppConfig:
     return parse_config(demo_config_dict(), str(DEMO_CONFIG))

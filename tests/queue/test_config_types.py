@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from edge.config import _explain, load_config, parse_config
 from edge.config.model import AppConfig
 from edge.errors import ConfigError
+from tests.conftest import MINIMAL_CONFIG
 from tests.wrong_types import (field_schemas, model_nodes, put, reachable_models,
                                wrong_field_values, wrong_for_every_field)
 
@@ -304,21 +305,7 @@ def test_each_wrong_type_gets_one_line_that_says_what_to_write(
     assert line in e.value.problems, e.value.problems
 
 
-_BASE = """\
-[center]
-site = "t-01"
-name = { kk = "Орталық", ru = "Центр" }
-
-[[services]]
-id = "docs"
-names = { kk = "Құжаттар", ru = "Документы" }
-prefix = "A"
-
-[[windows]]
-number = 1
-services = { docs = 2 }
-
-"""
+_BASE = MINIMAL_CONFIG + "\n"
 
 
 def test_the_conversions_made_on_purpose() -> None:

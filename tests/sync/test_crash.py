@@ -69,6 +69,24 @@ def issue(proc: subprocess.Popen[str], n: int) -> list[str]:
     return answers
 
 
+def quit_edge(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Type `quit` on the edge's console and wait for a clean exit (0)."""
+    assert proc.stdin is not None
+    proc.stdin.write("quit\n")
+    proc.stdin.close()
+    assert proc.wait(timeout) == 0
+
+
+def stop_edge(proc: subprocess.Popen[str]) -> None:
+    """Whatever happened: no edge process and no open pipe left behind."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+    for f in (proc.stdin, proc.stdout):
+        if f is not None and not f.closed:
+            f.close()
+
+
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(broker: Broker, central: CentralRig,
                                                         tmp_path: Path) -> None:
     """Risk: a power cut between publish and ack loses or doubles events at central."""
@@ -83,28 +101,16 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(broker: Broker, central:
                 proc.kill()
                 proc.wait(10)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(10)
-                for f in (proc.stdin, proc.stdout):
-                    if f is not None:
-                        f.close()
+                stop_edge(proc)
         proc = start_edge(config, state, log)
         try:
             last = edge_last_seq(state / "kezek.db")
             wait_for(lambda: central.contiguous() == last, 30, "the backlog to drain after restarts")
             # Central's last ack may still be on its way: the edge deletes on receipt.
             wait_for(lambda: edge_outbox_count(state / "kezek.db") == 0, 10, "the last ack")
-            assert proc.stdin is not None
-            proc.stdin.write("quit\n")
-            proc.stdin.close()
-            assert proc.wait(15) == 0
+            quit_edge(proc, 15)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            stop_edge(proc)
     last = edge_last_seq(state / "kezek.db")
     events = assert_exactly_once(central, last)
     issued = [e for e in events if e["type"] == "ticket.issued"]
@@ -167,16 +173,9 @@ def test_a_second_process_on_the_same_state_folder_refuses_whatever_its_identity
             assert [a.split()[1] for a in issue(first, 2)] == ["A-002", "A-003"]
             last = edge_last_seq(state / "kezek.db")
             wait_for(lambda: central.contiguous() == last, 30, "the first one's events at central")
-            assert first.stdin is not None
-            first.stdin.write("quit\n")
-            first.stdin.close()
-            assert first.wait(30) == 0
+            quit_edge(first, 30)
         finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait(10)
-            if first.stdout is not None:
-                first.stdout.close()
+            stop_edge(first)
     events = assert_exactly_once(central, edge_last_seq(state / "kezek.db"))
     assert [e["data"]["number"] for e in events if e["type"] == "ticket.issued"] == [1, 2, 3]
     assert central.events(device="edge-2") == []
