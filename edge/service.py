@@ -18,6 +18,7 @@ from edge.config import AppConfig
 from edge.config.domain import domain_from_config
 from edge.controller import Controller
 from edge.errors import ConfigError
+from edge.exits import STORAGE_RETRY_EXIT
 from edge.queue.engine import QueueEngine
 from edge.storage.store import QueueStore
 
@@ -213,7 +214,6 @@ def run_service(config: AppConfig, state_dir: Path, *,
         app.stop(STOP_TIMEOUT_S)
         logger.info("kezek stopped")
     if app.controller.restart_needed:
-        from edge.cli.run import STORAGE_RETRY_EXIT
         # The database files were replaced under it and everything is saved back:
         # systemd starts it again (exit 75), on the files now on the card.
         logger.warning("restarting (exit %d) to go on with %s", STORAGE_RETRY_EXIT, app.db_path)

@@ -92,10 +92,10 @@ def ready_line(app: "App", state: str) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from edge.announce.clip_cache import default_root
-    from edge.cli.run import setup_logging
     from edge.config import load_config_or_report
     from edge.service import run_service
-    setup_logging("WARNING")
+    from edge.system.logs import setup_logging
+    setup_logging("warning", "plain")
     path = args.config or demo_config()
     if path is None:
         print("kezek demo: the demo config is not here (looked for "

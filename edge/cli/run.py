@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from edge.exits import CONFIG_EXIT, STORAGE_EXIT, STORAGE_RETRY_EXIT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,25 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default=None,
                    help="DEBUG, INFO, WARNING or ERROR (default: system.log_level)")
     p.set_defaults(func=handle)
-
-
-# EX_CONFIG: systemd's unit does not restart on it (RestartPreventExitStatus=78), so a bad
-# config is reported once instead of restart-looping.
-CONFIG_EXIT = 78
-# EX_IOERR: the state folder or the database cannot be used and only a person can fix it (a
-# card the kernel turned read-only, a damaged file, a folder without permission).
-# Restarting every 3 s cannot fix it; the unit does not restart on it
-# (RestartPreventExitStatus=78 74). Once fixed: systemctl restart kezek.
-STORAGE_EXIT = 74
-# EX_TEMPFAIL: a storage fault that can pass by itself (another program's lock, a full card
-# someone is clearing, an I/O error, a state folder on a USB stick not mounted yet). The unit
-# restarts on it every RestartSec: a center must not stay without its queue once it passed.
-STORAGE_RETRY_EXIT = 75
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def with_default_status_socket(config: Any, runtime_directory: str | None) -> Any:

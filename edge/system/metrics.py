@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from edge.system.health import HealthCollector
-from edge.system.status import to_jsonable
+from edge.system.jsonable import to_jsonable
 from edge.backoff import Backoff
 from edge.worker import Worker
 

@@ -7,8 +7,6 @@ One JSON request line in, one JSON reply line out, then the server closes.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import logging
 import os
@@ -16,14 +14,13 @@ import socket
 import stat
 import threading
 import time
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from edge.errors import KezekError
 from edge.jsonin import loads as loads_untrusted
 from edge.system.health import HealthCollector
-from edge.system.logs import redact
+from edge.system.jsonable import to_jsonable
 from edge.backoff import Backoff
 from edge.worker import Worker
 
@@ -37,31 +34,6 @@ DEFAULT_SOCKET = Path("/run/kezek/status.sock")
 _MAX_REQUEST = 4096
 # For the whole request line: a client that never writes must not block the next one.
 _REQUEST_DEADLINE_S = 2.0
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Plain JSON data from snapshots (dataclasses, enums, dates, mappings, pydantic)."""
-    if obj is None or isinstance(obj, (bool, int, float)):
-        return obj
-    if isinstance(obj, str):
-        return redact(obj)
-    if isinstance(obj, enum.Enum):
-        return to_jsonable(obj.value)
-    if isinstance(obj, (date, datetime)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "as_dict"):  # QueueSnapshot names its own JSON form
-        return to_jsonable(obj.as_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if hasattr(obj, "model_dump"):
-        return to_jsonable(obj.model_dump())
-    if isinstance(obj, dict) or hasattr(obj, "items"):
-        return {str(to_jsonable(k)): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in obj]
-    return redact(str(obj))
 
 
 class StatusServer:

@@ -271,7 +271,7 @@ def test_the_unit_restarts_on_75_but_not_on_74_or_78() -> None:
     text = (Path(__file__).resolve().parents[2] / "systemd" / "kezek.service").read_text()
     prevent = [line for line in text.splitlines() if line.startswith("RestartPreventExitStatus=")]
     assert len(prevent) == 1 and set(prevent[0].split("=", 1)[1].split()) == {"78", "74"}
-    from edge.cli.run import STORAGE_EXIT, STORAGE_RETRY_EXIT
+    from edge.exits import STORAGE_EXIT, STORAGE_RETRY_EXIT
     assert (STORAGE_EXIT, STORAGE_RETRY_EXIT) == (74, 75)
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from edge.system.health import HealthCollector, cpu_temperature_c, outbox_depth
 from edge.system.metrics import MetricsServer, render_metrics
-from edge.system.status import StatusServer, render_text, request_status, to_jsonable
+from edge.system.jsonable import to_jsonable
+from edge.system.status import StatusServer, render_text, request_status
 
 
 def thermal(root: Path, zones: dict[str, tuple[str, str]]) -> Path:
