@@ -64,11 +64,13 @@ let source = null;
 let last = null;
 const view = {sort: "problems", region: "", problem: ""};
 const t = (k) => (T[me.lang] || T.kk)[k] || k;
-// A service by its name in the reader's language (English is optional: then Russian),
-// else the edge's own names (`fallback`, a queue's), else its id.
+// A service by its name in the reader's language, from the web config, else from the
+// edge's own names (`fallback`, a queue's); then the Russian name (English is optional);
+// else its id.
 function svc(id, fallback) {
   if (id === null || id === undefined || id === "") return id;
-  for (const n of [names.services[id], fallback]) if (n && (n[me.lang] || n.ru)) return n[me.lang] || n.ru;
+  const sources = [names.services[id], fallback].filter(Boolean);
+  for (const lang of [me.lang, "ru"]) for (const n of sources) if (n[lang]) return n[lang];
   return id;
 }
 const siteName = (id) => names.sites[id] || id;
