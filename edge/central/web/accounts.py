@@ -6,7 +6,8 @@ CSRF token. A hash never leaves the store.
 What keeps an admin from locking the team out by accident: nobody removes or changes the
 role of their own account here (another admin does, or `kezek central staff`), and the
 last admin can be neither removed nor made a viewer (edge/central/staff.py). A new
-password or a removal ends the account's open sessions.
+password or a removal ends the account's open sessions, and its live streams
+(`while_allowed`: a stream is one long request the session check saw only once).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store"}
 Handler = Callable[[Request, Session], Awaitable[Response]]
+RECHECK_S = 5.0     # how often a live stream checks that its account is still there
 
 
 class Roles:
@@ -66,9 +68,22 @@ class Accounts:
         self.app = app
         self._ended: dict[str, float] = {}   # account -> when its sessions were ended
 
-    def ended_since(self, name: str, since: float) -> bool:
-        """Were the account's sessions ended here (a new password) after `since`?"""
-        return self._ended.get(name, 0.0) > since
+    async def while_allowed(self, s: Session, body: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        """A live stream (one long request) ends, within `RECHECK_S` and its keepalive, when
+        its account is removed or its sessions were ended here; the page then signs in anew."""
+        since = checked = time.monotonic()
+        try:
+            async for chunk in body:
+                yield chunk
+                if time.monotonic() - checked >= RECHECK_S:
+                    checked = time.monotonic()
+                    if await self.app.roles.of(s.subject) is None \
+                            or self._ended.get(s.subject, 0.0) > since:
+                        return
+        finally:
+            close = getattr(body, "aclose", None)
+            if close is not None:
+                await close()
 
     def _admin(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -118,7 +133,7 @@ class Accounts:
                                 str((await _json(request))["password"]))
         # Whoever signed in with the old password is out, this admin too when it is theirs.
         ended = self.app.sessions.end_subject(name)
-        self._ended[name] = time.monotonic()
+        self._ended[name] = time.monotonic()     # ...and their live streams
         return self._done(s, f"set a new password for {name!r} (ended {ended} sessions)",
                           signed_out=name == s.subject)
 

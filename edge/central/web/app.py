@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import date
-from typing import Any, AsyncIterable, AsyncIterator, Callable
+from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,7 +41,6 @@ LANGS = ("kk", "ru", "en")
 NO_STORE = {"Cache-Control": "no-store"}
 KEEPALIVE_S = 15.0
 CENTER_EVERY_S = 1.0
-RECHECK_S = 5.0     # how often a live stream checks its account is still there
 
 
 class CentralApp:
@@ -103,26 +101,9 @@ class CentralApp:
                 return refused
             response: Response = await handler(self, request, s)
             if isinstance(response, StreamingResponse):
-                response.body_iterator = self._while_allowed(s, response.body_iterator)
+                response.body_iterator = self.accounts.while_allowed(s, response.body_iterator)
             return response
         return wrapped
-
-    async def _while_allowed(self, s: Session, body: AsyncIterable[Any]) -> AsyncIterator[Any]:
-        """A live stream (one long request) ends, within `RECHECK_S` and its keepalive, when
-        its account is removed or an admin ended its sessions; the page then signs in anew."""
-        since = checked = time.monotonic()
-        try:
-            async for chunk in body:
-                yield chunk
-                if time.monotonic() - checked >= RECHECK_S:
-                    checked = time.monotonic()
-                    if await self.roles.of(s.subject) is None \
-                            or self.accounts.ended_since(s.subject, since):
-                        return
-        finally:
-            close = getattr(body, "aclose", None)
-            if close is not None:
-                await close()
 
     # -- sign-in -------------------------------------------------------------------------
     async def login(self, request: Request) -> Response:
