@@ -122,6 +122,12 @@ def test_an_admin_manages_accounts_and_each_change_takes_effect(web: Any,
     assert call(web, "GET", "/api/me", cookie=dana[0])[0] == 401
     assert post(web, "/api/accounts/dana.k/remove", {}, boss)[0] == 404
     assert staff.roles(store) == {NAME: "admin", BOSS: "admin"}
+    # An admin's own new password signs them out too (the page goes to the sign-in).
+    status, answer = post(web, f"/api/accounts/{BOSS}/password",
+                          {"password": "boss's new passphrase"}, boss)
+    assert status == 200 and answer["signed_out"] is True
+    assert call(web, "GET", "/api/me", cookie=boss[0])[0] == 401
+    assert sign_in(web, "boss's new passphrase", BOSS)[0] == 200
 
 
 def test_a_change_made_elsewhere_reaches_open_sessions(web: Any, store: EventStore) -> None:
@@ -184,3 +190,30 @@ def test_the_admin_sees_and_lifts_sign_in_lockouts(web: Any) -> None:
     assert sign_in(web, BOSS_PW, BOSS)[0] == 200
     _, _, body = call(web, "GET", "/api/accounts", cookie=boss[0])
     assert [x["key"] for x in json.loads(body)["lockouts"]] == ["name:ghost"]
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(store: EventStore) -> None:
+    """Risk: on PostgreSQL two transactions each count two admins and each demote one,
+    leaving none."""
+    for attempt in range(5):
+        a, b = f"a{attempt}", f"b{attempt}"
+        staff.add(store, a, "admin", "a long passphrase")
+        staff.add(store, b, "admin", "a long passphrase")
+        for other in [n for n, r in staff.roles(store).items() if r == "admin" and n not in (a, b)]:
+            staff.set_role(store, other, "viewer")
+        start = threading.Barrier(2)
+        refused: list[str] = []
+
+        def demote(name: str) -> None:
+            start.wait()
+            try:
+                staff.set_role(store, name, "viewer")
+            except staff.StaffError as e:
+                refused.append(e.code)
+        threads = [threading.Thread(target=demote, args=(n,)) for n in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        admins = [n for n, r in staff.roles(store).items() if r == "admin"]
+        assert len(admins) == 1 and refused == ["last_admin"], (admins, refused)
