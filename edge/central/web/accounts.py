@@ -1,7 +1,8 @@
 """The admin's screen behind /accounts: the staff accounts (list, add with a role, change
 a role, set a new password, remove) and the sign-in lockouts (see, lift). Admins only,
 enforced here (403 for anyone else, whatever the page shows); every POST carries the
-CSRF token. A hash never leaves the store.
+CSRF token. A hash never leaves the store. And /api/password, for everyone: one's own
+new password, given the current one (/password).
 
 What keeps an admin from locking the team out by accident: nobody removes or changes the
 role of their own account here (another admin does, or `kezek central staff`), and the
@@ -147,6 +148,33 @@ class Accounts:
         self.app.sessions.end_subject(name)
         return self._done(s, f"removed {name!r}")
 
+    async def own_password(self, request: Request) -> Response:
+        """Anyone signed in sets their own password, knowing the current one (a wrong one
+        counts towards the sign-in lockout: a borrowed session cannot guess it)."""
+        s, refused = await self.app.check(request)
+        if s is None:
+            assert refused is not None
+            return refused
+        try:
+            body = await _json(request)
+            current, new = str(body["current"]), str(body["password"])
+        except (ValueError, KeyError, TypeError):
+            return _refuse("expected {current, password}", "body", 400)
+        addr = request.client.host if request.client else "?"
+        keys = (f"name:{s.subject}", f"addr:{addr}")
+        if self.app.lockout.locked_for(*keys) > 0:
+            return _refuse("too many wrong passwords; wait and try again", "locked", 429)
+        if await asyncio.to_thread(staff.verify, self.app.store, s.subject, current) is None:
+            self.app.lockout.failed(*keys)
+            return _refuse("the current password is wrong", "wrong_current", 403)
+        try:
+            await asyncio.to_thread(staff.set_password, self.app.store, s.subject, new)
+        except staff.StaffError as e:
+            return _refuse(str(e), e.code, 400)
+        self.app.sessions.end_subject(s.subject)
+        self._ended[s.subject] = time.monotonic()
+        return self._done(s, "set their own password", signed_out=True)
+
     async def unlock(self, request: Request, s: Session) -> Response:
         key = str((await _json(request))["key"])
         if not self.app.lockout.clear(key):
@@ -168,6 +196,7 @@ class Accounts:
                   methods=["POST"]),
             Route("/api/accounts/{name}/remove", self._admin(self.remove), methods=["POST"]),
             Route("/api/lockouts/clear", self._admin(self.unlock), methods=["POST"]),
+            Route("/api/password", self.own_password, methods=["POST"]),
         ]
 
 

@@ -276,6 +276,7 @@ class CentralApp:
             Route("/overdue", self.page, methods=get),
             Route("/reports", self.page, methods=get),
             Route("/accounts", self.page, methods=get),
+            Route("/password", self.page, methods=get),
             Route("/login", self.login, methods=["GET", "HEAD", "POST"]),
             *(Route(p, self.file, methods=get) for p in FILES if p != "/login"),
             Route("/healthz", self.healthz, methods=get),

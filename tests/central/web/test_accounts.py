@@ -173,6 +173,30 @@ def test_a_removed_accounts_live_stream_ends(web: Any, store: EventStore) -> Non
     conn.close()
 
 
+def test_everyone_sets_their_own_password_knowing_the_current_one(web: Any,
+                                                                   store: EventStore) -> None:
+    """Risk: a session left open on a shared desk lets anyone take over the account."""
+    viewer = session(web)
+    new = "a viewer's own passphrase"
+    assert call(web, "POST", "/api/password", {"current": "x", "password": new})[0] == 401
+    status, answer = post(web, "/api/password", {"current": "guess one", "password": new},
+                          viewer)
+    assert (status, answer["code"]) == (403, "wrong_current")
+    status, answer = post(web, "/api/password", {"current": "correct horse battery",
+                                                 "password": "short"}, viewer)
+    assert (status, answer["code"]) == (400, "password")
+    status, answer = post(web, "/api/password", {"current": "correct horse battery",
+                                                 "password": new}, viewer)
+    assert status == 200 and answer["signed_out"] is True
+    assert call(web, "GET", "/api/me", cookie=viewer[0])[0] == 401
+    assert staff.verify(store, NAME, new) == "viewer"
+    viewer = session(web, NAME, new)
+    for _ in range(4):   # guessing the current one through a session locks like signing in
+        assert post(web, "/api/password", {"current": "guess", "password": new},
+                    viewer)[0] == 403
+    assert post(web, "/api/password", {"current": new, "password": new}, viewer)[0] == 429
+
+
 def test_the_admin_sees_and_lifts_sign_in_lockouts(web: Any) -> None:
     """Risk: a colleague who mistyped five times waits out the lock with nobody able to
     help, or an admin cannot tell that someone is guessing passwords."""

@@ -1,7 +1,8 @@
 """The admin's accounts screen in a real headless Chromium: an admin adds an account by
 typing and clicking (a refused password said in the reader's language), the new account
-signs in and, as a viewer, sees no accounts link and gets "admins only" on /accounts;
-removing takes two clicks and one's own account cannot be removed."""
+signs in and, as a viewer, sees no accounts link and gets "admins only" on /accounts,
+then sets her own password; removing takes two clicks and one's own account cannot be
+removed."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ BOSS, BOSS_PW = "boss", "the boss's passphrase"
 DANA_PW = "dana's long passphrase"
 
 
-def fill(b: Chromium, values: dict[str, str]) -> None:
+def fill(b: Chromium, values: dict[str, str], button: str = "acc-submit") -> None:
     js = "".join(f"document.getElementById({json.dumps(k)}).value = {json.dumps(v)};"
                  for k, v in values.items())
-    b.eval(js + "document.getElementById('acc-submit').click()")
+    b.eval(js + f"document.getElementById({json.dumps(button)}).click()")
 
 
 def test_an_admin_adds_an_account_which_then_signs_in(store: EventStore,
@@ -63,6 +64,24 @@ def test_an_admin_adds_an_account_which_then_signs_in(store: EventStore,
                    "document.getElementById('acc-msg').textContent === "
                    "'Only an admin may open this page'")
         assert b.eval("document.getElementById('accounts')") is None
+
+        # Dana sets her own password (her name in the header leads there), signs in anew.
+        b.eval("document.getElementById('who').click()")
+        b.wait_for("location.pathname === '/password' && "
+                   "document.getElementById('pw-form') !== null")
+        own = {"pw-current": DANA_PW, "pw-new": "dana's own passphrase",
+               "pw-repeat": "dana's own passphrase!"}
+        fill(b, own, "pw-submit")
+        b.wait_for("document.getElementById('acc-msg').textContent === "
+                   "'The new passwords differ'")
+        fill(b, {**own, "pw-current": "not her password", "pw-repeat": own["pw-new"]},
+             "pw-submit")
+        b.wait_for("document.getElementById('acc-msg').textContent === "
+                   "'The current password is wrong'")
+        fill(b, {**own, "pw-repeat": own["pw-new"]}, "pw-submit")
+        b.wait_for("location.pathname === '/login'")
+        assert staff.verify(store, "dana", own["pw-new"]) == "viewer"
+        browser_signed_in(web, tmp_path, "dana", own["pw-new"], b=b)
 
         # Back as the admin: removing Dana takes a second click.
         b.eval("fetch('/api/me').then(r => r.json()).then(m => fetch('/api/logout', "

@@ -1,7 +1,12 @@
 "use strict";
 // The admin's screen (/accounts): staff accounts and sign-in lockouts. The server refuses
 // all of it to anyone but an admin; this page only shows what the server allows.
-Object.assign(T.kk, {add_h: "Жаңа есептік жазба", name: "Аты", role: "Рөлі", created: "Құрылған",
+// And everyone's own password (/password, from the name in the header).
+Object.assign(T.kk, {
+  own_h: "Құпиясөзді өзгерту", current: "Қазіргі құпиясөз", repeat: "Жаңа құпиясөзді қайталаңыз",
+  change_pw: "Өзгерту", own_help: "Өзгерткеннен кейін қайта кіресіз.", e_repeat: "Жаңа құпиясөздер сәйкес емес",
+  e_wrong_current: "Қазіргі құпиясөз қате", e_locked: "Тым көп қате. Кейінірек көріңіз",
+  add_h: "Жаңа есептік жазба", name: "Аты", role: "Рөлі", created: "Құрылған",
   sessions: "Сеанстар", r_viewer: "бақылаушы", r_admin: "әкімші", add: "Қосу", password: "Құпиясөз",
   new_password: "Жаңа құпиясөз", set_password: "Құпиясөзді ауыстыру", remove: "Жою", sure: "Растаңыз: жою",
   you: "сіз", lockouts: "Кіру бұғаттаулары", k_name: "есептік жазба", k_addr: "мекенжай", left: "қалды",
@@ -13,7 +18,11 @@ Object.assign(T.kk, {add_h: "Жаңа есептік жазба", name: "Аты"
   e_self: "Өз есептік жазбаңызды мұнда жоюға не рөлін өзгертуге болмайды; мұны басқа әкімші істейді",
   e_unknown: "Мұндай есептік жазба жоқ; тізімді жаңартыңыз", e_role: "Рөл: бақылаушы немесе әкімші",
   e_csrf: "Бетті жаңартыңыз", e_body: "Өрістерді толтырыңыз"});
-Object.assign(T.ru, {add_h: "Новая учётная запись", name: "Имя", role: "Роль", created: "Создана",
+Object.assign(T.ru, {
+  own_h: "Смена пароля", current: "Текущий пароль", repeat: "Повторите новый пароль",
+  change_pw: "Сменить", own_help: "После смены войдите заново.", e_repeat: "Новые пароли не совпадают",
+  e_wrong_current: "Текущий пароль неверен", e_locked: "Слишком много ошибок. Попробуйте позже",
+  add_h: "Новая учётная запись", name: "Имя", role: "Роль", created: "Создана",
   sessions: "Сеансы", r_viewer: "наблюдатель", r_admin: "администратор", add: "Добавить", password: "Пароль",
   new_password: "Новый пароль", set_password: "Сменить пароль", remove: "Удалить", sure: "Точно удалить?",
   you: "вы", lockouts: "Блокировки входа", k_name: "учётная запись", k_addr: "адрес", left: "осталось",
@@ -25,7 +34,11 @@ Object.assign(T.ru, {add_h: "Новая учётная запись", name: "И�
   e_self: "Свою учётную запись здесь нельзя удалить или понизить; это делает другой администратор",
   e_unknown: "Такой учётной записи нет; обновите список", e_role: "Роль: наблюдатель или администратор",
   e_csrf: "Обновите страницу", e_body: "Заполните поля"});
-Object.assign(T.en, {add_h: "New account", name: "Name", role: "Role", created: "Created",
+Object.assign(T.en, {
+  own_h: "Change your password", current: "Current password", repeat: "Repeat the new password",
+  change_pw: "Change", own_help: "Then sign in again.", e_repeat: "The new passwords differ",
+  e_wrong_current: "The current password is wrong", e_locked: "Too many wrong tries. Try later",
+  add_h: "New account", name: "Name", role: "Role", created: "Created",
   sessions: "Sessions", r_viewer: "viewer", r_admin: "admin", add: "Add", password: "Password",
   new_password: "New password", set_password: "Set password", remove: "Remove", sure: "Sure? Remove",
   you: "you", lockouts: "Sign-in lockouts", k_name: "account", k_addr: "address", left: "left",
@@ -107,4 +120,20 @@ async function accountsScreen() {
         h("td", {}, h("button", {type: "button", class: "unlock",
           onclick: () => change("/api/lockouts/clear", {key: l.key})}, t("unlock")))))))
       : h("p", {id: "lockouts"}, t("no_locks")));
+}
+
+function passwordScreen() {
+  const field = (id, label) => h("label", {}, label, h("input", {id, type: "password",
+    autocomplete: id === "pw-current" ? "current-password" : "new-password"}));
+  const value = (id) => document.getElementById(id).value;
+  main.replaceChildren(h("h2", {}, t("own_h")), h("p", {class: "help"}, t("own_help")),
+    h("form", {id: "pw-form", class: "acc-add", onsubmit: async (e) => {
+      e.preventDefault();
+      if (value("pw-new") !== value("pw-repeat")) { say({ok: false, data: {code: "repeat"}}); return; }
+      const result = await accountsCall("/api/password", {current: value("pw-current"), password: value("pw-new")});
+      if (result.ok && result.data.signed_out) { location.href = "/login"; return; }
+      say(result);
+    }}, field("pw-current", t("current")), field("pw-new", t("new_password")), field("pw-repeat", t("repeat")),
+      h("button", {type: "submit", id: "pw-submit"}, t("change_pw"))),
+    h("p", {id: "acc-msg"}));
 }

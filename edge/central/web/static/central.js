@@ -248,13 +248,14 @@ function route() {
   } else if (path === "/overdue") listen("/api/overdue/events", overdue);
   else if (path === "/reports") { listen("/api/events", () => {}); reports(); }
   else if (path === "/accounts") { listen("/api/events", () => {}); accountsScreen(); }
+  else if (path === "/password") { listen("/api/events", () => {}); passwordScreen(); }
   else listen("/api/events", country);
 }
 document.getElementById("langs").addEventListener("click", async (e) => {
   if (!e.target.dataset.lang) return;
   me.lang = e.target.dataset.lang; localStorage.setItem("kezek-lang", me.lang);
   header(); post("/api/lang", {lang: me.lang});
-  if (location.pathname === "/reports" || location.pathname === "/accounts") route(); else if (last) route();
+  if (["/reports", "/accounts", "/password"].includes(location.pathname) || last) route();
 });
 document.getElementById("logout").addEventListener("click", async () => {
   await post("/api/logout"); location.href = "/login";
