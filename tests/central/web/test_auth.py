@@ -17,9 +17,10 @@ from edge.central.store import EventStore
 from edge.central.web.config import load_web_config
 from tests.central.web.helpers import NAME, PASSWORD, call, sign_in, start_web
 
-STAFF_PATHS = ["/", "/center/ast-01", "/overdue", "/reports"]
-STAFF_APIS = ["/api/me", "/api/events", "/api/overdue/events", "/api/center/ast-01/events", "/api/report.json",
-              "/api/report.csv", "/api/center/ast-01/report.csv"]
+STAFF_PATHS = ["/", "/center/ast-01", "/overdue", "/reports", "/accounts", "/password"]
+STAFF_APIS = ["/api/me", "/api/events", "/api/overdue/events", "/api/center/ast-01/events",
+              "/api/report.json", "/api/report.csv", "/api/center/ast-01/report.csv",
+              "/api/names", "/api/accounts"]
 
 
 @pytest.fixture
