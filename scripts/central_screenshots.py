@@ -27,6 +27,14 @@ CENTERS = [("ast-01", "Астана, ЦОН №1", "Астана"), ("ast-02", "
            ("akt-01", "Актобе, ЦОН №1", "Актюбинская"), ("pav-01", "Павлодар, ЦОН №1", "Павлодарская"),
            ("atr-01", "Атырау, ЦОН №1", "Атырауская"), ("kos-01", "Костанай, ЦОН №1", "Костанайская")]
 
+# The services by name, as the screens show them ([services.<id>] of the web config).
+NAMES = {"docs": {"kk": "Жеке куәлік", "ru": "Удостоверение личности", "en": "ID card"},
+         "realty": {"kk": "Жылжымайтын мүлік", "ru": "Недвижимость", "en": "Real estate"},
+         "auto": {"kk": "Жүргізуші куәлігі", "ru": "Водительское удостоверение",
+                  "en": "Driving licence"},
+         "benefits": {"kk": "Жәрдемақылар", "ru": "Пособия", "en": "Benefits"},
+         "exam": {"kk": "Емтихан", "ru": "Экзамен", "en": "Exam"}}
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,7 +92,8 @@ def main() -> int:
                       "exam": {"max_wait_min": 45, "max_service_min": 60},
                       **{s: {"visit_sla_min": 90, "max_wait_min": 45} for s in SERVICES
                          if s != "auto"}},
-        "sites": {s: {"name": n, "region": r} for s, n, r in CENTERS}})
+        "sites": {s: {"name": n, "region": r} for s, n, r in CENTERS},
+        "services": NAMES})
     web = CentralWeb(store, cfg, clock_ms=lambda: now)
     web.start()
     web.wait_serving(10)

@@ -63,8 +63,15 @@ def register_web(csub: Any, db_arg: Any) -> None:
                                       "(the password is read from stdin)")
     db_arg(add)
     add.add_argument("name")
-    add.add_argument("--role", default="viewer", choices=["viewer", "admin"])
+    add.add_argument("--role", default="viewer", choices=["viewer", "admin"],
+                     help="viewer: reads every screen and report; admin: also manages the "
+                          "accounts (the web's /accounts)")
     add.set_defaults(func=_staff_add)
+    role = ssub.add_parser("role", help="change an account's role (its password stays)")
+    db_arg(role)
+    role.add_argument("name")
+    role.add_argument("role", choices=["viewer", "admin"])
+    role.set_defaults(func=_staff_role)
     rm = ssub.add_parser("remove", help="remove an account")
     db_arg(rm)
     rm.add_argument("name")
@@ -98,9 +105,28 @@ def _staff_add(args: argparse.Namespace) -> int:
         return 1
     try:
         new = staff.add(store, args.name, args.role, password)
+    except staff.StaffError as e:      # the last admin made a viewer
+        print(f"kezek central staff: {e}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     print(f"{args.name}: {'added' if new else 'updated'} ({args.role})")
+    return 0
+
+
+def _staff_role(args: argparse.Namespace) -> int:
+    from edge.central import staff
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        staff.set_role(store, args.name, args.role)
+    except staff.StaffError as e:
+        print(f"kezek central staff: {e}", file=sys.stderr)
+        return 1 if e.code == "unknown" else 2
+    finally:
+        store.close()
+    print(f"{args.name}: now {args.role} (open sessions follow within seconds)")
     return 0
 
 
@@ -111,12 +137,15 @@ def _staff_remove(args: argparse.Namespace) -> int:
         return 1
     try:
         gone = staff.remove(store, args.name)
+    except staff.StaffError as e:      # the last admin
+        print(f"kezek central staff: {e}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     if not gone:
         print(f"kezek central staff: no account {args.name!r}", file=sys.stderr)
         return 1
-    print(f"{args.name}: removed (open sessions end at their next request)")
+    print(f"{args.name}: removed (its open sessions end within seconds)")
     return 0
 
 

@@ -53,6 +53,18 @@ class Lockout:
         with self._lock:
             self._failures.pop(key, None)
 
+    def locked(self) -> dict[str, float]:
+        """Every key locked now, with the seconds it has left (for an admin's screen)."""
+        now = self._clock()
+        with self._lock:
+            return {k: t - now for k, t in self._until.items() if t > now}
+
+    def clear(self, key: str) -> bool:
+        """Lift a key's lock and forget its failures (an admin vouches for it)."""
+        with self._lock:
+            self._failures.pop(key, None)
+            return self._until.pop(key, None) is not None
+
     def _forget_old(self, now: float) -> None:
         # Bounded memory whatever a scanner sends: expired locks and stale counts go.
         if len(self._failures) + len(self._until) < 1024:

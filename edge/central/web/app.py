@@ -6,7 +6,9 @@ token hashes), the CSRF token on every POST but the sign-in (which takes JSON on
 form on another site cannot send it), and a lockout on wrong passwords per account and
 per address. Every staff page and API refuses a visitor without a session; only
 /login, its script and style, /healthz and the `extra_routes` (the visitor's ticket
-page) are public.
+page) are public. A session's role is the account's role now (edge/central/staff.py,
+re-read every few seconds: a removed account is signed out, a demoted one loses admin);
+the accounts' APIs (accounts.py) answer 403 to anyone but an admin.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Route
 
 from edge.central import staff
+from edge.central.web.accounts import Accounts, Roles
 from edge.central.web.board import Board
 from edge.central.web.center import center_view, country_csv, operators_csv
+from edge.central.web.names import names_json, with_service_names
 from edge.web.live import Live, stream
 from edge.web.lockout import Lockout
 from edge.web.pages import Files, Headers, csp
 from edge.web.sessions import Session, SessionStore, csrf_ok
 
 FILES = {"/login": "login.html", "/login.js": "login.js", "/central.css": "central.css",
-         "/central.js": "central.js"}
+         "/central.js": "central.js", "/accounts.js": "accounts.js"}
 APP_PAGE = "app.html"
 COOKIE = "kezek_central"
 LANGS = ("kk", "ru", "en")
@@ -52,26 +56,52 @@ class CentralApp:
         self.secure_cookie = secure_cookie
         self.session_ms = int(session_hours * 3600 * 1000)
         self.files = Files("edge.central.web.static", {**FILES, "/app": APP_PAGE})
+        self.roles = Roles(self.store)
+        self.accounts = Accounts(self)
 
     # -- who is asking -------------------------------------------------------------------
-    def session(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(COOKIE))
+    async def session(self, request: Request) -> Session | None:
+        """The request's session with the account's role now; None when the account is gone."""
+        s = self.sessions.get(request.cookies.get(COOKIE))
+        if s is None:
+            return None
+        role = await self.roles.of(s.subject)
+        if role is None:
+            self.sessions.end(s)
+            return None
+        return s if role == s.role else self.sessions.update(s, role=role)
 
-    def _page(self, request: Request) -> Response:
-        if self.session(request) is None:
+    async def _page(self, request: Request) -> Response:
+        if await self.session(request) is None:
             return RedirectResponse("/login", status_code=303, headers=NO_STORE)
         return self.files.response("/app", head=request.method == "HEAD")
 
+    async def check(self, request: Request, *, admin: bool = False
+                    ) -> tuple[Session | None, Response | None]:
+        """The session of a staff API's request, or the refusal: 401 without a session, 403
+        for a non-admin on an admin's API, 403 for a POST without its CSRF token."""
+        s = await self.session(request)
+        if s is None:
+            return None, JSONResponse({"error": "sign in first"}, 401, headers=NO_STORE)
+        if admin and s.role != staff.ADMIN:
+            return None, JSONResponse(
+                {"error": f"only an admin may manage staff accounts; {s.subject!r} is signed "
+                          f"in as {s.role}", "code": "admin_only"}, 403, headers=NO_STORE)
+        if request.method == "POST" and not csrf_ok(s, request.headers.get("x-csrf-token")):
+            return None, JSONResponse({"error": "missing or wrong CSRF token; reload the page",
+                                       "code": "csrf"}, 403, headers=NO_STORE)
+        return s, None
+
     def _api(handler: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[misc]
-        """An API for staff only: 401 without a session, 403 for a POST without its CSRF."""
+        """An API for staff only (any role): see `check`."""
         async def wrapped(self: "CentralApp", request: Request) -> Response:
-            s = self.session(request)
+            s, refused = await self.check(request)
             if s is None:
-                return JSONResponse({"error": "sign in first"}, 401, headers=NO_STORE)
-            if request.method == "POST" and not csrf_ok(s, request.headers.get("x-csrf-token")):
-                return JSONResponse({"error": "missing or wrong CSRF token; reload the page"},
-                                    403, headers=NO_STORE)
+                assert refused is not None
+                return refused
             response: Response = await handler(self, request, s)
+            if isinstance(response, StreamingResponse):
+                response.body_iterator = self.accounts.while_allowed(s, response.body_iterator)
             return response
         return wrapped
 
@@ -119,6 +149,10 @@ class CentralApp:
     async def me(self, request: Request, s: Session) -> Response:
         return JSONResponse({"name": s.subject, "role": s.role, "lang": s.lang,
                              "csrf": s.csrf}, headers=NO_STORE)
+
+    @_api
+    async def names(self, request: Request, s: Session) -> Response:
+        return JSONResponse(names_json(self.board.cfg), headers=NO_STORE)
 
     @_api
     async def set_lang(self, request: Request, s: Session) -> Response:
@@ -221,11 +255,12 @@ class CentralApp:
             return JSONResponse({"error": str(e)}, 400)
         view = await asyncio.to_thread(self._center, site, day)
         if request.path_params.get("fmt") == "csv":
-            return _csv(operators_csv(view), f"kezek-{site}-{view['day']}.csv")
+            return _csv(with_service_names(operators_csv(view), self.board.cfg, s.lang),
+                        f"kezek-{site}-{view['day']}.csv")
         return JSONResponse(view, headers=NO_STORE)
 
     async def page(self, request: Request) -> Response:
-        return self._page(request)
+        return await self._page(request)
 
     async def file(self, request: Request) -> Response:
         return self.files.response(request.url.path, head=request.method == "HEAD")
@@ -240,12 +275,16 @@ class CentralApp:
             Route("/center/{site}", self.page, methods=get),
             Route("/overdue", self.page, methods=get),
             Route("/reports", self.page, methods=get),
+            Route("/accounts", self.page, methods=get),
+            Route("/password", self.page, methods=get),
             Route("/login", self.login, methods=["GET", "HEAD", "POST"]),
             *(Route(p, self.file, methods=get) for p in FILES if p != "/login"),
             Route("/healthz", self.healthz, methods=get),
             Route("/api/logout", self.logout, methods=["POST"]),
             Route("/api/lang", self.set_lang, methods=["POST"]),
             Route("/api/me", self.me, methods=["GET"]),
+            Route("/api/names", self.names, methods=["GET"]),
+            *self.accounts.routes(),
             Route("/api/events", self.country_events, methods=["GET"]),
             Route("/api/overdue/events", self.overdue_events, methods=["GET"]),
             Route("/api/center/{site}/events", self.center_events, methods=["GET"]),

@@ -37,7 +37,8 @@ class Site(StrictModel):
 
 
 class ServiceName(StrictModel):
-    """A service's name on the visitor's ticket page (central has no edge config)."""
+    """A service's name on the visitor's ticket page and the staff's screens (central has
+    no edge config)."""
 
     kk: str = Field(min_length=1, max_length=120, description="in Kazakh")
     ru: str = Field(min_length=1, max_length=120, description="in Russian")
@@ -68,7 +69,8 @@ class CentralWebConfig(StrictModel):
     sites: dict[str, Site] = Field(default_factory=dict, description="site id -> name, region")
     services: dict[str, ServiceName] = Field(
         default_factory=dict, description="service id -> its names on the visitor's ticket "
-                                          "page (/t/<token>); without, the page shows the id")
+                                          "page (/t/<token>) and the staff's screens; "
+                                          "without, they show the id")
 
 
 def load_web_config(path: Path | None) -> CentralWebConfig:

@@ -46,20 +46,23 @@ def call(web: CentralWeb, method: str, path: str, body: Any = None, *,
     return out
 
 
-def sign_in(web: CentralWeb, password: str = PASSWORD) -> tuple[int, str | None]:
+def sign_in(web: CentralWeb, password: str = PASSWORD, name: str = NAME
+            ) -> tuple[int, str | None]:
     status, headers, _ = call(web, "POST", "/login",
-                              {"name": NAME, "password": password, "lang": "en"})
+                              {"name": name, "password": password, "lang": "en"})
     cookie = headers.get("set-cookie")
     return status, cookie.split(";")[0] if cookie else None
 
 
-def browser_signed_in(web: CentralWeb, tmp_path: Path) -> Chromium:
-    """Chromium on /login, signed in by typing and clicking, on the country screen."""
-    b = start_chromium(tmp_path / "chromium")
+def browser_signed_in(web: CentralWeb, tmp_path: Path, name: str = NAME,
+                      password: str = PASSWORD, b: Chromium | None = None) -> Chromium:
+    """Chromium (`b`, else a new one) on /login, signed in by typing and clicking, on the
+    country screen."""
+    b = b or start_chromium(tmp_path / "chromium")
     b.goto(web.url + "login")
-    b.wait_for("document.body.dataset.ready === '1'")
-    b.eval(f"document.getElementById('name').value = {json.dumps(NAME)};"
-           f"document.getElementById('password').value = {json.dumps(PASSWORD)};"
+    b.wait_for("location.pathname === '/login' && document.body.dataset.ready === '1'")
+    b.eval(f"document.getElementById('name').value = {json.dumps(name)};"
+           f"document.getElementById('password').value = {json.dumps(password)};"
            "document.querySelector('[data-lang=en]').click();"
            "document.getElementById('submit').click()")
     b.wait_for("location.pathname === '/' && document.getElementById('country') !== null")

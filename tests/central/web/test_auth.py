@@ -17,9 +17,10 @@ from edge.central.store import EventStore
 from edge.central.web.config import load_web_config
 from tests.central.web.helpers import NAME, PASSWORD, call, sign_in, start_web
 
-STAFF_PATHS = ["/", "/center/ast-01", "/overdue", "/reports"]
-STAFF_APIS = ["/api/me", "/api/events", "/api/overdue/events", "/api/center/ast-01/events", "/api/report.json",
-              "/api/report.csv", "/api/center/ast-01/report.csv"]
+STAFF_PATHS = ["/", "/center/ast-01", "/overdue", "/reports", "/accounts", "/password"]
+STAFF_APIS = ["/api/me", "/api/events", "/api/overdue/events", "/api/center/ast-01/events",
+              "/api/report.json", "/api/report.csv", "/api/center/ast-01/report.csv",
+              "/api/names", "/api/accounts"]
 
 
 @pytest.fixture
@@ -93,12 +94,12 @@ def test_a_post_without_its_csrf_token_is_refused(web: Any) -> None:
 
 
 def test_staff_accounts_are_scrypt_hashes_and_roles(store: EventStore) -> None:
-    assert staff.add(store, "berik", "admin", "a long passphrase")
-    assert not staff.add(store, "berik", "viewer", "another passphrase")
+    assert staff.add(store, "berik", "viewer", "a long passphrase")
+    assert not staff.add(store, "berik", "admin", "another passphrase")
     with store._read() as tx:
         secret = tx.rows("SELECT secret FROM staff WHERE name='berik'")[0][0]
     assert secret.startswith("scrypt$") and "passphrase" not in secret
-    assert staff.verify(store, "berik", "another passphrase") == "viewer"
+    assert staff.verify(store, "berik", "another passphrase") == "admin"
     assert staff.verify(store, "berik", "a long passphrase") is None
     assert staff.verify(store, "nobody", "a long passphrase") is None
     assert [a["name"] for a in staff.accounts(store)] == ["berik"]
@@ -107,6 +108,16 @@ def test_staff_accounts_are_scrypt_hashes_and_roles(store: EventStore) -> None:
                                  ("ok", "viewer", "short", "at least 10")):
         with pytest.raises(staff.StaffError, match=says):
             staff.add(store, name, role, pw)
+    # The last admin stays: neither removed nor made a viewer, until another admin exists.
+    with pytest.raises(staff.StaffError, match="last admin"):
+        staff.remove(store, "berik")
+    with pytest.raises(staff.StaffError, match="last admin"):
+        staff.set_role(store, "berik", "viewer")
+    with pytest.raises(staff.StaffError, match="last admin"):
+        staff.add(store, "berik", "viewer", "a third passphrase")
+    staff.add(store, "dana", "admin", "dana's long passphrase")
+    staff.set_role(store, "berik", "viewer")
+    assert staff.roles(store) == {"berik": "viewer", "dana": "admin"}
     assert staff.remove(store, "berik") and not staff.remove(store, "berik")
 
 
@@ -123,8 +134,17 @@ def test_kezek_central_staff_reads_the_password_from_stdin(tmp_path: Path) -> No
     assert kezek("list").stdout.split() == ["dana", "admin"]
     r = kezek("add", "dana", stdin="short\n")
     assert r.returncode == 2 and "at least 10" in r.stderr
+    # The last admin stays (the team would have nobody to manage accounts from the web).
+    r = kezek("remove", "dana")
+    assert r.returncode == 2 and "last admin" in r.stderr
+    assert kezek("role", "dana", "viewer").returncode == 2
+    assert kezek("add", "erlan", stdin="erlan's long password\n").returncode == 0
+    r = kezek("role", "erlan", "admin")
+    assert r.returncode == 0 and "now admin" in r.stdout, r.stderr
+    assert kezek("role", "nobody", "admin").returncode == 1
     assert kezek("remove", "dana").returncode == 0
     assert kezek("remove", "dana").returncode == 1
+    assert kezek("list").stdout.split() == ["erlan", "admin"]
 
 
 def test_the_web_config_is_strict_and_names_the_key(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ const T = {
     overran: "асқан кезең", day: "Күн", csv: "CSV жүктеу", byhour: "Күн бойы күту (орташа, мин)",
     issued: "Берілді", noshow: "Келмеді", waitavg: "Орт. күту", serviceavg: "Орт. қызмет",
     nothing: "Нормадан асқан келушілер жоқ", w_open: "ашық", w_closed: "жабық", w_paused: "үзіліс",
-    min: "мин", heard: "Соңғы хабар"},
+    min: "мин", heard: "Соңғы хабар", accounts: "Есептік жазбалар"},
   ru: {title: "Ситуационный центр", country: "Страна", overdue: "Сверх нормы", reports: "Отчёты",
     logout: "Выйти", connecting: "подключение…", live: "в эфире", stale: "нет связи",
     center: "ЦОН", region: "Регион", status: "Состояние", waiting: "Ожидают", windows: "Окон открыто",
@@ -37,7 +37,7 @@ const T = {
     overran: "превысивший этап", day: "День", csv: "Скачать CSV", byhour: "Ожидание в течение дня (среднее, мин)",
     issued: "Выдано", noshow: "Неявки", waitavg: "Ср. ожидание", serviceavg: "Ср. обслуживание",
     nothing: "Визитов сверх нормы нет", w_open: "открыто", w_closed: "закрыто", w_paused: "перерыв",
-    min: "мин", heard: "Последняя связь"},
+    min: "мин", heard: "Последняя связь", accounts: "Учётные записи"},
   en: {title: "Situational Center", country: "Country", overdue: "Over standard", reports: "Reports",
     logout: "Sign out", connecting: "connecting…", live: "live", stale: "no link",
     center: "Center", region: "Region", status: "Status", waiting: "Waiting", windows: "Windows open",
@@ -55,13 +55,25 @@ const T = {
     overran: "overran stage", day: "Day", csv: "Download CSV", byhour: "Waits through the day (average, min)",
     issued: "Issued", noshow: "No-shows", waitavg: "Avg wait", serviceavg: "Avg service",
     nothing: "No visit is over its standard", w_open: "open", w_closed: "closed", w_paused: "paused",
-    min: "min", heard: "Last heard"},
+    min: "min", heard: "Last heard", accounts: "Accounts"},
 };
 let me = {lang: "kk", csrf: ""};
+// The web config's names ([services.<id>] in kk/ru/en, [sites.<id>]); else the id.
+let names = {services: {}, sites: {}};
 let source = null;
 let last = null;
 const view = {sort: "problems", region: "", problem: ""};
 const t = (k) => (T[me.lang] || T.kk)[k] || k;
+// A service by its name in the reader's language, from the web config, else from the
+// edge's own names (`fallback`, a queue's); then the Russian name (English is optional);
+// else its id.
+function svc(id, fallback) {
+  if (id === null || id === undefined || id === "") return id;
+  const sources = [names.services[id], fallback].filter(Boolean);
+  for (const lang of [me.lang, "ru"]) for (const n of sources) if (n[lang]) return n[lang];
+  return id;
+}
+const siteName = (id) => names.sites[id] || id;
 const main = document.getElementById("main");
 
 function h(tag, attrs, ...kids) {
@@ -85,6 +97,7 @@ function header() {
   for (const b of document.querySelectorAll("[data-lang]")) b.classList.toggle("on", b.dataset.lang === me.lang);
   document.documentElement.lang = me.lang;
   document.getElementById("who").textContent = `${me.name || ""} (${me.role || ""})`;
+  document.getElementById("nav-accounts").hidden = me.role !== "admin";
 }
 function setLink(ok) {
   const el = document.getElementById("link");
@@ -149,12 +162,12 @@ function country(state) {
 // -- visits over their standard -------------------------------------------------------
 function visitCard(v, withSite) {
   return h("article", {class: "visit " + (v.outcome === "open" ? "open" : "closed"), "data-ticket": v.ticket},
-    h("h3", {}, `${v.ticket} · ${v.origin}${v.service !== v.origin ? " → " + v.service : ""}`,
-      withSite ? h("a", {href: `/center/${encodeURIComponent(v.site)}`}, ` · ${v.site}`) : null),
+    h("h3", {}, `${v.ticket} · ${svc(v.origin)}${v.service !== v.origin ? " → " + svc(v.service) : ""}`,
+      withSite ? h("a", {href: `/center/${encodeURIComponent(v.site)}`}, ` · ${siteName(v.site)}`) : null),
     h("p", {}, `${t("elapsed")}: ${dur(v.elapsed_s)} · ${t("limit")}: ${v.limit_min ? v.limit_min + " " + t("min") : "—"} · ${t("outcome")}: ${t(v.outcome)} · ${clock(v.issued_ms)}`),
     h("ol", {class: "stages"}, v.stages.map((s) => h("li", {class: s.over ? "over" : ""},
       h("b", {}, t("s_" + s.stage)), s.window ? ` · ${t("window")} ${s.window}` : "",
-      s.operator ? ` · ${s.operator}` : "", ` · ${s.service} · ${dur(s.took_s)}`,
+      s.operator ? ` · ${s.operator}` : "", ` · ${svc(s.service)} · ${dur(s.took_s)}`,
       s.limit_min ? ` / ${s.limit_min} ${t("min")}` : "", s.over ? ` ⚠ ${t("overran")}` : ""))));
 }
 function overdue(state) {
@@ -168,10 +181,10 @@ function table(id, head, rows) {
   return h("table", {id, class: "grid small"}, h("thead", {}, h("tr", {}, head.map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((x) => h("td", {}, x ?? "—"))))));
 }
-function figures(id, label, groups) {
+function figures(id, label, groups, name) {
   return table(id, [label, t("calls"), `${t("wait")} p50`, `${t("wait")} p90`, t("served"),
     `${t("servicet")} p50`, `${t("servicet")} p90`, t("ratings"), t("rating")],
-    Object.entries(groups).map(([k, f]) => [k === "unknown" ? t("unknown") : k, f.calls, mins(f.wait_p50_s), mins(f.wait_p90_s),
+    Object.entries(groups).map(([k, f]) => [k === "unknown" ? t("unknown") : name(k), f.calls, mins(f.wait_p50_s), mins(f.wait_p90_s),
       f.served, mins(f.service_p50_s), mins(f.service_p90_s), f.ratings, f.rating_avg]));
 }
 function chart(points) {
@@ -200,13 +213,13 @@ function center(v) {
       `${d.device} ${t(d.online ? "online" : "offline")}`))),
     h("div", {class: "cols"},
       h("section", {}, h("h3", {}, t("windows_h")), table("windows", [t("window"), t("state"), t("ticket"), t("service"), t("operator")],
-        v.windows.map((w) => [w.label || w.number, w.state ? t("w_" + w.state) : "—", w.ticket, w.service,
+        v.windows.map((w) => [w.label || w.number, w.state ? t("w_" + w.state) : "—", w.ticket, svc(w.service),
           w.state === "closed" ? "—" : w.operator === "unknown" ? t("unknown") : w.operator]))),
       h("section", {}, h("h3", {}, t("queue")), table("queue", [t("service"), t("waiting")],
-        v.queue.map((q) => [(q.names && q.names[me.lang]) || q.service, q.waiting])),
+        v.queue.map((q) => [svc(q.service, q.names), q.waiting])),
         h("h3", {}, t("alarms")), h("p", {id: "alarms-open"}, v.alarms_open.join(", ") || t("none")))),
-    h("h3", {}, t("waits")), figures("per-service", t("service"), v.per_service),
-    h("h3", {}, `${t("operator")} · ${t("ratings")}`), figures("per-operator", t("operator"), v.per_operator),
+    h("h3", {}, t("waits")), figures("per-service", t("service"), v.per_service, (k) => svc(k)),
+    h("h3", {}, `${t("operator")} · ${t("ratings")}`), figures("per-operator", t("operator"), v.per_operator, (k) => k),
     h("h3", {}, t("byhour")), chart(v.waits_by_hour),
     h("p", {}, h("a", {href: `/api/center/${encodeURIComponent(v.site)}/report.csv?day=${v.day}`, download: ""}, t("csv"))),
     h("h3", {}, t("overdue")), h("div", {class: "visits", id: "center-overdue"}, v.overdue.length ? v.overdue.map((x) => visitCard(x, false)) : t("nothing")),
@@ -223,7 +236,7 @@ async function reports() {
   main.replaceChildren(h("h2", {}, `${t("reports")} · ${data.day}`),
     h("p", {}, h("a", {id: "csv", href: `/api/report.csv?day=${data.day}`, download: ""}, t("csv"))),
     table("report", [t("center"), t("issued"), t("served"), t("noshow"), t("ratings"), t("rating"), t("waitavg"), t("serviceavg")],
-      data.sites.map((s) => [h("a", {href: `/center/${encodeURIComponent(s.site)}`}, s.site), s.issued, s.served, s.no_show,
+      data.sites.map((s) => [h("a", {href: `/center/${encodeURIComponent(s.site)}`}, siteName(s.site)), s.issued, s.served, s.no_show,
         s.ratings, s.rating_avg, mins(s.wait_avg_s), mins(s.service_avg_s)])));
 }
 
@@ -234,18 +247,23 @@ function route() {
     listen(`/api/center/${encodeURIComponent(site)}/events`, center);
   } else if (path === "/overdue") listen("/api/overdue/events", overdue);
   else if (path === "/reports") { listen("/api/events", () => {}); reports(); }
+  else if (path === "/accounts") { listen("/api/events", () => {}); accountsScreen(); }
+  else if (path === "/password") { listen("/api/events", () => {}); passwordScreen(); }
   else listen("/api/events", country);
 }
 document.getElementById("langs").addEventListener("click", async (e) => {
   if (!e.target.dataset.lang) return;
   me.lang = e.target.dataset.lang; localStorage.setItem("kezek-lang", me.lang);
   header(); post("/api/lang", {lang: me.lang});
-  if (location.pathname === "/reports") reports(); else if (last) route();
+  if (["/reports", "/accounts", "/password"].includes(location.pathname) || last) route();
 });
 document.getElementById("logout").addEventListener("click", async () => {
   await post("/api/logout"); location.href = "/login";
 });
-fetch("/api/me").then((r) => r.status === 401 ? (location.href = "/login") : r.json()).then((m) => {
+Promise.all([fetch("/api/me"), fetch("/api/names")]).then(async ([r, n]) => {
+  if (r.status === 401) { location.href = "/login"; return; }
+  const m = await r.json();
   if (!m || !m.csrf) return;
+  if (n.ok) names = await n.json();
   me = m; header(); route();
 });
