@@ -42,7 +42,7 @@ class FleetPlan:
     backlog: int = 200              # events per edge, drained at once after the live phase
     batch_max: int = 500
     window: int = 4
-    ack_timeout_s: float = 5.0
+    ack_timeout_s: float = 30.0     # an edge's default (edge/config/sync.py)
     settle_s: float = 120.0         # deadline for every outbox to drain
     seed: int = 1
     chaos: list[tuple[float, str]] = field(default_factory=list)   # (at s, "kill:0" | "restart-db")
@@ -188,10 +188,12 @@ def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
         centrals = CentralProcs(broker_port, db_url, instances, workers, slices)
         if is_postgres_url(db_url):
             waits = PgWaits(db_url)
-        meter = PhaseMeter(centrals.pids, slices, broker_pid,
-                           lambda: pg.pid() if pg is not None else None, waits)
         fleet = Fleet(broker_port, plan)
         f = fleet
+        meter = PhaseMeter(centrals.pids, slices, broker_pid,
+                           lambda: pg.pid() if pg is not None else None, waits,
+                           edges=lambda: (sum(e.stats.sent_events for e in f.edges),
+                                          sum(e.stats.rewinds for e in f.edges)))
         f.run(60, generate=False, until=f.all_connected)
         if not f.all_connected():
             raise RuntimeError("not every edge connected and saw central online:\n"

@@ -116,7 +116,8 @@ def format_usage(r: Any) -> list[str]:
         cores = " ".join(f"{k} {v:.2f}" for k, v in u.cores.items())
         line = (f"    {name}: {u.events} events in {u.seconds:.1f} s; instances' CPU s "
                 f"{'/'.join(f'{x:.1f}' for x in u.instance_cpu_s)} = "
-                f"{u.cpu_ms_per_event * 1000:.0f} ms per 1,000 events; cores used: {cores}")
+                f"{u.cpu_ms_per_event * 1000:.0f} ms per 1,000 events; edges sent "
+                f"{u.sent_events} ({u.rewinds} rewinds); cores used: {cores}")
         if u.instance_throttled:
             line += (f"; throttled in {'/'.join(f'{x:.0%}' for x in u.instance_throttled)} "
                      "of periods")

@@ -26,6 +26,8 @@ class PhaseUsage:
     instance_cpu_s: list[float] = field(default_factory=list)
     instance_throttled: list[float] = field(default_factory=list)   # share of periods held
     cpu_ms_per_event: float = 0.0        # all instances' CPU over the events stored
+    sent_events: int = 0                 # by the edges: more than stored when resent
+    rewinds: int = 0                     # edges going back to their first unacked event
     cores: dict[str, float] = field(default_factory=dict)           # role -> cores used
     pg_samples: int = 0
     pg_lock_wait_share: float = 0.0      # samples with any session waiting for a lock
@@ -103,7 +105,8 @@ class PhaseMeter:
     """`start()` then `stop(events)` around a phase gives its PhaseUsage."""
 
     def __init__(self, instance_pids: Any, slices: list[CpuSlice], broker_pid: int | None,
-                 pg_pid: Any, pg_waits: PgWaits | None) -> None:
+                 pg_pid: Any, pg_waits: PgWaits | None, edges: Any = None) -> None:
+        self.edges = edges                      # () -> (events sent, rewinds) so far
         self.instance_pids = instance_pids      # a callable: pids change after a kill
         self.slices = slices
         self.broker_pid = broker_pid
@@ -114,6 +117,7 @@ class PhaseMeter:
         self._inst0: list[float] = []
         self._thr0: list[tuple[int, int, float]] = []
         self._pg0: dict[str, int] = {}
+        self._edges0 = (0, 0)
 
     def _roles(self) -> dict[str, float]:
         cpu = {"edges": proc_cpu_s(os.getpid())}
@@ -129,6 +133,8 @@ class PhaseMeter:
         self._cpu0 = self._roles()
         self._inst0 = [proc_cpu_s(p) for p in self.instance_pids()]
         self._thr0 = [s.throttled() for s in self.slices]
+        if self.edges is not None:
+            self._edges0 = self.edges()
         if self.pg_waits is not None:
             self.pg_waits.reset_max()
             self._pg0 = self.pg_waits.snapshot()
@@ -140,6 +146,9 @@ class PhaseMeter:
         for s, (p0, t0, _) in zip(self.slices, self._thr0):
             p1, t1, _ = s.throttled()
             u.instance_throttled.append(round((t1 - t0) / max(1, p1 - p0), 3))
+        if self.edges is not None:
+            sent, rewinds = self.edges()
+            u.sent_events, u.rewinds = sent - self._edges0[0], rewinds - self._edges0[1]
         u.cpu_ms_per_event = round(1000 * sum(u.instance_cpu_s) / max(1, events), 3)
         roles = self._roles()
         u.cores = {k: round((roles[k] - self._cpu0.get(k, 0.0)) / u.seconds, 2)
