@@ -16,11 +16,6 @@ import json
 import os
 import random
 import selectors
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,117 +24,12 @@ from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
 
+from edge.central.cpuslice import CGROUP_CPU, CpuSlice
 from edge.central.fleet_edge import SimEdge
-from edge.central.localpg import free_port
+from edge.central.fleet_measure import PgWaits, PhaseMeter, PhaseUsage
+from edge.central.fleet_procs import CentralProcs, LocalMosquitto
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def mosquitto_exe() -> str | None:
-    # Debian installs it in /usr/sbin, off a normal user's PATH.
-    return (shutil.which("mosquitto")
-            or shutil.which("mosquitto", path="/usr/local/sbin:/usr/sbin:/sbin"))
-
-
-class LocalMosquitto:
-    """A Mosquitto on 127.0.0.1 and a free port, tuned for a fleet (queues, $SYS each second)."""
-
-    def __init__(self) -> None:
-        exe = mosquitto_exe()
-        if exe is None:
-            raise RuntimeError("install Mosquitto: apt-get install mosquitto")
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="kezek-mqtt-"))
-        conf = self.dir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                        "persistence false\nset_tcp_nodelay true\nsys_interval 1\n"
-                        "max_queued_messages 10000\n", encoding="ascii")
-        self.log = open(self.dir / "mosquitto.log", "wb")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        _wait_port(self.port, 10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _wait_port(port: int, timeout: float) -> None:
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
-class CentralProcs:
-    """`kezek central run` instances, one process each, on one group and one database."""
-
-    def __init__(self, port: int, db_url: str, n: int, workers: int = 4) -> None:
-        self.port, self.db_url, self.workers = port, db_url, workers
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.peak_rss_kb: list[int] = []
-        self.logdir = Path(tempfile.mkdtemp(prefix="kezek-central-"))
-        for i in range(n):
-            self.procs.append(self._spawn(i))
-            self.peak_rss_kb.append(0)
-
-    def _spawn(self, i: int) -> "subprocess.Popen[bytes]":
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        with open(self.logdir / f"central-{i}.log", "ab") as log:   # the child keeps its own
-            return subprocess.Popen(
-                [sys.executable, "-m", "edge.cli", "central", "run", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--no-tls", "--db", self.db_url,
-                 "--summary-every", "0", "--workers", str(self.workers)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
-
-    def kill(self, i: int) -> None:
-        """SIGKILL: no goodbye, no commit of what it was doing."""
-        self.procs[i].send_signal(signal.SIGKILL)
-        self.procs[i].wait(10)
-
-    def start(self, i: int) -> None:
-        self.procs[i] = self._spawn(i)
-
-    def sample_memory(self) -> None:
-        for i, p in enumerate(self.procs):
-            try:
-                for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.peak_rss_kb[i] = max(self.peak_rss_kb[i], int(line.split()[1]))
-            except OSError:
-                pass
-
-    def log_tail(self) -> str:
-        out = []
-        for f in sorted(self.logdir.glob("*.log")):
-            out.append(f"--- {f.name}\n" + "\n".join(
-                f.read_text(errors="replace").splitlines()[-15:]))
-        return "\n".join(out)
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        shutil.rmtree(self.logdir, ignore_errors=True)
+__all__ = ["CentralProcs", "Fleet", "FleetPlan", "FleetResult", "LocalMosquitto", "run_fleet"]
 
 
 @dataclass
@@ -152,7 +42,7 @@ class FleetPlan:
     backlog: int = 200              # events per edge, drained at once after the live phase
     batch_max: int = 500
     window: int = 4
-    ack_timeout_s: float = 5.0
+    ack_timeout_s: float = 30.0     # an edge's default (edge/config/sync.py)
     settle_s: float = 120.0         # deadline for every outbox to drain
     seed: int = 1
     chaos: list[tuple[float, str]] = field(default_factory=list)   # (at s, "kill:0" | "restart-db")
@@ -177,6 +67,9 @@ class FleetResult:
     cmd_results: int = 0
     cfg_applied: int = 0
     notes: list[str] = field(default_factory=list)
+    instance_cpu: float | None = None    # each instance's CPU slice, in cores
+    live: PhaseUsage | None = None       # what each phase cost, by role (fleet_measure.py)
+    drain: PhaseUsage | None = None
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -275,17 +168,32 @@ class Fleet:
 
 
 def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
-              pg: Any = None, workers: int = 4, log: Callable[[str], None] = print
-              ) -> FleetResult:
-    """One measured run: N instances, the plan's phases, the store checked at the end."""
-    from edge.central.store import open_store
+              pg: Any = None, workers: int = 4, log: Callable[[str], None] = print,
+              instance_cpu: float | None = None, cgroup_root: Path | None = None,
+              broker_pid: int | None = None) -> FleetResult:
+    """One measured run: N instances, the plan's phases, the store checked at the end.
+    With `instance_cpu`, each instance runs in a CPU slice of that many cores (cpuslice.py:
+    a machine of its own size) made under `cgroup_root` and removed at the end."""
+    from edge.central.store import is_postgres_url, open_store
     store = open_store(db_url, pool_size=1)   # migrated before the instances race for it
-    centrals = CentralProcs(broker_port, db_url, instances, workers)
+    slices: list[CpuSlice] = []
     fleet: Fleet | None = None
-    result = FleetResult(instances, plan.edges)
+    centrals: CentralProcs | None = None
+    waits: PgWaits | None = None
+    result = FleetResult(instances, plan.edges, instance_cpu=instance_cpu)
     try:
+        if instance_cpu:
+            slices = [CpuSlice(cgroup_root or CGROUP_CPU, f"kezek-fleet-{os.getpid()}-{i}",
+                               instance_cpu) for i in range(instances)]
+        centrals = CentralProcs(broker_port, db_url, instances, workers, slices)
+        if is_postgres_url(db_url):
+            waits = PgWaits(db_url)
         fleet = Fleet(broker_port, plan)
         f = fleet
+        meter = PhaseMeter(centrals.pids, slices, broker_pid,
+                           lambda: pg.pid() if pg is not None else None, waits,
+                           edges=lambda: (sum(e.stats.sent_events for e in f.edges),
+                                          sum(e.stats.rewinds for e in f.edges)))
         f.run(60, generate=False, until=f.all_connected)
         if not f.all_connected():
             raise RuntimeError("not every edge connected and saw central online:\n"
@@ -309,11 +217,11 @@ def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
                 threading.Thread(target=_chaos, args=(action, centrals, pg), daemon=True).start()
 
         stored0 = _stored(store)
-        t0 = time.monotonic()
+        meter.start()
         f.run(plan.live_s, every_s=tick)
-        live_s = time.monotonic() - t0
         # The live phase's figure: what was stored while events were being made.
-        result.live_events_per_s = (_stored(store) - stored0) / live_s
+        result.live = meter.stop(_stored(store) - stored0)
+        result.live_events_per_s = result.live.events / result.live.seconds
         f.run(plan.settle_s, generate=False, until=f.all_acked,
               every_s=lambda t: centrals.sample_memory())
         if plan.backlog:
@@ -322,12 +230,13 @@ def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
                 for _ in range(plan.backlog):
                     e.step_day()
             stored1 = _stored(store)
-            t1 = time.monotonic()
+            meter.start()
             for e in f.edges:
                 e.paused = False
             f.run(plan.settle_s, generate=False, until=f.all_acked,
                   every_s=lambda t: centrals.sample_memory())
-            result.drain_events_per_s = (_stored(store) - stored1) / (time.monotonic() - t1)
+            result.drain = meter.stop(_stored(store) - stored1)
+            result.drain_events_per_s = result.drain.events / result.drain.seconds
         lags = [x for e in f.edges for x in e.stats.lags]
         catchup = [x for e in f.edges for x in e.stats.catchup_lags]
         result.lag_p50_s, result.lag_p99_s = percentile(lags, 50), percentile(lags, 99)
@@ -344,7 +253,12 @@ def run_fleet(broker_port: int, db_url: str, instances: int, plan: FleetPlan, *,
     finally:
         if fleet is not None:
             fleet.close()
-        centrals.stop()
+        if waits is not None:
+            waits.stop()
+        if centrals is not None:
+            centrals.stop()
+        for s in slices:
+            s.remove()
         store.close()
     return result
 

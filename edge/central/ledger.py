@@ -77,9 +77,11 @@ class LedgerStore(StoreReads):
     def _read(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
-    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
+    def _lock_sites(self, tx: Tx, sites: list[str], wait: bool = True
+                    ) -> list[list[tuple[Any, ...]] | None]:
         """Take each site's lock in the order given, and read its streams (key, db,
-        parent_db, fork_seq, device) once it is held."""
+        parent_db, fork_seq, device) once it is held. With wait=False a lock another
+        transaction holds is not waited for: that site's entry is None."""
         raise NotImplementedError
 
     def _lock_migrations(self, tx: Tx) -> None:
@@ -138,19 +140,37 @@ class LedgerStore(StoreReads):
         go in waves of one batch per site, a site's batches in the order given: the
         batches of a wave touch different sites, so their reads go to the database
         together and so do their writes (PostgreSQL: one round trip each).
+
+        Sites another instance holds right now are not waited for in that transaction:
+        it would hold all its other sites meanwhile, and every instance wanting one of
+        those would queue behind it (a shared subscription gives two instances batches of
+        one site at once as a matter of course: docs/performance.md measured lock waits
+        in nearly every sample). Their batches go in a second transaction that waits.
         """
         now = now_ms()
         days = {self.day_of(ev.ts, ev.clock_synced, now) for b in batches for ev in b.events}
         self._before_batch(days)
-        order = sorted(range(len(batches)), key=lambda i: batches[i].site)
         results: list[StoreResult | None] = [None] * len(batches)
-        # A failure (a full disk, a lost server) stores nothing of them, and is raised as
-        # it is: no ack goes out, the edges send the batches again.
+        # A failure (a full disk, a lost server) is raised as it is: no ack goes out, the
+        # edges send the batches again (what the first transaction committed is then
+        # found stored, and acked).
+        busy = self._store_group(batches, list(range(len(batches))), now, results, wait=False)
+        if busy:
+            self._store_group(batches, busy, now, results, wait=True)
+        return [r for r in results if r is not None]
+
+    def _store_group(self, batches: list[EventBatch], indexes: list[int], now: int,
+                     results: list[StoreResult | None], wait: bool) -> list[int]:
+        """One transaction storing batches[indexes] (results filled in); without `wait`,
+        the indexes whose site another transaction held are returned, not stored."""
+        order = sorted(indexes, key=lambda i: batches[i].site)
         with self._tx() as tx:
-            sites = sorted({b.site for b in batches})
+            sites = sorted({batches[i].site for i in indexes})
             # _stream keeps each list up to date with the streams it adds.
-            streams = dict(zip(sites, self._lock_sites(tx, sites)))
-            pending = order
+            streams = {site: held for site, held in zip(sites, self._lock_sites(tx, sites, wait))
+                       if held is not None}
+            busy = sorted(i for i in indexes if batches[i].site not in streams)
+            pending = [i for i in order if batches[i].site in streams]
             while pending:
                 wave: list[int] = []
                 rest: list[int] = []
@@ -168,8 +188,9 @@ class LedgerStore(StoreReads):
                                              key, head, out)
                 out.flush(tx)
                 pending = rest
-            self._after_batches(tx, sites)
-        return [r for r in results if r is not None]
+            if streams:
+                self._after_batches(tx, sorted(streams))
+        return busy
 
     def _store(self, tx: Tx, batch: EventBatch, now: int, streams: list[tuple[Any, ...]],
                device: str, head: list[tuple[Any, ...]], out: Pending) -> StoreResult:

@@ -157,16 +157,21 @@ class PostgresStore(LedgerStore):
             self.ensure_month(month)
         super().maintain(retention_days, today)
 
-    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
+    def _lock_sites(self, tx: Tx, sites: list[str], wait: bool = True
+                    ) -> list[list[tuple[Any, ...]] | None]:
         # One round trip: the server runs them in order, so each site's streams are read
         # in a snapshot taken once its lock is held (READ COMMITTED: one per statement).
+        # A try-lock that failed has its streams read all the same; they are dropped.
         assert isinstance(tx, _PgTx)
         queries: list[tuple[str, Sequence[Any], bool]] = []
+        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
         for site in sites:
-            queries.append((f"SELECT pg_advisory_xact_lock({LOCK_SITE}, hashtext(?))",
-                            (site,), False))
+            queries.append((f"SELECT {lock}({LOCK_SITE}, hashtext(?))", (site,), not wait))
             queries.append((STREAMS_OF_SITE, (site,), True))
-        return tx.pipelined(queries)
+        rows = tx.pipelined(queries)
+        if wait:
+            return list(rows)
+        return [streams if held[0][0] else None for held, streams in zip(rows[::2], rows[1::2])]
 
     def _lock_migrations(self, tx: Tx) -> None:
         tx.rows(f"SELECT pg_advisory_xact_lock({LOCK_MIGRATE}, 0)")

@@ -129,8 +129,9 @@ class SqliteStore(LedgerStore):
         with self._lock:
             yield _SqliteTx(self._conn)
 
-    def _lock_sites(self, tx: Tx, sites: list[str]) -> list[list[tuple[Any, ...]]]:
-        # BEGIN IMMEDIATE holds the file's one write lock already.
+    def _lock_sites(self, tx: Tx, sites: list[str], wait: bool = True
+                    ) -> list[list[tuple[Any, ...]] | None]:
+        # BEGIN IMMEDIATE holds the file's one write lock already: every site is ours.
         return [tx.rows(STREAMS_OF_SITE, (site,)) for site in sites]
 
     def _lock_migrations(self, tx: Tx) -> None:

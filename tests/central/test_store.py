@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,41 @@ def test_two_instances_storing_one_device_at_once_store_each_event_once(
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_site_another_instance_holds_does_not_hold_up_the_rest_of_a_group(
+        pg_cluster: Any) -> None:
+    """Risk: a worker waits for one site another instance holds while holding every other
+    site of its group, so instances queue behind each other's whole groups (the fleet
+    measured lock waits in nearly every sample, docs/performance.md); or the busy site's
+    batch is dropped or acked out of order."""
+    import uuid
+
+    import psycopg
+
+    from edge.central.pg_store import LOCK_SITE
+    target = pg_cluster.create_db(f"held_{uuid.uuid4().hex[:8]}")
+    store = open_store(target)
+    other = psycopg.connect(target)       # another instance, in a transaction on "busy"
+    other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_SITE, "busy"))
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(store.store_batches(
+        [_batch(range(1, 4), "a", site="busy"), _batch(range(1, 6), "b", site="free")])))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while store.device("free", DEVICE) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.device("free", DEVICE) is not None, "the free site waited for the busy one"
+        assert worker.is_alive() and store.device("busy", DEVICE) is None
+        other.rollback()                  # the other instance commits: the site is free
+        worker.join(20)
+        assert [r.acked_seq for r in out[0]] == [3, 5], "results in the order given"
+        assert [e["seq"] for e in store.events("busy", DEVICE)] == [1, 2, 3]
+    finally:
+        other.close()
+        worker.join(20)
+        store.close()
 
 
 def test_day_reads_for_the_situational_center(store: EventStore) -> None:
