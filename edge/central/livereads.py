@@ -3,14 +3,15 @@ new events by primary key, and what the states, health and devices tables say pe
 
 The screens fold each stream's new events as they come (edge/central/web/board.py)
 instead of re-reading a site's whole day: a refresh reads only the seqs committed since
-the last one (the primary key's range), so its cost follows the events that arrived,
-not the size of the day or of the country.
+the last one (the primary key's range), every changed stream in one query, so its cost
+follows the events that arrived, not the size of the day or of the country.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, Iterator
 
 from edge.central.reads import EVENT_COLUMNS, _loads
 
@@ -18,16 +19,41 @@ if TYPE_CHECKING:
     from edge.central.ledger import LedgerStore
 
 
-def stream_events(store: "LedgerStore", site: str, stream: str, day: date, after: int,
-                  upto: int) -> list[dict[str, Any]]:
-    """Events of one stream with after < seq <= upto filed under `day`, in seq order, each
-    with its `stream` (the (site, device, seq) primary key's range; `day` prunes the
-    PostgreSQL months)."""
-    with store._read() as tx:
-        rows = tx.rows(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE site=? AND "
-                       "device=? AND seq>? AND seq<=? AND day=? ORDER BY seq",
-                       (site, stream, after, upto, store._day(day)))
-    return [{**store._event(r), "stream": stream} for r in rows]
+# One query reads at most this many streams' ranges, and about this many events (the
+# first read of a day folds millions: it goes in pieces of a bounded size).
+RANGES_PER_QUERY, EVENTS_PER_QUERY = 512, 50_000
+
+
+def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int, int]]
+               ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(site, its events) for (site, stream, after, upto) ranges: each stream's events with
+    after < seq <= upto filed under `day`, in seq order, each with its `stream`. The ranges
+    go in a VALUES list joined to events (both back-ends), so a refresh that saw a hundred
+    streams change makes one round trip, not a hundred."""
+    ranges = sorted(ranges)
+    while ranges:
+        n, size = 0, 0
+        while n < len(ranges) and n < RANGES_PER_QUERY and (n == 0 or size < EVENTS_PER_QUERY):
+            size += ranges[n][3] - ranges[n][2]
+            n += 1
+        part, ranges = ranges[:n], ranges[n:]
+        # Padded to a power of two with empty ranges: few distinct statements to prepare.
+        width = 8
+        while width < len(part):
+            width *= 2
+        args: list[Any] = [x for r in part for x in r]
+        args += ["", "", 0, 0] * (width - len(part))
+        values = ", ".join(["(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), "
+                            "CAST(? AS BIGINT))"] * width)
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        with store._read() as tx:
+            rows = tx.rows(f"WITH c(site, device, lo, hi) AS (VALUES {values}) "
+                           f"SELECT e.site, e.device, {cols} FROM c JOIN events e "
+                           "ON e.site = c.site AND e.device = c.device AND e.seq > c.lo "
+                           "AND e.seq <= c.hi WHERE e.day = ? ORDER BY e.site, e.device, e.seq",
+                           [*args, store._day(day)])
+        for site, site_rows in groupby(rows, key=lambda r: str(r[0])):
+            yield site, [{**store._event(r[2:]), "stream": r[1]} for r in site_rows]
 
 
 def devices_now(store: "LedgerStore") -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from edge.central import staff
 from edge.central.web.board import Board
-from edge.central.web.center import center_view, country_csv, operators_csv
+from edge.central.web.center import country_csv, operators_csv
 from edge.web.live import Live, stream
 from edge.web.lockout import Lockout
 from edge.web.pages import Files, Headers, csp
@@ -192,13 +192,7 @@ class CentralApp:
         return self._sse(body())
 
     def _center(self, site: str, day: date | None) -> dict[str, Any]:
-        now = self.board.clock_ms()
-        day = day or self.board.today(now)
-        view = center_view(self.store, site, day, now, self.board.zone)
-        country = self.board.last
-        view["row"] = next((r for r in country["sites"] if r["site"] == site), None)
-        view["overdue"] = self.board.late_of(site)
-        return view
+        return self.board.center(site, day)
 
     # -- reports -------------------------------------------------------------------------
     @_api
