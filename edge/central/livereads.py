@@ -29,7 +29,8 @@ def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int
     """(site, its events) for (site, stream, after, upto) ranges: each stream's events with
     after < seq <= upto filed under `day`, in seq order, each with its `stream`. The ranges
     go in a VALUES list joined to events (both back-ends), so a refresh that saw a hundred
-    streams change makes one round trip, not a hundred."""
+    streams change makes one round trip, not a hundred. CROSS JOIN makes SQLite walk the
+    ranges first, each a primary key range (else it may scan the day's index instead)."""
     ranges = sorted(ranges)
     while ranges:
         n, size = 0, 0
@@ -48,9 +49,9 @@ def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int
         cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         with store._read() as tx:
             rows = tx.rows(f"WITH c(site, device, lo, hi) AS (VALUES {values}) "
-                           f"SELECT e.site, e.device, {cols} FROM c JOIN events e "
-                           "ON e.site = c.site AND e.device = c.device AND e.seq > c.lo "
-                           "AND e.seq <= c.hi WHERE e.day = ? ORDER BY e.site, e.device, e.seq",
+                           f"SELECT e.site, e.device, {cols} FROM c CROSS JOIN events e "
+                           "WHERE e.site = c.site AND e.device = c.device AND e.seq > c.lo "
+                           "AND e.seq <= c.hi AND e.day = ? ORDER BY e.site, e.device, e.seq",
                            [*args, store._day(day)])
         for site, site_rows in groupby(rows, key=lambda r: str(r[0])):
             yield site, [{**store._event(r[2:]), "stream": r[1]} for r in site_rows]
