@@ -24,17 +24,21 @@ if TYPE_CHECKING:
 RANGES_PER_QUERY, EVENTS_PER_QUERY = 512, 50_000
 
 
-def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int, int]]
+def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int, int]], *,
+               per_query: tuple[int, int] = (RANGES_PER_QUERY, EVENTS_PER_QUERY)
                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(site, its events) for (site, stream, after, upto) ranges: each stream's events with
-    after < seq <= upto filed under `day`, in seq order, each with its `stream`. The ranges
-    go in a VALUES list joined to events (both back-ends), so a refresh that saw a hundred
-    streams change makes one round trip, not a hundred. CROSS JOIN makes SQLite walk the
-    ranges first, each a primary key range (else it may scan the day's index instead)."""
+    after < seq <= upto filed under `day`, in seq order, each with its `stream` (a site
+    may come twice when its ranges fill more than one query; a stream never does)."""
+    # The ranges go in a VALUES list joined to events (both back-ends), so a refresh that
+    # saw a hundred streams change makes one round trip, not a hundred. CROSS JOIN makes
+    # SQLite walk the ranges first, each a primary key range (else it may scan the day's
+    # index instead).
     ranges = sorted(ranges)
+    most_ranges, most_events = per_query
     while ranges:
         n, size = 0, 0
-        while n < len(ranges) and n < RANGES_PER_QUERY and (n == 0 or size < EVENTS_PER_QUERY):
+        while n < len(ranges) and n < most_ranges and (n == 0 or size < most_events):
             size += ranges[n][3] - ranges[n][2]
             n += 1
         part, ranges = ranges[:n], ranges[n:]
