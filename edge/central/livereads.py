@@ -13,6 +13,7 @@ from datetime import date
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, Iterator
 
+from edge.central.pg_store import PostgresStore
 from edge.central.reads import EVENT_COLUMNS, _loads
 
 if TYPE_CHECKING:
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 # first read of a day folds millions: it goes in pieces of a bounded size).
 RANGES_PER_QUERY, EVENTS_PER_QUERY = 512, 50_000
 
+_COLS = ", ".join(EVENT_COLUMNS)
+# Each range must be a primary key range scan. SQLite: CROSS JOIN walks the ranges first
+# (else it may scan the day's index). PostgreSQL: a LATERAL subquery behind OFFSET 0 (it
+# cannot guess a range's size, and joined plainly it chose a hash join over the whole
+# month's partition: 0.5 s instead of 10 ms for 100 streams).
+RANGES_SQLITE = (f"SELECT c.site, c.device, {', '.join(f'e.{c}' for c in EVENT_COLUMNS)} "
+                 "FROM c CROSS JOIN events e WHERE e.site = c.site AND e.device = c.device "
+                 "AND e.seq > c.lo AND e.seq <= c.hi AND e.day = ? "
+                 "ORDER BY c.site, c.device, e.seq")
+RANGES_PG = (f"SELECT c.site, c.device, e.* FROM c CROSS JOIN LATERAL (SELECT {_COLS} "
+             "FROM events WHERE site = c.site AND device = c.device AND seq > c.lo "
+             "AND seq <= c.hi AND day = ? OFFSET 0) e ORDER BY c.site, c.device, e.seq")
+
 
 def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int, int]], *,
                per_query: tuple[int, int] = (RANGES_PER_QUERY, EVENTS_PER_QUERY)
@@ -30,10 +44,8 @@ def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int
     """(site, its events) for (site, stream, after, upto) ranges: each stream's events with
     after < seq <= upto filed under `day`, in seq order, each with its `stream` (a site
     may come twice when its ranges fill more than one query; a stream never does)."""
-    # The ranges go in a VALUES list joined to events (both back-ends), so a refresh that
-    # saw a hundred streams change makes one round trip, not a hundred. CROSS JOIN makes
-    # SQLite walk the ranges first, each a primary key range (else it may scan the day's
-    # index instead).
+    # The ranges go in a VALUES list joined to events, so a refresh that saw a hundred
+    # streams change makes one round trip, not a hundred.
     ranges = sorted(ranges)
     most_ranges, most_events = per_query
     while ranges:
@@ -50,13 +62,10 @@ def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int
         args += ["", "", 0, 0] * (width - len(part))
         values = ", ".join(["(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), "
                             "CAST(? AS BIGINT))"] * width)
-        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         with store._read() as tx:
-            rows = tx.rows(f"WITH c(site, device, lo, hi) AS (VALUES {values}) "
-                           f"SELECT e.site, e.device, {cols} FROM c CROSS JOIN events e "
-                           "WHERE e.site = c.site AND e.device = c.device AND e.seq > c.lo "
-                           "AND e.seq <= c.hi AND e.day = ? ORDER BY e.site, e.device, e.seq",
-                           [*args, store._day(day)])
+            rows = tx.rows(f"WITH c(site, device, lo, hi) AS (VALUES {values}) " + (
+                RANGES_PG if isinstance(store, PostgresStore) else RANGES_SQLITE),
+                [*args, store._day(day)])
         for site, site_rows in groupby(rows, key=lambda r: str(r[0])):
             yield site, [{**store._event(r[2:]), "stream": r[1]} for r in site_rows]
 
