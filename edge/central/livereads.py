@@ -67,7 +67,12 @@ def new_events(store: "LedgerStore", day: date, ranges: list[tuple[str, str, int
                 RANGES_PG if isinstance(store, PostgresStore) else RANGES_SQLITE),
                 [*args, store._day(day)])
         for site, site_rows in groupby(rows, key=lambda r: str(r[0])):
-            yield site, [{**store._event(r[2:]), "stream": r[1]} for r in site_rows]
+            events = []
+            for r in site_rows:
+                e = store._event(r[2:])
+                e["stream"] = r[1]
+                events.append(e)
+            yield site, events
 
 
 def devices_now(store: "LedgerStore") -> list[dict[str, Any]]:

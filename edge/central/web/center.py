@@ -5,7 +5,8 @@ operator, alarms with their history, waits through the day; and the CSV download
 Today's screen comes from the board's fold (CenterDay, kept as events arrive: board.py);
 another day's is built on demand from that site's day of events (the `events_day` index,
 one partition). Both add the devices' last birth/will and health. An event without an
-`operator` key counts under "unknown". No IIN: only tickets, services, windows, operators and figures are read out.
+`operator` key counts under "unknown". No IIN: only tickets, services, windows,
+operators and figures are read out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ TYPES = ["ticket.called", "ticket.done", "rating.recorded", "alarm.raised", "ala
 TYPE_SET = frozenset(TYPES)
 ALARMS_KEPT = 200       # the day's alarm history shown: the latest
 INT64 = 1 << 63
+QUARTER_MS = 15 * 60_000
 
 
 def pct(values: Sequence[int], p: float) -> int | None:
@@ -57,6 +59,16 @@ class CenterDay:
         self.window_operator: dict[tuple[str, int], str] = {}
         self.hours: dict[int, list[int]] = {}      # hour -> [sum of waits, calls]
         self.alarms: deque[dict[str, Any]] = deque(maxlen=ALARMS_KEPT)
+        self._hours: dict[int, int] = {}         # quarter hour since the epoch -> local hour
+
+    def _hour(self, ts: int) -> int:
+        # Every zone's offset today, and every change of it, falls on a quarter hour: the local
+        # hour is the same within one, so it is computed once per quarter.
+        q = ts // QUARTER_MS
+        hour = self._hours.get(q)
+        if hour is None:
+            hour = self._hours[q] = datetime.fromtimestamp(ts / 1000, self.zone).hour
+        return hour
 
     def _add(self, kind: str, key: str, what: str, value: int) -> None:
         g = self.groups[kind].get(key)
@@ -84,8 +96,7 @@ class CenterDay:
                 and isinstance(d.get("wait_s"), int):
             self._add("service", service, "w", d["wait_s"])
             self._add("operator", op, "w", d["wait_s"])
-            hour = self.hours.setdefault(datetime.fromtimestamp(e["ts"] / 1000, self.zone).hour,
-                                         [0, 0])
+            hour = self.hours.setdefault(self._hour(e["ts"]), [0, 0])
             hour[0] += d["wait_s"]
             hour[1] += 1
         elif t == "ticket.done" and isinstance(d.get("service_s"), int):

@@ -81,6 +81,20 @@ def overdue_after(v: dict[str, Any], standards: dict[str, Standard]) -> int | No
     return min(due) if due else None
 
 
+def overran(v: dict[str, Any], standards: dict[str, Standard]) -> bool:
+    """Whether a finished visit went over its standard: what assess() finds, without
+    building its report (most visits end within it; a day's first read checks them all)."""
+    std = standards.get(v["origin"] or "") or Standard()
+    if std.visit_sla_min and v["end_ms"] - v["issued_ms"] > std.visit_sla_min * MIN_MS:
+        return True
+    for s in v["stages"]:
+        limit = _limit(s, standards)
+        if limit and (s["to_ms"] if s["to_ms"] is not None else v["end_ms"]) - s["from_ms"] \
+                > limit * MIN_MS:
+            return True
+    return False
+
+
 class SiteFold:
     """One center's day so far: its open (and overrun) visits, its windows, its figures."""
 
@@ -126,7 +140,7 @@ class SiteFold:
                 continue
             # Finished: within the standard it is nothing to show any more; over it, its
             # assessment is final, kept (the latest FINISHED_KEPT per site) and counted.
-            late = assess(v, standards, now)
+            late = assess(v, standards, now) if overran(v, standards) else None
             del self.visits[key]
             self.due.pop(key, None)
             if late is not None:
