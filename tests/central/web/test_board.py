@@ -17,7 +17,7 @@ from edge.central.livereads import new_events
 from edge.central.reads import fold_visit
 from edge.central.store import EventStore
 from edge.central.web.board import Board
-from edge.central.web.center import center_view
+from edge.central.web.center import CenterDay, center_view
 from edge.central.web.config import CentralWebConfig, Standard
 from edge.central.web.fold import ALWAYS, assess, overdue_after, overran
 from edge.sync.protocol import EventBatch
@@ -222,3 +222,16 @@ def test_the_moment_a_visit_turns_overdue_agrees_with_its_assessment() -> None:
                 continue
             over = assess(v, standards, now) is not None
             assert over == (due is not None and now > due), (trial, v, due, now)
+
+
+def test_a_figure_no_clock_can_measure_still_counts() -> None:
+    """Risk: one absurd wait_s from a broken edge (beyond 64 bits) stops the board's fold
+    for the whole country."""
+    figures = CenterDay(ALMATY)
+    for n, wait in enumerate((10 ** 30, 60, -(10 ** 30)), 1):
+        figures.add({"type": "ticket.called", "ts": at("09:00"), "stream": "edge-1",
+                     "data": ticket(n, "docs", window=1, calls=1, wait_s=wait)})
+    view = figures.view("ast-01", date.fromisoformat(DAY), at("10:00"), [])
+    assert view["per_service"]["docs"]["calls"] == 3
+    assert view["per_service"]["docs"]["wait_p50_s"] == 60
+    assert view["waits_by_hour"][0]["calls"] == 3
