@@ -24,7 +24,7 @@ from edge.central.livereads import devices_now, new_events
 from edge.central.reads import now_ms
 from edge.central.web.center import center_view
 from edge.central.web.config import CentralWebConfig
-from edge.central.web.fold import SiteFold, assess
+from edge.central.web.fold import FOLDED, SiteFold, assess
 
 # Bounds on what the board sends: the visits listed on the country's "over standard"
 # screen (the open ones longest first, then the latest finished).
@@ -139,7 +139,7 @@ class Board:
                     if upto > after:
                         ranges.append((site, stream, after, upto))
         folded = 0
-        for site, events in new_events(self.store, day, ranges):
+        for site, events in new_events(self.store, day, ranges, FOLDED):
             self.sites[site].fold(events, self.cfg.standards, now)
             folded += len(events)
         for site, stream, _, upto in ranges:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.central.reads import STAGE_AFTER, fold_visit
-from edge.central.web.center import CenterDay
+from edge.central.web.center import TYPE_SET, CenterDay
 from edge.central.web.config import Standard
 
 MIN_MS = 60_000
@@ -26,6 +26,8 @@ FINISHED_KEPT = 50
 ALWAYS = -(1 << 62)     # over already, whatever the time: a finished stage overran
 WINDOW_STATE = {"window.opened": "open", "window.resumed": "open", "window.closed": "closed",
                 "window.paused": "paused"}
+# Every type a site's fold reads (the rest of a day's events are not even decoded).
+FOLDED = frozenset(STAGE_AFTER) | frozenset(WINDOW_STATE) | TYPE_SET
 
 
 def _limit(stage: dict[str, Any], standards: dict[str, Standard]) -> int | None:

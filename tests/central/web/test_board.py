@@ -170,19 +170,21 @@ def test_a_center_screen_from_the_fold_equals_the_one_read_from_the_store(
 
 
 def test_one_query_reads_exactly_each_streams_range(store: EventStore) -> None:
-    """Risk: the combined read returns a neighbour's events, a seq twice, or misses one
-    at a range's edge or between two queries."""
+    """Risk: the combined read returns a neighbour's events, a seq twice, another day's or
+    a type not asked for, or misses one at a range's edge or between two queries."""
     for site in ("a-1", "b-2", "c-3"):
         e = Edge(store, site)
-        e.send(*[("09:00", "ticket.issued", ticket(n, "docs")) for n in range(1, 11)])
-        e.send(("09:00", "ticket.issued", ticket(11, "docs")), day="2026-12-03")
-    ranges = [("a-1", "edge-1", 0, 4), ("b-2", "edge-1", 4, 10), ("c-3", "edge-1", 9, 11),
+        e.send(*[("09:00", "ticket.issued", ticket(n, "docs")) for n in range(1, 11)],
+               ("09:00", "ticket.printed", ticket(10, "docs")))        # a type not asked for
+        e.send(("09:00", "ticket.issued", ticket(12, "docs")), day="2026-12-03")
+    ranges = [("a-1", "edge-1", 0, 4), ("b-2", "edge-1", 4, 10), ("c-3", "edge-1", 9, 12),
               ("a-1", "nothing", 0, 5)]
     want = {("a-1", n) for n in range(1, 5)} | {("b-2", n) for n in range(5, 11)} | \
-        {("c-3", 10)}                                # seq 11 is the next day's
+        {("c-3", 10)}                   # seq 11 is a print, seq 12 the next day's
     for per_query in ((512, 50_000), (1, 1), (2, 3)):
         got = [(site, e["seq"], e["stream"]) for site, events in
-               new_events(store, date.fromisoformat(DAY), ranges, per_query=per_query)
+               new_events(store, date.fromisoformat(DAY), ranges, {"ticket.issued"},
+                          per_query=per_query)
                for e in events]
         assert sorted(got) == got and len(got) == len(set(got)), per_query
         assert {(s, n) for s, n, _ in got} == want and {k for _, _, k in got} == {"edge-1"}
