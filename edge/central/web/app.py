@@ -184,8 +184,8 @@ class CentralApp:
                     if data != sent:
                         sent = data
                         yield b"event: state\ndata: " + data + b"\n\n"
-                    # A center's screen reads its site's day: at most once a second,
-                    # however often the board refreshes.
+                    # A center's screen is remade (from the board's fold) at most once
+                    # a second, however often the board refreshes.
                     await asyncio.sleep(CENTER_EVERY_S)
             finally:
                 self.live.leave()
