@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from edge.central import staff
 from edge.central.web.accounts import Accounts, Roles
 from edge.central.web.board import Board
-from edge.central.web.center import center_view, country_csv, operators_csv
+from edge.central.web.center import country_csv, operators_csv
 from edge.central.web.names import names_json, with_service_names
 from edge.web.live import Live, stream
 from edge.web.lockout import Lockout
@@ -218,21 +218,15 @@ class CentralApp:
                     if data != sent:
                         sent = data
                         yield b"event: state\ndata: " + data + b"\n\n"
-                    # A center's screen reads its site's day: at most once a second,
-                    # however often the board refreshes.
+                    # A center's screen is remade (from the board's fold) at most once
+                    # a second, however often the board refreshes.
                     await asyncio.sleep(CENTER_EVERY_S)
             finally:
                 self.live.leave()
         return self._sse(body())
 
     def _center(self, site: str, day: date | None) -> dict[str, Any]:
-        now = self.board.clock_ms()
-        day = day or self.board.today(now)
-        view = center_view(self.store, site, day, now, self.board.zone)
-        country = self.board.last
-        view["row"] = next((r for r in country["sites"] if r["site"] == site), None)
-        view["overdue"] = self.board.late_of(site)
-        return view
+        return self.board.center(site, day)
 
     # -- reports -------------------------------------------------------------------------
     @_api

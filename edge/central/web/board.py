@@ -1,110 +1,40 @@
 """The country at a glance: a live projection of every center, kept by folding new events.
 
 `Board.refresh()` reads the small per-device tables (birth/will, health, stored ranges),
-then only the events each stream committed since the last refresh (livereads.py), folds
-the ticket events into the day's visits (reads.fold_visit) and window events into the
-windows' states, and returns the country's rows and the visits over their standard.
-Finished visits within their standard are dropped as they finish, so memory holds only
-what is open or overran. Day boundaries start a new fold. No IIN is ever read: visits
-carry tickets, services, windows and operators only.
+then, in one query, only the events the streams committed since the last refresh
+(livereads.py), folds them into each site's day (fold.py: open visits with the moment
+each turns overdue, windows, the center's figures) and returns the country's rows and the
+visits over their standard. A refresh costs the events that arrived plus a few cheap
+steps per site, not a reassessment of every open visit. Finished visits within their
+standard are dropped as they finish, so memory holds only what is open or overran. Day
+boundaries start a new fold. No IIN is ever read: visits carry tickets, services, windows
+and operators only.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import threading
-from collections import deque
 from datetime import date, datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from edge.central.livereads import devices_now, stream_events
-from edge.central.reads import STAGE_AFTER, fold_visit, now_ms
-from edge.central.web.config import CentralWebConfig, Standard
+from edge.central.livereads import devices_now, new_events
+from edge.central.reads import now_ms
+from edge.central.web.center import center_view
+from edge.central.web.config import CentralWebConfig
+from edge.central.web.fold import FOLDED, SiteFold, assess
 
-MIN_MS = 60_000
-# Bounds on what a bad day can make the board hold and send: the finished visits that
-# overran, per site (the count is kept whole), and the visits listed on the country's
-# "over standard" screen (the open ones longest first, then the latest finished).
-FINISHED_KEPT = 50
+# Bounds on what the board sends: the visits listed on the country's "over standard"
+# screen (the open ones longest first, then the latest finished).
 LISTED_OPEN, LISTED_FINISHED = 300, 200
 # The day's served counts and ratings (the roll-up of every site) are re-read this often,
 # not at every refresh: a third of a refresh's time at national scale, for figures that
 # need not follow each event.
 DAILY_EVERY_MS = 5_000
-WINDOW_STATE = {"window.opened": "open", "window.resumed": "open", "window.closed": "closed",
-                "window.paused": "paused"}
-
-
-def assess(v: dict[str, Any], standards: dict[str, Standard], now: int) -> dict[str, Any] | None:
-    """How a visit stands against its standard: None when within it, else what overran
-    (the visit's whole time, and each stage over its own limit; when no stage is over its
-    own, the longest stage is the one named)."""
-    std = standards.get(v["origin"] or "") or Standard()
-    end = v["end_ms"] if v["end_ms"] is not None else now
-    elapsed = end - v["issued_ms"]
-    visit_over = bool(std.visit_sla_min) and elapsed > (std.visit_sla_min or 0) * MIN_MS
-    stages = []
-    blamed = []
-    for i, s in enumerate(v["stages"]):
-        took = (s["to_ms"] if s["to_ms"] is not None else end) - s["from_ms"]
-        sstd = standards.get(s["service"] or "") or Standard()
-        limit = sstd.max_wait_min if s["stage"] == "waiting" else \
-            sstd.max_service_min if s["stage"] in ("called", "serving") else None
-        over = bool(limit) and took > (limit or 0) * MIN_MS
-        if over:
-            blamed.append(i)
-        stages.append({**s, "took_s": max(0, took // 1000), "limit_min": limit, "over": over})
-    if not visit_over and not blamed:
-        return None
-    if not blamed and stages:
-        blamed = [max(range(len(stages)), key=lambda i: stages[i]["took_s"])]
-    for i in blamed:
-        stages[i]["over"] = True
-    return {"ticket": v["ticket"], "device": v["device"], "service": v["service"],
-            "origin": v["origin"], "issued_ms": v["issued_ms"], "end_ms": v["end_ms"],
-            "outcome": v["outcome"] or "open", "elapsed_s": max(0, elapsed // 1000),
-            "limit_min": std.visit_sla_min, "visit_over": visit_over, "stages": stages,
-            "overran": [stages[i]["stage"] for i in blamed]}
-
-
-class SiteFold:
-    """One center's day so far: its open (and overrun) visits and its windows."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-        self.cursors: dict[str, int] = {}       # stream key -> last seq folded
-        self.visits: dict[tuple[str, Any], dict[str, Any]] = {}
-        self.windows: dict[tuple[str, int], str] = {}   # (device, window) -> state
-        self.operators: dict[tuple[str, int], str] = {}  # (device, window) -> last operator
-        self.finished_late: deque[dict[str, Any]] = deque(maxlen=FINISHED_KEPT)
-        self.overran = 0        # finished visits that overran today
-
-    def fold(self, events: list[dict[str, Any]], standards: dict[str, Standard],
-             now: int) -> None:
-        touched = set()
-        for e in events:
-            t = e["type"]
-            data = e["data"] if isinstance(e["data"], dict) else {}
-            device = e["stream"].split("~", 1)[0]
-            if t in WINDOW_STATE and isinstance(data.get("window"), int):
-                self.windows[(device, data["window"])] = WINDOW_STATE[t]
-            if isinstance(data.get("operator"), str) and isinstance(data.get("window"), int):
-                self.operators[(device, data["window"])] = data["operator"]
-            if t in STAGE_AFTER:
-                fold_visit(self.visits, e)
-                touched.add((e["stream"], data.get("ticket_id")))
-        for key in touched:
-            v = self.visits.get(key)
-            if v is None or v["outcome"] is None:
-                continue
-            # Finished: within the standard it is nothing to show any more; over it, its
-            # assessment is final, kept (the latest FINISHED_KEPT per site) and counted.
-            late = assess(v, standards, now)
-            del self.visits[key]
-            if late is not None:
-                self.overran += 1
-                self.finished_late.append(late)
+# A fold this large (a day read at start, a backlog) is frozen out of the cyclic GC.
+FREEZE_AFTER = 100_000
 
 
 class Board:
@@ -115,10 +45,12 @@ class Board:
         self.clock_ms = clock_ms
         self.zone = ZoneInfo(timezone)
         self.sites: dict[str, SiteFold] = {}
+        self.devices: dict[str, list[dict[str, Any]]] = {}   # per site, at the last refresh
         self._lock = threading.Lock()   # one refresh at a time (the folds are not shared)
         self.last: dict[str, Any] = {"sites": [], "overdue": []}
         self._daily: tuple[date | None, dict[str, Any]] = (None, {})
         self._daily_ms = 0
+        self._finished: list[dict[str, Any]] = []    # the country's latest overrun visits
 
     def late_of(self, site: str) -> list[dict[str, Any]]:
         """One site's visits over their standard: open ones longest first, then finished."""
@@ -126,11 +58,31 @@ class Board:
             fold = self.sites.get(site)
             if fold is None:
                 return []
-            now = self.clock_ms()
-            still = [a for v in fold.visits.values()
-                     if (a := assess(v, self.cfg.standards, now)) is not None]
-            return sorted(still, key=lambda v: -v["elapsed_s"]) + [
-                {**a, "site": site} for a in reversed(fold.finished_late)]
+            return self._late_of(site, fold, self.clock_ms())
+
+    def _late_of(self, site: str, fold: SiteFold, now: int) -> list[dict[str, Any]]:
+        still = [a for v in fold.overdue_visits(now)
+                 if (a := assess(v, self.cfg.standards, now)) is not None]
+        return sorted(still, key=lambda v: -v["elapsed_s"]) + [
+            {**a, "site": site} for a in reversed(fold.finished_late)]
+
+    def center(self, site: str, day: date | None = None) -> dict[str, Any]:
+        """One center's screen: today's from the fold (as of the last refresh), another
+        day's read from the store; with its country row and its visits over standard."""
+        now = self.clock_ms()
+        day = day or self.today(now)
+        with self._lock:
+            fold = self.sites.get(site)
+            if fold is not None and fold.day == day:
+                view = fold.figures.view(site, day, now, self.devices.get(site, []))
+                view["overdue"] = self._late_of(site, fold, now)
+            else:
+                view = None
+        if view is None:
+            view = center_view(self.store, site, day, now, self.zone)
+            view["overdue"] = self.late_of(site)
+        view["row"] = next((r for r in self.last["sites"] if r["site"] == site), None)
+        return view
 
     def today(self, now: int) -> date:
         return datetime.fromtimestamp(now / 1000, self.zone).date()
@@ -151,36 +103,68 @@ class Board:
                 by_site.setdefault(d["site"], []).append(d)
             for site in set(self.cfg.sites) - set(by_site):
                 by_site[site] = []       # listed but never heard of: shown, and silent
-            rows, overdue = [], []
+            self.devices = by_site
+            self._fold(by_site, day, now)
+            rows, still = [], []
             for site in sorted(by_site):
-                fold = self._fold(site, day, by_site[site], now)
-                row, late = self._row(site, by_site[site], fold, daily.get(site), now)
+                fold = self.sites[site]
+                row = self._row(site, by_site[site], fold, daily.get(site), now)
                 rows.append(row)
-                overdue += late
-            still = [v for v in overdue if v["outcome"] == "open"]
-            ended = [v for v in overdue if v["outcome"] != "open"]
-            listed = heapq.nlargest(LISTED_OPEN, still, key=lambda v: v["elapsed_s"]) + \
-                heapq.nlargest(LISTED_FINISHED, ended, key=lambda v: v["end_ms"] or 0)
+                if row["overdue_now"]:
+                    still += [(site, v) for v in fold.overdue_visits(now)]
+            # Only the visits listed are assessed: the open ones longest first.
+            listed = []
+            for site, v in heapq.nlargest(LISTED_OPEN, still,
+                                          key=lambda sv: max(0, now - sv[1]["issued_ms"])
+                                          // 1000):
+                a = assess(v, self.cfg.standards, now)
+                if a is not None:
+                    listed.append({**a, "site": site})
             self.last = {"now_ms": now, "day": day.isoformat(), "sites": rows,
-                         "overdue": listed, "overdue_open": len(still),
+                         "overdue": listed + self._latest_finished(sorted(by_site)),
+                         "overdue_open": len(still),
                          "overran_today": sum(r["overran_today"] for r in rows)}
             return self.last
 
-    def _fold(self, site: str, day: date, devices: list[dict[str, Any]], now: int) -> SiteFold:
-        fold = self.sites.get(site)
-        if fold is None or fold.day != day:
-            fold = self.sites[site] = SiteFold(day)
-        for d in devices:
-            for stream, upto in d["streams"].items():
-                after = fold.cursors.get(stream, 0)
-                if upto > after:
-                    fold.fold(stream_events(self.store, site, stream, day, after, upto),
-                              self.cfg.standards, now)
-                    fold.cursors[stream] = upto
-        return fold
+    def _fold(self, by_site: dict[str, list[dict[str, Any]]], day: date, now: int) -> None:
+        """Fold every stream's events committed since the last refresh (one query)."""
+        ranges = []
+        for site, devices in by_site.items():
+            fold = self.sites.get(site)
+            if fold is None or fold.day != day:
+                fold = self.sites[site] = SiteFold(day, self.zone)
+            for d in devices:
+                for stream, upto in d["streams"].items():
+                    after = fold.cursors.get(stream, 0)
+                    if upto > after:
+                        ranges.append((site, stream, after, upto))
+        folded = 0
+        for site, events in new_events(self.store, day, ranges, FOLDED):
+            self.sites[site].fold(events, self.cfg.standards, now)
+            folded += len(events)
+        for site, stream, _, upto in ranges:
+            self.sites[site].cursors[stream] = upto
+        if folded >= FREEZE_AFTER:
+            # The day just folded lives as long as the process: take it out of the cyclic
+            # collector's full passes, which otherwise walk it (~0.2 s at national scale)
+            # in the middle of a later refresh. Collected first, so no garbage is kept.
+            gc.collect()
+            gc.freeze()
+
+    def _latest_finished(self, sites: list[str]) -> list[dict[str, Any]]:
+        """The country's latest finished visits that overran (remade only when a site's
+        changed)."""
+        folds = [(s, self.sites[s]) for s in sites]
+        if any(f.late_changed for _, f in folds):
+            ended = [{**a, "site": s} for s, f in folds for a in f.finished_late]
+            self._finished = heapq.nlargest(LISTED_FINISHED, ended,
+                                            key=lambda v: v["end_ms"] or 0)
+            for _, f in folds:
+                f.late_changed = False
+        return self._finished
 
     def _row(self, site: str, devices: list[dict[str, Any]], fold: SiteFold,
-             day: dict[str, Any] | None, now: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+             day: dict[str, Any] | None, now: int) -> dict[str, Any]:
         meta = self.cfg.sites.get(site)
         silent_ms = self.cfg.web.silent_after_s * 1000
         known = [d for d in devices if d["online"] is not None]
@@ -200,30 +184,22 @@ class Board:
             if isinstance(q.get("windows"), list):
                 windows_h = (windows_h or 0) + sum(
                     1 for w in q["windows"] if isinstance(w, dict) and w.get("state") == "open")
-        waiting_visits = [v for v in fold.visits.values() if v["outcome"] is None
-                          and v["stages"] and v["stages"][-1]["stage"] == "waiting"]
-        longest = max((now - v["stages"][-1]["from_ms"] for v in waiting_visits), default=None)
-        late = [a for v in fold.visits.values()
-                if (a := assess(v, self.cfg.standards, now)) is not None]
-        open_late = len(late)
-        late += fold.finished_late
-        for a in late:
-            a["site"] = site
+        longest = now - fold.waiting_since if fold.waiting_since is not None else None
+        open_late = fold.overdue_now(now)
         silent = not devices or online == 0 or heard is None or heard < now - silent_ms
         problems = [p for p, on in (("offline", bool(known) and online < len(known)),
                                     ("silent", silent), ("alarms", bool(alarms)),
                                     ("overdue", open_late > 0)) if on]
-        return ({
+        return {
             "site": site, "name": meta.name if meta and meta.name else site,
             "region": meta.region if meta else "",
             "devices": len(known), "online": online, "silent": silent,
             "heard_ms": heard,
-            "waiting": waiting_h if waiting_h is not None else len(waiting_visits),
-            "windows_open": windows_h if windows_h is not None else
-            sum(1 for s in fold.windows.values() if s == "open"),
+            "waiting": waiting_h if waiting_h is not None else fold.waiting,
+            "windows_open": windows_h if windows_h is not None else fold.windows_open,
             "longest_wait_s": longest // 1000 if longest is not None else None,
             "overdue_now": open_late, "overran_today": fold.overran,
             "served": day["served"] if day else 0,
             "rating_avg": day["rating_avg"] if day else None,
             "alarms": sorted(set(alarms)), "problems": problems,
-        }, late)
+        }

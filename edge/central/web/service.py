@@ -27,6 +27,7 @@ from edge.web.sessions import SessionStore
 from edge.worker import Worker
 
 logger = logging.getLogger(__name__)
+REST_MIN_S, REST_MAX_S = 0.02, 0.1
 
 
 class CentralWeb:
@@ -52,6 +53,7 @@ class CentralWeb:
                              limits=Limits(max_connections=cfg.web.max_clients + 16))
         self.worker = Worker("kezek-central-board", self._loop)
         self.refreshes = 0
+        self._overdue_at = -float("inf")   # when the overdue stream was last encoded
 
     def on_stored(self, site: str, device: str, result: Any) -> None:
         """Central's listener (a storing thread): only wake the refresher."""
@@ -80,9 +82,15 @@ class CentralWeb:
     def publish_now(self) -> None:
         state = self.board.refresh()
         # Two streams: the country's rows (every screen), and the visits over their
-        # standard with their stages (only the screen that lists them: the larger one).
+        # standard with their stages (only the screen that lists them: the larger one,
+        # ~10 ms to encode at national scale, so encoded for no one only every refresh_s).
         country = {k: v for k, v in state.items() if k != "overdue"}
-        for live, value in ((self.live, country), (self.overdue_live, state)):
+        streams = [(self.live, country)]
+        now = time.monotonic()
+        if self.overdue_live.clients or now - self._overdue_at >= self.cfg.web.refresh_s:
+            streams.append((self.overdue_live, state))
+            self._overdue_at = now
+        for live, value in streams:
             body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
             if body != live.current()[1]:
                 live.publish(body)
@@ -97,9 +105,10 @@ class CentralWeb:
             except Exception as e:  # the store away for a while: the screens say stale
                 self.worker.failed(e, "central-web: cannot read the store")
             # Woken by every stored batch, it still rests twice as long as a refresh took
-            # (at most a third of a core), and at least 50 ms, before the next.
+            # (at most a third of a core), at least REST_MIN_S and at most REST_MAX_S (a
+            # slow refresh, e.g. a backlog arriving, must not hold back the next change).
             took = time.monotonic() - started
-            pause = min(self.cfg.web.refresh_s, max(0.05, 2 * took))
+            pause = min(self.cfg.web.refresh_s, REST_MAX_S, max(REST_MIN_S, 2 * took))
             if self.worker.sleep(pause) or self.worker.wait(self.cfg.web.refresh_s - pause):
                 return
 
