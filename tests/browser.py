@@ -22,6 +22,11 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# DevTools' errors for an evaluation the page's navigation cut short.
+NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed",
+              "Cannot find context with specified id")
+
+
 class Chromium:
     """Headless Chromium driven over the DevTools protocol (one page)."""
 
@@ -77,7 +82,17 @@ class Chromium:
     def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         # While a page loads `document.body` may be null: that counts as "not yet".
         guarded = f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }})()"
-        return wait_until(lambda: self.eval(guarded), timeout, expression)
+
+        def poll() -> Any:
+            try:
+                return self.eval(guarded)
+            except AssertionError as e:
+                # A page that navigates (a sign-in's redirect, a link clicked) between two
+                # polls drops the evaluation with a protocol error: not yet, ask again.
+                if any(m in str(e) for m in NAVIGATING):
+                    return False
+                raise
+        return wait_until(poll, timeout, expression)
 
     def screenshot(self) -> bytes:
         import base64
