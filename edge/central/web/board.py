@@ -39,8 +39,10 @@ FREEZE_AFTER = 100_000
 
 class Board:
     def __init__(self, store: Any, cfg: CentralWebConfig, *,
-                 clock_ms: Callable[[], int] = now_ms, timezone: str = "Asia/Almaty") -> None:
+                 clock_ms: Callable[[], int] = now_ms, timezone: str = "Asia/Almaty",
+                 loading_after: int = FREEZE_AFTER) -> None:
         self.store = store
+        self.loading_after = loading_after   # events to fold that make a refresh "loading"
         self.cfg = cfg
         self.clock_ms = clock_ms
         self.zone = ZoneInfo(timezone)
@@ -87,8 +89,16 @@ class Board:
     def today(self, now: int) -> date:
         return datetime.fromtimestamp(now / 1000, self.zone).date()
 
-    def refresh(self) -> dict[str, Any]:
-        """Read what changed and return the country: {"now_ms", "day", "sites", "overdue"}."""
+    def refresh(self, early: Callable[[dict[str, Any]], None] | None = None
+                ) -> dict[str, Any]:
+        """Read what changed and return the country: {"now_ms", "day", "sites", "overdue"}.
+
+        When the events to fold are many (the day read when a web process starts, a large
+        backlog: tens of seconds at national scale), `early` is given the country first
+        with `"loading": true`: every center's row from its birth, will and health, the
+        figures the fold gives (longest wait, over standard) not yet there, so the wall
+        screen shows the centers at once instead of nothing.
+        """
         with self._lock:
             now = self.clock_ms()
             day = self.today(now)
@@ -104,30 +114,39 @@ class Board:
             for site in set(self.cfg.sites) - set(by_site):
                 by_site[site] = []       # listed but never heard of: shown, and silent
             self.devices = by_site
-            self._fold(by_site, day, now)
-            rows, still = [], []
-            for site in sorted(by_site):
-                fold = self.sites[site]
-                row = self._row(site, by_site[site], fold, daily.get(site), now)
-                rows.append(row)
-                if row["overdue_now"]:
-                    still += [(site, v) for v in fold.overdue_visits(now)]
-            # Only the visits listed are assessed: the open ones longest first.
-            listed = []
-            for site, v in heapq.nlargest(LISTED_OPEN, still,
-                                          key=lambda sv: max(0, now - sv[1]["issued_ms"])
-                                          // 1000):
-                a = assess(v, self.cfg.standards, now)
-                if a is not None:
-                    listed.append({**a, "site": site})
-            self.last = {"now_ms": now, "day": day.isoformat(), "sites": rows,
-                         "overdue": listed + self._latest_finished(sorted(by_site)),
-                         "overdue_open": len(still),
-                         "overran_today": sum(r["overran_today"] for r in rows)}
+            ranges = self._ranges(by_site, day)
+            if early is not None and sum(u - a for _, _, a, u in ranges) >= self.loading_after:
+                early({**self._country(by_site, daily, day, now), "loading": True})
+            self._fold(ranges, day, now)
+            self.last = self._country(by_site, daily, day, now)
             return self.last
 
-    def _fold(self, by_site: dict[str, list[dict[str, Any]]], day: date, now: int) -> None:
-        """Fold every stream's events committed since the last refresh (one query)."""
+    def _country(self, by_site: dict[str, list[dict[str, Any]]], daily: dict[str, Any],
+                 day: date, now: int) -> dict[str, Any]:
+        rows, still = [], []
+        for site in sorted(by_site):
+            fold = self.sites[site]
+            row = self._row(site, by_site[site], fold, daily.get(site), now)
+            rows.append(row)
+            if row["overdue_now"]:
+                still += [(site, v) for v in fold.overdue_visits(now)]
+        # Only the visits listed are assessed: the open ones longest first.
+        listed = []
+        for site, v in heapq.nlargest(LISTED_OPEN, still,
+                                      key=lambda sv: max(0, now - sv[1]["issued_ms"])
+                                      // 1000):
+            a = assess(v, self.cfg.standards, now)
+            if a is not None:
+                listed.append({**a, "site": site})
+        return {"now_ms": now, "day": day.isoformat(), "sites": rows,
+                "overdue": listed + self._latest_finished(sorted(by_site)),
+                "overdue_open": len(still),
+                "overran_today": sum(r["overran_today"] for r in rows)}
+
+    def _ranges(self, by_site: dict[str, list[dict[str, Any]]], day: date
+                ) -> list[tuple[str, str, int, int]]:
+        """(site, stream, after, upto) of every stream with events committed since the last
+        refresh; a site new today gets an empty fold."""
         ranges = []
         for site, devices in by_site.items():
             fold = self.sites.get(site)
@@ -138,6 +157,10 @@ class Board:
                     after = fold.cursors.get(stream, 0)
                     if upto > after:
                         ranges.append((site, stream, after, upto))
+        return ranges
+
+    def _fold(self, ranges: list[tuple[str, str, int, int]], day: date, now: int) -> None:
+        """Fold every stream's events committed since the last refresh (one query)."""
         folded = 0
         for site, events in new_events(self.store, day, ranges, FOLDED):
             self.sites[site].fold(events, self.cfg.standards, now)

@@ -80,21 +80,26 @@ class CentralWeb:
         return self.web.url
 
     def publish_now(self) -> None:
-        state = self.board.refresh()
+        self._publish(self.board.refresh(early=self._publish))
+        self.refreshes += 1
+
+    def _publish(self, state: dict[str, Any]) -> None:
         # Two streams: the country's rows (every screen), and the visits over their
         # standard with their stages (only the screen that lists them: the larger one,
         # ~10 ms to encode at national scale, so encoded for no one only every refresh_s).
         country = {k: v for k, v in state.items() if k != "overdue"}
         streams = [(self.live, country)]
         now = time.monotonic()
-        if self.overdue_live.clients or now - self._overdue_at >= self.cfg.web.refresh_s:
+        loading = bool(state.get("loading"))
+        if loading or self.overdue_live.clients or \
+                now - self._overdue_at >= self.cfg.web.refresh_s:
             streams.append((self.overdue_live, state))
-            self._overdue_at = now
+            if not loading:   # the whole state follows at once: encoded then, whoever listens
+                self._overdue_at = now
         for live, value in streams:
             body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
             if body != live.current()[1]:
                 live.publish(body)
-        self.refreshes += 1
 
     def _loop(self) -> None:
         while True:

@@ -237,3 +237,32 @@ def test_a_figure_no_clock_can_measure_still_counts() -> None:
     assert view["per_service"]["docs"]["calls"] == 3
     assert view["per_service"]["docs"]["wait_p50_s"] == 60
     assert view["waits_by_hour"][0]["calls"] == 3
+
+
+def test_a_long_first_read_shows_the_centers_first(store: EventStore, tmp_path: Path) -> None:
+    """Risk: a web process that starts folds the day for tens of seconds at national scale
+    with the wall screen empty (no center, not even which are online)."""
+    edge, other = Edge(store, "ast-01"), Edge(store, "alm-02")
+    edge.send(("09:00", "ticket.issued", ticket(1, "exam")),
+              ("09:02", "ticket.issued", ticket(2, "exam")))
+    other.send(("09:05", "ticket.issued", ticket(1, "docs")))
+    store.put_state("ast-01", "edge-1", True, at("09:00"))
+    clock = [at("09:40")]
+    cfg = CentralWebConfig.model_validate({
+        "web": {"port": 0, "sessions": str(tmp_path / "s.db")}, "standards": STANDARDS})
+    b = Board(store, cfg, clock_ms=lambda: clock[0], loading_after=3)
+    early: list[dict[str, Any]] = []
+    state = b.refresh(early=early.append)
+    assert len(early) == 1 and early[0]["loading"] is True
+    rows = {r["site"]: r for r in early[0]["sites"]}
+    assert set(rows) == {"ast-01", "alm-02"} and rows["ast-01"]["online"] == 1
+    assert rows["ast-01"]["longest_wait_s"] is None and rows["ast-01"]["overdue_now"] == 0
+    # Then the day folded: the figures the fold gives, and no loading mark.
+    assert "loading" not in state
+    done = {r["site"]: r for r in state["sites"]}
+    assert (done["ast-01"]["longest_wait_s"], done["ast-01"]["overdue_now"]) == (2400, 2)
+    # A refresh with less to fold than that is not announced as loading.
+    edge.send(("09:41", "ticket.issued", ticket(3, "exam")))
+    clock[0] = at("09:42")
+    b.refresh(early=early.append)
+    assert len(early) == 1

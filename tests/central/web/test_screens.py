@@ -6,6 +6,7 @@ operators (unknown when events name none), waits and alarms."""
 
 from __future__ import annotations
 
+import json
 import queue
 import random
 import threading
@@ -219,4 +220,27 @@ def test_an_overdue_specialized_visit_shows_its_stages(store: EventStore,
     finally:
         if b is not None:
             b.close()
+        web.stop()
+
+
+def test_the_country_says_while_the_day_is_still_loading(store: EventStore,
+                                                          tmp_path: Path) -> None:
+    """Risk: during a long first read the screens show centers without waits as if that
+    were the day's truth, and nothing says the figures are still coming."""
+    web = start_web(store, tmp_path)
+    b = browser_signed_in(web, tmp_path)
+    try:
+        web.worker.stop(10)     # the board refreshes when the test says, not on its own
+        loading = {"now_ms": 1, "day": "2026-12-02", "loading": True, "overdue": [],
+                   "overdue_open": 0, "overran_today": 0, "sites": []}
+        web.live.publish(json.dumps(loading).encode())
+        b.wait_for("document.getElementById('loading') !== null && "
+                   "document.getElementById('loading').textContent.includes('Loading')")
+        b.eval("document.querySelector('[data-lang=ru]').click()")
+        b.wait_for("document.getElementById('loading').textContent.includes('Загружаются')")
+        web.publish_now()       # the day folded: the whole state, no notice
+        b.wait_for("document.getElementById('loading') === null && "
+                   "document.getElementById('country') !== null")
+    finally:
+        b.close()
         web.stop()

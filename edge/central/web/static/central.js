@@ -19,7 +19,8 @@ const T = {
     overran: "асқан кезең", day: "Күн", csv: "CSV жүктеу", byhour: "Күн бойы күту (орташа, мин)",
     issued: "Берілді", noshow: "Келмеді", waitavg: "Орт. күту", serviceavg: "Орт. қызмет",
     nothing: "Нормадан асқан келушілер жоқ", w_open: "ашық", w_closed: "жабық", w_paused: "үзіліс",
-    min: "мин", heard: "Соңғы хабар", accounts: "Есептік жазбалар"},
+    min: "мин", heard: "Соңғы хабар", accounts: "Есептік жазбалар",
+    loading: "Бүгінгі күннің деректері жүктелуде: күту уақыты мен нормадан асқан келушілер жақында шығады"},
   ru: {title: "Ситуационный центр", country: "Страна", overdue: "Сверх нормы", reports: "Отчёты",
     logout: "Выйти", connecting: "подключение…", live: "в эфире", stale: "нет связи",
     center: "ЦОН", region: "Регион", status: "Состояние", waiting: "Ожидают", windows: "Окон открыто",
@@ -37,7 +38,8 @@ const T = {
     overran: "превысивший этап", day: "День", csv: "Скачать CSV", byhour: "Ожидание в течение дня (среднее, мин)",
     issued: "Выдано", noshow: "Неявки", waitavg: "Ср. ожидание", serviceavg: "Ср. обслуживание",
     nothing: "Визитов сверх нормы нет", w_open: "открыто", w_closed: "закрыто", w_paused: "перерыв",
-    min: "мин", heard: "Последняя связь", accounts: "Учётные записи"},
+    min: "мин", heard: "Последняя связь", accounts: "Учётные записи",
+    loading: "Загружаются данные дня: ожидание и визиты сверх нормы появятся вскоре"},
   en: {title: "Situational Center", country: "Country", overdue: "Over standard", reports: "Reports",
     logout: "Sign out", connecting: "connecting…", live: "live", stale: "no link",
     center: "Center", region: "Region", status: "Status", waiting: "Waiting", windows: "Windows open",
@@ -55,7 +57,8 @@ const T = {
     overran: "overran stage", day: "Day", csv: "Download CSV", byhour: "Waits through the day (average, min)",
     issued: "Issued", noshow: "No-shows", waitavg: "Avg wait", serviceavg: "Avg service",
     nothing: "No visit is over its standard", w_open: "open", w_closed: "closed", w_paused: "paused",
-    min: "min", heard: "Last heard", accounts: "Accounts"},
+    min: "min", heard: "Last heard", accounts: "Accounts",
+    loading: "Loading today's figures: waits and visits over their standard appear shortly"},
 };
 let me = {lang: "kk", csrf: ""};
 // The web config's names ([services.<id>] in kk/ru/en, [sites.<id>]); else the id.
@@ -134,6 +137,7 @@ function country(state) {
     onclick: () => { view.sort = key; country(last); }}, label);
   const silent = state.sites.filter((s) => s.silent).length;
   main.replaceChildren(
+    state.loading ? h("p", {id: "loading", class: "loading"}, t("loading")) : "",
     h("section", {class: "tiles"},
       h("div", {class: "tile"}, h("b", {}, state.sites.length), t("center")),
       h("div", {class: "tile" + (silent ? " bad" : "")}, h("b", {id: "silent-count"}, silent), t("silent")),
@@ -171,7 +175,8 @@ function visitCard(v, withSite) {
       s.limit_min ? ` / ${s.limit_min} ${t("min")}` : "", s.over ? ` ⚠ ${t("overran")}` : ""))));
 }
 function overdue(state) {
-  main.replaceChildren(h("h2", {}, t("overdue")), state.overdue.length
+  main.replaceChildren(h("h2", {}, t("overdue")), state.loading
+    ? h("p", {id: "loading", class: "loading"}, t("loading")) : state.overdue.length
     ? h("div", {id: "overdue", class: "visits"}, state.overdue.map((v) => visitCard(v, true)))
     : h("p", {id: "overdue"}, t("nothing")));
 }
