@@ -235,8 +235,11 @@ class Controller:
             for command, fut in group:   # the rare cases keep the one-at-a-time path
                 self._apply_running(command, fut)
             return
-        answers: list[tuple[Future[Applied], Applied | BaseException, bool]] = []
-        snapshot, rest = self._snapshot, group
+        # (future, command, reply, events) of each that took, or (future, error).
+        answers: list[tuple[Future[Applied], Command, Reply, list[StoredEvent]]
+                      | tuple[Future[Applied], BaseException]] = []
+        changed: list[bool] = []
+        rest = group
         try:
             self.store.begin()
             for i, (command, fut) in enumerate(group):
@@ -246,20 +249,19 @@ class Controller:
                 try:
                     outcome = self.engine.decide(command, reading)
                 except CommandError as e:
-                    answers.append((fut, e, False))
+                    answers.append((fut, e))
                     continue
                 except Exception as e:  # a bug must not kill the loop; the state is untouched
                     logger.exception("engine failed on %s", type(command).__name__)
                     answers.append((fut, KezekError(
-                        f"internal error on {type(command).__name__}: {e}"), False))
+                        f"internal error on {type(command).__name__}: {e}")))
                     continue
                 stored: list[StoredEvent] = []
                 if not outcome.is_empty:
                     stored = self.store.write(outcome, reading)
                     self.engine.apply(outcome)
-                    snapshot = self.engine.snapshot()
-                answers.append((fut, Applied(command, outcome.reply, stored, snapshot,
-                                             self._config), not outcome.is_empty))
+                answers.append((fut, command, outcome.reply, stored))
+                changed.append(not outcome.is_empty)
             else:
                 rest = []
             self.store.finish()
@@ -273,14 +275,21 @@ class Controller:
                 for _, fut in group:
                     fut.set_exception(KezekError(f"storage: {self.restart_needed}"))
             return
-        self._snapshot = snapshot
-        for fut, answer, changed in answers:
-            if isinstance(answer, BaseException):
-                fut.set_exception(answer)
+        # One snapshot for the group, after its last change: every answer and listener of
+        # the group sees the state they were committed in together (a printer's note and
+        # the next press: one view built, not two).
+        if any(changed):
+            self._snapshot = self.engine.snapshot()
+        took = iter(changed)
+        for answer in answers:
+            if len(answer) == 2:
+                answer[0].set_exception(answer[1])
                 continue
-            fut.set_result(answer)
-            if changed:
-                self._tell_listeners(answer)
+            fut, command, reply, stored = answer
+            applied = Applied(command, reply, stored, self._snapshot, self._config)
+            fut.set_result(applied)
+            if next(took):
+                self._tell_listeners(applied)
         for command, fut in rest:
             self._apply_running(command, fut)
 
