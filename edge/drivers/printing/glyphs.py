@@ -30,7 +30,7 @@ class Glyph:
     advance: float
     # The ink's size and PIL core image, read once: a changing row pastes a dozen pieces
     # per ticket, and Image.paste's checks and the size properties cost more than the
-    # paste itself (core paste: edge/drivers/printing/glyphs.py, row and _paste).
+    # paste itself (see _paste_all).
     w: int = field(init=False, default=0, compare=False)
     h: int = field(init=False, default=0, compare=False)
     core: Any = field(init=False, default=None, compare=False, repr=False)
