@@ -235,11 +235,11 @@ class Controller:
             for command, fut in group:   # the rare cases keep the one-at-a-time path
                 self._apply_running(command, fut)
             return
-        # (future, command, reply, events) of each that took, or (future, error).
-        answers: list[tuple[Future[Applied], Command, Reply, list[StoredEvent]]
+        # (future, command, reply, events, whether it changed anything) of each that took,
+        # or (future, error).
+        answers: list[tuple[Future[Applied], Command, Reply, list[StoredEvent], bool]
                       | tuple[Future[Applied], BaseException]] = []
-        changed: list[bool] = []
-        rest = group
+        any_changed, rest = False, group
         try:
             self.store.begin()
             for i, (command, fut) in enumerate(group):
@@ -257,11 +257,12 @@ class Controller:
                         f"internal error on {type(command).__name__}: {e}")))
                     continue
                 stored: list[StoredEvent] = []
-                if not outcome.is_empty:
+                changed = not outcome.is_empty
+                if changed:
                     stored = self.store.write(outcome, reading)
                     self.engine.apply(outcome)
-                answers.append((fut, command, outcome.reply, stored))
-                changed.append(not outcome.is_empty)
+                    any_changed = True
+                answers.append((fut, command, outcome.reply, stored, changed))
             else:
                 rest = []
             self.store.finish()
@@ -278,17 +279,16 @@ class Controller:
         # One snapshot for the group, after its last change: every answer and listener of
         # the group sees the state they were committed in together (a printer's note and
         # the next press: one view built, not two).
-        if any(changed):
+        if any_changed:
             self._snapshot = self.engine.snapshot()
-        took = iter(changed)
         for answer in answers:
             if len(answer) == 2:
                 answer[0].set_exception(answer[1])
                 continue
-            fut, command, reply, stored = answer
+            fut, command, reply, stored, changed = answer
             applied = Applied(command, reply, stored, self._snapshot, self._config)
             fut.set_result(applied)
-            if next(took):
+            if changed:
                 self._tell_listeners(applied)
         for command, fut in rest:
             self._apply_running(command, fut)
