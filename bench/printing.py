@@ -188,17 +188,20 @@ def _service_rate(dir_: Path, n: int, printing: bool) -> dict[str, float]:
 
 
 def service_rate(dir_: Path, n: int, rounds: int) -> dict[str, Any]:
-    """Printing off and on, alternately, `rounds` times each; medians compared."""
+    """Printing off and on, alternately, `rounds` times each; medians compared, and each
+    round's own on / off (the spread: the two share the machine's load only that closely)."""
     off, on = [], []
     for r in range(rounds):
         off.append(_service_rate(dir_ / f"off-{r}", n, False))
         on.append(_service_rate(dir_ / f"on-{r}", n, True))
     off_rate = statistics.median(x["done_per_s"] for x in off)
     on_rate = statistics.median(x["done_per_s"] for x in on)
+    per_round = [round(a["done_per_s"] / b["done_per_s"], 3) for a, b in zip(on, off)]
     return {"tickets": n, "rounds": rounds, "off_per_s": round(off_rate, 1),
             "on_printed_per_s": round(on_rate, 1),
             "on_issued_per_s": round(statistics.median(x["issued_per_s"] for x in on), 1),
-            "ratio": round(on_rate / off_rate, 3) if off_rate else 0.0}
+            "ratio": round(on_rate / off_rate, 3) if off_rate else 0.0,
+            "round_ratios": per_round}
 
 
 def run(dir_: Path, presses: int, tickets: int, rounds: int = 3) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def _settings(quick: bool) -> dict[str, Any]:
                 "paper_rounds": 1, "clicks": 20}
     return {"levels": [0, 1000, 5000], "samples": 1000, "presses": 200, "starts": 7,
             "visitors": 500, "drain_events": 20000, "paper_presses": 30, "paper_tickets": 400,
-            "paper_rounds": 3, "clicks": 200}
+            "paper_rounds": 7, "clicks": 200}
 
 
 def _drain(data_dir: Path, events: int) -> dict[str, Any]:

@@ -235,8 +235,11 @@ class Controller:
             for command, fut in group:   # the rare cases keep the one-at-a-time path
                 self._apply_running(command, fut)
             return
-        answers: list[tuple[Future[Applied], Applied | BaseException, bool]] = []
-        snapshot, rest = self._snapshot, group
+        # (future, command, reply, events, whether it changed anything) of each that took,
+        # or (future, error).
+        answers: list[tuple[Future[Applied], Command, Reply, list[StoredEvent], bool]
+                      | tuple[Future[Applied], BaseException]] = []
+        any_changed, rest = False, group
         try:
             self.store.begin()
             for i, (command, fut) in enumerate(group):
@@ -246,20 +249,20 @@ class Controller:
                 try:
                     outcome = self.engine.decide(command, reading)
                 except CommandError as e:
-                    answers.append((fut, e, False))
+                    answers.append((fut, e))
                     continue
                 except Exception as e:  # a bug must not kill the loop; the state is untouched
                     logger.exception("engine failed on %s", type(command).__name__)
                     answers.append((fut, KezekError(
-                        f"internal error on {type(command).__name__}: {e}"), False))
+                        f"internal error on {type(command).__name__}: {e}")))
                     continue
                 stored: list[StoredEvent] = []
-                if not outcome.is_empty:
+                changed = not outcome.is_empty
+                if changed:
                     stored = self.store.write(outcome, reading)
                     self.engine.apply(outcome)
-                    snapshot = self.engine.snapshot()
-                answers.append((fut, Applied(command, outcome.reply, stored, snapshot,
-                                             self._config), not outcome.is_empty))
+                    any_changed = True
+                answers.append((fut, command, outcome.reply, stored, changed))
             else:
                 rest = []
             self.store.finish()
@@ -273,14 +276,20 @@ class Controller:
                 for _, fut in group:
                     fut.set_exception(KezekError(f"storage: {self.restart_needed}"))
             return
-        self._snapshot = snapshot
-        for fut, answer, changed in answers:
-            if isinstance(answer, BaseException):
-                fut.set_exception(answer)
+        # One snapshot for the group, after its last change: every answer and listener of
+        # the group sees the state they were committed in together (a printer's note and
+        # the next press: one view built, not two).
+        if any_changed:
+            self._snapshot = self.engine.snapshot()
+        for answer in answers:
+            if len(answer) == 2:
+                answer[0].set_exception(answer[1])
                 continue
-            fut.set_result(answer)
+            fut, command, reply, stored, changed = answer
+            applied = Applied(command, reply, stored, self._snapshot, self._config)
+            fut.set_result(applied)
             if changed:
-                self._tell_listeners(answer)
+                self._tell_listeners(applied)
         for command, fut in rest:
             self._apply_running(command, fut)
 

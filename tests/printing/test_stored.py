@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import types
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from edge.drivers.printing import qr
 from edge.drivers.printing.content import TicketJob
 from edge.drivers.printing.fake import FakeTransport
 from edge.drivers.printing.render import render, ticket_preview
+from edge.drivers.printing.service import _render
 from edge.drivers.printing.simulator import PrinterModel
 from edge.drivers.printing.stored import (DELETE_ALL, KEY_LIST, GraphicsMemory, StoredImage,
                                           parse_key_list)
@@ -107,6 +109,26 @@ def test_stored_ticket_prints_the_preview_dot_for_dot(config_factory, raster_dec
     assert not sent.startswith(b"\x1b@")     # ESC @ would clear the printer's graphics
     assert sent.endswith(b"\x1bd\x06\x1dV\x00")   # python-escpos' feed and full cut
     assert len(sent) < len(r.whole) / 2
+
+
+def test_a_printer_that_keeps_no_graphics_is_rendered_whole_only(config_factory):
+    """Risk: the stored parts drawn for every ticket of a printer that cannot keep them
+    (CPU for nothing at a busy kiosk), or another ticket printed when they are left out."""
+    config = config_factory({"k": {"type": "fake", "paper_mm": 58}}, ticket=SMALL)
+    both = render(_job(), config, "k")
+    whole_only = render(_job(), config, "k", stored=False)
+    assert both.stored and whole_only.stored is None
+    assert whole_only.whole == both.whole
+    ctx = types.SimpleNamespace(config=config)
+    graphics = GraphicsMemory("k", enabled=True)
+    # Not asked yet, or keeping them: the parts are drawn; none, on this connection: whole.
+    assert _render(_job(), ctx=ctx, printer="k", graphics=graphics).stored
+    graphics.state = "unsupported"
+    assert _render(_job(), ctx=ctx, printer="k", graphics=graphics).stored is None
+    graphics.reset()   # another connection: asked again
+    assert _render(_job(), ctx=ctx, printer="k", graphics=graphics).stored
+    off = GraphicsMemory("k", enabled=False)
+    assert _render(_job(), ctx=ctx, printer="k", graphics=off).stored is None
 
 
 def test_stored_ticket_golden_bytes(config_factory, golden):

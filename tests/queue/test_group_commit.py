@@ -108,3 +108,29 @@ def test_a_lone_ticket_printed_with_no_company_is_committed_after_its_wait(held:
     done = held.controller.call(TicketPrinted(ticket_id=first.reply.ticket.id, ok=True),
                                 timeout=30)
     assert [e.type for e in done.events] == ["ticket.printed"]
+
+
+def test_a_printed_note_and_the_next_press_show_one_view_after_both(held: Held) -> None:
+    """Risk: the one view built per group misses one of its changes: a printed ticket
+    still listed as owed paper (the panel's "not printed"), or the new one not listed, on
+    what the answers, the listeners (hall, panel) and status read."""
+    first = held.controller.call(IssueTicket(service="docs", printer="kiosk"), timeout=30)
+    assert first.reply.ticket is not None
+    assert [u.ticket for u in first.snapshot.unprinted] == [first.reply.ticket.label]
+    seen: list[Applied] = []
+    held.controller.subscribe(seen.append)
+    held.controller.printed_waits_s = 60.0   # only the press ends the note's wait
+    before = held.store.commits
+    printed = held.controller.submit(TicketPrinted(ticket_id=first.reply.ticket.id, ok=True))
+    pressed = held.controller.submit(IssueTicket(service="docs", printer="kiosk"))
+    new, note = pressed.result(30), printed.result(30)
+    assert new.reply.ticket is not None
+    assert held.store.commits - before == 1
+    assert [a.command for a in seen] == [note.command, new.command]
+    for applied in (note, new, *seen):
+        view = applied.snapshot
+        assert [u.ticket for u in view.unprinted] == [new.reply.ticket.label]
+        assert view.unprinted_total == 1 and view.waiting["docs"] == 2
+        assert view is held.controller.snapshot
+    # The printed ticket is in the line (callable); the new one waits for its paper.
+    assert [t.label for t in held.engine.waiting_line("docs")] == [first.reply.ticket.label]

@@ -104,14 +104,19 @@ def _values(job: TicketJob, config: AppConfig, lang: str) -> dict[str, str]:
         marker = _in_language(markers.benefit, lang)
     date = time = ""
     if job.issued_at:
-        when = dt.datetime.fromisoformat(job.issued_at)
-        date = when.strftime(config.ticket.date_format)
-        time = when.strftime(config.ticket.time_format)
+        date, time = _when(job.issued_at, config.ticket.date_format, config.ticket.time_format)
     return {"center": center, "service": service_name, "ticket": job.ticket, "marker": marker,
             "date": date, "time": time,
             "ahead": "—" if job.ahead is None else str(job.ahead),
             "wait_min": "—" if job.wait_min is None else str(job.wait_min),
             "site": config.center.site, "number": str(job.number)}
+
+
+# The same second for each language of a ticket, and for the tickets of a busy second.
+@functools.lru_cache(maxsize=64)
+def _when(issued_at: str, date_format: str, time_format: str) -> tuple[str, str]:
+    when = dt.datetime.fromisoformat(issued_at)
+    return when.strftime(date_format), when.strftime(time_format)
 
 
 # A ticket's token as print-test, the preview and the QR size check use it: as long as a

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -28,6 +28,19 @@ class Glyph:
     dx: int                     # ink box relative to the pen position and the ascender line
     dy: int
     advance: float
+    # The ink's size and PIL core image, read once: a changing row pastes a dozen pieces
+    # per ticket, and Image.paste's checks and the size properties cost more than the
+    # paste itself (see _paste_all).
+    w: int = field(init=False, default=0, compare=False)
+    h: int = field(init=False, default=0, compare=False)
+    core: Any = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ink is not None:
+            self.ink.load()
+            object.__setattr__(self, "w", self.ink.width)
+            object.__setattr__(self, "h", self.ink.height)
+            object.__setattr__(self, "core", self.ink.im)
 
 
 class Face:
@@ -111,12 +124,11 @@ class Face:
         # Every piece is cropped to its ink, so their boxes together are the row's ink box:
         # one canvas of whole bytes, no search for the ink afterwards.
         left = min(x for _, x in pieces)
-        right = max(x + g.ink.width for g, x in pieces)  # type: ignore[union-attr]
+        right = max(x + g.w for g, x in pieces)
         top = min(g.dy for g, _ in pieces)
-        bottom = max(g.dy + g.ink.height for g, _ in pieces)  # type: ignore[union-attr]
+        bottom = max(g.dy + g.h for g, _ in pieces)
         canvas = Image.new("1", ((right - left + 7) // 8 * 8, bottom - top), 0)
-        for g, x in pieces:
-            canvas.paste(255, (x - left, g.dy - top), g.ink)
+        _paste_all(canvas, pieces, left, top)
         return (canvas, top), pen
 
 
@@ -124,14 +136,24 @@ def _paste(pieces: list[tuple[Glyph, int]], advance: float) -> Glyph:
     """Glyphs (or words) at their x offsets on one canvas cropped to the ink."""
     from PIL import Image
     left = min(x for _, x in pieces)
-    right = max(x + g.ink.width for g, x in pieces)  # type: ignore[union-attr]
+    right = max(x + g.w for g, x in pieces)
     top = min(g.dy for g, _ in pieces)
-    bottom = max(g.dy + g.ink.height for g, _ in pieces)  # type: ignore[union-attr]
+    bottom = max(g.dy + g.h for g, _ in pieces)
     canvas = Image.new("1", (right - left, bottom - top), 0)
-    for g, x in pieces:
-        canvas.paste(255, (x - left, g.dy - top), g.ink)
+    _paste_all(canvas, pieces, left, top)
     x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
     return Glyph(canvas.crop((x0, y0, x1, y1)), left + x0, top + y0, advance)
+
+
+def _paste_all(canvas: "Image.Image", pieces: list[tuple[Glyph, int]], left: int,
+               top: int) -> None:
+    """Ink of each piece onto a new canvas whose top-left is (left, top) in row space:
+    PIL's core paste, as Image.paste(255, box, mask) does after its checks (a fresh
+    canvas is writable; every piece's ink is loaded in Glyph)."""
+    core = canvas.im
+    for g, x in pieces:
+        x0, y0 = x - left, g.dy - top
+        core.paste(255, (x0, y0, x0 + g.w, y0 + g.h), g.core)
 
 
 @functools.lru_cache(maxsize=16)

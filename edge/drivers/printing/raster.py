@@ -116,10 +116,34 @@ class RasterTicket:
 
 def ink_command(ink: "Image.Image", *, scale: int = 1) -> bytes:
     """GS v 0 for an ink mask; scale 2 = printed at double width and height (mode 3)."""
-    wb = ink.width // 8
+    width, height = ink.size
+    wb = width // 8
     mode = 3 if scale == 2 else 0
-    return GS + b"v0" + bytes([mode, wb & 0xFF, wb >> 8, ink.height & 0xFF, ink.height >> 8]) \
-        + ink.tobytes()
+    return GS + b"v0" + bytes([mode, wb & 0xFF, wb >> 8, height & 0xFF, height >> 8]) \
+        + ink_bytes(ink)
+
+
+def ink_bytes(ink: "Image.Image") -> bytes:
+    """The mask's rows, 8 dots a byte, 1 = ink: what ink.tobytes() gives, by the raw
+    encoder directly. A ticket encodes its changing rows every time, and tobytes()'s own
+    set-up (encoder look-up, an import, a buffer size) cost more than the encoding."""
+    from PIL import Image
+    width, height = ink.size
+    ink.load()
+    encoder = Image.core.raw_encoder("1", "1")
+    try:
+        encoder.setimage(ink.im, (0, 0, width, height))
+        out = []
+        while True:
+            _, status, data = encoder.encode(max(65536, width * 4))
+            out.append(data)
+            if status:
+                break
+    finally:
+        encoder.cleanup()
+    if status < 0:
+        raise RuntimeError(f"encoder error {status} on a {width}x{height} ticket row")
+    return b"".join(out) if len(out) > 1 else out[0]
 
 
 def raster_command(img: "Image.Image", *, scale: int = 1) -> bytes:
@@ -258,19 +282,30 @@ def layout(blocks: list[Block], *, width: int, font: str, font_bold: str,
     bands: list[Band] = []
     y = 0
     for block in blocks:
-        key: Any = None
         if block.fixed:
-            key = (block, width, font, font_bold)
-            items, height = _fixed(*key)
-        elif block.kind == "qr":
-            items, height = _qr(block, width, qr_size)
+            band = _fixed_band((block, width, font, font_bold), y)
         else:
-            items, height = _changing(block, width, font, font_bold)
-        moved = tuple(Placed(p.ink, p.x, p.y + y, p.scale, p.align, p.command) for p in items)
-        bands.append(Band(y, y + height, key, moved))
-        placed.extend(moved)
-        y += height
+            if block.kind == "qr":
+                items, height = _qr(block, width, qr_size)
+            else:
+                items, height = _changing(block, width, font, font_bold)
+            band = Band(y, y + height, None, _moved(items, y))
+        bands.append(band)
+        placed.extend(band.placed)
+        y = band.y1
     return RasterTicket(width, y, tuple(placed), tuple(bands))
+
+
+def _moved(items: tuple[Placed, ...], y: int) -> tuple[Placed, ...]:
+    return tuple(Placed(p.ink, p.x, p.y + y, p.scale, p.align, p.command) for p in items)
+
+
+# A fixed block sits at the same height on every ticket of a service (the blocks above it
+# are the same ones), so its band is kept whole, placed, by block and height.
+@functools.lru_cache(maxsize=1024)
+def _fixed_band(key: tuple[Block, int, str, str], y: int) -> Band:
+    items, height = _fixed(*key)
+    return Band(y, y + height, key, _moved(items, y))
 
 
 def preview(ticket: RasterTicket, *, margin: int = 16) -> "Image.Image":

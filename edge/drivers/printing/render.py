@@ -51,9 +51,10 @@ def _tail(profile: str, cut: str) -> bytes:
     return bytes(p.output)
 
 
-def render(job: TicketJob, config: AppConfig, printer: str) -> Rendered:
+def render(job: TicketJob, config: AppConfig, printer: str, *, stored: bool = True) -> Rendered:
     """The ticket for `printer` under `config`; raises ValueError (unprintable text) or
-    FontMissing."""
+    FontMissing. `stored`: also in parts for the printer's memory (if its config says
+    stored_graphics = auto); False when the printer is known to keep none."""
     from edge.drivers.printing.stored import stored_parts
     pc = config.printers[printer]
     blocks = build_blocks(job, config, printer)
@@ -66,8 +67,8 @@ def render(job: TicketJob, config: AppConfig, printer: str) -> Rendered:
     ticket = raster.layout(blocks, width=pc.dots, font=str(pc.font), font_bold=str(pc.font_bold),
                            qr_size=config.ticket.qr_size)
     whole = raster.raster_bytes(ticket) + tail
-    stored = stored_parts(ticket) + (tail,) if pc.stored_graphics == "auto" else None
-    return Rendered(job.ticket, whole, stored)
+    parts = stored_parts(ticket) + (tail,) if stored and pc.stored_graphics == "auto" else None
+    return Rendered(job.ticket, whole, parts)
 
 
 def ticket_bytes(job: TicketJob, config: AppConfig, printer: str) -> bytes:

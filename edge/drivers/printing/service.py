@@ -47,7 +47,7 @@ def build(ctx: AppContext) -> list[Any]:
         graphics = GraphicsMemory(name, enabled=keeps_graphics(pc, transport.can_poll))
         worker = PrinterWorker(
             name, transport, ctx.controller,
-            render=functools.partial(_render, ctx=ctx, printer=name),
+            render=functools.partial(_render, ctx=ctx, printer=name, graphics=graphics),
             void_after_s=pc.void_after_s, retry_interval_s=pc.retry_interval_s,
             poll_interval_s=getattr(pc, "poll_interval_s", 5.0),
             wall_ms=lambda: ctx.clock.read().wall_ms, timezone=config.center.timezone,
@@ -71,8 +71,11 @@ def keeps_graphics(pc: Any, can_poll: bool) -> bool:
         return False   # an unknown profile is a config problem reported elsewhere
 
 
-def _render(job: Any, *, ctx: AppContext, printer: str) -> Any:
+def _render(job: Any, *, ctx: AppContext, printer: str, graphics: Any) -> Any:
     # The configuration is read for every ticket, never kept here: the render caches are
     # keyed by content, so a renamed service prints its new name on the next ticket.
     from edge.drivers.printing.render import render
-    return render(job, ctx.config, printer)
+    # The ticket in stored parts only where they may be sent: a printer that keeps no
+    # graphics (off, no back channel, no answer on this connection) gets it whole.
+    return render(job, ctx.config, printer,
+                  stored=graphics.state not in ("off", "unsupported"))
