@@ -60,3 +60,11 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
     if not rows:
         lines.append("(no site has reported yet)")
     return "\n".join(lines)
+
+
+def why_not_opened(e: Exception) -> str:
+    """Why a store could not be opened, in one line for a person (a missing driver says
+    what to install; anything else, its kind and message)."""
+    if isinstance(e, MissingDriver):
+        return str(e)
+    return f"{type(e).__name__}: {e}".strip()

@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     from edge.central.server import Central
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from edge.central.store import describe
+    from edge.central.store import describe, why_not_opened
     if args.turn_near_ahead < 0:
         print(f"kezek central: --turn-near-ahead must be 0 or more, not {args.turn_near_ahead}",
               file=sys.stderr)
@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         central.start()
     except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
               file=sys.stderr)
         central.stop()
         return 1
@@ -224,23 +224,16 @@ def _cmd(args: argparse.Namespace) -> int:
     return _one_shot(args, send)
 
 
-def _why(e: Exception) -> str:
-    from edge.central.store import MissingDriver
-    if isinstance(e, MissingDriver):
-        return str(e)
-    return f"{type(e).__name__}: {e}".strip()
-
-
 def _open(args: argparse.Namespace) -> Any:
     """The store named by --db, or None after saying why not."""
-    from edge.central.store import describe, is_postgres_url, open_store
+    from edge.central.store import describe, is_postgres_url, open_store, why_not_opened
     if not is_postgres_url(args.db) and not Path(args.db).exists():
         print(f"kezek central: {args.db}: no such database", file=sys.stderr)
         return None
     try:
         return open_store(args.db, pool_size=1)
     except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
               file=sys.stderr)
         return None
 
@@ -258,11 +251,11 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from edge.central.store import describe, is_postgres_url, open_store
+    from edge.central.store import describe, is_postgres_url, open_store, why_not_opened
     try:
         store = open_store(args.db, pool_size=1)
     except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
               file=sys.stderr)
         return 1
     try:

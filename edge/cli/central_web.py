@@ -82,12 +82,11 @@ def register_web(csub: Any, db_arg: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from edge.central.store import describe, open_store
-    from edge.cli.central import _why
+    from edge.central.store import describe, open_store, why_not_opened
     try:
         return open_store(args.db, pool_size=2)
     except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {_why(e)}",
+        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
               file=sys.stderr)
         return None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import ImageChops
 
-from edge.drivers.printing import raster, textmode
+from edge.drivers.printing import fonts, raster, textmode
 from edge.drivers.printing.content import TicketJob, build_blocks
 from edge.drivers.printing.render import ticket_bytes, ticket_preview
 from tests.printing.conftest import TOKEN
@@ -102,7 +102,7 @@ def test_raster_ticket_goes_out_in_under_a_second_at_115200_baud(config_factory,
 
 def test_raster_missing_font_is_a_clear_error(config_factory, issued_data, tmp_path):
     config = config_factory({"k": {"type": "fake", "font": str(tmp_path / "nope.ttf")}})
-    with pytest.raises(raster.FontMissing, match="fonts-dejavu-core"):
+    with pytest.raises(fonts.FontMissing, match="fonts-dejavu-core"):
         ticket_bytes(TicketJob.from_event(issued_data(printer="k")), config, "k")
 
 

@@ -7,7 +7,7 @@ from edge.config import AppConfig
 
 def printing_problems(config: AppConfig) -> list[str]:
     """One line per problem, naming the key path and the fix; empty when all can print."""
-    from edge.drivers.printing import raster, textmode
+    from edge.drivers.printing import fonts, textmode
     from edge.drivers.printing.content import all_texts
 
     problems: list[str] = []
@@ -20,8 +20,8 @@ def printing_problems(config: AppConfig) -> list[str]:
             missing = False
             for attr in ("font", "font_bold"):
                 try:
-                    raster.load_font(str(getattr(pc, attr)), 24)
-                except raster.FontMissing as e:
+                    fonts.load_font(str(getattr(pc, attr)), 24)
+                except fonts.FontMissing as e:
                     problems.append(f"{key}.{attr}: {e}")
                     missing = True
             if missing:
@@ -32,8 +32,8 @@ def printing_problems(config: AppConfig) -> list[str]:
                 fix = ("KZ-1048 has Kazakh, Russian and Latin letters only; change the text or "
                        f"set {key}.mode = \"raster\"")
             else:
-                bad = sorted(set(raster.missing_glyphs(text, str(pc.font)))
-                             | set(raster.missing_glyphs(text, str(pc.font_bold))))
+                bad = sorted(set(fonts.missing_glyphs(text, str(pc.font)))
+                             | set(fonts.missing_glyphs(text, str(pc.font_bold))))
                 fix = f"the font has no glyph for it; change the text or {key}.font"
             if bad:
                 shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad)

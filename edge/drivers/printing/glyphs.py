@@ -47,7 +47,7 @@ class Face:
     """One font at one size: its glyphs, drawn on first use."""
 
     def __init__(self, path: str, px: int) -> None:
-        from edge.drivers.printing.raster import load_font
+        from edge.drivers.printing.fonts import load_font
         self.font = load_font(path, px)
         ascent, descent = self.font.getmetrics()
         self.row_height = ascent + descent
