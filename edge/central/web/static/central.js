@@ -99,7 +99,7 @@ function header() {
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const b of document.querySelectorAll("[data-lang]")) b.classList.toggle("on", b.dataset.lang === me.lang);
   document.documentElement.lang = me.lang;
-  document.getElementById("who").textContent = `${me.name || ""} (${me.role || ""})`;
+  document.getElementById("who").textContent = `${me.name || ""} (${me.role ? t("r_" + me.role) : ""})`;
   document.getElementById("nav-accounts").hidden = me.role !== "admin";
 }
 function setLink(ok) {
