@@ -13,17 +13,17 @@ group, and nobody hears of any of them before it is on the card (_apply_group).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Callable, cast
+from typing import Callable
 
 from edge.clock import Clock, ClockReading
+from edge.command_inbox import GROUP_MAX, PRINTED_WAITS_S, STOP, WAKE, CommandInbox
 from edge.config.model import AppConfig
 from edge.control import Applied, Listener
 from edge.errors import CommandError, KezekError
-from edge.queue.commands import Command, Reconfigure, RecordEvent, Tick, TicketPrinted
+from edge.queue.commands import Command, Reconfigure, RecordEvent, Tick
 from edge.queue.engine import QueueEngine, Reply
 from edge.queue.events import StoredEvent
 from edge.queue.snapshot import QueueSnapshot
@@ -31,7 +31,7 @@ from edge.storage.fault_state import StorageFault
 from edge.queue.tokens import with_token
 from edge.storage.store import QueueStore
 
-__all__ = ["Applied", "Controller", "Listener", "StorageFault"]
+__all__ = ["Applied", "Controller", "GROUP_MAX", "Listener", "PRINTED_WAITS_S", "StorageFault"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +42,6 @@ STORAGE_PROBE_S = 10.0
 # The database's files are compared with the ones opened at start this often (three stat
 # calls, see edge/storage/vanished.py): before the first command or tick after it is due.
 FILES_CHECK_S = 1.0
-
-
-# At most this many waiting commands share one commit: a bigger group makes its first
-# visitor wait for the others' decisions before hearing anything.
-GROUP_MAX = 32
-# A printer's TicketPrinted that comes alone waits this long for company (the next press
-# usually follows within milliseconds at a busy kiosk): one write to the card per ticket
-# instead of two. Nobody waits on its answer; the ticket is callable this much later.
-PRINTED_WAITS_S = 0.05
-
-_STOP = object()
-_WAKE = object()
 
 
 class Controller:
@@ -68,8 +56,7 @@ class Controller:
         # handed to listeners with every Applied. None: an engine-only run (benchmarks).
         self._config = config
         self._file_config = config
-        # SimpleQueue: its put() is reentrant, so a signal handler may wake the loop.
-        self._inbox: "queue.SimpleQueue[tuple[Command, Future[Applied]] | object]" = queue.SimpleQueue()
+        self._inbox = CommandInbox()
         self._listeners: list[Listener] = []
         self._tick_interval = tick_interval_s
         self._snapshot = engine.snapshot()
@@ -77,7 +64,6 @@ class Controller:
         self._stop = threading.Event()
         self.storage_fault: StorageFault | None = None
         self.storage_probe_s = STORAGE_PROBE_S
-        self.printed_waits_s = PRINTED_WAITS_S
         self._next_probe = 0.0
         self._next_files_check = 0.0
         # Set (with the reason) when the process must end and start again to go on saving:
@@ -92,7 +78,7 @@ class Controller:
         A command that issues a ticket gets its visitor-page token here (the engine is
         pure: the randomness comes with the command; edge/queue/tokens.py)."""
         fut: Future[Applied] = Future()
-        self._inbox.put((with_token(command), fut))
+        self._inbox.put(with_token(command), fut)
         return fut
 
     def call(self, command: Command, timeout: float = 10.0) -> Applied:
@@ -122,7 +108,16 @@ class Controller:
 
     def wake(self) -> None:
         """Make the loop run its heartbeat now (a stop was asked; don't wait for the tick)."""
-        self._inbox.put(_WAKE)
+        self._inbox.wake()
+
+    @property
+    def printed_waits_s(self) -> float:
+        """How long a lone printer's note waits for company (command_inbox.py)."""
+        return self._inbox.printed_waits_s
+
+    @printed_waits_s.setter
+    def printed_waits_s(self, seconds: float) -> None:
+        self._inbox.printed_waits_s = seconds
 
     def subscribe(self, listener: Listener) -> None:
         """Listeners run on the loop thread after each commit: they must only enqueue."""
@@ -139,16 +134,13 @@ class Controller:
             if heartbeat is not None:
                 heartbeat()
             timeout = max(0.0, next_tick - time.monotonic())
-            try:
-                item = self._inbox.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
+            item = self._inbox.get(timeout)
+            if item is STOP:
                 break
-            if item is _WAKE:
+            if item is WAKE:
                 item = None
             if item is not None:
-                group, stopping = self._waiting_with(item)
+                group, stopping = self._inbox.waiting_with(item)
                 if len(group) == 1:
                     self._apply(*group[0])
                 else:
@@ -161,7 +153,7 @@ class Controller:
                 if self.storage_fault is not None and time.monotonic() >= self._next_probe:
                     self._next_probe = time.monotonic() + self.storage_probe_s
                     self._apply(self._storage_alarm(), None)
-        self._drain_on_stop()
+        self._inbox.refuse_the_rest()
 
     def start(self) -> None:
         """Run the loop in a named thread (tests, and fronts that own the main thread)."""
@@ -170,40 +162,9 @@ class Controller:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._inbox.put(_STOP)
+        self._inbox.stop()
         if self._thread is not None:
             self._thread.join(timeout)
-
-    def _drain_on_stop(self) -> None:
-        # Commands still queued at shutdown are refused, not silently dropped: the
-        # submitter learns it and (for hardware) the visitor gets no ghost ticket.
-        while True:
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            if item is _STOP or item is _WAKE:
-                continue
-            _, fut = cast("tuple[Command, Future[Applied]]", item)
-            if not fut.done():
-                fut.set_exception(CommandError("stopping", "the controller is shutting down"))
-
-    def _waiting_with(self, item: object) -> "tuple[list[tuple[Command, Future[Applied]]], bool]":
-        """`item` and the commands already waiting behind it; True if a stop came too."""
-        group = [cast("tuple[Command, Future[Applied]]", item)]
-        until = time.monotonic() + self.printed_waits_s
-        while len(group) < GROUP_MAX:
-            lone_printed = all(isinstance(c, TicketPrinted) for c, _ in group)
-            try:
-                more = (self._inbox.get(timeout=max(0.0, until - time.monotonic()))
-                        if lone_printed else self._inbox.get_nowait())
-            except queue.Empty:
-                break
-            if more is _STOP:
-                return group, True
-            if more is not _WAKE:
-                group.append(cast("tuple[Command, Future[Applied]]", more))
-        return group, False
 
     def _apply(self, command: Command, fut: "Future[Applied] | None") -> None:
         if fut is not None and not fut.set_running_or_notify_cancel():
