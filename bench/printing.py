@@ -144,10 +144,17 @@ def press_to_last_byte(dir_: Path, presses: int, stored: str) -> dict[str, Any]:
                     "whole_tickets_measured": (graphics.fallbacks - fallbacks) if graphics else 0})
         return out
     finally:
-        app.stop()
-        if loop.is_alive():
-            loop.join(5)
+        _stop(app, loop)
         printer.close()
+
+
+def _stop(app: Any, loop: threading.Thread) -> None:
+    """Stop as the service does (components first, then the loop): a printer's last note
+    is then committed, not refused by a loop that ended under it."""
+    if loop.is_alive():
+        app.request_stop()
+        loop.join(15)
+    app.stop()
 
 
 def _wait(cond: Callable[[], Any], timeout: float, what: str) -> None:
@@ -182,9 +189,7 @@ def _service_rate(dir_: Path, n: int, printing: bool) -> dict[str, float]:
         end = time.perf_counter()
         return {"issued_per_s": n / (issued - t0), "done_per_s": n / (end - t0)}
     finally:
-        app.stop()
-        if loop.is_alive():
-            loop.join(5)
+        _stop(app, loop)
 
 
 def service_rate(dir_: Path, n: int, rounds: int) -> dict[str, Any]:
