@@ -22,6 +22,7 @@ from edge.central.migrate import Migration, migrate
 from edge.central.ticket_page.projection import MIGRATION_NAME, MIGRATION_STEPS
 from edge.central.staff import MIGRATION as STAFF_MIGRATION
 from edge.central.reads import MEASURES
+from edge.storage.connect import connect
 from edge.storage.transaction import write_transaction
 
 SCHEMA_V1 = [
@@ -104,12 +105,8 @@ class SqliteStore(LedgerStore):
         self.url = str(self.path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None,
-                                     check_same_thread=False)
+        self._conn = connect(path)
         self._lock = threading.RLock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.create_function(
             "kezek_day", 3, lambda ts, synced, received: self.day_of(
                 int(ts), bool(synced), int(received)).isoformat(), deterministic=True)

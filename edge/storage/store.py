@@ -25,6 +25,7 @@ from edge.queue.events import StoredEvent
 from edge.queue.model import Category, PrintState, Ticket, TicketState, Window, WindowState
 from edge.queue.timebase import TimeBase
 from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
+from edge.storage.connect import connect
 from edge.storage.faults import fix_for, storage_error
 from edge.storage.migrations import LATEST, MIGRATIONS
 from edge.storage.stages import StageBook, StagePlan
@@ -52,15 +53,6 @@ _BOOKING_COLS = ("code", "service", "day", "slot_start", "slot_minutes", "status
 # Bookings of earlier days stay in the file; memory keeps this many days back (to say
 # "your booking was for ..." at the kiosk) and everything ahead.
 BOOKING_DAYS_BACK = 14
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection with the pragmas every Kezek connection uses."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
 
 
 def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:

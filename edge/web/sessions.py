@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from edge.storage.connect import use_wal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, subject TEXT NOT NULL, role TEXT NOT NULL,
@@ -50,7 +52,7 @@ class SessionStore:
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

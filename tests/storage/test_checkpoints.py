@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edge.queue import commands as c
 from edge.storage.checkpoints import FALLBACK_PAGES, WalCheckpointer
-from edge.storage.store import connect
+from edge.storage.connect import connect
 
 
 def wait_for(predicate, timeout: float = 30.0) -> bool:

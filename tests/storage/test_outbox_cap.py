@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from edge.storage.outbox import DROPPED_THROUGH, Outbox, trim_to_cap
-from edge.storage.store import QueueStore, connect
+from edge.storage.connect import connect
+from edge.storage.store import QueueStore
 
 
 def _outbox_with(path: Path, seqs: list[int]) -> Outbox:
