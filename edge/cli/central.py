@@ -226,16 +226,12 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace) -> Any:
     """The store named by --db, or None after saying why not."""
-    from edge.central.store import describe, is_postgres_url, open_store, why_not_opened
+    from edge.central.store import is_postgres_url
+    from edge.cli.central_web import open_or_say
     if not is_postgres_url(args.db) and not Path(args.db).exists():
         print(f"kezek central: {args.db}: no such database", file=sys.stderr)
         return None
-    try:
-        return open_store(args.db, pool_size=1)
-    except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
-              file=sys.stderr)
-        return None
+    return open_or_say(args.db, 1)
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -251,12 +247,10 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from edge.central.store import describe, is_postgres_url, open_store, why_not_opened
-    try:
-        store = open_store(args.db, pool_size=1)
-    except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
-              file=sys.stderr)
+    from edge.central.store import describe, is_postgres_url
+    from edge.cli.central_web import open_or_say
+    store = open_or_say(args.db, 1)
+    if store is None:
         return 1
     try:
         kind = "PostgreSQL" if is_postgres_url(args.db) else "SQLite"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def web_args(p: argparse.ArgumentParser) -> None:
@@ -81,14 +81,37 @@ def register_web(csub: Any, db_arg: Any) -> None:
     ls.set_defaults(func=_staff_list)
 
 
-def _store(args: argparse.Namespace) -> Any:
+def open_or_say(db: str, pool_size: int) -> Any:
+    """The store at `db`, or None after saying on stderr why it cannot be opened."""
     from edge.central.store import describe, open_store, why_not_opened
     try:
-        return open_store(args.db, pool_size=2)
+        return open_store(db, pool_size=pool_size)
     except Exception as e:
-        print(f"kezek central: cannot open the store {describe(args.db)}: {why_not_opened(e)}",
+        print(f"kezek central: cannot open the store {describe(db)}: {why_not_opened(e)}",
               file=sys.stderr)
         return None
+
+
+def _store(args: argparse.Namespace) -> Any:
+    return open_or_say(args.db, 2)
+
+
+def _staff_change(args: argparse.Namespace, change: Callable[[Any], tuple[int, str]]) -> int:
+    """Run one account change on the store: its exit code and line, or the refusal (1 for
+    an unknown account, 2 for a change refused, e.g. the last admin)."""
+    from edge.central import staff
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        rc, line = change(store)
+    except staff.StaffError as e:
+        print(f"kezek central staff: {e}", file=sys.stderr)
+        return 1 if e.code == "unknown" else 2
+    finally:
+        store.close()
+    print(line, file=sys.stdout if rc == 0 else sys.stderr)
+    return rc
 
 
 def _staff_add(args: argparse.Namespace) -> int:
@@ -99,53 +122,30 @@ def _staff_add(args: argparse.Namespace) -> int:
     except staff.StaffError as e:
         print(f"kezek central staff: {e}", file=sys.stderr)
         return 2
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
+
+    def add(store: Any) -> tuple[int, str]:
         new = staff.add(store, args.name, args.role, password)
-    except staff.StaffError as e:      # the last admin made a viewer
-        print(f"kezek central staff: {e}", file=sys.stderr)
-        return 2
-    finally:
-        store.close()
-    print(f"{args.name}: {'added' if new else 'updated'} ({args.role})")
-    return 0
+        return 0, f"{args.name}: {'added' if new else 'updated'} ({args.role})"
+    return _staff_change(args, add)
 
 
 def _staff_role(args: argparse.Namespace) -> int:
     from edge.central import staff
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
+
+    def role(store: Any) -> tuple[int, str]:
         staff.set_role(store, args.name, args.role)
-    except staff.StaffError as e:
-        print(f"kezek central staff: {e}", file=sys.stderr)
-        return 1 if e.code == "unknown" else 2
-    finally:
-        store.close()
-    print(f"{args.name}: now {args.role} (open sessions follow within seconds)")
-    return 0
+        return 0, f"{args.name}: now {args.role} (open sessions follow within seconds)"
+    return _staff_change(args, role)
 
 
 def _staff_remove(args: argparse.Namespace) -> int:
     from edge.central import staff
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        gone = staff.remove(store, args.name)
-    except staff.StaffError as e:      # the last admin
-        print(f"kezek central staff: {e}", file=sys.stderr)
-        return 2
-    finally:
-        store.close()
-    if not gone:
-        print(f"kezek central staff: no account {args.name!r}", file=sys.stderr)
-        return 1
-    print(f"{args.name}: removed (its open sessions end within seconds)")
-    return 0
+
+    def remove(store: Any) -> tuple[int, str]:
+        if staff.remove(store, args.name):
+            return 0, f"{args.name}: removed (its open sessions end within seconds)"
+        return 1, f"kezek central staff: no account {args.name!r}"
+    return _staff_change(args, remove)
 
 
 def _staff_list(args: argparse.Namespace) -> int:

@@ -10,23 +10,11 @@ import pytest
 
 from edge.config import load_config
 from edge.errors import ConfigError
+from tests.conftest import MINIMAL_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BASE = """
-[center]
-site = "t-01"
-name = { kk = "Орталық", ru = "Центр" }
-
-[[services]]
-id = "docs"
-names = { kk = "Құжаттар", ru = "Документы" }
-prefix = "A"
-
-[[windows]]
-number = 1
-services = { docs = 2 }
-"""
+BASE = MINIMAL_CONFIG
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
