@@ -24,16 +24,22 @@ def _get(url: str) -> int:
         return 0
 
 
+def _central_run(broker: Any, tmp_path: Path, web_port: int, config: Path
+                 ) -> "subprocess.Popen[bytes]":
+    """`kezek central run` with its screens on `web_port`, as an installed central runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "central", "run", "--no-tls", "--host", "127.0.0.1",
+         "--port", str(broker.port), "--db", str(tmp_path / "central.db"), "--summary-every",
+         "0", "--web-port", str(web_port), "--web-config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+
+
 def test_kezek_central_run_serves_the_screens_when_asked(broker: Any, tmp_path: Path) -> None:
     web_port = free_port()
     config = tmp_path / "web.toml"
     config.write_text(f'[web]\nsessions = "{tmp_path / "s.db"}"\n'
                       '[standards.auto]\nvisit_sla_min = 120\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "central", "run", "--no-tls", "--host", "127.0.0.1",
-         "--port", str(broker.port), "--db", str(tmp_path / "central.db"), "--summary-every",
-         "0", "--web-port", str(web_port), "--web-config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    proc = _central_run(broker, tmp_path, web_port, config)
     try:
         wait_until(lambda: _get(f"http://127.0.0.1:{web_port}/healthz") == 200, 30,
                    "the screens' /healthz")
@@ -65,11 +71,7 @@ def test_the_visitors_ticket_page_is_served_beside_the_screens(broker: Any, tmp_
     config = tmp_path / "web.toml"
     config.write_text(f'[web]\nsessions = "{tmp_path / "s.db"}"\n'
                       '[services.docs]\nkk = "Жеке куәлік"\nru = "Удостоверения"\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "central", "run", "--no-tls", "--host", "127.0.0.1",
-         "--port", str(broker.port), "--db", str(tmp_path / "central.db"), "--summary-every",
-         "0", "--web-port", str(web_port), "--web-config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    proc = _central_run(broker, tmp_path, web_port, config)
     try:
         base = f"http://127.0.0.1:{web_port}"
         wait_until(lambda: _get(f"{base}/healthz") == 200, 30, "the screens' /healthz")
